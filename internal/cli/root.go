@@ -1,0 +1,66 @@
+// Package cli implements the kubeguard commands, one file per command.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes shared by every command.
+const (
+	ExitOK       = 0 // nothing at or above the threshold
+	ExitFindings = 1 // findings at or above --fail-on
+	ExitError    = 2 // usage error or input that could not be analysed
+)
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error // nil when the command already said everything
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// Main runs kubeguard with args and returns the process exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	s := &streams{stdin, stdout, stderr}
+	root := &cobra.Command{
+		Use:   "kubeguard",
+		Short: "Kubernetes security scanner: manifests, admission and live clusters with one engine",
+		Long: "kubeguard checks Kubernetes objects against the hardening guidance of the CIS Kubernetes\n" +
+			"Benchmark, the NSA/CISA guide, the Pod Security Standards, NIST SP 800-190 and MITRE ATT&CK.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newScanCmd(s), newControlsCmd(s), newExplainCmd(s), newVersionCmd(s))
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(stderr, "kubeguard:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "kubeguard:", err)
+	return ExitError
+}

@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubeguard/kubeguard/pkg/config"
+	"github.com/kubeguard/kubeguard/pkg/controls"
+	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/object"
+	"github.com/kubeguard/kubeguard/pkg/report"
+)
+
+type scanFlags struct {
+	output         string
+	failOn         string
+	configPath     string
+	showSuppressed bool
+	pssVersion     string
+	color          string
+}
+
+func newScanCmd(s *streams) *cobra.Command {
+	var f scanFlags
+	cmd := &cobra.Command{
+		Use:   "scan PATH... | -",
+		Short: "Scan manifests (files, directories, stdin) for security issues",
+		Long: "Scan reads YAML and JSON manifests from files, directories (recursively: .yaml, .yml, .json)\n" +
+			"and stdin (-), and reports every control violation with its file, line and column.\n\n" +
+			"Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,\n" +
+			"2 usage or input error (reported after everything else was scanned).",
+		Example: "  kubeguard scan examples/insecure\n  helm template my-chart | kubeguard scan - -o sarif > kubeguard.sarif",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScan(s, &f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json, sarif, junit")
+	fl.StringVar(&f.failOn, "fail-on", "high", "exit 1 when an unsuppressed finding is at or above this severity (info, low, medium, high, critical)")
+	fl.StringVar(&f.configPath, "config", "", "configuration file (default: .kubeguard.yaml in the scanned path or a parent)")
+	fl.BoolVar(&f.showSuppressed, "show-suppressed", false, "list suppressed findings too (they are always counted)")
+	fl.StringVar(&f.pssVersion, "pss-version", "latest", "Pod Security Standards version to evaluate (latest or v1.NN)")
+	fl.StringVar(&f.color, "color", "auto", "colour the table: auto (only on a terminal), always, never")
+	return cmd
+}
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: ExitError, err: fmt.Errorf(format, args...)}
+}
+
+func runScan(s *streams, f *scanFlags, args []string) error {
+	failOn, err := finding.ParseSeverity(f.failOn)
+	if err != nil {
+		return usageErr("--fail-on: %v", err)
+	}
+	validFormat := false
+	for _, fm := range report.Formats {
+		validFormat = validFormat || fm == f.output
+	}
+	if !validFormat {
+		return usageErr("--output: unknown format %q (want table, json, sarif or junit)", f.output)
+	}
+	cat, err := controls.Catalog(controls.Options{PSSVersion: f.pssVersion})
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	cfg, err := loadConfig(f.configPath, args)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	eng, err := engine.New(engine.Options{Catalog: cat, Config: cfg})
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	inputs, diags := object.Expand(args, s.in)
+	res := eng.ScanInputs(inputs)
+	res.Diagnostics = append(diags, res.Diagnostics...)
+	rep := &report.Report{
+		Tool: "kubeguard", Version: Version(), Catalog: cat,
+		Findings: res.Findings, Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: res.Inputs,
+		ShowSuppressed: f.showSuppressed, FailOn: failOn, Color: useColor(f.color, s),
+	}
+	if err := report.Write(s.out, f.output, rep); err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	// Machine formats carry diagnostics inside; say them on stderr too so
+	// a CI log shows why the exit code is 2.
+	if f.output != "table" {
+		for _, d := range res.Diagnostics {
+			fmt.Fprintln(s.err, d.String())
+		}
+	}
+	switch {
+	case res.HasErrors():
+		return &exitError{code: ExitError}
+	case rep.Summarize().Failed:
+		return &exitError{code: ExitFindings}
+	}
+	return nil
+}
+
+// loadConfig reads --config, or the .kubeguard.yaml that applies to the
+// first scanned path (the working directory for stdin).
+func loadConfig(explicit string, args []string) (*config.Config, error) {
+	path := explicit
+	if path == "" {
+		start := "."
+		if len(args) > 0 && args[0] != "-" {
+			start = args[0]
+		}
+		path = config.Find(start)
+	}
+	if path == "" {
+		return nil, nil
+	}
+	return config.Load(path)
+}
+
+func useColor(mode string, s *streams) bool {
+	switch mode {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	if os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	f, ok := s.out.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,148 @@
+// Package config reads .kubeguard.yaml, the one configuration file shared
+// by every front door (scan, and later webhook and cluster).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/kubeguard/kubeguard/pkg/finding"
+)
+
+// FileNames are looked for, in this order, in the scanned directory and
+// each of its parents.
+var FileNames = []string{".kubeguard.yaml", ".kubeguard.yml"}
+
+// Config is the content of .kubeguard.yaml.
+type Config struct {
+	Controls struct {
+		// Enable, when not empty, runs only these controls.
+		Enable []string `yaml:"enable"`
+		// Disable never runs these controls.
+		Disable []string `yaml:"disable"`
+	} `yaml:"controls"`
+	// Severity overrides the severity of controls.
+	Severity map[string]finding.Severity `yaml:"severity"`
+	// Exclude accepts findings matching every given field of an entry.
+	Exclude []Exclusion `yaml:"exclude"`
+	// ForbidAnnotationSuppressions ignores kubeguard.io/ignore annotations,
+	// so workload owners cannot exempt themselves.
+	ForbidAnnotationSuppressions bool `yaml:"forbidAnnotationSuppressions"`
+
+	// Path is the file the configuration was read from ("" for defaults).
+	Path string `yaml:"-"`
+}
+
+// Exclusion accepts findings; empty lists match anything. Names and
+// namespaces are glob patterns (path.Match syntax).
+type Exclusion struct {
+	Controls   []string `yaml:"controls"`
+	Namespaces []string `yaml:"namespaces"`
+	Kinds      []string `yaml:"kinds"`
+	Names      []string `yaml:"names"`
+	Reason     string   `yaml:"reason"`
+	Expires    Date     `yaml:"expires"`
+	Line       int      `yaml:"-"`
+}
+
+// Date is a calendar day written as YYYY-MM-DD.
+type Date struct{ time.Time }
+
+func (d *Date) UnmarshalYAML(n *yaml.Node) error {
+	t, err := time.Parse(time.DateOnly, n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a date (want YYYY-MM-DD)", n.Line, n.Value)
+	}
+	d.Time = t
+	return nil
+}
+
+// Expired reports whether the day has passed (the day itself still counts).
+func (d Date) Expired(now time.Time) bool {
+	return !d.IsZero() && now.After(d.AddDate(0, 0, 1))
+}
+
+func (d Date) String() string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.Format(time.DateOnly)
+}
+
+func (e *Exclusion) UnmarshalYAML(n *yaml.Node) error {
+	type plain Exclusion
+	if err := n.Decode((*plain)(e)); err != nil {
+		return err
+	}
+	e.Line = n.Line
+	return nil
+}
+
+// Find returns the configuration file that applies to path: the first
+// .kubeguard.yaml in path's directory or above. It returns "" when there
+// is none.
+func Find(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return ""
+	}
+	if st, err := os.Stat(abs); err == nil && !st.IsDir() {
+		abs = filepath.Dir(abs)
+	}
+	for dir := abs; ; dir = filepath.Dir(dir) {
+		for _, n := range FileNames {
+			p := filepath.Join(dir, n)
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				return p
+			}
+		}
+		if filepath.Dir(dir) == dir {
+			return ""
+		}
+	}
+}
+
+// Load reads and checks a configuration file. Control IDs are validated
+// by the caller against the catalog (see Validate).
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{Path: path}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	for i, e := range c.Exclude {
+		if e.Reason == "" {
+			return nil, fmt.Errorf("%s:%d: exclude[%d] needs a reason", path, e.Line, i)
+		}
+	}
+	return c, nil
+}
+
+// IDs returns every control ID the configuration mentions, for validation.
+func (c *Config) IDs() []string {
+	ids := append([]string{}, c.Controls.Enable...)
+	ids = append(ids, c.Controls.Disable...)
+	for id := range c.Severity {
+		ids = append(ids, id)
+	}
+	for _, e := range c.Exclude {
+		for _, id := range e.Controls {
+			if id != "*" {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}

@@ -1,0 +1,165 @@
+// Package control defines the catalog model: a Control is metadata plus a
+// check function that receives a Pass. The same control runs unchanged on
+// files, on a live cluster and on admission requests; it never knows which.
+package control
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Framework names a hardening framework a control serves.
+type Framework string
+
+const (
+	CIS   Framework = "CIS"   // CIS Kubernetes Benchmark
+	NSA   Framework = "NSA"   // NSA/CISA Kubernetes Hardening Guidance
+	PSS   Framework = "PSS"   // Pod Security Standards
+	NIST  Framework = "NIST"  // NIST SP 800-190
+	MITRE Framework = "MITRE" // MITRE ATT&CK for containers
+)
+
+// Frameworks lists every framework, for help text and validation.
+var Frameworks = []Framework{CIS, NSA, PSS, NIST, MITRE}
+
+// Ref points at one item of a framework, e.g. {CIS, "5.2.2"} or
+// {PSS, "baseline"}.
+type Ref struct {
+	Framework Framework `json:"framework"`
+	ID        string    `json:"id"`
+}
+
+func (r Ref) String() string { return string(r.Framework) + " " + r.ID }
+
+// Scope says what a check needs to see.
+type Scope int
+
+const (
+	// ObjectScope checks look at one object at a time. They run while
+	// input streams in, in parallel.
+	ObjectScope Scope = iota
+	// InventoryScope checks also read other objects (a ServiceAccount
+	// referenced by a pod, NetworkPolicies selecting it); they run once the
+	// whole inventory is known.
+	InventoryScope
+)
+
+// Control is one entry of the catalog.
+type Control struct {
+	ID          string
+	Title       string
+	Severity    finding.Severity
+	Category    string
+	Rationale   string
+	Remediation string
+	Refs        []Ref
+	Scope       Scope
+	// WorkloadsOnly controls are only run on objects carrying a pod spec.
+	WorkloadsOnly bool
+	Check         func(*Pass)
+}
+
+// RefsFor returns the ids of framework f this control maps to.
+func (c *Control) RefsFor(f Framework) []string {
+	var out []string
+	for _, r := range c.Refs {
+		if r.Framework == f {
+			out = append(out, r.ID)
+		}
+	}
+	return out
+}
+
+// Pass is what a check receives: one object, its workload view if it has
+// a pod spec, the inventory, and a way to report.
+type Pass struct {
+	Control   *Control
+	Object    *object.Object
+	Workload  *inventory.Workload // nil unless the object carries a pod spec
+	Inventory *inventory.Inventory
+	report    func(finding.Finding)
+}
+
+// NewPass is used by the engine and by tests.
+func NewPass(c *Control, o *object.Object, w *inventory.Workload, inv *inventory.Inventory, report func(finding.Finding)) *Pass {
+	return &Pass{Control: c, Object: o, Workload: w, Inventory: inv, report: report}
+}
+
+// Report records a finding at the field path of the current object.
+func (p *Pass) Report(path, format string, args ...any) {
+	p.ReportContainer("", path, format, args...)
+}
+
+// ReportContainer records a finding about one container, so that
+// suppressions can be scoped to it.
+func (p *Pass) ReportContainer(container, path, format string, args ...any) {
+	msg := format
+	if len(args) > 0 {
+		msg = fmt.Sprintf(format, args...)
+	}
+	p.report(finding.Finding{
+		ControlID: p.Control.ID,
+		Severity:  p.Control.Severity,
+		Object:    p.Object.Ref,
+		Container: container,
+		Path:      path,
+		Position:  p.Object.Locate(path),
+		Origin:    p.Object.Origin,
+		Message:   msg,
+	})
+}
+
+// Catalog is an ordered set of controls with unique IDs.
+type Catalog struct {
+	list []*Control
+	byID map[string]*Control
+}
+
+// NewCatalog builds a catalog; it panics on duplicate or malformed
+// controls because that is a programming error caught by every test run.
+func NewCatalog(controls ...*Control) *Catalog {
+	c := &Catalog{byID: map[string]*Control{}}
+	for _, ctl := range controls {
+		if ctl.ID == "" || ctl.Check == nil || ctl.Severity == 0 || ctl.Title == "" {
+			panic(fmt.Sprintf("control %q is incomplete", ctl.ID))
+		}
+		if _, dup := c.byID[ctl.ID]; dup {
+			panic("duplicate control " + ctl.ID)
+		}
+		c.byID[ctl.ID] = ctl
+		c.list = append(c.list, ctl)
+	}
+	sort.SliceStable(c.list, func(i, j int) bool { return c.list[i].ID < c.list[j].ID })
+	return c
+}
+
+// All returns the controls ordered by ID.
+func (c *Catalog) All() []*Control { return c.list }
+
+// Get returns the control with the given ID (case-insensitive).
+func (c *Catalog) Get(id string) (*Control, bool) {
+	ctl, ok := c.byID[id]
+	if !ok {
+		ctl, ok = c.byID[strings.ToUpper(id)]
+	}
+	return ctl, ok
+}
+
+// Validate returns an error naming every unknown ID.
+func (c *Catalog) Validate(ids []string) error {
+	var bad []string
+	for _, id := range ids {
+		if _, ok := c.Get(id); !ok {
+			bad = append(bad, id)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("unknown control ID %s (see `kubeguard controls`)", strings.Join(bad, ", "))
+	}
+	return nil
+}

@@ -1,0 +1,42 @@
+// Package controls assembles the catalog from the control areas.
+package controls
+
+import (
+	"fmt"
+
+	"k8s.io/pod-security-admission/api"
+
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/controls/image"
+	"github.com/kubeguard/kubeguard/pkg/controls/namespace"
+	"github.com/kubeguard/kubeguard/pkg/controls/pss"
+	"github.com/kubeguard/kubeguard/pkg/controls/serviceaccount"
+	"github.com/kubeguard/kubeguard/pkg/controls/workload"
+)
+
+// Options parameterise controls that depend on settings.
+type Options struct {
+	// PSSVersion is the Pod Security Standards version ("latest" or
+	// "v1.NN"); empty means latest.
+	PSSVersion string
+}
+
+// Catalog returns every control.
+func Catalog(opts Options) (*control.Catalog, error) {
+	v := api.LatestVersion()
+	if opts.PSSVersion != "" {
+		var err error
+		if v, err = api.ParseVersion(opts.PSSVersion); err != nil {
+			return nil, fmt.Errorf("--pss-version: %v", err)
+		}
+	}
+	p, err := pss.Controls(v)
+	if err != nil {
+		return nil, err
+	}
+	all := append(p, workload.Controls()...)
+	all = append(all, image.Controls()...)
+	all = append(all, serviceaccount.Controls()...)
+	all = append(all, namespace.Controls()...)
+	return control.NewCatalog(all...), nil
+}

@@ -1,0 +1,284 @@
+// Package engine runs the catalog over an inventory. It is the one engine
+// behind every front door: files and stdin here, clusters and admission
+// requests through ScanObjects.
+package engine
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/kubeguard/kubeguard/pkg/config"
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Options configure an engine.
+type Options struct {
+	Catalog *control.Catalog
+	Config  *config.Config // nil for defaults
+	Limits  object.Limits
+	// Workers is the number of parallel workers; 0 means GOMAXPROCS.
+	Workers int
+	// Now is the time suppressions are checked against; zero means now.
+	Now time.Time
+	// ParseOnly reads and decodes the input without running controls
+	// (the baseline the benchmarks compare against).
+	ParseOnly bool
+}
+
+// Engine evaluates controls. It is safe for concurrent use.
+type Engine struct {
+	cat      *control.Catalog
+	cfg      *config.Config
+	lim      object.Limits
+	workers  int
+	now      time.Time
+	parse    bool
+	objectCs []*control.Control
+	invCs    []*control.Control
+	severity map[string]finding.Severity
+}
+
+// New validates the configuration against the catalog: an unknown control
+// ID anywhere is an error, never a silent no-op.
+func New(opts Options) (*Engine, error) {
+	cfg := opts.Config
+	if cfg == nil {
+		cfg = &config.Config{}
+	}
+	if err := opts.Catalog.Validate(cfg.IDs()); err != nil {
+		if cfg.Path != "" {
+			return nil, fmt.Errorf("%s: %v", cfg.Path, err)
+		}
+		return nil, err
+	}
+	e := &Engine{cat: opts.Catalog, cfg: cfg, lim: opts.Limits, workers: opts.Workers, now: opts.Now,
+		parse: opts.ParseOnly, severity: map[string]finding.Severity{}}
+	if e.workers <= 0 {
+		e.workers = runtime.GOMAXPROCS(0)
+	}
+	if e.now.IsZero() {
+		e.now = time.Now()
+	}
+	on := enabled(opts.Catalog, cfg)
+	for _, c := range opts.Catalog.All() {
+		if !on[c.ID] {
+			continue
+		}
+		if c.Scope == control.InventoryScope {
+			e.invCs = append(e.invCs, c)
+		} else {
+			e.objectCs = append(e.objectCs, c)
+		}
+	}
+	for id, s := range cfg.Severity {
+		c, _ := opts.Catalog.Get(id)
+		e.severity[c.ID] = s
+	}
+	return e, nil
+}
+
+// Result is what a scan found.
+type Result struct {
+	// Findings holds every finding, suppressed ones included, sorted by
+	// position.
+	Findings    []finding.Finding
+	Diagnostics []object.Diagnostic
+	Objects     int
+	Inputs      int
+	Inventory   *inventory.Inventory
+}
+
+// HasErrors reports whether any input could not be analysed.
+func (r *Result) HasErrors() bool {
+	for _, d := range r.Diagnostics {
+		if d.Severity == object.SeverityError {
+			return true
+		}
+	}
+	return false
+}
+
+// Catalog returns the engine's catalog.
+func (e *Engine) Catalog() *control.Catalog { return e.cat }
+
+type worker struct {
+	entries  []inventory.Entry
+	anns     map[*object.Object][]annSuppression
+	findings []finding.Finding
+	diags    []object.Diagnostic
+}
+
+// ScanInputs reads inputs (files, stdin) and evaluates every control. One
+// goroutine splits the inputs into documents; workers decode them and run
+// per-object controls while reading continues, so memory stays close to
+// the retained inventory and both cores work even on a single large file.
+func (e *Engine) ScanInputs(inputs []object.Input) *Result {
+	docs := make(chan object.Document, 256)
+	var readDiags []object.Diagnostic
+	go func() {
+		defer close(docs)
+		for _, in := range inputs {
+			rc, err := in.Open()
+			if err != nil {
+				readDiags = append(readDiags, object.Diagnostic{Pos: object.Position{File: in.Name}, Severity: object.SeverityError, Message: err.Error()})
+				continue
+			}
+			readDiags = append(readDiags, object.Split(in.Name, rc, e.lim, func(d object.Document) { docs <- d })...)
+			rc.Close()
+		}
+	}()
+	ws := make([]*worker, e.workers)
+	var wg sync.WaitGroup
+	for i := range ws {
+		w := &worker{anns: map[*object.Object][]annSuppression{}}
+		ws[i] = w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range docs {
+				objs, diags := object.Decode(d, e.lim)
+				w.diags = append(w.diags, diags...)
+				for _, o := range objs {
+					e.object(w, o)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res := e.finish(ws)
+	res.Inputs = len(inputs)
+	res.Diagnostics = append(readDiags, res.Diagnostics...)
+	sortDiags(res.Diagnostics)
+	return res
+}
+
+// ScanObjects evaluates every control over objects that are already decoded
+// (from a cluster or an admission request).
+func (e *Engine) ScanObjects(objs []*object.Object) *Result {
+	w := &worker{anns: map[*object.Object][]annSuppression{}}
+	for _, o := range objs {
+		e.object(w, o)
+	}
+	return e.finish([]*worker{w})
+}
+
+// object runs the per-object controls and keeps the object for the
+// inventory.
+func (e *Engine) object(w *worker, o *object.Object) {
+	defer func() {
+		// Hostile input must never take the scan (or a webhook) down.
+		if r := recover(); r != nil {
+			w.diags = append(w.diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityError,
+				Message: fmt.Sprintf("%s: internal error: %v", o.Ref, r)})
+		}
+	}()
+	if e.parse {
+		w.entries = append(w.entries, inventory.Entry{Object: o})
+		o.Compact()
+		return
+	}
+	wl, err := inventory.ExtractWorkload(o)
+	if err != nil {
+		// kubectl would refuse such an object; say so, but analyse what
+		// could be read.
+		w.diags = append(w.diags, object.Diagnostic{Pos: o.Locate(""), Severity: object.SeverityWarning,
+			Message: fmt.Sprintf("%s: %v", o.Ref, err)})
+	}
+	anns, diags := e.annotationSuppressions(o, wl)
+	w.diags = append(w.diags, diags...)
+	if len(anns) > 0 {
+		w.anns[o] = anns
+	}
+	for _, c := range e.objectCs {
+		e.run(w, c, o, wl, nil, anns)
+	}
+	o.Compact()
+	w.entries = append(w.entries, inventory.Entry{Object: o, Workload: wl})
+}
+
+func (e *Engine) run(w *worker, c *control.Control, o *object.Object, wl *inventory.Workload, inv *inventory.Inventory, anns []annSuppression) {
+	if c.WorkloadsOnly && wl == nil {
+		return
+	}
+	defer func() {
+		// A control must never take the scan down; report it as an
+		// input problem with the object instead.
+		if r := recover(); r != nil {
+			w.diags = append(w.diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityError,
+				Message: fmt.Sprintf("control %s failed on %s: %v", c.ID, o.Ref, r)})
+		}
+	}()
+	c.Check(control.NewPass(c, o, wl, inv, func(f finding.Finding) {
+		if s, ok := e.severity[f.ControlID]; ok {
+			f.Severity = s
+		}
+		e.suppress(&f, anns)
+		w.findings = append(w.findings, f)
+	}))
+}
+
+// finish builds the inventory and runs the cross-object controls.
+func (e *Engine) finish(ws []*worker) *Result {
+	inv := inventory.New()
+	res := &Result{Inventory: inv}
+	anns := map[*object.Object][]annSuppression{}
+	for _, w := range ws {
+		for _, en := range w.entries {
+			inv.Add(en.Object, en.Workload)
+		}
+		for o, a := range w.anns {
+			anns[o] = a
+		}
+		res.Findings = append(res.Findings, w.findings...)
+		res.Diagnostics = append(res.Diagnostics, w.diags...)
+	}
+	inv.Sort()
+	res.Objects = inv.Len()
+	if len(e.invCs) > 0 && !e.parse {
+		entries := inv.Entries()
+		chunk := (len(entries) + e.workers - 1) / e.workers
+		pws := make([]*worker, 0, e.workers)
+		var wg sync.WaitGroup
+		for start := 0; start < len(entries); start += chunk {
+			part := entries[start:min(start+chunk, len(entries))]
+			w := &worker{}
+			pws = append(pws, w)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, en := range part {
+					for _, c := range e.invCs {
+						e.run(w, c, en.Object, en.Workload, inv, anns[en.Object])
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for _, w := range pws {
+			res.Findings = append(res.Findings, w.findings...)
+			res.Diagnostics = append(res.Diagnostics, w.diags...)
+		}
+	}
+	sort.SliceStable(res.Findings, func(i, j int) bool { return finding.Less(&res.Findings[i], &res.Findings[j]) })
+	sortDiags(res.Diagnostics)
+	return res
+}
+
+func sortDiags(d []object.Diagnostic) {
+	sort.SliceStable(d, func(i, j int) bool {
+		a, b := d[i].Pos, d[j].Pos
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+}

@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/kubeguard/kubeguard/pkg/config"
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Annotations that suppress findings on one object:
+//
+//	kubeguard.io/ignore: "PSS-PRIVILEGED, CTR-READONLY-ROOTFS@sidecar"
+//	kubeguard.io/ignore-reason: "node agent needs host access"
+//	kubeguard.io/ignore-until: "2027-03-31"
+//
+// An entry ID@name only applies to the container of that name. They are read
+// from the object's metadata and, for workloads, from the pod template.
+const (
+	AnnotationIgnore = "kubeguard.io/ignore"
+	AnnotationReason = "kubeguard.io/ignore-reason"
+	AnnotationUntil  = "kubeguard.io/ignore-until"
+)
+
+type annSuppression struct {
+	control   string
+	container string // "" = whole object
+	reason    string
+	until     config.Date
+}
+
+// annotationSuppressions parses the suppression annotations of an object.
+// Errors are returned as diagnostics; a suppression with an error is not
+// applied.
+func (e *Engine) annotationSuppressions(o *object.Object, w *inventory.Workload) ([]annSuppression, []object.Diagnostic) {
+	var out []annSuppression
+	var diags []object.Diagnostic
+	sources := []struct {
+		path string
+		ann  map[string]string
+	}{{"metadata.annotations", o.Metadata("annotations")}}
+	if w != nil && w.MetaPath != "metadata" {
+		sources = append(sources, struct {
+			path string
+			ann  map[string]string
+		}{w.MetaPath + ".annotations", w.Meta.Annotations})
+	}
+	for _, src := range sources {
+		list, ok := src.ann[AnnotationIgnore]
+		if !ok {
+			continue
+		}
+		bad := func(key, format string, args ...any) {
+			diags = append(diags, object.Diagnostic{
+				Pos:      o.Locate(object.Key(src.path, key)),
+				Severity: object.SeverityError,
+				Message:  fmt.Sprintf("%s: %s", key, fmt.Sprintf(format, args...)),
+			})
+		}
+		if e.cfg.ForbidAnnotationSuppressions {
+			diags = append(diags, object.Diagnostic{Pos: o.Locate(object.Key(src.path, AnnotationIgnore)), Severity: object.SeverityWarning,
+				Message: AnnotationIgnore + " ignored: the configuration forbids annotation suppressions"})
+			continue
+		}
+		reason := strings.TrimSpace(src.ann[AnnotationReason])
+		if reason == "" {
+			bad(AnnotationIgnore, "a suppression needs a reason in %s", AnnotationReason)
+			continue
+		}
+		var until config.Date
+		if s, ok := src.ann[AnnotationUntil]; ok {
+			t, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
+			if err != nil {
+				bad(AnnotationUntil, "%q is not a date (want YYYY-MM-DD)", s)
+				continue
+			}
+			until.Time = t
+		}
+		for _, entry := range strings.Split(list, ",") {
+			entry = strings.TrimSpace(entry)
+			if entry == "" {
+				continue
+			}
+			id, ctr, _ := strings.Cut(entry, "@")
+			c, ok := e.cat.Get(id)
+			if !ok {
+				bad(AnnotationIgnore, "unknown control ID %q", id)
+				continue
+			}
+			if ctr != "" && w != nil && !hasContainer(w, ctr) {
+				bad(AnnotationIgnore, "no container named %q", ctr)
+				continue
+			}
+			out = append(out, annSuppression{control: c.ID, container: ctr, reason: reason, until: until})
+		}
+	}
+	return out, diags
+}
+
+func hasContainer(w *inventory.Workload, name string) bool {
+	for _, c := range w.Containers {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// suppress marks f as suppressed when a configuration exclusion or an
+// annotation of its object accepts it. Expired suppressions no longer
+// apply.
+func (e *Engine) suppress(f *finding.Finding, anns []annSuppression) {
+	for _, x := range e.cfg.Exclude {
+		if x.Expires.Expired(e.now) || !matchExclusion(x, f) {
+			continue
+		}
+		f.Suppressed = &finding.Suppression{Kind: "config", Reason: x.Reason, Expires: x.Expires.String()}
+		return
+	}
+	for _, a := range anns {
+		if a.control != f.ControlID || (a.container != "" && a.container != f.Container) || a.until.Expired(e.now) {
+			continue
+		}
+		f.Suppressed = &finding.Suppression{Kind: "annotation", Reason: a.reason, Expires: a.until.String()}
+		return
+	}
+}
+
+func matchExclusion(x config.Exclusion, f *finding.Finding) bool {
+	return matchAny(x.Controls, f.ControlID, strings.EqualFold) &&
+		matchAny(x.Kinds, f.Object.Kind, strings.EqualFold) &&
+		matchAny(x.Namespaces, f.Object.Namespace, glob) &&
+		matchAny(x.Names, f.Object.Name, glob)
+}
+
+func matchAny(patterns []string, v string, match func(pattern, v string) bool) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, p := range patterns {
+		if p == "*" || match(p, v) {
+			return true
+		}
+	}
+	return false
+}
+
+func glob(pattern, v string) bool {
+	ok, err := path.Match(pattern, v)
+	return err == nil && ok
+}
+
+// enabled decides which controls run, from the configuration and flags.
+func enabled(cat *control.Catalog, cfg *config.Config) map[string]bool {
+	on := map[string]bool{}
+	only := map[string]bool{}
+	for _, id := range cfg.Controls.Enable {
+		if c, ok := cat.Get(id); ok {
+			only[c.ID] = true
+		}
+	}
+	for _, c := range cat.All() {
+		on[c.ID] = len(only) == 0 || only[c.ID]
+	}
+	for _, id := range cfg.Controls.Disable {
+		if c, ok := cat.Get(id); ok {
+			on[c.ID] = false
+		}
+	}
+	return on
+}

@@ -1,0 +1,94 @@
+// Package finding defines what a control reports. Reports are pure
+// functions of findings.
+package finding
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Severity orders findings. The zero value is invalid.
+type Severity int
+
+const (
+	Info Severity = iota + 1
+	Low
+	Medium
+	High
+	Critical
+)
+
+var severityNames = []string{"", "info", "low", "medium", "high", "critical"}
+
+func (s Severity) String() string {
+	if s < Info || s > Critical {
+		return "unknown"
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity parses a severity name (case-insensitive).
+func ParseSeverity(s string) (Severity, error) {
+	for i, n := range severityNames {
+		if i > 0 && strings.EqualFold(s, n) {
+			return Severity(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q (want one of info, low, medium, high, critical)", s)
+}
+
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	*s = v
+	return err
+}
+
+// Finding is one violation of one control by one object.
+type Finding struct {
+	ControlID string
+	Severity  Severity
+	Object    object.Ref
+	// Container names the container the finding is about, if any.
+	Container string
+	// Path is the field path of the offending field, e.g.
+	// spec.template.spec.containers[0].securityContext.privileged.
+	Path     string
+	Position object.Position
+	// Origin is a second source (for example a chart template).
+	Origin  string
+	Message string
+	// Suppressed is set when a suppression matched; the finding then
+	// does not count towards the exit code.
+	Suppressed *Suppression
+}
+
+// Suppression records why a finding was accepted.
+type Suppression struct {
+	Kind    string `json:"kind"` // "annotation" or "config"
+	Reason  string `json:"reason"`
+	Expires string `json:"expires,omitempty"`
+}
+
+// Less orders findings by file, line, column, control and object.
+func Less(a, b *Finding) bool {
+	if a.Position.File != b.Position.File {
+		return a.Position.File < b.Position.File
+	}
+	if a.Position.Line != b.Position.Line {
+		return a.Position.Line < b.Position.Line
+	}
+	if a.Position.Column != b.Position.Column {
+		return a.Position.Column < b.Position.Column
+	}
+	if a.ControlID != b.ControlID {
+		return a.ControlID < b.ControlID
+	}
+	if a.Object != b.Object {
+		return a.Object.String() < b.Object.String()
+	}
+	return a.Message < b.Message
+}

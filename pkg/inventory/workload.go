@@ -1,0 +1,197 @@
+package inventory
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// ContainerKind distinguishes the three container lists of a pod.
+type ContainerKind string
+
+const (
+	Regular   ContainerKind = "container"
+	Init      ContainerKind = "initContainer"
+	Ephemeral ContainerKind = "ephemeralContainer"
+)
+
+// Container is one container of a workload with the path of its entry.
+type Container struct {
+	*corev1.Container
+	Kind ContainerKind
+	// Path is the container's field path, e.g.
+	// spec.template.spec.containers[1].
+	Path string
+}
+
+// Field returns the path of a field of the container.
+func (c Container) Field(p string) string { return c.Path + "." + p }
+
+// Workload is the pod view of an object that runs pods, extracted once.
+type Workload struct {
+	// SpecPath is the path of the pod spec inside the object:
+	// "spec" for a Pod, "spec.template.spec" for a Deployment,
+	// "spec.jobTemplate.spec.template.spec" for a CronJob.
+	SpecPath string
+	// MetaPath is the path of the pod metadata (template metadata).
+	MetaPath string
+	// Meta is the pod's metadata: the template's labels and annotations,
+	// and the object's namespace.
+	Meta metav1.ObjectMeta
+	Spec corev1.PodSpec
+	// Containers lists init, regular and ephemeral containers in that
+	// order.
+	Containers []Container
+}
+
+// Field returns the path of a pod spec field.
+func (w *Workload) Field(p string) string { return w.SpecPath + "." + p }
+
+// candidate pod spec locations, most specific first. Any kind that carries
+// a pod template at one of these places is a workload (Argo Rollouts,
+// OpenKruise CloneSets, ...).
+var templatePaths = []struct{ spec, meta string }{
+	{"spec.jobTemplate.spec.template.spec", "spec.jobTemplate.spec.template.metadata"},
+	{"spec.template.spec", "spec.template.metadata"},
+	{"template.spec", "template.metadata"}, // PodTemplate
+}
+
+// ExtractWorkload returns the pod view of o, or nil when o runs no pods.
+func ExtractWorkload(o *object.Object) (*Workload, error) {
+	specPath, metaPath := "", ""
+	if o.Kind == "Pod" && o.Group() == "" {
+		specPath, metaPath = "spec", "metadata"
+	} else {
+		for _, t := range templatePaths {
+			if v, ok := object.Get(o.Content, t.spec); ok {
+				if m, ok := v.(map[string]any); ok {
+					if _, ok := m["containers"].([]any); ok {
+						specPath, metaPath = t.spec, t.meta
+						break
+					}
+				}
+			}
+		}
+	}
+	if specPath == "" {
+		return nil, nil
+	}
+	specV, _ := object.Get(o.Content, specPath)
+	specM, ok := specV.(map[string]any)
+	if !ok {
+		return nil, nil // a Pod without a spec runs nothing
+	}
+	w := &Workload{SpecPath: specPath, MetaPath: metaPath}
+	var convErr error
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(specM, &w.Spec); err != nil {
+		// The fast converter stops at the first bad value and does not say
+		// where it is. encoding/json names the field and decodes the rest,
+		// so the pod is still analysed without the bad field.
+		w.Spec = corev1.PodSpec{}
+		data, _ := json.Marshal(specV)
+		if jerr := json.Unmarshal(data, &w.Spec); jerr != nil {
+			convErr = fmt.Errorf("invalid pod spec: %s (the field is ignored)", jsonFieldError(specPath, jerr))
+		}
+	}
+	if mv, ok := object.Get(o.Content, metaPath); ok {
+		if m, ok := mv.(map[string]any); ok {
+			w.Meta.Labels = object.StringMap(m["labels"])
+			w.Meta.Annotations = object.StringMap(m["annotations"])
+		}
+	}
+	w.Meta.Namespace = o.Namespace
+	w.Meta.Name = o.Name
+	w.Containers = make([]Container, 0, len(w.Spec.InitContainers)+len(w.Spec.Containers)+len(w.Spec.EphemeralContainers))
+	for i := range w.Spec.InitContainers {
+		w.Containers = append(w.Containers, Container{&w.Spec.InitContainers[i], Init, object.Index(w.Field("initContainers"), i)})
+	}
+	for i := range w.Spec.Containers {
+		w.Containers = append(w.Containers, Container{&w.Spec.Containers[i], Regular, object.Index(w.Field("containers"), i)})
+	}
+	for i := range w.Spec.EphemeralContainers {
+		c := corev1.Container(w.Spec.EphemeralContainers[i].EphemeralContainerCommon)
+		w.Containers = append(w.Containers, Container{&c, Ephemeral, object.Index(w.Field("ephemeralContainers"), i)})
+	}
+	return w, convErr
+}
+
+// jsonFieldError rewrites a JSON type error in terms of the object's
+// field path.
+func jsonFieldError(specPath string, err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		// drop the names of embedded Go structs (ProbeHandler, VolumeSource)
+		var parts []string
+		for _, p := range strings.Split(te.Field, ".") {
+			if p != "" && !(p[0] >= 'A' && p[0] <= 'Z') {
+				parts = append(parts, p)
+			}
+		}
+		return fmt.Sprintf("%s.%s: expected %s, got %s", specPath, strings.Join(parts, "."), te.Type, te.Value)
+	}
+	return err.Error()
+}
+
+// Setting is the effective value of a security setting together with the
+// path where it was set, so a finding can point at the pod-level line when
+// the container inherits it.
+type Setting[T any] struct {
+	Value *T
+	Path  string
+}
+
+// Set reports whether the setting has a value at any level.
+func (s Setting[T]) Set() bool { return s.Value != nil }
+
+// pick returns the container-level value when set, else the pod-level one:
+// container settings override pod settings.
+func pick[T any](ctr *T, ctrPath string, pod *T, podPath string) Setting[T] {
+	if ctr != nil {
+		return Setting[T]{ctr, ctrPath}
+	}
+	if pod != nil {
+		return Setting[T]{pod, podPath}
+	}
+	return Setting[T]{}
+}
+
+func (w *Workload) podSC() *corev1.PodSecurityContext {
+	if w.Spec.SecurityContext == nil {
+		return &corev1.PodSecurityContext{}
+	}
+	return w.Spec.SecurityContext
+}
+
+func ctrSC(c Container) *corev1.SecurityContext {
+	if c.SecurityContext == nil {
+		return &corev1.SecurityContext{}
+	}
+	return c.SecurityContext
+}
+
+// RunAsUser is the effective UID of c.
+func (w *Workload) RunAsUser(c Container) Setting[int64] {
+	return pick(ctrSC(c).RunAsUser, c.Field("securityContext.runAsUser"), w.podSC().RunAsUser, w.Field("securityContext.runAsUser"))
+}
+
+// RunAsGroup is the effective primary GID of c.
+func (w *Workload) RunAsGroup(c Container) Setting[int64] {
+	return pick(ctrSC(c).RunAsGroup, c.Field("securityContext.runAsGroup"), w.podSC().RunAsGroup, w.Field("securityContext.runAsGroup"))
+}
+
+// RunAsNonRoot is the effective runAsNonRoot of c.
+func (w *Workload) RunAsNonRoot(c Container) Setting[bool] {
+	return pick(ctrSC(c).RunAsNonRoot, c.Field("securityContext.runAsNonRoot"), w.podSC().RunAsNonRoot, w.Field("securityContext.runAsNonRoot"))
+}
+
+// SeccompProfile is the effective seccomp profile of c.
+func (w *Workload) SeccompProfile(c Container) Setting[corev1.SeccompProfile] {
+	return pick(ctrSC(c).SeccompProfile, c.Field("securityContext.seccompProfile"), w.podSC().SeccompProfile, w.Field("securityContext.seccompProfile"))
+}

@@ -1,0 +1,342 @@
+package object
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	goccy "github.com/goccy/go-yaml"
+	goccyparser "github.com/goccy/go-yaml/parser"
+	"gopkg.in/yaml.v3"
+)
+
+// Limits bound what one document may cost, so that hostile input (alias
+// bombs, huge or absurdly deep documents) is refused instead of exhausting
+// memory.
+type Limits struct {
+	// MaxDocumentBytes is the largest document accepted. Kubernetes itself
+	// stores at most 1.5 MiB per object; the default leaves room for big
+	// CRDs and List documents.
+	MaxDocumentBytes int
+	// MaxDepth is the deepest nesting of maps and lists accepted.
+	MaxDepth int
+}
+
+// DefaultLimits are used when a Limits field is zero.
+var DefaultLimits = Limits{MaxDocumentBytes: 32 << 20, MaxDepth: 200}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxDocumentBytes <= 0 {
+		l.MaxDocumentBytes = DefaultLimits.MaxDocumentBytes
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultLimits.MaxDepth
+	}
+	return l
+}
+
+// Document is one YAML or JSON document of an input.
+type Document struct {
+	File string
+	// Line is the line of File on which the document starts (1-based).
+	Line int
+	Data []byte
+}
+
+// Decode parses a document into objects. A document holding a List yields
+// its items. Empty documents yield nothing. Problems are returned as
+// diagnostics; a document with an error yields no objects.
+func Decode(doc Document, lim Limits) ([]*Object, []Diagnostic) {
+	lim = lim.withDefaults()
+	var root yaml.Node
+	if err := yaml.Unmarshal(doc.Data, &root); err != nil {
+		return nil, []Diagnostic{syntaxError(doc, err)}
+	}
+	if len(root.Content) == 0 {
+		return nil, nil // empty document or comments only
+	}
+	top := root.Content[0]
+	d := decoder{doc: doc, lim: lim, budget: len(doc.Data) + 1024}
+	pos := d.pos(top)
+	if top.Kind != yaml.MappingNode {
+		if top.Kind == yaml.ScalarNode && top.ShortTag() == "!!null" {
+			return nil, nil
+		}
+		return nil, []Diagnostic{{Pos: pos, Severity: SeverityWarning,
+			Message: "not a Kubernetes object: the document is a " + kindName(top) + ", not a mapping"}}
+	}
+	v, err := d.value(top, 0)
+	if err != nil {
+		return nil, append(d.diags, Diagnostic{Pos: d.errPos, Severity: SeverityError, Message: err.Error()})
+	}
+	content := v.(map[string]any)
+	loc := &nodeLocator{file: doc.File, lineOff: doc.Line - 1, node: top, raw: doc.Data}
+	if items, ok := content["items"].([]any); ok && isList(content) {
+		itemsNode := mapValue(top, "items")
+		objs := make([]*Object, 0, len(items))
+		for i, it := range items {
+			n := itemsNode.Content[i]
+			m, ok := it.(map[string]any)
+			if !ok {
+				d.diags = append(d.diags, Diagnostic{Pos: d.pos(n), Severity: SeverityWarning,
+					Message: fmt.Sprintf("not a Kubernetes object: items[%d] is a %s, not a mapping", i, kindName(n))})
+				continue
+			}
+			il := &nodeLocator{file: doc.File, lineOff: doc.Line - 1, node: resolve(n), raw: doc.Data, prefix: Index("items", i)}
+			if o := d.object(m, n, il); o != nil {
+				objs = append(objs, o)
+			}
+		}
+		return objs, d.diags
+	}
+	if o := d.object(content, top, loc); o != nil {
+		return []*Object{o}, d.diags
+	}
+	return nil, d.diags
+}
+
+// isList reports whether content is a v1 List or a typed list (PodList...).
+func isList(content map[string]any) bool {
+	kind, _ := content["kind"].(string)
+	return kind == "List" || strings.HasSuffix(kind, "List")
+}
+
+func (d *decoder) object(content map[string]any, n *yaml.Node, loc *nodeLocator) *Object {
+	var missing []string
+	if s, _ := content["apiVersion"].(string); s == "" {
+		missing = append(missing, "apiVersion")
+	}
+	if s, _ := content["kind"].(string); s == "" {
+		missing = append(missing, "kind")
+	}
+	if len(missing) > 0 {
+		d.diags = append(d.diags, Diagnostic{Pos: d.pos(n), Severity: SeverityWarning,
+			Message: "not a Kubernetes object: missing " + strings.Join(missing, " and ")})
+		return nil
+	}
+	return New(content, d.pos(n), loc)
+}
+
+type decoder struct {
+	doc    Document
+	lim    Limits
+	budget int // nodes left to visit; aliases count every time they expand
+	diags  []Diagnostic
+	errPos Position
+}
+
+func (d *decoder) pos(n *yaml.Node) Position {
+	return Position{File: d.doc.File, Line: n.Line + d.doc.Line - 1, Column: n.Column}
+}
+
+var errBudget = errors.New("document expands to too many values (alias bomb?); refused")
+
+func (d *decoder) fail(n *yaml.Node, err error) error {
+	if d.errPos.Line == 0 {
+		d.errPos = d.pos(n)
+	}
+	return err
+}
+
+// value converts a YAML node into its JSON-compatible unstructured value.
+func (d *decoder) value(n *yaml.Node, depth int) (any, error) {
+	d.budget--
+	if d.budget < 0 {
+		return nil, d.fail(n, errBudget)
+	}
+	if depth > d.lim.MaxDepth {
+		return nil, d.fail(n, fmt.Errorf("document nests deeper than %d levels; refused", d.lim.MaxDepth))
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		if n.Alias == nil {
+			return nil, d.fail(n, errors.New("unknown alias"))
+		}
+		return d.value(n.Alias, depth+1)
+	case yaml.ScalarNode:
+		return scalar(n), nil
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			v, err := d.value(c, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		var merges []*yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := resolve(n.Content[i])
+			if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+				merges = append(merges, n.Content[i+1])
+				continue
+			}
+			key := k.Value
+			if k.Kind != yaml.ScalarNode {
+				return nil, d.fail(k, fmt.Errorf("a %s cannot be a mapping key", kindName(k)))
+			}
+			v, err := d.value(n.Content[i+1], depth+1)
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := out[key]; dup {
+				d.diags = append(d.diags, Diagnostic{Pos: d.pos(k), Severity: SeverityWarning,
+					Message: fmt.Sprintf("duplicate key %q; the last value wins", key)})
+			}
+			out[key] = v
+		}
+		// YAML 1.1 merge keys: explicit keys win over merged ones.
+		for _, m := range merges {
+			srcs := []*yaml.Node{resolve(m)}
+			if srcs[0].Kind == yaml.SequenceNode {
+				srcs = srcs[0].Content
+			}
+			for _, s := range srcs {
+				v, err := d.value(s, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				mm, ok := v.(map[string]any)
+				if !ok {
+					return nil, d.fail(s, errors.New("merge key (<<) needs a mapping"))
+				}
+				for k, v := range mm {
+					if _, ok := out[k]; !ok {
+						out[k] = v
+					}
+				}
+			}
+		}
+		return out, nil
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return d.value(n.Content[0], depth)
+	}
+	return nil, d.fail(n, errors.New("unsupported YAML node"))
+}
+
+// scalar resolves a scalar the way a YAML-to-JSON conversion does.
+func scalar(n *yaml.Node) any {
+	switch n.ShortTag() {
+	case "!!str", "!!binary", "!!timestamp":
+		return n.Value
+	case "!!null":
+		return nil
+	case "!!bool":
+		b, err := strconv.ParseBool(strings.ToLower(n.Value))
+		if err == nil {
+			return b
+		}
+	case "!!int":
+		s := strings.ReplaceAll(n.Value, "_", "")
+		if i, err := strconv.ParseInt(s, 0, 64); err == nil {
+			return i
+		}
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			return f
+		}
+	case "!!float":
+		var f float64
+		if err := n.Decode(&f); err == nil {
+			return f
+		}
+	}
+	return n.Value
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.ScalarNode:
+		return "scalar"
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "document"
+}
+
+// mapValue returns the value node of key in mapping n (last wins).
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var v *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := resolve(n.Content[i]); k.Value == key && k.Tag != "!!merge" {
+			v = n.Content[i+1]
+		}
+	}
+	return v
+}
+
+var v3LineRE = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// syntaxError turns a parser error into file:line:col. The YAML parser used
+// for speed reports lines only; the column comes from a second parser that
+// runs on this error path only.
+func syntaxError(doc Document, err error) Diagnostic {
+	msg := err.Error()
+	line := 0
+	if m := v3LineRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	col := 0
+	if _, gerr := goccyparser.ParseBytes(doc.Data, 0); gerr != nil {
+		var se *goccy.SyntaxError
+		if errors.As(gerr, &se) && se.Token != nil && se.Token.Position != nil {
+			if line == 0 || se.Token.Position.Line == line {
+				line, col = se.Token.Position.Line, se.Token.Position.Column
+			}
+		}
+	}
+	if line == 0 {
+		line = 1
+	}
+	if col == 0 {
+		col = firstColumn(doc.Data, line)
+	}
+	return Diagnostic{
+		Pos:      Position{File: doc.File, Line: line + doc.Line - 1, Column: col},
+		Severity: SeverityError,
+		Message:  "invalid YAML: " + msg,
+	}
+}
+
+// firstColumn returns the column of the first non-blank character of line.
+func firstColumn(data []byte, line int) int {
+	l := 1
+	for i := 0; i < len(data); i++ {
+		if l == line {
+			c := 1
+			for j := i; j < len(data) && (data[j] == ' ' || data[j] == '\t'); j++ {
+				c++
+			}
+			return c
+		}
+		if data[i] == '\n' {
+			l++
+		}
+	}
+	return 1
+}

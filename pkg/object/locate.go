@@ -1,0 +1,79 @@
+package object
+
+import "gopkg.in/yaml.v3"
+
+// nodeLocator resolves field paths against the parse tree of a document.
+// After Compact it keeps only the document bytes and re-parses on demand:
+// positions of cross-object findings are rare, parse trees are big.
+type nodeLocator struct {
+	file    string
+	lineOff int
+	node    *yaml.Node // the object's own node; nil once compacted
+	raw     []byte
+	prefix  string // path of the object inside the document (List items)
+}
+
+func (l *nodeLocator) Compact() Locator {
+	return &nodeLocator{file: l.file, lineOff: l.lineOff, raw: l.raw, prefix: l.prefix}
+}
+
+func (l *nodeLocator) Locate(path string) Position {
+	n := l.node
+	if n == nil {
+		var root yaml.Node
+		if yaml.Unmarshal(l.raw, &root) != nil || len(root.Content) == 0 {
+			return Position{}
+		}
+		n = root.Content[0]
+		if l.prefix != "" {
+			if n = walk(n, ParsePath(l.prefix), true); n == nil {
+				return Position{}
+			}
+		}
+	}
+	found := walk(n, ParsePath(path), false)
+	return Position{File: l.file, Line: found.Line + l.lineOff, Column: found.Column}
+}
+
+// walk follows path from n. For a map field it stops on the key node, so a
+// finding points at "privileged: true" rather than at "true". When the path
+// does not exist it returns the deepest node that does, unless exact.
+func walk(n *yaml.Node, path []PathElem, exact bool) *yaml.Node {
+	best := n
+	for _, e := range path {
+		n = resolve(n)
+		var next, mark *yaml.Node
+		switch {
+		case e.IsIdx && n.Kind == yaml.SequenceNode && e.Index >= 0 && e.Index < len(n.Content):
+			next = n.Content[e.Index]
+			mark = next
+		case !e.IsIdx && n.Kind == yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if k := resolve(n.Content[i]); k.Kind == yaml.ScalarNode && k.Value == e.Key && k.Tag != "!!merge" {
+					mark, next = n.Content[i], n.Content[i+1]
+				}
+			}
+			if next == nil {
+				// a key only present through a merge (<<) points at the merge
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if k := n.Content[i]; k.Tag == "!!merge" {
+						if v := walk(n.Content[i+1], []PathElem{e}, true); v != nil {
+							mark, next = k, v
+						}
+					}
+				}
+			}
+		}
+		if next == nil {
+			if exact {
+				return nil
+			}
+			return best
+		}
+		best, n = mark, next
+	}
+	if exact {
+		return resolve(n)
+	}
+	return best
+}

@@ -1,0 +1,95 @@
+package object
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Field paths are written the way Kubernetes validation errors write them:
+// spec.template.spec.containers[0].securityContext.privileged, with keys that
+// contain dots or slashes quoted: metadata.annotations["kubeguard.io/ignore"].
+
+// PathElem is one step of a field path: a map key or a list index.
+type PathElem struct {
+	Key   string
+	Index int // valid when IsIndex
+	IsIdx bool
+}
+
+// ParsePath splits a field path into its elements. Malformed parts are
+// kept as keys so that a bad path degrades to its nearest ancestor.
+func ParsePath(path string) []PathElem {
+	var out []PathElem
+	for i := 0; i < len(path); {
+		switch path[i] {
+		case '.':
+			i++
+		case '[':
+			end := strings.IndexByte(path[i:], ']')
+			if end < 0 {
+				out = append(out, PathElem{Key: path[i:]})
+				return out
+			}
+			inner := path[i+1 : i+end]
+			if len(inner) >= 2 && inner[0] == '"' {
+				if s, err := strconv.Unquote(inner); err == nil {
+					out = append(out, PathElem{Key: s})
+				} else {
+					out = append(out, PathElem{Key: inner})
+				}
+			} else if n, err := strconv.Atoi(inner); err == nil {
+				out = append(out, PathElem{Index: n, IsIdx: true})
+			} else {
+				out = append(out, PathElem{Key: inner})
+			}
+			i += end + 1
+		default:
+			j := i
+			for j < len(path) && path[j] != '.' && path[j] != '[' {
+				j++
+			}
+			out = append(out, PathElem{Key: path[i:j]})
+			i = j
+		}
+	}
+	return out
+}
+
+// Key appends a map key to path, quoting it when needed.
+func Key(path, key string) string {
+	if strings.ContainsAny(key, ".[]\"") || key == "" {
+		key = "[" + strconv.Quote(key) + "]"
+		return path + key
+	}
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// Index appends a list index to path.
+func Index(path string, i int) string {
+	return path + "[" + strconv.Itoa(i) + "]"
+}
+
+// Get returns the unstructured value at path, if present.
+func Get(v any, path string) (any, bool) {
+	for _, e := range ParsePath(path) {
+		if e.IsIdx {
+			l, ok := v.([]any)
+			if !ok || e.Index < 0 || e.Index >= len(l) {
+				return nil, false
+			}
+			v = l[e.Index]
+			continue
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[e.Key]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}

@@ -1,0 +1,198 @@
+package object
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Input is one file (or stdin) to read.
+type Input struct {
+	Name string
+	// Explicit is true when the user named the file (rather than a
+	// directory walk finding it).
+	Explicit bool
+	open     func() (io.ReadCloser, error)
+}
+
+// Open opens the input for reading.
+func (in Input) Open() (io.ReadCloser, error) { return in.open() }
+
+// StdinName is how stdin appears in positions.
+const StdinName = "<stdin>"
+
+// IsManifestFile reports whether a directory walk should read name.
+func IsManifestFile(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+// Expand turns command-line paths into inputs. Directories are walked
+// recursively for .yaml, .yml and .json files (version control
+// directories are skipped); "-" is stdin. Inputs come in a stable order.
+func Expand(paths []string, stdin io.Reader) ([]Input, []Diagnostic) {
+	var out []Input
+	var diags []Diagnostic
+	for _, p := range paths {
+		if p == "-" {
+			out = append(out, Input{Name: StdinName, Explicit: true, open: func() (io.ReadCloser, error) {
+				return io.NopCloser(stdin), nil
+			}})
+			continue
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			diags = append(diags, Diagnostic{Pos: Position{File: p}, Severity: SeverityError, Message: cleanErr(err)})
+			continue
+		}
+		if !st.IsDir() {
+			out = append(out, fileInput(p, true))
+			continue
+		}
+		var files []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				diags = append(diags, Diagnostic{Pos: Position{File: path}, Severity: SeverityError, Message: cleanErr(err)})
+				return nil
+			}
+			if d.IsDir() {
+				if path != p && skipDirs[d.Name()] {
+					return filepath.SkipDir
+				}
+				if isChart(path) {
+					// Templates are not YAML until rendered; reading them
+					// as manifests would only produce parse errors.
+					diags = append(diags, Diagnostic{Pos: Position{File: path}, Severity: SeverityNote,
+						Message: "Helm chart skipped: chart rendering is not supported by this version"})
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if IsManifestFile(path) && d.Type().IsRegular() {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			diags = append(diags, Diagnostic{Pos: Position{File: p}, Severity: SeverityError, Message: cleanErr(err)})
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			out = append(out, fileInput(f, false))
+		}
+	}
+	return out, diags
+}
+
+// skipDirs are never walked: version control and dependency trees.
+var skipDirs = map[string]bool{".git": true, ".hg": true, ".svn": true, ".github": true, "node_modules": true}
+
+func isChart(dir string) bool {
+	st, err := os.Stat(filepath.Join(dir, "Chart.yaml"))
+	return err == nil && !st.IsDir()
+}
+
+func fileInput(path string, explicit bool) Input {
+	return Input{Name: path, Explicit: explicit, open: func() (io.ReadCloser, error) { return os.Open(path) }}
+}
+
+func cleanErr(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// Split reads r and calls emit for every YAML document in it, in order.
+// Documents are separated by "---" lines (and ended by "..." lines), the
+// way kubectl splits them. A UTF-8 byte order mark is dropped, a binary
+// file is skipped with a note, and a document larger than the limit is
+// skipped with an error without ever being held in memory whole.
+func Split(name string, r io.Reader, lim Limits, emit func(Document)) []Diagnostic {
+	lim = lim.withDefaults()
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(8000)
+	if bytes.IndexByte(head, 0) >= 0 {
+		return []Diagnostic{{Pos: Position{File: name}, Severity: SeverityNote, Message: "binary file skipped"}}
+	}
+	var diags []Diagnostic
+	var buf bytes.Buffer
+	start, line := 1, 0
+	oversized := false
+	flush := func() {
+		if oversized {
+			diags = append(diags, Diagnostic{Pos: Position{File: name, Line: start, Column: 1}, Severity: SeverityError,
+				Message: fmt.Sprintf("document is larger than %d MiB; refused", lim.MaxDocumentBytes>>20)})
+		} else if buf.Len() > 0 {
+			emit(Document{File: name, Line: start, Data: bytes.Clone(buf.Bytes())})
+		}
+		buf.Reset()
+		oversized = false
+	}
+	atLineStart := true
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(chunk) > 0 {
+			if atLineStart {
+				line++
+				if line == 1 {
+					chunk = bytes.TrimPrefix(chunk, []byte("\xef\xbb\xbf"))
+				}
+				switch {
+				case isMarker(chunk, "---"):
+					flush()
+					start = line
+				case isMarker(chunk, "..."):
+					// document end: the marker itself is not content
+					flush()
+					start = line + 1
+					chunk = nil
+				}
+			}
+			if !oversized {
+				if buf.Len()+len(chunk) > lim.MaxDocumentBytes {
+					oversized = true
+					buf.Reset()
+				} else {
+					buf.Write(chunk)
+				}
+			}
+			atLineStart = chunk == nil || chunk[len(chunk)-1] == '\n'
+			if len(chunk) == 0 {
+				atLineStart = true
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			if err != io.EOF {
+				diags = append(diags, Diagnostic{Pos: Position{File: name, Line: line}, Severity: SeverityError, Message: "read: " + err.Error()})
+			}
+			break
+		}
+	}
+	flush()
+	return diags
+}
+
+// isMarker reports whether line is a document marker: the three characters
+// at column 1 followed by the end of the line, a space or a tab.
+func isMarker(line []byte, marker string) bool {
+	if !bytes.HasPrefix(line, []byte(marker)) {
+		return false
+	}
+	rest := line[3:]
+	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\n' || rest[0] == '\r'
+}

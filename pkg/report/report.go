@@ -1,0 +1,104 @@
+// Package report renders findings. Every format is a pure function of a
+// Report: adding a format never touches a control.
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Report is the input of every format.
+type Report struct {
+	Tool        string
+	Version     string
+	Catalog     *control.Catalog
+	Findings    []finding.Finding // all of them, suppressed included
+	Diagnostics []object.Diagnostic
+	Objects     int
+	Inputs      int
+	// ShowSuppressed lists suppressed findings (they are always counted).
+	ShowSuppressed bool
+	// FailOn is the threshold that makes the exit code 1.
+	FailOn finding.Severity
+	// Color enables ANSI colours in the table.
+	Color bool
+}
+
+// Listed returns the findings a format prints.
+func (r *Report) Listed() []finding.Finding {
+	if r.ShowSuppressed {
+		return r.Findings
+	}
+	out := make([]finding.Finding, 0, len(r.Findings))
+	for _, f := range r.Findings {
+		if f.Suppressed == nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Summary counts findings.
+type Summary struct {
+	Objects    int            `json:"objects"`
+	Inputs     int            `json:"inputs"`
+	Findings   int            `json:"findings"`
+	Suppressed int            `json:"suppressed"`
+	BySeverity map[string]int `json:"bySeverity"`
+	Errors     int            `json:"inputErrors"`
+	// Failed is true when an unsuppressed finding is at or above FailOn.
+	Failed bool `json:"failed"`
+}
+
+// Summarize counts r's findings.
+func (r *Report) Summarize() Summary {
+	s := Summary{Objects: r.Objects, Inputs: r.Inputs, BySeverity: map[string]int{}}
+	for _, f := range r.Findings {
+		if f.Suppressed != nil {
+			s.Suppressed++
+			continue
+		}
+		s.Findings++
+		s.BySeverity[f.Severity.String()]++
+		if r.FailOn != 0 && f.Severity >= r.FailOn {
+			s.Failed = true
+		}
+	}
+	for _, d := range r.Diagnostics {
+		if d.Severity == object.SeverityError {
+			s.Errors++
+		}
+	}
+	return s
+}
+
+// Formats lists the output formats.
+var Formats = []string{"table", "json", "sarif", "junit"}
+
+// Write renders r in format to w.
+func Write(w io.Writer, format string, r *Report) error {
+	switch format {
+	case "table", "":
+		return Table(w, r)
+	case "json":
+		return JSON(w, r)
+	case "sarif":
+		return SARIF(w, r)
+	case "junit":
+		return JUnit(w, r)
+	}
+	return fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats, ", "))
+}
+
+func (r *Report) control(id string) *control.Control {
+	if r.Catalog == nil {
+		return nil
+	}
+	c, _ := r.Catalog.Get(id)
+	return c
+}

@@ -1,0 +1,239 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// SARIF 2.1.0 output, as consumed by GitHub code scanning and other SARIF
+// viewers. Only the properties kubeguard fills are modelled.
+
+type sarifLog struct {
+	Schema  string     `json:"$schema"`
+	Version string     `json:"version"`
+	Runs    []sarifRun `json:"runs"`
+}
+
+type sarifRun struct {
+	Tool        sarifTool         `json:"tool"`
+	Results     []sarifResult     `json:"results"`
+	Invocations []sarifInvocation `json:"invocations"`
+}
+
+type sarifTool struct {
+	Driver sarifDriver `json:"driver"`
+}
+
+type sarifDriver struct {
+	Name           string      `json:"name"`
+	Version        string      `json:"version,omitempty"`
+	InformationURI string      `json:"informationUri"`
+	Rules          []sarifRule `json:"rules"`
+}
+
+type sarifText struct {
+	Text     string `json:"text"`
+	Markdown string `json:"markdown,omitempty"`
+}
+
+type sarifRule struct {
+	ID                   string         `json:"id"`
+	Name                 string         `json:"name"`
+	ShortDescription     sarifText      `json:"shortDescription"`
+	FullDescription      sarifText      `json:"fullDescription"`
+	Help                 sarifText      `json:"help"`
+	DefaultConfiguration sarifConfig    `json:"defaultConfiguration"`
+	Properties           map[string]any `json:"properties"`
+}
+
+type sarifConfig struct {
+	Level string `json:"level"`
+}
+
+type sarifResult struct {
+	RuleID       string             `json:"ruleId"`
+	RuleIndex    int                `json:"ruleIndex"`
+	Level        string             `json:"level"`
+	Message      sarifText          `json:"message"`
+	Locations    []sarifLocation    `json:"locations"`
+	Suppressions []sarifSuppression `json:"suppressions,omitempty"`
+	Properties   map[string]any     `json:"properties,omitempty"`
+}
+
+type sarifLocation struct {
+	PhysicalLocation *sarifPhysical `json:"physicalLocation,omitempty"`
+	LogicalLocations []sarifLogical `json:"logicalLocations,omitempty"`
+}
+
+type sarifPhysical struct {
+	ArtifactLocation sarifArtifact `json:"artifactLocation"`
+	Region           *sarifRegion  `json:"region,omitempty"`
+}
+
+type sarifArtifact struct {
+	URI string `json:"uri"`
+}
+
+type sarifRegion struct {
+	StartLine   int `json:"startLine"`
+	StartColumn int `json:"startColumn,omitempty"`
+}
+
+type sarifLogical struct {
+	FullyQualifiedName string `json:"fullyQualifiedName"`
+	Kind               string `json:"kind"`
+}
+
+type sarifSuppression struct {
+	Kind          string `json:"kind"`
+	Justification string `json:"justification,omitempty"`
+}
+
+type sarifInvocation struct {
+	ExecutionSuccessful bool                `json:"executionSuccessful"`
+	Notifications       []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+}
+
+type sarifNotification struct {
+	Level     string          `json:"level"`
+	Message   sarifText       `json:"message"`
+	Locations []sarifLocation `json:"locations,omitempty"`
+}
+
+func sarifLevel(s finding.Severity) string {
+	switch {
+	case s >= finding.High:
+		return "error"
+	case s == finding.Medium:
+		return "warning"
+	}
+	return "note"
+}
+
+// securitySeverity is the CVSS-like score GitHub uses to rank alerts.
+var securitySeverity = map[finding.Severity]string{
+	finding.Critical: "9.5", finding.High: "8.0", finding.Medium: "5.5", finding.Low: "3.0", finding.Info: "1.0",
+}
+
+func sarifURI(file string) string {
+	if file == object.StdinName {
+		return "stdin"
+	}
+	u := url.URL{Path: filepath.ToSlash(file)}
+	return u.String()
+}
+
+func physical(p object.Position) *sarifPhysical {
+	if p.File == "" {
+		return nil
+	}
+	ph := &sarifPhysical{ArtifactLocation: sarifArtifact{URI: sarifURI(p.File)}}
+	if p.Line > 0 {
+		ph.Region = &sarifRegion{StartLine: p.Line, StartColumn: p.Column}
+	}
+	return ph
+}
+
+// SARIF writes a SARIF 2.1.0 log with one rule per control.
+func SARIF(w io.Writer, r *Report) error {
+	var ctls []*control.Control
+	if r.Catalog != nil {
+		ctls = r.Catalog.All()
+	}
+	ruleIndex := map[string]int{}
+	rules := make([]sarifRule, 0, len(ctls))
+	for i, c := range ctls {
+		ruleIndex[c.ID] = i
+		tags := []string{"security", c.Category}
+		for _, ref := range c.Refs {
+			tags = append(tags, ref.String())
+		}
+		help := fmt.Sprintf("%s\n\nRemediation: %s", c.Rationale, c.Remediation)
+		md := fmt.Sprintf("**%s** (%s)\n\n%s\n\n**Remediation:** %s\n\n**Frameworks:** %s",
+			c.Title, c.Severity, c.Rationale, c.Remediation, refList(c.Refs))
+		rules = append(rules, sarifRule{
+			ID: c.ID, Name: ruleName(c.Title),
+			ShortDescription:     sarifText{Text: c.Title},
+			FullDescription:      sarifText{Text: c.Rationale},
+			Help:                 sarifText{Text: help, Markdown: md},
+			DefaultConfiguration: sarifConfig{Level: sarifLevel(c.Severity)},
+			Properties: map[string]any{
+				"tags": tags, "security-severity": securitySeverity[c.Severity],
+				"precision": "very-high", "severity": c.Severity.String(),
+			},
+		})
+	}
+	results := []sarifResult{}
+	for _, f := range r.Listed() {
+		loc := sarifLocation{PhysicalLocation: physical(f.Position),
+			LogicalLocations: []sarifLogical{{FullyQualifiedName: f.Object.String() + ":" + f.Path, Kind: "object"}}}
+		res := sarifResult{RuleID: f.ControlID, RuleIndex: ruleIndex[f.ControlID], Level: sarifLevel(f.Severity),
+			Message: sarifText{Text: f.Message}, Locations: []sarifLocation{loc},
+			Properties: map[string]any{"severity": f.Severity.String(), "object": f.Object, "path": f.Path}}
+		if f.Container != "" {
+			res.Properties["container"] = f.Container
+		}
+		if f.Suppressed != nil {
+			kind := "external"
+			if f.Suppressed.Kind == "annotation" {
+				kind = "inSource"
+			}
+			res.Suppressions = []sarifSuppression{{Kind: kind, Justification: f.Suppressed.Reason}}
+		}
+		results = append(results, res)
+	}
+	inv := sarifInvocation{ExecutionSuccessful: true}
+	for _, d := range r.Diagnostics {
+		n := sarifNotification{Level: "note", Message: sarifText{Text: d.Message}}
+		switch d.Severity {
+		case object.SeverityError:
+			n.Level = "error"
+			inv.ExecutionSuccessful = false
+		case object.SeverityWarning:
+			n.Level = "warning"
+		}
+		if ph := physical(d.Pos); ph != nil {
+			n.Locations = []sarifLocation{{PhysicalLocation: ph}}
+		}
+		inv.Notifications = append(inv.Notifications, n)
+	}
+	log := sarifLog{
+		Schema:  "https://json.schemastore.org/sarif-2.1.0.json",
+		Version: "2.1.0",
+		Runs: []sarifRun{{
+			Tool:        sarifTool{Driver: sarifDriver{Name: r.Tool, Version: r.Version, InformationURI: "https://github.com/kubeguard/kubeguard", Rules: rules}},
+			Results:     results,
+			Invocations: []sarifInvocation{inv},
+		}},
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(log)
+}
+
+func refList(refs []control.Ref) string {
+	parts := make([]string, len(refs))
+	for i, r := range refs {
+		parts[i] = r.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ruleName turns a title into the PascalCase name SARIF viewers show.
+func ruleName(title string) string {
+	var b strings.Builder
+	for _, w := range strings.FieldsFunc(title, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) {
+		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+	}
+	return b.String()
+}
