@@ -36,6 +36,17 @@ type Ref struct {
 
 func (r Ref) String() string { return string(r.Framework) + " " + r.ID }
 
+// Refs builds references from "FRAMEWORK:id" strings, e.g.
+// Refs("CIS:5.2.2", "MITRE:T1611").
+func Refs(refs ...string) []Ref {
+	out := make([]Ref, 0, len(refs))
+	for _, s := range refs {
+		f, id, _ := strings.Cut(s, ":")
+		out = append(out, Ref{Framework: Framework(f), ID: id})
+	}
+	return out
+}
+
 // Scope says what a check needs to see.
 type Scope int
 

@@ -108,10 +108,30 @@ func (r *Result) HasErrors() bool {
 func (e *Engine) Catalog() *control.Catalog { return e.cat }
 
 type worker struct {
-	entries  []inventory.Entry
-	anns     map[*object.Object][]annSuppression
-	findings []finding.Finding
+	entries []inventory.Entry
+	anns    map[*object.Object][]annSuppression
+	// findings are kept in fixed-size chunks: large scans report hundreds
+	// of thousands, and growing one slice would copy them over and over.
+	findings [][]finding.Finding
 	diags    []object.Diagnostic
+}
+
+const chunkSize = 1024
+
+func (w *worker) add(f finding.Finding) {
+	if n := len(w.findings); n == 0 || len(w.findings[n-1]) == chunkSize {
+		w.findings = append(w.findings, make([]finding.Finding, 0, chunkSize))
+	}
+	last := &w.findings[len(w.findings)-1]
+	*last = append(*last, f)
+}
+
+func (w *worker) count() int {
+	n := 0
+	for _, c := range w.findings {
+		n += len(c)
+	}
+	return n
 }
 
 // ScanInputs reads inputs (files, stdin) and evaluates every control. One
@@ -198,7 +218,7 @@ func (e *Engine) object(w *worker, o *object.Object) {
 	for _, c := range e.objectCs {
 		e.run(w, c, o, wl, nil, anns)
 	}
-	o.Compact()
+	o.Compact(anchors(o, wl)...)
 	w.entries = append(w.entries, inventory.Entry{Object: o, Workload: wl})
 }
 
@@ -219,14 +239,30 @@ func (e *Engine) run(w *worker, c *control.Control, o *object.Object, wl *invent
 			f.Severity = s
 		}
 		e.suppress(&f, anns)
-		w.findings = append(w.findings, f)
+		w.add(f)
 	}))
+}
+
+// anchors are the paths whose positions survive compaction: the places
+// cross-object findings point at.
+func anchors(o *object.Object, wl *inventory.Workload) []string {
+	a := []string{"", "metadata", "metadata.name", "spec", "spec.selector"}
+	if wl != nil {
+		a = append(a, wl.SpecPath, wl.MetaPath, wl.MetaPath+".labels", wl.Field("serviceAccountName"),
+			wl.Field("serviceAccount"), wl.Field("automountServiceAccountToken"))
+	}
+	return a
 }
 
 // finish builds the inventory and runs the cross-object controls.
 func (e *Engine) finish(ws []*worker) *Result {
 	inv := inventory.New()
 	res := &Result{Inventory: inv}
+	total := 0
+	for _, w := range ws {
+		total += w.count()
+	}
+	res.Findings = make([]finding.Finding, 0, total)
 	anns := map[*object.Object][]annSuppression{}
 	for _, w := range ws {
 		for _, en := range w.entries {
@@ -235,7 +271,9 @@ func (e *Engine) finish(ws []*worker) *Result {
 		for o, a := range w.anns {
 			anns[o] = a
 		}
-		res.Findings = append(res.Findings, w.findings...)
+		for _, c := range w.findings {
+			res.Findings = append(res.Findings, c...)
+		}
 		res.Diagnostics = append(res.Diagnostics, w.diags...)
 	}
 	inv.Sort()
@@ -261,7 +299,9 @@ func (e *Engine) finish(ws []*worker) *Result {
 		}
 		wg.Wait()
 		for _, w := range pws {
-			res.Findings = append(res.Findings, w.findings...)
+			for _, c := range w.findings {
+				res.Findings = append(res.Findings, c...)
+			}
 			res.Diagnostics = append(res.Diagnostics, w.diags...)
 		}
 	}

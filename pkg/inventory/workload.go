@@ -49,6 +49,34 @@ type Workload struct {
 	// Containers lists init, regular and ephemeral containers in that
 	// order.
 	Containers []Container
+
+	isolated []corev1.PodSpec // see Isolated
+}
+
+// Isolated returns the pod spec with only container i (i >= 0) or with no
+// containers at all (i < 0). Pod-level verdicts of whole-pod policies are
+// attributed to containers with it. The copies are made once per workload;
+// a workload is analysed by one goroutine at a time.
+func (w *Workload) Isolated(i int) *corev1.PodSpec {
+	if w.isolated == nil {
+		bare := w.Spec
+		bare.Containers, bare.InitContainers, bare.EphemeralContainers = nil, nil, nil
+		w.isolated = make([]corev1.PodSpec, len(w.Containers)+1)
+		w.isolated[0] = bare
+		for j, c := range w.Containers {
+			one := bare
+			switch c.Kind {
+			case Init:
+				one.InitContainers = []corev1.Container{*c.Container}
+			case Regular:
+				one.Containers = []corev1.Container{*c.Container}
+			case Ephemeral:
+				one.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon(*c.Container)}}
+			}
+			w.isolated[j+1] = one
+		}
+	}
+	return &w.isolated[i+1]
 }
 
 // Field returns the path of a pod spec field.

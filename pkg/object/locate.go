@@ -11,13 +11,33 @@ type nodeLocator struct {
 	node    *yaml.Node // the object's own node; nil once compacted
 	raw     []byte
 	prefix  string // path of the object inside the document (List items)
+	// anchors are positions resolved before compaction for the paths that
+	// cross-object controls usually report, so they need no re-parse.
+	anchors []anchor
 }
 
-func (l *nodeLocator) Compact() Locator {
-	return &nodeLocator{file: l.file, lineOff: l.lineOff, raw: l.raw, prefix: l.prefix}
+type anchor struct {
+	path string
+	pos  Position
+}
+
+func (l *nodeLocator) Compact(anchors []string) Locator {
+	c := &nodeLocator{file: l.file, lineOff: l.lineOff, raw: l.raw, prefix: l.prefix}
+	if l.node != nil {
+		c.anchors = make([]anchor, len(anchors))
+		for i, a := range anchors {
+			c.anchors[i] = anchor{a, l.Locate(a)}
+		}
+	}
+	return c
 }
 
 func (l *nodeLocator) Locate(path string) Position {
+	for _, a := range l.anchors {
+		if a.path == path {
+			return a.pos
+		}
+	}
 	n := l.node
 	if n == nil {
 		var root yaml.Node
@@ -26,21 +46,22 @@ func (l *nodeLocator) Locate(path string) Position {
 		}
 		n = root.Content[0]
 		if l.prefix != "" {
-			if n = walk(n, ParsePath(l.prefix), true); n == nil {
+			if n = walk(n, l.prefix, true); n == nil {
 				return Position{}
 			}
 		}
 	}
-	found := walk(n, ParsePath(path), false)
+	found := walk(n, path, false)
 	return Position{File: l.file, Line: found.Line + l.lineOff, Column: found.Column}
 }
 
 // walk follows path from n. For a map field it stops on the key node, so a
 // finding points at "privileged: true" rather than at "true". When the path
 // does not exist it returns the deepest node that does, unless exact.
-func walk(n *yaml.Node, path []PathElem, exact bool) *yaml.Node {
+func walk(n *yaml.Node, path string, exact bool) *yaml.Node {
 	best := n
-	for _, e := range path {
+	missing := false
+	eachElem(path, func(e PathElem) bool {
 		n = resolve(n)
 		var next, mark *yaml.Node
 		switch {
@@ -57,7 +78,7 @@ func walk(n *yaml.Node, path []PathElem, exact bool) *yaml.Node {
 				// a key only present through a merge (<<) points at the merge
 				for i := 0; i+1 < len(n.Content); i += 2 {
 					if k := n.Content[i]; k.Tag == "!!merge" {
-						if v := walk(n.Content[i+1], []PathElem{e}, true); v != nil {
+						if v := walk(n.Content[i+1], elemPath(e), true); v != nil {
 							mark, next = k, v
 						}
 					}
@@ -65,15 +86,27 @@ func walk(n *yaml.Node, path []PathElem, exact bool) *yaml.Node {
 			}
 		}
 		if next == nil {
-			if exact {
-				return nil
-			}
-			return best
+			missing = true
+			return false
 		}
 		best, n = mark, next
+		return true
+	})
+	if missing {
+		if exact {
+			return nil
+		}
+		return best
 	}
 	if exact {
 		return resolve(n)
 	}
 	return best
+}
+
+func elemPath(e PathElem) string {
+	if e.IsIdx {
+		return Index("", e.Index)
+	}
+	return Key("", e.Key)
 }

@@ -104,10 +104,11 @@ func (o *Object) Locate(path string) Position {
 }
 
 // Compact replaces the object's locator with one that holds no parse tree,
-// so that objects kept for cross-object analysis stay small.
-func (o *Object) Compact() {
-	if c, ok := o.loc.(interface{ Compact() Locator }); ok {
-		o.loc = c.Compact()
+// so that objects kept for cross-object analysis stay small. The positions
+// of the anchor paths are kept; others are found again on demand.
+func (o *Object) Compact(anchors ...string) {
+	if c, ok := o.loc.(interface{ Compact([]string) Locator }); ok {
+		o.loc = c.Compact(anchors)
 	}
 }
 

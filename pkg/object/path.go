@@ -20,6 +20,14 @@ type PathElem struct {
 // kept as keys so that a bad path degrades to its nearest ancestor.
 func ParsePath(path string) []PathElem {
 	var out []PathElem
+	eachElem(path, func(e PathElem) bool { out = append(out, e); return true })
+	return out
+}
+
+// eachElem calls fn for each element of path until fn returns false,
+// without allocating.
+func eachElem(path string, fn func(PathElem) bool) {
+	emit := func(e PathElem) bool { return fn(e) }
 	for i := 0; i < len(path); {
 		switch path[i] {
 		case '.':
@@ -27,20 +35,24 @@ func ParsePath(path string) []PathElem {
 		case '[':
 			end := strings.IndexByte(path[i:], ']')
 			if end < 0 {
-				out = append(out, PathElem{Key: path[i:]})
-				return out
+				emit(PathElem{Key: path[i:]})
+				return
 			}
 			inner := path[i+1 : i+end]
 			if len(inner) >= 2 && inner[0] == '"' {
+				k := inner
 				if s, err := strconv.Unquote(inner); err == nil {
-					out = append(out, PathElem{Key: s})
-				} else {
-					out = append(out, PathElem{Key: inner})
+					k = s
+				}
+				if !emit(PathElem{Key: k}) {
+					return
 				}
 			} else if n, err := strconv.Atoi(inner); err == nil {
-				out = append(out, PathElem{Index: n, IsIdx: true})
-			} else {
-				out = append(out, PathElem{Key: inner})
+				if !emit(PathElem{Index: n, IsIdx: true}) {
+					return
+				}
+			} else if !emit(PathElem{Key: inner}) {
+				return
 			}
 			i += end + 1
 		default:
@@ -48,11 +60,12 @@ func ParsePath(path string) []PathElem {
 			for j < len(path) && path[j] != '.' && path[j] != '[' {
 				j++
 			}
-			out = append(out, PathElem{Key: path[i:j]})
+			if !emit(PathElem{Key: path[i:j]}) {
+				return
+			}
 			i = j
 		}
 	}
-	return out
 }
 
 // Key appends a map key to path, quoting it when needed.
@@ -74,22 +87,27 @@ func Index(path string, i int) string {
 
 // Get returns the unstructured value at path, if present.
 func Get(v any, path string) (any, bool) {
-	for _, e := range ParsePath(path) {
+	found := true
+	eachElem(path, func(e PathElem) bool {
 		if e.IsIdx {
 			l, ok := v.([]any)
 			if !ok || e.Index < 0 || e.Index >= len(l) {
-				return nil, false
+				found = false
+				return false
 			}
 			v = l[e.Index]
-			continue
+			return true
 		}
 		m, ok := v.(map[string]any)
 		if !ok {
-			return nil, false
+			found = false
+			return false
 		}
-		if v, ok = m[e.Key]; !ok {
-			return nil, false
-		}
+		v, found = m[e.Key]
+		return found
+	})
+	if !found {
+		return nil, false
 	}
 	return v, true
 }

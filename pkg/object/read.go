@@ -121,6 +121,17 @@ func cleanErr(err error) string {
 // skipped with an error without ever being held in memory whole.
 func Split(name string, r io.Reader, lim Limits, emit func(Document)) []Diagnostic {
 	lim = lim.withDefaults()
+	// Regular files that fit the limit are read whole and split in place,
+	// without copying each document.
+	if f, ok := r.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() <= int64(lim.MaxDocumentBytes) {
+			data, err := io.ReadAll(f)
+			if err != nil {
+				return []Diagnostic{{Pos: Position{File: name}, Severity: SeverityError, Message: "read: " + err.Error()}}
+			}
+			return SplitBytes(name, data, emit)
+		}
+	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(8000)
 	if bytes.IndexByte(head, 0) >= 0 {
@@ -185,6 +196,42 @@ func Split(name string, r io.Reader, lim Limits, emit func(Document)) []Diagnost
 	}
 	flush()
 	return diags
+}
+
+// SplitBytes splits data, already in memory, into documents that share
+// its backing array.
+func SplitBytes(name string, data []byte, emit func(Document)) []Diagnostic {
+	if bytes.IndexByte(data[:min(len(data), 8000)], 0) >= 0 {
+		return []Diagnostic{{Pos: Position{File: name}, Severity: SeverityNote, Message: "binary file skipped"}}
+	}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	start, startOff, line := 1, 0, 1
+	for off := 0; off < len(data); {
+		end := bytes.IndexByte(data[off:], '\n')
+		next := len(data)
+		if end >= 0 {
+			next = off + end + 1
+		}
+		l := data[off:next]
+		switch {
+		case isMarker(l, "---"):
+			if off > startOff {
+				emit(Document{File: name, Line: start, Data: data[startOff:off:off]})
+			}
+			start, startOff = line, off
+		case isMarker(l, "..."):
+			if off > startOff {
+				emit(Document{File: name, Line: start, Data: data[startOff:off:off]})
+			}
+			start, startOff = line+1, next
+		}
+		off = next
+		line++
+	}
+	if len(data) > startOff {
+		emit(Document{File: name, Line: start, Data: data[startOff:]})
+	}
+	return nil
 }
 
 // isMarker reports whether line is a document marker: the three characters

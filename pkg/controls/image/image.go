@@ -35,7 +35,7 @@ var latestTag = &control.Control{
 	Rationale: "A missing or latest tag is mutable: the code that runs changes without a change to the manifest, " +
 		"rollbacks are unreliable and the image that was scanned is not the one that runs.",
 	Remediation:   "Use an immutable version tag, ideally pinned by digest (image: repo/app:1.4.2@sha256:...).",
-	Refs:          []control.Ref{{control.NSA, "image-scanning"}, {control.NIST, "4.1.5"}, {control.MITRE, "T1525"}},
+	Refs:          control.Refs("NSA:image-scanning", "NIST:4.1.5", "MITRE:T1525"),
 	WorkloadsOnly: true,
 	Check: func(p *control.Pass) {
 		for _, c := range p.Workload.Containers {

@@ -19,7 +19,7 @@ var defaultNS = &control.Control{
 	Rationale: "The default namespace mixes unrelated workloads, so RBAC, NetworkPolicies, quotas and Pod " +
 		"Security labels cannot be scoped to one application.",
 	Remediation: "Create a namespace per application or team and set metadata.namespace to it.",
-	Refs:        []control.Ref{{control.CIS, "5.7.4"}, {control.NSA, "namespaces"}, {control.NIST, "4.3.4"}},
+	Refs:        control.Refs("CIS:5.7.4", "NSA:namespaces", "NIST:4.3.4"),
 	Check: func(p *control.Pass) {
 		if p.Object.Namespace == "default" {
 			p.Report("metadata.namespace", "%s is placed in the default namespace", p.Object.Kind)

@@ -13,7 +13,13 @@ import (
 // A locator names the fields that make a pod (c == nil) or one of its
 // containers fail a Pod Security check. Whether the check fails is always
 // decided by the reference implementation; locators only find the line.
-type locator func(w *inventory.Workload, c *inventory.Container) []string
+type locator func(w *inventory.Workload, c *inventory.Container, detail string) []string
+
+// withDetail binds the reference implementation's detail message, which
+// names forbidden values (sysctl names, for example).
+func withDetail(l locator, detail string) func(*inventory.Workload, *inventory.Container) []string {
+	return func(w *inventory.Workload, c *inventory.Container) []string { return l(w, c, detail) }
+}
 
 func sc(c *inventory.Container) *corev1.SecurityContext {
 	if c.SecurityContext == nil {
@@ -30,13 +36,13 @@ func podSC(w *inventory.Workload) *corev1.PodSecurityContext {
 }
 
 var locators = map[string]locator{
-	"privileged": func(w *inventory.Workload, c *inventory.Container) []string {
+	"privileged": func(w *inventory.Workload, c *inventory.Container, _ string) []string {
 		if c != nil {
 			return []string{c.Field("securityContext.privileged")}
 		}
 		return nil
 	},
-	"hostNamespaces": func(w *inventory.Workload, c *inventory.Container) []string {
+	"hostNamespaces": func(w *inventory.Workload, c *inventory.Container, _ string) []string {
 		var out []string
 		if w.Spec.HostNetwork {
 			out = append(out, w.Field("hostNetwork"))
@@ -49,10 +55,10 @@ var locators = map[string]locator{
 		}
 		return out
 	},
-	"capabilities_baseline": func(w *inventory.Workload, c *inventory.Container) []string {
+	"capabilities_baseline": func(w *inventory.Workload, c *inventory.Container, _ string) []string {
 		return capAdds(c, func(cap string) bool { return !baselineCaps[cap] })
 	},
-	"capabilities_restricted": func(w *inventory.Workload, c *inventory.Container) []string {
+	"capabilities_restricted": func(w *inventory.Workload, c *inventory.Container, _ string) []string {
 		if c == nil {
 			return nil
 		}
@@ -68,7 +74,7 @@ var locators = map[string]locator{
 		}
 		return out
 	},
-	"hostPathVolumes": func(w *inventory.Workload, c *inventory.Container) []string {
+	"hostPathVolumes": func(w *inventory.Workload, c *inventory.Container, _ string) []string {
 		return volumes(w, func(v corev1.Volume) string {
 			if v.HostPath != nil {
 				return "hostPath"
@@ -76,10 +82,10 @@ var locators = map[string]locator{
 			return ""
 		})
 	},
-	"restrictedVolumes": func(w *inventory.Workload, c *inventory.Container) []string {
+	"restrictedVolumes": func(w *inventory.Workload, c *inventory.Container, _ string) []string {
 		return volumes(w, restrictedVolumeType)
 	},
-	"hostPorts": func(w *inventory.Workload, c *inventory.Container) []string {
+	"hostPorts": func(w *inventory.Workload, c *inventory.Container, _ string) []string {
 		if c == nil {
 			return nil
 		}
@@ -91,7 +97,7 @@ var locators = map[string]locator{
 		}
 		return out
 	},
-	"hostProbesAndHostLifecycle": func(w *inventory.Workload, c *inventory.Container) []string {
+	"hostProbesAndHostLifecycle": func(w *inventory.Workload, c *inventory.Container, _ string) []string {
 		if c == nil {
 			return nil
 		}
@@ -121,7 +127,7 @@ var locators = map[string]locator{
 		}
 		return out
 	},
-	"appArmorProfile": func(w *inventory.Workload, c *inventory.Container) []string {
+	"appArmorProfile": func(w *inventory.Workload, c *inventory.Container, _ string) []string {
 		bad := func(p *corev1.AppArmorProfile) bool {
 			return p != nil && p.Type != corev1.AppArmorProfileTypeRuntimeDefault && p.Type != corev1.AppArmorProfileTypeLocalhost
 		}
@@ -140,7 +146,7 @@ var locators = map[string]locator{
 		}
 		return nil
 	},
-	"seLinuxOptions": func(w *inventory.Workload, c *inventory.Container) []string {
+	"seLinuxOptions": func(w *inventory.Workload, c *inventory.Container, _ string) []string {
 		if c != nil {
 			return []string{c.Field("securityContext.seLinuxOptions")}
 		}
@@ -148,7 +154,7 @@ var locators = map[string]locator{
 	},
 	"procMount":            procMount,
 	"procMount_restricted": procMount,
-	"seccompProfile_baseline": func(w *inventory.Workload, c *inventory.Container) []string {
+	"seccompProfile_baseline": func(w *inventory.Workload, c *inventory.Container, _ string) []string {
 		if c != nil {
 			if p := sc(c).SeccompProfile; p != nil && p.Type == corev1.SeccompProfileTypeUnconfined {
 				return []string{c.Field("securityContext.seccompProfile.type")}
@@ -160,7 +166,7 @@ var locators = map[string]locator{
 		}
 		return nil
 	},
-	"seccompProfile_restricted": func(w *inventory.Workload, c *inventory.Container) []string {
+	"seccompProfile_restricted": func(w *inventory.Workload, c *inventory.Container, _ string) []string {
 		if c == nil {
 			if podSC(w).SeccompProfile != nil {
 				return []string{w.Field("securityContext.seccompProfile.type")}
@@ -173,29 +179,35 @@ var locators = map[string]locator{
 		}
 		return []string{s.Path + ".type"}
 	},
-	"sysctls": func(w *inventory.Workload, c *inventory.Container) []string {
+	"sysctls": func(w *inventory.Workload, c *inventory.Container, detail string) []string {
 		if c != nil {
 			return nil
 		}
+		forbidden := map[string]bool{}
+		for _, n := range strings.Split(detail, ", ") {
+			forbidden[strings.TrimSpace(n)] = true
+		}
 		var out []string
-		for i := range podSC(w).Sysctls {
-			out = append(out, object.Index(w.Field("securityContext.sysctls"), i))
+		for i, s := range podSC(w).Sysctls {
+			if forbidden[s.Name] {
+				out = append(out, object.Index(w.Field("securityContext.sysctls"), i))
+			}
 		}
 		return out
 	},
-	"windowsHostProcess": func(w *inventory.Workload, c *inventory.Container) []string {
+	"windowsHostProcess": func(w *inventory.Workload, c *inventory.Container, _ string) []string {
 		if c != nil {
 			return []string{c.Field("securityContext.windowsOptions.hostProcess")}
 		}
 		return []string{w.Field("securityContext.windowsOptions.hostProcess")}
 	},
-	"allowPrivilegeEscalation": func(w *inventory.Workload, c *inventory.Container) []string {
+	"allowPrivilegeEscalation": func(w *inventory.Workload, c *inventory.Container, _ string) []string {
 		if c == nil {
 			return nil
 		}
 		return []string{c.Field("securityContext.allowPrivilegeEscalation")}
 	},
-	"runAsNonRoot": func(w *inventory.Workload, c *inventory.Container) []string {
+	"runAsNonRoot": func(w *inventory.Workload, c *inventory.Container, _ string) []string {
 		if c == nil {
 			return []string{w.Field("securityContext.runAsNonRoot")}
 		}
@@ -204,7 +216,7 @@ var locators = map[string]locator{
 		}
 		return []string{c.Field("securityContext.runAsNonRoot")}
 	},
-	"runAsUser": func(w *inventory.Workload, c *inventory.Container) []string {
+	"runAsUser": func(w *inventory.Workload, c *inventory.Container, _ string) []string {
 		if c == nil {
 			return []string{w.Field("securityContext.runAsUser")}
 		}
@@ -231,7 +243,7 @@ func capAdds(c *inventory.Container, bad func(string) bool) []string {
 	return out
 }
 
-func procMount(w *inventory.Workload, c *inventory.Container) []string {
+func procMount(w *inventory.Workload, c *inventory.Container, _ string) []string {
 	if c == nil {
 		return nil
 	}

@@ -8,13 +8,11 @@ import (
 	"fmt"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/finding"
-	"github.com/kubeguard/kubeguard/pkg/inventory"
 )
 
 type meta struct {
@@ -23,14 +21,7 @@ type meta struct {
 	refs                          []control.Ref
 }
 
-func refs(r ...string) []control.Ref {
-	out := make([]control.Ref, 0, len(r))
-	for _, s := range r {
-		f, id, _ := strings.Cut(s, ":")
-		out = append(out, control.Ref{Framework: control.Framework(f), ID: id})
-	}
-	return out
-}
+var refs = control.Refs
 
 // catalog holds kubeguard's metadata for every check of the reference
 // implementation. A test fails when the module gains a check missing here.
@@ -198,6 +189,7 @@ func run(p *control.Pass, fn policy.CheckPodFn, loc locator) {
 	if res.Allowed {
 		return
 	}
+	find := withDetail(loc, res.ForbiddenDetail)
 	reason := res.ForbiddenReason
 	// Attribute the failure with the reference implementation itself: the
 	// pod without containers, then the pod with one container at a time.
@@ -212,26 +204,16 @@ func run(p *control.Pass, fn policy.CheckPodFn, loc locator) {
 			}
 		}
 	}
-	bare := w.Spec
-	bare.Containers, bare.InitContainers, bare.EphemeralContainers = nil, nil, nil
-	if r := fn(&w.Meta, &bare); !r.Allowed {
-		add("", orDefault(loc(w, nil), w.SpecPath), r.ForbiddenDetail)
+	pod := fn(&w.Meta, w.Isolated(-1))
+	if !pod.Allowed {
+		add("", orDefault(find(w, nil), w.SpecPath), pod.ForbiddenDetail)
 	}
-	if len(w.Containers) > 0 {
-		for i := range w.Containers {
-			c := &w.Containers[i]
-			one := bare
-			switch c.Kind {
-			case inventory.Init:
-				one.InitContainers = []corev1.Container{*c.Container}
-			case inventory.Regular:
-				one.Containers = []corev1.Container{*c.Container}
-			case inventory.Ephemeral:
-				one.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon(*c.Container)}}
-			}
-			if r := fn(&w.Meta, &one); !r.Allowed {
-				add(c.Name, orDefault(loc(w, c), c.Path), r.ForbiddenDetail)
-			}
+	for i := range w.Containers {
+		c := &w.Containers[i]
+		// A container is at fault only when adding it changes the verdict;
+		// a pod-level violation alone is reported once, at pod level.
+		if r := fn(&w.Meta, w.Isolated(i)); !r.Allowed && (pod.Allowed || r.ForbiddenDetail != pod.ForbiddenDetail) {
+			add(c.Name, orDefault(find(w, c), c.Path), r.ForbiddenDetail)
 		}
 	}
 	if len(hits) == 0 {

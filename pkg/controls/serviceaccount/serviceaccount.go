@@ -24,8 +24,7 @@ var automount = &control.Control{
 		"with the service account's permissions. Most applications never need it.",
 	Remediation: "Set automountServiceAccountToken: false in the pod spec (or on the ServiceAccount) and mount a " +
 		"projected token only in workloads that call the API.",
-	Refs: []control.Ref{{control.CIS, "5.1.6"}, {control.NSA, "pod-security/sa-token"}, {control.NIST, "4.3.2"},
-		{control.MITRE, "T1528"}},
+	Refs:          control.Refs("CIS:5.1.6", "NSA:pod-security/sa-token", "NIST:4.3.2", "MITRE:T1528"),
 	Scope:         control.InventoryScope,
 	WorkloadsOnly: true,
 	Check: func(p *control.Pass) {

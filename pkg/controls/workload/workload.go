@@ -19,9 +19,8 @@ var readOnlyRootFS = &control.Control{
 	Category: "workload",
 	Rationale: "A writable root filesystem lets an attacker who gains code execution drop tools and modify " +
 		"binaries or configuration; an immutable filesystem limits persistence.",
-	Remediation: "Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the application must write (for example /tmp).",
-	Refs: []control.Ref{{control.NSA, "pod-security/immutable-fs"}, {control.NIST, "4.4.3"},
-		{control.MITRE, "T1525"}},
+	Remediation:   "Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the application must write (for example /tmp).",
+	Refs:          control.Refs("NSA:pod-security/immutable-fs", "NIST:4.4.3", "MITRE:T1525"),
 	WorkloadsOnly: true,
 	Check: func(p *control.Pass) {
 		for _, c := range p.Workload.Containers {
@@ -43,7 +42,7 @@ var lowUID = &control.Control{
 	Rationale: "UIDs and GIDs below 10000 commonly exist on the node; if the container escapes, it acts as that " +
 		"host user. Root (0) is covered by PSS-RUN-AS-USER.",
 	Remediation:   "Set runAsUser and runAsGroup to 10000 or above, at pod level or per container.",
-	Refs:          []control.Ref{{control.NSA, "pod-security/non-root"}, {control.NIST, "4.4.3"}},
+	Refs:          control.Refs("NSA:pod-security/non-root", "NIST:4.4.3"),
 	WorkloadsOnly: true,
 	Check: func(p *control.Pass) {
 		w := p.Workload
