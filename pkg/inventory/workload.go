@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -132,6 +133,13 @@ func ExtractWorkload(o *object.Object) (*Workload, error) {
 		if m, ok := mv.(map[string]any); ok {
 			w.Meta.Labels = object.StringMap(m["labels"])
 			w.Meta.Annotations = object.StringMap(m["annotations"])
+		}
+	}
+	// The API server defaults a volume without a source to emptyDir before
+	// admission sees it; evaluate what the cluster would evaluate.
+	for i := range w.Spec.Volumes {
+		if v := &w.Spec.Volumes[i].VolumeSource; reflect.ValueOf(*v).IsZero() {
+			v.EmptyDir = &corev1.EmptyDirVolumeSource{}
 		}
 	}
 	w.Meta.Namespace = o.Namespace

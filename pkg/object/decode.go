@@ -290,7 +290,7 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 var v3LineRE = regexp.MustCompile(`^yaml: line (\d+): `)
 
 // syntaxError turns a parser error into file:line:col. The YAML parser used
-// for speed reports lines only; the column comes from a second parser that
+// for speed reports lines only; the position comes from a second parser that
 // runs on this error path only.
 func syntaxError(doc Document, err error) Diagnostic {
 	msg := err.Error()
@@ -304,10 +304,10 @@ func syntaxError(doc Document, err error) Diagnostic {
 	col := 0
 	if _, gerr := goccyparser.ParseBytes(doc.Data, 0); gerr != nil {
 		var se *goccy.SyntaxError
-		if errors.As(gerr, &se) && se.Token != nil && se.Token.Position != nil {
-			if line == 0 || se.Token.Position.Line == line {
-				line, col = se.Token.Position.Line, se.Token.Position.Column
-			}
+		// yaml.v3 reports some parser errors one line early; the second
+		// parser's position is exact, so it wins when both reject the input.
+		if errors.As(gerr, &se) && se.Token != nil && se.Token.Position != nil && se.Token.Position.Line > 0 {
+			line, col = se.Token.Position.Line, se.Token.Position.Column
 		}
 	}
 	if line == 0 {

@@ -1,0 +1,185 @@
+// Command bench measures kubeguard scan throughput (make bench): on the
+// shared corpus and on generated inputs of 10,000 and 100,000
+// workload-sized objects, it prints objects/s and time for a parse-only
+// pass and for the full scan, on one core and on all, and the peak RSS of
+// the kubeguard binary scanning the largest input.
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kubeguard/kubeguard/pkg/controls"
+	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+func main() {
+	tmp, err := os.MkdirTemp("", "kubeguard-bench")
+	check(err)
+	defer os.RemoveAll(tmp)
+	small, big := filepath.Join(tmp, "gen10k"), filepath.Join(tmp, "gen100k")
+	generate(small, 10_000)
+	generate(big, 100_000)
+
+	fmt.Printf("%-16s %-6s %10s %12s %10s %12s %7s\n", "input", "cores", "objects", "parse s", "scan s", "scan obj/s", "ratio")
+	inputs := []string{"../shared/corpus", small, big}
+	times := map[string]float64{}
+	for _, in := range inputs {
+		if _, err := os.Stat(in); err != nil {
+			fmt.Printf("%-16s skipped: %v\n", in, err)
+			continue
+		}
+		for _, cores := range []int{1, runtime.NumCPU()} {
+			runtime.GOMAXPROCS(cores)
+			n, parse := measure(in, true)
+			_, scan := measure(in, false)
+			fmt.Printf("%-16s %-6d %10d %12.3f %10.3f %12.0f %7.2f\n", filepath.Base(in), cores, n, parse, scan, float64(n)/scan, scan/parse)
+			times[fmt.Sprintf("%s/%d", in, cores)] = scan
+		}
+	}
+	cores := runtime.NumCPU()
+	fmt.Printf("linearity (10x objects, %d cores): %.2fx time\n", cores, times[fmt.Sprintf("%s/%d", big, cores)]/times[fmt.Sprintf("%s/%d", small, cores)])
+
+	// peak RSS of the real binary on the largest input
+	bin := filepath.Join(tmp, "kubeguard")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/kubeguard")
+	build.Stderr = os.Stderr
+	check(build.Run())
+	for _, in := range []string{"../shared/corpus", big} {
+		cmd := exec.Command(bin, "scan", "-o", "json", "--fail-on", "critical", in)
+		start := time.Now()
+		_ = cmd.Run() // exit 1 (findings) is expected
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		fmt.Printf("kubeguard scan %-10s wall %.3fs  peak RSS %d MiB\n", filepath.Base(in), time.Since(start).Seconds(), ru.Maxrss/1024)
+	}
+}
+
+// measure returns objects and seconds of one scan (best of three).
+func measure(path string, parseOnly bool) (int, float64) {
+	cat, err := controls.Catalog(controls.Options{})
+	check(err)
+	eng, err := engine.New(engine.Options{Catalog: cat, ParseOnly: parseOnly})
+	check(err)
+	best, n := 0.0, 0
+	for i := 0; i < 3; i++ {
+		inputs, _ := object.Expand([]string{path}, nil)
+		runtime.GC()
+		start := time.Now()
+		res := eng.ScanInputs(inputs)
+		d := time.Since(start).Seconds()
+		if i == 0 || d < best {
+			best = d
+		}
+		n = res.Objects
+	}
+	return n, best
+}
+
+// generate writes n objects of a typical application mix (one of every
+// three objects a Deployment of a few dozen lines, with Services,
+// ConfigMaps and ServiceAccounts), 100 objects per file.
+func generate(dir string, n int) {
+	check(os.MkdirAll(dir, 0o755))
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		app, ns := fmt.Sprintf("app-%d", i/3), fmt.Sprintf("team-%d", i%50)
+		b.WriteString("---\n")
+		switch i % 6 {
+		case 0, 3:
+			fmt.Fprintf(&b, deployment, app, ns, i%5+1, app, app, i%2 == 0, app, i%7)
+		case 1:
+			fmt.Fprintf(&b, service, app, ns, app)
+		case 2:
+			fmt.Fprintf(&b, configMap, app, ns, i)
+		case 4:
+			fmt.Fprintf(&b, serviceAccount, app, ns)
+		case 5:
+			fmt.Fprintf(&b, service, app+"-metrics", ns, app)
+		}
+		if (i+1)%100 == 0 || i == n-1 {
+			check(os.WriteFile(filepath.Join(dir, fmt.Sprintf("objects-%06d.yaml", i/100)), []byte(b.String()), 0o644))
+			b.Reset()
+		}
+	}
+}
+
+const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %s
+  namespace: %s
+  labels: {app.kubernetes.io/part-of: shop}
+spec:
+  replicas: %d
+  selector:
+    matchLabels: {app: %s}
+  template:
+    metadata:
+      labels: {app: %s}
+    spec:
+      automountServiceAccountToken: %t
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 10001
+        seccompProfile: {type: RuntimeDefault}
+      containers:
+      - name: app
+        image: registry.example.com/%s:1.%d.0
+        ports:
+        - {name: http, containerPort: 8080}
+        env:
+        - {name: LOG_FORMAT, value: json}
+        resources:
+          requests: {cpu: 100m, memory: 128Mi}
+          limits: {memory: 256Mi}
+        securityContext:
+          allowPrivilegeEscalation: false
+          readOnlyRootFilesystem: true
+          capabilities: {drop: [ALL]}
+        readinessProbe:
+          httpGet: {path: /ready, port: http}
+`
+
+const service = `apiVersion: v1
+kind: Service
+metadata:
+  name: %s
+  namespace: %s
+spec:
+  selector: {app: %s}
+  ports:
+  - {name: http, port: 80, targetPort: http}
+`
+
+const configMap = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: config-%[3]d
+  namespace: %[2]s
+  labels: {app: %[1]s}
+data:
+  LOG_LEVEL: info
+  FEATURE_FLAGS: "a,b,c"
+`
+
+const serviceAccount = `apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: %s
+  namespace: %s
+automountServiceAccountToken: false
+`
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kubeguard/kubeguard/pkg/controls"
+)
+
+func run(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestExitCodes(t *testing.T) {
+	if code, out, _ := run(t, "", "scan", "../../examples/hardened"); code != ExitOK {
+		t.Errorf("hardened example: exit %d\n%s", code, out)
+	}
+	if code, _, _ := run(t, "", "scan", "../../examples/insecure"); code != ExitFindings {
+		t.Errorf("insecure example: exit %d, want 1", code)
+	}
+	// below the threshold: still exit 0
+	if code, _, _ := run(t, "", "scan", "--fail-on", "critical", "../../pkg/controls/testdata/serviceaccount.yaml"); code != ExitOK {
+		t.Errorf("--fail-on critical: exit %d", code)
+	}
+	// a parse error is exit 2 even with findings, after scanning the rest
+	code, out, _ := run(t, "", "scan", "../../examples/insecure", "../../pkg/report/testdata/broken.yaml")
+	if code != ExitError || !strings.Contains(out, "PSS-PRIVILEGED") || !strings.Contains(out, "broken.yaml:6:8") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+	for _, args := range [][]string{
+		{"scan", "--fail-on", "severe", "x"},
+		{"scan", "-o", "xml", "x"},
+		{"scan"},
+		{"explain", "NOPE"},
+		{"controls", "--framework", "ISO"},
+	} {
+		if code, _, _ := run(t, "", args...); code != ExitError {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+func TestStdin(t *testing.T) {
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x}\nspec:\n  containers:\n  - name: c\n    image: a:1\n    securityContext: {privileged: true}\n"
+	code, out, _ := run(t, pod, "scan", "-", "-o", "json")
+	if code != ExitFindings {
+		t.Fatalf("exit %d", code)
+	}
+	var rep struct {
+		Findings []struct {
+			ControlID string
+			Position  struct {
+				File string
+				Line int
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range rep.Findings {
+		if f.ControlID == "PSS-PRIVILEGED" {
+			found = f.Position.File == "<stdin>" && f.Position.Line == 8
+		}
+	}
+	if !found {
+		t.Errorf("no PSS-PRIVILEGED at <stdin>:8 in %s", out)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	dir := t.TempDir()
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: agent, namespace: ops}\nspec:\n  hostPID: true\n  containers:\n  - {name: c, image: 'a:1'}\n"
+	os.WriteFile(filepath.Join(dir, "pod.yaml"), []byte(pod), 0o644)
+	cfg := filepath.Join(dir, ".kubeguard.yaml")
+
+	// found upward from the scanned path; exclusions need a reason
+	os.WriteFile(cfg, []byte("exclude:\n- controls: [PSS-HOST-NAMESPACES]\n  names: ['age*']\n  reason: host agent\nseverity:\n  PSS-RUN-AS-NON-ROOT: critical\n"), 0o644)
+	code, out, _ := run(t, "", "scan", "-o", "json", "--show-suppressed", filepath.Join(dir, "pod.yaml"))
+	if code != ExitFindings || !strings.Contains(out, `"reason": "host agent"`) || !strings.Contains(out, `"critical": 1`) {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+	for _, bad := range []string{
+		"exclude:\n- controls: [PSS-HOST-NAMESPACES]\n", // no reason
+		"controls:\n  disable: [NO-SUCH-CONTROL]\n",     // unknown ID
+		"severity:\n  PSS-PRIVILEGED: extreme\n",        // bad severity
+		"unknownKey: true\n",                            // typo
+	} {
+		os.WriteFile(cfg, []byte(bad), 0o644)
+		if code, _, errOut := run(t, "", "scan", dir); code != ExitError || !strings.Contains(errOut, ".kubeguard.yaml") {
+			t.Errorf("config %q: exit %d, stderr %q", bad, code, errOut)
+		}
+	}
+	// forbidding annotation suppressions
+	os.WriteFile(cfg, []byte("forbidAnnotationSuppressions: true\n"), 0o644)
+	code, out, _ = run(t, "", "scan", "--config", cfg, "../../pkg/controls/testdata/suppressed.yaml")
+	if code != ExitFindings || strings.Contains(out, "suppressed") && !strings.Contains(out, "ignored") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}
+
+func TestUnknownAnnotationID(t *testing.T) {
+	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    kubeguard.io/ignore: NOT-A-CONTROL\n    kubeguard.io/ignore-reason: x\nspec: {containers: [{name: c, image: 'a:1'}]}\n"
+	code, out, _ := run(t, pod, "scan", "-")
+	if code != ExitError || !strings.Contains(out, `<stdin>:6:5: error: kubeguard.io/ignore: unknown control ID "NOT-A-CONTROL"`) {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}
+
+func TestControlsAndExplain(t *testing.T) {
+	_, out, _ := run(t, "", "controls", "--framework", "cis")
+	if !strings.Contains(out, "PSS-PRIVILEGED") || strings.Contains(out, "PSS-SYSCTLS") {
+		t.Errorf("CIS filter:\n%s", out)
+	}
+	_, out, _ = run(t, "", "controls", "--category", "image")
+	if !strings.Contains(out, "IMG-LATEST-TAG") || strings.Contains(out, "PSS-") {
+		t.Errorf("category filter:\n%s", out)
+	}
+	code, out, _ := run(t, "", "explain", "pss-privileged")
+	if code != 0 || !strings.Contains(out, "CIS 5.2.2") || !strings.Contains(out, "Fix:") {
+		t.Errorf("explain: %d\n%s", code, out)
+	}
+}
+
+// TestDocsUpToDate fails when docs/controls.md no longer matches the code;
+// regenerate it with `make docs`.
+func TestDocsUpToDate(t *testing.T) {
+	cat, err := controls.Catalog(controls.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := ControlsMarkdown(&buf, cat.All()); err != nil {
+		t.Fatal(err)
+	}
+	have, err := os.ReadFile("../../docs/controls.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(have, buf.Bytes()) {
+		t.Error("docs/controls.md is stale: run make docs")
+	}
+}
+
+// TestCorpusParses scans every file of the shared corpus of real-world
+// manifests: none may fail to parse.
+func TestCorpusParses(t *testing.T) {
+	const corpus = "../../../shared/corpus"
+	if _, err := os.Stat(corpus); err != nil {
+		t.Skip("corpus not present beside this checkout")
+	}
+	code, out, _ := run(t, "", "scan", "-o", "json", "--fail-on", "critical", corpus)
+	var rep struct {
+		Summary struct {
+			Objects, InputErrors int
+		}
+		Diagnostics []struct {
+			Severity, Message string
+			Position          struct{ File string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range rep.Diagnostics {
+		if d.Severity == "error" {
+			t.Errorf("%s: %s", d.Position.File, d.Message)
+		}
+	}
+	if rep.Summary.Objects < 17000 || code == ExitError {
+		t.Errorf("objects %d, exit %d", rep.Summary.Objects, code)
+	}
+}

@@ -1,0 +1,156 @@
+package object
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// load splits and decodes data like a scan does.
+func load(t *testing.T, data string) ([]*Object, []Diagnostic) {
+	t.Helper()
+	var objs []*Object
+	var diags []Diagnostic
+	diags = append(diags, Split("f.yaml", strings.NewReader(data), Limits{}, func(d Document) {
+		o, ds := Decode(d, Limits{})
+		objs = append(objs, o...)
+		diags = append(diags, ds...)
+	})...)
+	return objs, diags
+}
+
+func TestMultiDocumentPositions(t *testing.T) {
+	data := "\ufeff# leading comment\r\napiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: a\r\n---\r\n---\r\n# empty documents are skipped\r\n---\r\napiVersion: v1\r\nkind: Pod\r\nmetadata: {name: b}\r\nspec:\r\n  containers:\r\n  - name: c\r\n    securityContext:\r\n      privileged: true\r\n"
+	objs, diags := load(t, data)
+	if len(diags) != 0 || len(objs) != 2 {
+		t.Fatalf("got %d objects, diags %v", len(objs), diags)
+	}
+	if objs[0].Name != "a" || objs[0].Source.Line != 2 {
+		t.Errorf("first object at %v", objs[0].Source)
+	}
+	p := objs[1].Locate("spec.containers[0].securityContext.privileged")
+	if p.Line != 17 || p.Column != 7 {
+		t.Errorf("privileged at %v, want line 17 col 7", p)
+	}
+	// a missing field points at its nearest ancestor
+	if p := objs[1].Locate("spec.containers[0].securityContext.runAsUser"); p.Line != 16 {
+		t.Errorf("missing field at %v, want the securityContext line 16", p)
+	}
+	// positions survive compaction (re-parse on demand)
+	objs[1].Compact()
+	if p := objs[1].Locate("spec.containers[0].securityContext.privileged"); p.Line != 17 {
+		t.Errorf("after compaction: %v", p)
+	}
+}
+
+func TestJSONAndLists(t *testing.T) {
+	data := `{"apiVersion": "v1", "kind": "List", "items": [
+  {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}},
+  {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+   "spec": {"hostNetwork": true, "containers": [{"name": "c", "image": "x"}]}}
+]}`
+	objs, diags := load(t, data)
+	if len(diags) != 0 || len(objs) != 2 {
+		t.Fatalf("got %d objects, diags %v", len(objs), diags)
+	}
+	if p := objs[1].Locate("spec.hostNetwork"); p.Line != 4 || p.Column != 13 {
+		t.Errorf("hostNetwork at %v", p)
+	}
+	objs[1].Compact()
+	if p := objs[1].Locate("spec.hostNetwork"); p.Line != 4 {
+		t.Errorf("compacted list item: %v", p)
+	}
+}
+
+func TestAnchorsAndMerge(t *testing.T) {
+	data := "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nx-sc: &sc\n  privileged: true\nspec:\n  containers:\n  - name: c\n    securityContext: *sc\n  - name: d\n    securityContext:\n      <<: *sc\n      runAsUser: 5\n"
+	objs, diags := load(t, data)
+	if len(diags) != 0 || len(objs) != 1 {
+		t.Fatalf("%v", diags)
+	}
+	v, _ := Get(objs[0].Content, "spec.containers[1].securityContext.privileged")
+	if v != true {
+		t.Errorf("merged value = %v", v)
+	}
+	if v, _ := Get(objs[0].Content, "spec.containers[1].securityContext.runAsUser"); v != int64(5) {
+		t.Errorf("runAsUser = %#v", v)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	cases := []struct{ name, data, want string }{
+		{"syntax", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [x\n", "f.yaml:4:"},
+		{"no kind", "apiVersion: v1\nmetadata: {name: x}\n", "missing kind"},
+		{"scalar", "just a string\n", "not a mapping"},
+		{"alias bomb", aliasBomb(), "alias bomb"},
+		{"deep", "apiVersion: v1\nkind: X\nspec: " + strings.Repeat("[", 300) + strings.Repeat("]", 300) + "\n", "deeper than"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// a good document after the bad one is still read
+			objs, diags := load(t, c.data+"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n")
+			if len(objs) != 1 || objs[0].Name != "ok" {
+				t.Errorf("good document lost: %d objects", len(objs))
+			}
+			if len(diags) == 0 || !strings.Contains(diags[0].String(), c.want) {
+				t.Errorf("diagnostics %v, want %q", diags, c.want)
+			}
+		})
+	}
+}
+
+func aliasBomb() string {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: X\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 10; i++ {
+		b.WriteString("a" + string(rune('0'+i)) + ": &a" + string(rune('0'+i)) + " [")
+		for j := 0; j < 10; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("*a" + string(rune('0'+i-1)))
+		}
+		b.WriteString("]\n")
+	}
+	return b.String()
+}
+
+func TestOversizedDocumentStreams(t *testing.T) {
+	// a document over the limit is refused without being held whole
+	big := "apiVersion: v1\nkind: ConfigMap\ndata:\n" + strings.Repeat("  k: vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\n", 40000)
+	var docs []Document
+	diags := Split("big.yaml", strings.NewReader(big+"---\napiVersion: v1\nkind: ConfigMap\n"), Limits{MaxDocumentBytes: 1 << 20},
+		func(d Document) { docs = append(docs, d) })
+	if len(docs) != 1 || len(diags) != 1 || !strings.Contains(diags[0].Message, "larger than") {
+		t.Fatalf("docs %d, diags %v", len(docs), diags)
+	}
+	if docs[0].Line != 40004 {
+		t.Errorf("next document starts at line %d", docs[0].Line)
+	}
+}
+
+func TestBinarySkipped(t *testing.T) {
+	diags := Split("bin.yaml", bytes.NewReader([]byte{0x7f, 'E', 'L', 'F', 0, 0, 1}), Limits{}, func(Document) { t.Error("emitted") })
+	if len(diags) != 1 || diags[0].Severity != SeverityNote {
+		t.Errorf("%v", diags)
+	}
+}
+
+// FuzzDecode checks that no input makes the loader panic or hang.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n"))
+	f.Add([]byte(aliasBomb()))
+	f.Add([]byte("{\"kind\": \"List\", \"apiVersion\": \"v1\", \"items\": [1, {}]}"))
+	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte("---\n...\n--- !!map\n? [a]\n: b\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		SplitBytes("fuzz.yaml", data, func(d Document) {
+			objs, _ := Decode(d, Limits{MaxDepth: 50})
+			for _, o := range objs {
+				o.Locate("spec.containers[0].securityContext")
+				o.Compact("metadata")
+				o.Locate("metadata.name")
+			}
+		})
+	})
+}
