@@ -126,12 +126,13 @@ func (w *worker) add(f finding.Finding) {
 	*last = append(*last, f)
 }
 
-func (w *worker) count() int {
-	n := 0
+// moveTo appends the worker's findings and diagnostics to res.
+func (w *worker) moveTo(res *Result) {
 	for _, c := range w.findings {
-		n += len(c)
+		res.Findings = append(res.Findings, c...)
 	}
-	return n
+	res.Diagnostics = append(res.Diagnostics, w.diags...)
+	w.findings, w.diags = nil, nil
 }
 
 // ScanInputs reads inputs (files, stdin) and evaluates every control. One
@@ -218,7 +219,7 @@ func (e *Engine) object(w *worker, o *object.Object) {
 	for _, c := range e.objectCs {
 		e.run(w, c, o, wl, nil, anns)
 	}
-	o.Compact(anchors(o, wl)...)
+	o.Compact(anchors(wl)...)
 	w.entries = append(w.entries, inventory.Entry{Object: o, Workload: wl})
 }
 
@@ -245,7 +246,7 @@ func (e *Engine) run(w *worker, c *control.Control, o *object.Object, wl *invent
 
 // anchors are the paths whose positions survive compaction: the places
 // cross-object findings point at.
-func anchors(o *object.Object, wl *inventory.Workload) []string {
+func anchors(wl *inventory.Workload) []string {
 	a := []string{"", "metadata", "metadata.name", "spec", "spec.selector"}
 	if wl != nil {
 		a = append(a, wl.SpecPath, wl.MetaPath, wl.MetaPath+".labels", wl.Field("serviceAccountName"),
@@ -256,30 +257,39 @@ func anchors(o *object.Object, wl *inventory.Workload) []string {
 
 // finish builds the inventory and runs the cross-object controls.
 func (e *Engine) finish(ws []*worker) *Result {
-	inv := inventory.New()
-	res := &Result{Inventory: inv}
-	total := 0
+	res := &Result{}
+	n := 0
 	for _, w := range ws {
-		total += w.count()
+		for _, c := range w.findings {
+			n += len(c)
+		}
 	}
-	res.Findings = make([]finding.Finding, 0, total)
+	res.Findings = make([]finding.Finding, 0, n)
+	var entries []inventory.Entry
 	anns := map[*object.Object][]annSuppression{}
 	for _, w := range ws {
-		for _, en := range w.entries {
-			inv.Add(en.Object, en.Workload)
-		}
+		entries = append(entries, w.entries...)
 		for o, a := range w.anns {
 			anns[o] = a
 		}
-		for _, c := range w.findings {
-			res.Findings = append(res.Findings, c...)
-		}
-		res.Diagnostics = append(res.Diagnostics, w.diags...)
+		w.moveTo(res)
 	}
-	inv.Sort()
+	// Workers deliver objects in any order; index them in input order so
+	// results do not depend on scheduling.
+	sort.SliceStable(entries, func(i, j int) bool {
+		a, b := entries[i].Object.Source, entries[j].Object.Source
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Line < b.Line
+	})
+	inv := inventory.New()
+	for _, en := range entries {
+		inv.Add(en.Object, en.Workload)
+	}
+	res.Inventory = inv
 	res.Objects = inv.Len()
 	if len(e.invCs) > 0 && !e.parse {
-		entries := inv.Entries()
 		chunk := (len(entries) + e.workers - 1) / e.workers
 		pws := make([]*worker, 0, e.workers)
 		var wg sync.WaitGroup
@@ -299,10 +309,7 @@ func (e *Engine) finish(ws []*worker) *Result {
 		}
 		wg.Wait()
 		for _, w := range pws {
-			for _, c := range w.findings {
-				res.Findings = append(res.Findings, c...)
-			}
-			res.Diagnostics = append(res.Diagnostics, w.diags...)
+			w.moveTo(res)
 		}
 	}
 	sort.SliceStable(res.Findings, func(i, j int) bool { return finding.Less(&res.Findings[i], &res.Findings[j]) })

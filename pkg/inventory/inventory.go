@@ -4,8 +4,6 @@
 package inventory
 
 import (
-	"sort"
-
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
@@ -38,25 +36,6 @@ func (inv *Inventory) Add(o *object.Object, w *Workload) {
 	inv.byKey[key{o.Kind, o.Namespace, o.Name}] = i
 	inv.byKind[o.Kind] = append(inv.byKind[o.Kind], i)
 	inv.kindNS[key{o.Kind, o.Namespace, ""}] = true
-}
-
-// Sort orders entries by source position so that results do not depend
-// on the order in which parallel workers delivered them.
-func (inv *Inventory) Sort() {
-	sort.SliceStable(inv.entries, func(i, j int) bool {
-		a, b := inv.entries[i].Object.Source, inv.entries[j].Object.Source
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		return a.Line < b.Line
-	})
-	inv.byKey = map[key]int{}
-	inv.byKind = map[string][]int{}
-	for i, e := range inv.entries {
-		o := e.Object
-		inv.byKey[key{o.Kind, o.Namespace, o.Name}] = i
-		inv.byKind[o.Kind] = append(inv.byKind[o.Kind], i)
-	}
 }
 
 // Len returns the number of objects.

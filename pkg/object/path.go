@@ -12,22 +12,14 @@ import (
 // PathElem is one step of a field path: a map key or a list index.
 type PathElem struct {
 	Key   string
-	Index int // valid when IsIndex
+	Index int // valid when IsIdx
 	IsIdx bool
 }
 
-// ParsePath splits a field path into its elements. Malformed parts are
-// kept as keys so that a bad path degrades to its nearest ancestor.
-func ParsePath(path string) []PathElem {
-	var out []PathElem
-	eachElem(path, func(e PathElem) bool { out = append(out, e); return true })
-	return out
-}
-
-// eachElem calls fn for each element of path until fn returns false,
-// without allocating.
-func eachElem(path string, fn func(PathElem) bool) {
-	emit := func(e PathElem) bool { return fn(e) }
+// eachElem calls emit for each element of path until emit returns false,
+// without allocating. Malformed parts are kept as keys so that a bad path
+// degrades to its nearest ancestor.
+func eachElem(path string, emit func(PathElem) bool) {
 	for i := 0; i < len(path); {
 		switch path[i] {
 		case '.':

@@ -13,13 +13,9 @@ import (
 // A locator names the fields that make a pod (c == nil) or one of its
 // containers fail a Pod Security check. Whether the check fails is always
 // decided by the reference implementation; locators only find the line.
+// detail is the implementation's message for the whole pod, which names
+// forbidden values (sysctl names, for example).
 type locator func(w *inventory.Workload, c *inventory.Container, detail string) []string
-
-// withDetail binds the reference implementation's detail message, which
-// names forbidden values (sysctl names, for example).
-func withDetail(l locator, detail string) func(*inventory.Workload, *inventory.Container) []string {
-	return func(w *inventory.Workload, c *inventory.Container) []string { return l(w, c, detail) }
-}
 
 func sc(c *inventory.Container) *corev1.SecurityContext {
 	if c.SecurityContext == nil {

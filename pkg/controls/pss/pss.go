@@ -189,7 +189,6 @@ func run(p *control.Pass, fn policy.CheckPodFn, loc locator) {
 	if res.Allowed {
 		return
 	}
-	find := withDetail(loc, res.ForbiddenDetail)
 	reason := res.ForbiddenReason
 	// Attribute the failure with the reference implementation itself: the
 	// pod without containers, then the pod with one container at a time.
@@ -206,14 +205,14 @@ func run(p *control.Pass, fn policy.CheckPodFn, loc locator) {
 	}
 	pod := fn(&w.Meta, w.Isolated(-1))
 	if !pod.Allowed {
-		add("", orDefault(find(w, nil), w.SpecPath), pod.ForbiddenDetail)
+		add("", orDefault(loc(w, nil, res.ForbiddenDetail), w.SpecPath), pod.ForbiddenDetail)
 	}
 	for i := range w.Containers {
 		c := &w.Containers[i]
 		// A container is at fault only when adding it changes the verdict;
 		// a pod-level violation alone is reported once, at pod level.
 		if r := fn(&w.Meta, w.Isolated(i)); !r.Allowed && (pod.Allowed || r.ForbiddenDetail != pod.ForbiddenDetail) {
-			add(c.Name, orDefault(find(w, c), c.Path), r.ForbiddenDetail)
+			add(c.Name, orDefault(loc(w, c, res.ForbiddenDetail), c.Path), r.ForbiddenDetail)
 		}
 	}
 	if len(hits) == 0 {
