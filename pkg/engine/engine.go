@@ -26,8 +26,9 @@ type Options struct {
 	Workers int
 	// Now is the time suppressions are checked against; zero means now.
 	Now time.Time
-	// ParseOnly reads and decodes the input without running controls
-	// (the baseline the benchmarks compare against).
+	// ParseOnly reads and decodes the input and counts the objects,
+	// without running controls or keeping anything (the baseline the
+	// benchmarks compare against).
 	ParseOnly bool
 }
 
@@ -114,6 +115,7 @@ type worker struct {
 	// of thousands, and growing one slice would copy them over and over.
 	findings [][]finding.Finding
 	diags    []object.Diagnostic
+	parsed   int // objects decoded in ParseOnly mode
 }
 
 const chunkSize = 1024
@@ -140,7 +142,7 @@ func (w *worker) moveTo(res *Result) {
 // per-object controls while reading continues, so memory stays close to
 // the retained inventory and both cores work even on a single large file.
 func (e *Engine) ScanInputs(inputs []object.Input) *Result {
-	docs := make(chan object.Document, 256)
+	docs := make(chan object.Batch, 64)
 	var readDiags []object.Diagnostic
 	go func() {
 		defer close(docs)
@@ -150,7 +152,7 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 				readDiags = append(readDiags, object.Diagnostic{Pos: object.Position{File: in.Name}, Severity: object.SeverityError, Message: err.Error()})
 				continue
 			}
-			readDiags = append(readDiags, object.Split(in.Name, rc, e.lim, func(d object.Document) { docs <- d })...)
+			readDiags = append(readDiags, object.Split(in.Name, rc, e.lim, func(b object.Batch) { docs <- b })...)
 			rc.Close()
 		}
 	}()
@@ -162,11 +164,11 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for d := range docs {
-				objs, diags := object.Decode(d, e.lim)
+			for b := range docs {
+				objs, diags := object.DecodeBatch(b, e.lim)
 				w.diags = append(w.diags, diags...)
 				for _, o := range objs {
-					e.object(w, o)
+					e.object(w, o, true)
 				}
 			}
 		}()
@@ -184,14 +186,14 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 func (e *Engine) ScanObjects(objs []*object.Object) *Result {
 	w := &worker{anns: map[*object.Object][]annSuppression{}}
 	for _, o := range objs {
-		e.object(w, o)
+		e.object(w, o, false)
 	}
 	return e.finish([]*worker{w})
 }
 
 // object runs the per-object controls and keeps the object for the
-// inventory.
-func (e *Engine) object(w *worker, o *object.Object) {
+// inventory, slimmed when the engine owns it (it decoded it itself).
+func (e *Engine) object(w *worker, o *object.Object, own bool) {
 	defer func() {
 		// Hostile input must never take the scan (or a webhook) down.
 		if r := recover(); r != nil {
@@ -200,8 +202,7 @@ func (e *Engine) object(w *worker, o *object.Object) {
 		}
 	}()
 	if e.parse {
-		w.entries = append(w.entries, inventory.Entry{Object: o})
-		o.Compact()
+		w.parsed++ // the baseline only decodes; it keeps nothing
 		return
 	}
 	wl, err := inventory.ExtractWorkload(o)
@@ -220,6 +221,9 @@ func (e *Engine) object(w *worker, o *object.Object) {
 		e.run(w, c, o, wl, nil, anns)
 	}
 	o.Compact(anchors(wl)...)
+	if own {
+		inventory.Slim(o, wl)
+	}
 	w.entries = append(w.entries, inventory.Entry{Object: o, Workload: wl})
 }
 
@@ -289,6 +293,9 @@ func (e *Engine) finish(ws []*worker) *Result {
 	}
 	res.Inventory = inv
 	res.Objects = inv.Len()
+	for _, w := range ws {
+		res.Objects += w.parsed
+	}
 	if len(e.invCs) > 0 && !e.parse {
 		chunk := (len(entries) + e.workers - 1) / e.workers
 		pws := make([]*worker, 0, e.workers)

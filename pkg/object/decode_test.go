@@ -2,21 +2,71 @@ package object
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
 
-// load splits and decodes data like a scan does.
+// load splits and decodes data like a scan of stdin does, one document at
+// a time, and checks that a scan of a file, which decodes runs of documents
+// with one parser, finds exactly the same.
 func load(t *testing.T, data string) ([]*Object, []Diagnostic) {
 	t.Helper()
+	objs, diags := loadDocs(data, Limits{})
+	if err := sameAsBatches([]byte(data), objs, diags, Limits{}, false); err != "" {
+		t.Error(err)
+	}
+	return objs, diags
+}
+
+func loadDocs(data string, lim Limits) ([]*Object, []Diagnostic) {
 	var objs []*Object
 	var diags []Diagnostic
-	diags = append(diags, Split("f.yaml", strings.NewReader(data), Limits{}, func(d Document) {
-		o, ds := Decode(d, Limits{})
-		objs = append(objs, o...)
-		diags = append(diags, ds...)
+	diags = append(diags, Split("f.yaml", strings.NewReader(data), lim, func(b Batch) {
+		for _, d := range b.Docs {
+			o, ds := Decode(d, lim)
+			objs = append(objs, o...)
+			diags = append(diags, ds...)
+		}
 	})...)
 	return objs, diags
+}
+
+// sameAsBatches decodes data in batches and compares with the reference.
+// Positions after compaction are compared too unless quick.
+func sameAsBatches(data []byte, objs []*Object, diags []Diagnostic, lim Limits, quick bool) string {
+	var bObjs []*Object
+	var bDiags []Diagnostic
+	sd := splitBatches("f.yaml", data, func(b Batch) {
+		o, ds := DecodeBatch(b, lim)
+		bObjs = append(bObjs, o...)
+		bDiags = append(bDiags, ds...)
+	})
+	bDiags = append(sd, bDiags...)
+	if len(bObjs) != len(objs) || !reflect.DeepEqual(bDiags, diags) && len(bDiags)+len(diags) > 0 {
+		return fmt.Sprintf("batch decode: %d objects, diags %v; per document: %d objects, diags %v", len(bObjs), bDiags, len(objs), diags)
+	}
+	for i, o := range objs {
+		b := bObjs[i]
+		if o.Ref != b.Ref || o.Source != b.Source || !reflect.DeepEqual(o.Content, b.Content) {
+			return fmt.Sprintf("object %d: batch %v at %v, per document %v at %v", i, b.Ref, b.Source, o.Ref, o.Source)
+		}
+		for _, p := range []string{"metadata.name", "spec.containers[0].securityContext", "items[1]"} {
+			if o.Locate(p) != b.Locate(p) {
+				return fmt.Sprintf("object %d: %s at %v in batch, %v per document", i, p, b.Locate(p), o.Locate(p))
+			}
+			if quick {
+				continue
+			}
+			b.Compact()
+			if o.Locate(p) != b.Locate(p) {
+				return fmt.Sprintf("object %d: %s at %v in batch after compaction, %v per document", i, p, b.Locate(p), o.Locate(p))
+			}
+		}
+	}
+	return ""
 }
 
 func TestMultiDocumentPositions(t *testing.T) {
@@ -120,7 +170,7 @@ func TestOversizedDocumentStreams(t *testing.T) {
 	big := "apiVersion: v1\nkind: ConfigMap\ndata:\n" + strings.Repeat("  k: vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\n", 40000)
 	var docs []Document
 	diags := Split("big.yaml", strings.NewReader(big+"---\napiVersion: v1\nkind: ConfigMap\n"), Limits{MaxDocumentBytes: 1 << 20},
-		func(d Document) { docs = append(docs, d) })
+		func(b Batch) { docs = append(docs, b.Docs...) })
 	if len(docs) != 1 || len(diags) != 1 || !strings.Contains(diags[0].Message, "larger than") {
 		t.Fatalf("docs %d, diags %v", len(docs), diags)
 	}
@@ -130,27 +180,62 @@ func TestOversizedDocumentStreams(t *testing.T) {
 }
 
 func TestBinarySkipped(t *testing.T) {
-	diags := Split("bin.yaml", bytes.NewReader([]byte{0x7f, 'E', 'L', 'F', 0, 0, 1}), Limits{}, func(Document) { t.Error("emitted") })
+	diags := Split("bin.yaml", bytes.NewReader([]byte{0x7f, 'E', 'L', 'F', 0, 0, 1}), Limits{}, func(Batch) { t.Error("emitted") })
 	if len(diags) != 1 || diags[0].Severity != SeverityNote {
 		t.Errorf("%v", diags)
 	}
 }
 
-// FuzzDecode checks that no input makes the loader panic or hang.
+// FuzzDecode checks that no input makes the loader panic or hang, and that
+// decoding runs of documents with one parser finds what decoding them one
+// by one finds.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n"))
 	f.Add([]byte(aliasBomb()))
 	f.Add([]byte("{\"kind\": \"List\", \"apiVersion\": \"v1\", \"items\": [1, {}]}"))
 	f.Add([]byte("a: &x [*x]\n"))
 	f.Add([]byte("---\n...\n--- !!map\n? [a]\n: b\n"))
+	f.Add([]byte("a: &x 1\n---\nb: *x\n---\nkind: K\napiVersion: v\n"))
+	f.Add([]byte("kind: K\napiVersion: v\n...\nkind: L\napiVersion: v\n---\n[1\n---\nkind: M\napiVersion: v\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		SplitBytes("fuzz.yaml", data, func(d Document) {
-			objs, _ := Decode(d, Limits{MaxDepth: 50})
-			for _, o := range objs {
-				o.Locate("spec.containers[0].securityContext")
-				o.Compact("metadata")
-				o.Locate("metadata.name")
-			}
-		})
+		lim := Limits{MaxDepth: 50}
+		var objs []*Object
+		var diags []Diagnostic
+		diags = append(diags, SplitBytes("f.yaml", data, func(d Document) {
+			o, ds := Decode(d, lim)
+			objs, diags = append(objs, o...), append(diags, ds...)
+		})...)
+		if err := sameAsBatches(data, objs, diags, lim, false); err != "" {
+			t.Error(err)
+		}
+		for _, o := range objs {
+			o.Locate("spec.containers[0].securityContext")
+			o.Compact("metadata")
+			o.Locate("metadata.name")
+		}
 	})
+}
+
+// TestCorpusBatches checks batch decoding against per-document decoding on
+// every file of the shared corpus of real-world manifests.
+func TestCorpusBatches(t *testing.T) {
+	inputs, _ := Expand([]string{"../../../shared/corpus"}, nil)
+	if len(inputs) == 0 {
+		t.Skip("corpus not found")
+	}
+	for _, in := range inputs {
+		data, err := os.ReadFile(in.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var objs []*Object
+		var diags []Diagnostic
+		diags = append(diags, SplitBytes("f.yaml", data, func(d Document) {
+			o, ds := Decode(d, Limits{})
+			objs, diags = append(objs, o...), append(diags, ds...)
+		})...)
+		if err := sameAsBatches(data, objs, diags, Limits{}, true); err != "" {
+			t.Errorf("%s: %s", in.Name, err)
+		}
+	}
 }

@@ -7,7 +7,8 @@ import "gopkg.in/yaml.v3"
 // positions of cross-object findings are rare, parse trees are big.
 type nodeLocator struct {
 	file    string
-	lineOff int
+	lineOff int        // added to the lines of node
+	rawOff  int        // added to the lines of raw parsed alone
 	node    *yaml.Node // the object's own node; nil once compacted
 	raw     []byte
 	prefix  string // path of the object inside the document (List items)
@@ -17,16 +18,17 @@ type nodeLocator struct {
 }
 
 type anchor struct {
-	path string
-	pos  Position
+	path         string
+	line, column int32 // in l.file; kept small, there is a handful per object
 }
 
 func (l *nodeLocator) Compact(anchors []string) Locator {
-	c := &nodeLocator{file: l.file, lineOff: l.lineOff, raw: l.raw, prefix: l.prefix}
+	c := &nodeLocator{file: l.file, lineOff: l.rawOff, rawOff: l.rawOff, raw: l.raw, prefix: l.prefix}
 	if l.node != nil {
 		c.anchors = make([]anchor, len(anchors))
 		for i, a := range anchors {
-			c.anchors[i] = anchor{a, l.Locate(a)}
+			p := l.Locate(a)
+			c.anchors[i] = anchor{a, int32(p.Line), int32(p.Column)}
 		}
 	}
 	return c
@@ -35,7 +37,7 @@ func (l *nodeLocator) Compact(anchors []string) Locator {
 func (l *nodeLocator) Locate(path string) Position {
 	for _, a := range l.anchors {
 		if a.path == path {
-			return a.pos
+			return Position{File: l.file, Line: int(a.line), Column: int(a.column)}
 		}
 	}
 	n := l.node

@@ -114,12 +114,27 @@ func cleanErr(err error) string {
 	return err.Error()
 }
 
-// Split reads r and calls emit for every YAML document in it, in order.
-// Documents are separated by "---" lines (and ended by "..." lines), the
-// way kubectl splits them. A UTF-8 byte order mark is dropped, a binary
-// file is skipped with a note, and a document larger than the limit is
-// skipped with an error without ever being held in memory whole.
-func Split(name string, r io.Reader, lim Limits, emit func(Document)) []Diagnostic {
+// Batch is a run of consecutive documents of one input. When they follow
+// each other in one buffer, Data holds them all, starting at line Line, so
+// that one parser decodes the run (see DecodeBatch).
+type Batch struct {
+	File string
+	Line int
+	Data []byte // nil when the documents were read one at a time
+	Docs []Document
+}
+
+// batchDocs is how many documents a batch holds at most: enough to
+// amortise a parser's setup, few enough that the documents of one large
+// file still spread over every worker.
+const batchDocs = 32
+
+// Split reads r and calls emit for every run of YAML documents in it, in
+// order. Documents are separated by "---" lines (and ended by "..."
+// lines), the way kubectl splits them. A UTF-8 byte order mark is dropped,
+// a binary file is skipped with a note, and a document larger than the
+// limit is skipped with an error without ever being held in memory whole.
+func Split(name string, r io.Reader, lim Limits, emit func(Batch)) []Diagnostic {
 	lim = lim.withDefaults()
 	// Regular files that fit the limit are read whole and split in place,
 	// without copying each document.
@@ -129,7 +144,7 @@ func Split(name string, r io.Reader, lim Limits, emit func(Document)) []Diagnost
 			if err != nil {
 				return []Diagnostic{{Pos: Position{File: name}, Severity: SeverityError, Message: "read: " + err.Error()}}
 			}
-			return SplitBytes(name, data, emit)
+			return splitBatches(name, data, emit)
 		}
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -146,7 +161,7 @@ func Split(name string, r io.Reader, lim Limits, emit func(Document)) []Diagnost
 			diags = append(diags, Diagnostic{Pos: Position{File: name, Line: start, Column: 1}, Severity: SeverityError,
 				Message: fmt.Sprintf("document is larger than %d MiB; refused", lim.MaxDocumentBytes>>20)})
 		} else if buf.Len() > 0 {
-			emit(Document{File: name, Line: start, Data: bytes.Clone(buf.Bytes())})
+			emit(Batch{File: name, Line: start, Docs: []Document{{File: name, Line: start, Data: bytes.Clone(buf.Bytes())}}})
 		}
 		buf.Reset()
 		oversized = false
@@ -198,13 +213,49 @@ func Split(name string, r io.Reader, lim Limits, emit func(Document)) []Diagnost
 	return diags
 }
 
+// splitBatches splits data in place into batches of up to batchDocs
+// documents.
+func splitBatches(name string, data []byte, emit func(Batch)) []Diagnostic {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // offsets below are past it
+	var b Batch
+	first := 0
+	flush := func(end int) {
+		if len(b.Docs) > 0 {
+			b.Data = data[first:end:end]
+			emit(b)
+		}
+		b = Batch{}
+	}
+	diags := splitBytes(name, data, func(d Document, start, end int) {
+		if len(b.Docs) == batchDocs {
+			flush(start)
+		}
+		if len(b.Docs) == 0 {
+			b.File, b.Line, first = name, d.Line, start
+		}
+		b.Docs = append(b.Docs, d)
+	}, func(end int) { flush(end) })
+	return diags
+}
+
 // SplitBytes splits data, already in memory, into documents that share
 // its backing array.
 func SplitBytes(name string, data []byte, emit func(Document)) []Diagnostic {
+	return splitBytes(name, data, func(d Document, _, _ int) { emit(d) }, func(int) {})
+}
+
+// splitBytes calls emit with every document and its offsets in data, and
+// done with the offset where the last document ends.
+func splitBytes(name string, data []byte, emit func(d Document, start, end int), done func(end int)) []Diagnostic {
 	if bytes.IndexByte(data[:min(len(data), 8000)], 0) >= 0 {
 		return []Diagnostic{{Pos: Position{File: name}, Severity: SeverityNote, Message: "binary file skipped"}}
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	doc := func(line, start, end int) {
+		if end > start {
+			emit(Document{File: name, Line: line, Data: data[start:end:end]}, start, end)
+		}
+	}
 	start, startOff, line := 1, 0, 1
 	for off := 0; off < len(data); {
 		end := bytes.IndexByte(data[off:], '\n')
@@ -215,22 +266,17 @@ func SplitBytes(name string, data []byte, emit func(Document)) []Diagnostic {
 		l := data[off:next]
 		switch {
 		case isMarker(l, "---"):
-			if off > startOff {
-				emit(Document{File: name, Line: start, Data: data[startOff:off:off]})
-			}
+			doc(start, startOff, off)
 			start, startOff = line, off
 		case isMarker(l, "..."):
-			if off > startOff {
-				emit(Document{File: name, Line: start, Data: data[startOff:off:off]})
-			}
+			doc(start, startOff, off)
 			start, startOff = line+1, next
 		}
 		off = next
 		line++
 	}
-	if len(data) > startOff {
-		emit(Document{File: name, Line: start, Data: data[startOff:]})
-	}
+	doc(start, startOff, len(data))
+	done(len(data))
 	return nil
 }
 
