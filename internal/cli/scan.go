@@ -64,11 +64,15 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	if !validFormat {
 		return usageErr("--output: unknown format %q (want table, json, sarif or junit)", f.output)
 	}
-	cat, err := controls.Catalog(controls.Options{PSSVersion: f.pssVersion})
+	cfg, err := loadConfig(f.configPath, args)
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	cfg, err := loadConfig(f.configPath, args)
+	opts := controls.Options{PSSVersion: f.pssVersion}
+	if cfg != nil {
+		opts.AllowedRegistries = cfg.Images.AllowedRegistries
+	}
+	cat, err := controls.Catalog(opts)
 	if err != nil {
 		return usageErr("%v", err)
 	}

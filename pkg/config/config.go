@@ -32,6 +32,14 @@ type Config struct {
 	Severity map[string]finding.Severity `yaml:"severity"`
 	// Exclude accepts findings matching every given field of an entry.
 	Exclude []Exclusion `yaml:"exclude"`
+	// Images configures the image controls.
+	Images struct {
+		// AllowedRegistries, when not empty, are the only registries (glob
+		// patterns such as "registry.example.com" or "*.gcr.io", or
+		// repository prefixes such as "ghcr.io/acme/*") images may come
+		// from (IMG-UNTRUSTED-REGISTRY).
+		AllowedRegistries []string `yaml:"allowedRegistries"`
+	} `yaml:"images"`
 	// ForbidAnnotationSuppressions ignores kubeguard.io/ignore annotations,
 	// so workload owners cannot exempt themselves.
 	ForbidAnnotationSuppressions bool `yaml:"forbidAnnotationSuppressions"`

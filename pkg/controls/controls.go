@@ -7,9 +7,14 @@ import (
 	"k8s.io/pod-security-admission/api"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/controls/exposure"
 	"github.com/kubeguard/kubeguard/pkg/controls/image"
 	"github.com/kubeguard/kubeguard/pkg/controls/namespace"
+	"github.com/kubeguard/kubeguard/pkg/controls/network"
 	"github.com/kubeguard/kubeguard/pkg/controls/pss"
+	"github.com/kubeguard/kubeguard/pkg/controls/rbac"
+	"github.com/kubeguard/kubeguard/pkg/controls/reliability"
+	"github.com/kubeguard/kubeguard/pkg/controls/secrets"
 	"github.com/kubeguard/kubeguard/pkg/controls/serviceaccount"
 	"github.com/kubeguard/kubeguard/pkg/controls/workload"
 )
@@ -19,6 +24,9 @@ type Options struct {
 	// PSSVersion is the Pod Security Standards version ("latest" or
 	// "v1.NN"); empty means latest.
 	PSSVersion string
+	// AllowedRegistries are the trusted image registries (configuration
+	// images.allowedRegistries); empty turns IMG-UNTRUSTED-REGISTRY off.
+	AllowedRegistries []string
 }
 
 // Catalog returns every control.
@@ -35,8 +43,13 @@ func Catalog(opts Options) (*control.Catalog, error) {
 		return nil, err
 	}
 	all := append(p, workload.Controls()...)
-	all = append(all, image.Controls()...)
+	all = append(all, image.Controls(opts.AllowedRegistries)...)
 	all = append(all, serviceaccount.Controls()...)
 	all = append(all, namespace.Controls()...)
+	all = append(all, secrets.Controls()...)
+	all = append(all, exposure.Controls()...)
+	all = append(all, network.Controls()...)
+	all = append(all, rbac.Controls()...)
+	all = append(all, reliability.Controls()...)
 	return control.NewCatalog(all...), nil
 }

@@ -4,6 +4,10 @@
 package inventory
 
 import (
+	"sync"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
@@ -21,6 +25,14 @@ type Inventory struct {
 	byKey   map[key]int
 	byKind  map[string][]int
 	kindNS  map[key]bool // kind and namespace present (name empty)
+
+	memoMu sync.Mutex
+	memo   map[string]*memoEntry
+}
+
+type memoEntry struct {
+	once sync.Once
+	v    any
 }
 
 // New returns an empty inventory.
@@ -68,4 +80,35 @@ func (inv *Inventory) OfKind(kind string) []Entry {
 // the input cannot answer (a ServiceAccount defined elsewhere).
 func (inv *Inventory) HasKindIn(kind, namespace string) bool {
 	return inv.kindNS[key{kind, namespace, ""}]
+}
+
+// Memo returns the value build computes for key, computing it once per
+// inventory. Cross-object controls use it for the indexes they share (the
+// NetworkPolicies of each namespace, the resolved RBAC model), so that a
+// check per object does not rescan the inventory.
+func (inv *Inventory) Memo(key string, build func(*Inventory) any) any {
+	inv.memoMu.Lock()
+	if inv.memo == nil {
+		inv.memo = map[string]*memoEntry{}
+	}
+	e, ok := inv.memo[key]
+	if !ok {
+		e = &memoEntry{}
+		inv.memo[key] = e
+	}
+	inv.memoMu.Unlock()
+	e.once.Do(func() { e.v = build(inv) })
+	return e.v
+}
+
+// As converts an object into its typed API form (a Service, a
+// NetworkPolicy, a Role), or reports false when the content does not fit
+// the type. Controls of kinds other than workloads convert on demand: those
+// kinds are few, and only the controls that read them pay for it.
+func As[T any](o *object.Object) (*T, bool) {
+	var t T
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Content, &t); err != nil {
+		return nil, false
+	}
+	return &t, true
 }

@@ -231,3 +231,26 @@ func (w *Workload) RunAsNonRoot(c Container) Setting[bool] {
 func (w *Workload) SeccompProfile(c Container) Setting[corev1.SeccompProfile] {
 	return pick(ctrSC(c).SeccompProfile, c.Field("securityContext.seccompProfile"), w.podSC().SeccompProfile, w.Field("securityContext.seccompProfile"))
 }
+
+// AppArmorProfile is the effective AppArmor profile of c (the field; the
+// deprecated annotation is read by the controls that need it).
+func (w *Workload) AppArmorProfile(c Container) Setting[corev1.AppArmorProfile] {
+	return pick(ctrSC(c).AppArmorProfile, c.Field("securityContext.appArmorProfile"), w.podSC().AppArmorProfile, w.Field("securityContext.appArmorProfile"))
+}
+
+// SELinuxOptions is the effective SELinux context of c.
+func (w *Workload) SELinuxOptions(c Container) Setting[corev1.SELinuxOptions] {
+	return pick(ctrSC(c).SELinuxOptions, c.Field("securityContext.seLinuxOptions"), w.podSC().SELinuxOptions, w.Field("securityContext.seLinuxOptions"))
+}
+
+// LongRunning reports whether c runs for the life of the pod: a regular
+// container or a sidecar (an init container with restartPolicy Always).
+func (c Container) LongRunning() bool {
+	return c.Kind == Regular || c.Kind == Init && c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+}
+
+// Batch reports whether the workload runs to completion (Job, CronJob or
+// a Pod that never restarts): probes and replicas do not apply to it.
+func (w *Workload) Batch(kind string) bool {
+	return kind == "Job" || kind == "CronJob" || w.Spec.RestartPolicy == corev1.RestartPolicyNever || w.Spec.RestartPolicy == corev1.RestartPolicyOnFailure
+}

@@ -5,11 +5,88 @@ package serviceaccount
 import (
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
 )
 
 // Controls returns the service account controls.
 func Controls() []*control.Control {
-	return []*control.Control{automount}
+	return []*control.Control{automount, defaultSA, deprecatedField, missing}
+}
+
+// Name returns the ServiceAccount a pod runs as, with the path that sets
+// it ("" when the pod relies on the default account).
+func Name(w *inventory.Workload) (name, path string) {
+	switch {
+	case w.Spec.ServiceAccountName != "":
+		return w.Spec.ServiceAccountName, w.Field("serviceAccountName")
+	case w.Spec.DeprecatedServiceAccount != "":
+		return w.Spec.DeprecatedServiceAccount, w.Field("serviceAccount")
+	}
+	return "default", ""
+}
+
+var defaultSA = &control.Control{
+	ID:       "SA-DEFAULT",
+	Title:    "Pod uses the default ServiceAccount",
+	Severity: finding.Low,
+	Category: "serviceaccount",
+	Rationale: "Every pod of a namespace that does not choose an account shares the default ServiceAccount, so " +
+		"permissions granted to one application leak to all of them.",
+	Remediation:   "Create a ServiceAccount per application and set serviceAccountName to it.",
+	Refs:          control.Refs("CIS:5.1.5", "NSA:authentication-authorization", "NIST:4.3.2", "MITRE:T1078"),
+	WorkloadsOnly: true,
+	Check: func(p *control.Pass) {
+		w := p.Workload
+		if name, path := Name(w); name == "default" {
+			if path == "" {
+				path = w.SpecPath
+			}
+			p.Report(path, "pod runs as the default ServiceAccount")
+		}
+	},
+}
+
+var deprecatedField = &control.Control{
+	ID:       "SA-DEPRECATED-FIELD",
+	Title:    "Deprecated serviceAccount field",
+	Severity: finding.Low,
+	Category: "serviceaccount",
+	Rationale: "spec.serviceAccount is a deprecated alias of serviceAccountName; when both are set and differ, " +
+		"readers and tools disagree on which identity the pod has.",
+	Remediation:   "Replace serviceAccount with serviceAccountName.",
+	Refs:          control.Refs("NIST:4.3.2"),
+	WorkloadsOnly: true,
+	Check: func(p *control.Pass) {
+		if w := p.Workload; w.Spec.DeprecatedServiceAccount != "" {
+			p.Report(w.Field("serviceAccount"), "pod uses the deprecated serviceAccount field")
+		}
+	},
+}
+
+// missing only speaks when the input defines ServiceAccounts in the pod's
+// namespace: otherwise the account may simply live elsewhere.
+var missing = &control.Control{
+	ID:       "SA-MISSING",
+	Title:    "Referenced ServiceAccount not defined",
+	Severity: finding.Medium,
+	Category: "serviceaccount",
+	Rationale: "A pod whose ServiceAccount does not exist is rejected at creation; if someone later creates an " +
+		"account of that name, the pod silently receives its permissions.",
+	Remediation:   "Define the ServiceAccount next to the workload, or fix serviceAccountName.",
+	Refs:          control.Refs("NIST:4.3.2"),
+	Scope:         control.InventoryScope,
+	WorkloadsOnly: true,
+	Check: func(p *control.Pass) {
+		w := p.Workload
+		name, path := Name(w)
+		// every namespace has a default account, created by the cluster
+		if path == "" || name == "default" || !p.Inventory.HasKindIn("ServiceAccount", p.Object.Namespace) {
+			return
+		}
+		if _, ok := p.Inventory.Get("ServiceAccount", p.Object.Namespace, name); !ok {
+			p.Report(path, "ServiceAccount %q is not defined in namespace %q of the input", name, p.Object.Namespace)
+		}
+	},
 }
 
 // automount reads the ServiceAccount object from the inventory: a pod that

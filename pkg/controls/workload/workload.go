@@ -5,11 +5,16 @@ package workload
 import (
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
 // Controls returns the workload controls.
 func Controls() []*control.Control {
-	return []*control.Control{readOnlyRootFS, lowUID}
+	return []*control.Control{
+		readOnlyRootFS, lowUID, rootGroup, cpuRequest, memoryRequest, cpuLimit, memoryLimit,
+		dangerousCaps, netRaw, hostPathSensitive, hostPathWritable, hostAliases, shareProcessNS,
+		privilegedPort, noSecurityProfile, hostUsers, sudo,
+	}
 }
 
 var readOnlyRootFS = &control.Control{
@@ -20,7 +25,7 @@ var readOnlyRootFS = &control.Control{
 	Rationale: "A writable root filesystem lets an attacker who gains code execution drop tools and modify " +
 		"binaries or configuration; an immutable filesystem limits persistence.",
 	Remediation:   "Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the application must write (for example /tmp).",
-	Refs:          control.Refs("NSA:pod-security/immutable-fs", "NIST:4.4.3", "MITRE:T1525"),
+	Refs:          control.Refs("CIS:5.7.3", "NSA:pod-security/immutable-fs", "NIST:4.4.3", "MITRE:T1525"),
 	WorkloadsOnly: true,
 	Check: func(p *control.Pass) {
 		for _, c := range p.Workload.Containers {
@@ -40,7 +45,7 @@ var lowUID = &control.Control{
 	Severity: finding.Low,
 	Category: "workload",
 	Rationale: "UIDs and GIDs below 10000 commonly exist on the node; if the container escapes, it acts as that " +
-		"host user. Root (0) is covered by PSS-RUN-AS-USER.",
+		"host user. Root (0) is covered by PSS-RUN-AS-USER and CTR-ROOT-GROUP.",
 	Remediation:   "Set runAsUser and runAsGroup to 10000 or above, at pod level or per container.",
 	Refs:          control.Refs("NSA:pod-security/non-root", "NIST:4.4.3"),
 	WorkloadsOnly: true,
@@ -52,6 +57,36 @@ var lowUID = &control.Control{
 			}
 			if s := w.RunAsGroup(c); s.Set() && *s.Value > 0 && *s.Value < 10000 {
 				p.ReportContainer(c.Name, s.Path, "%s %q runs with GID %d", c.Kind, c.Name, *s.Value)
+			}
+		}
+	},
+}
+
+var rootGroup = &control.Control{
+	ID:       "CTR-ROOT-GROUP",
+	Title:    "Container runs with the root group",
+	Severity: finding.Medium,
+	Category: "workload",
+	Rationale: "GID 0 (as primary group, fsGroup or supplemental group) grants access to every file the root " +
+		"group may read or write, on the image and on shared volumes.",
+	Remediation:   "Set runAsGroup and fsGroup to a non-zero GID and remove 0 from supplementalGroups.",
+	Refs:          control.Refs("CIS:5.2.7", "NSA:pod-security/non-root", "NIST:4.4.3", "MITRE:T1611"),
+	WorkloadsOnly: true,
+	Check: func(p *control.Pass) {
+		w := p.Workload
+		for _, c := range w.Containers {
+			if s := w.RunAsGroup(c); s.Set() && *s.Value == 0 {
+				p.ReportContainer(c.Name, s.Path, "%s %q runs with GID 0", c.Kind, c.Name)
+			}
+		}
+		if sc := w.Spec.SecurityContext; sc != nil {
+			if sc.FSGroup != nil && *sc.FSGroup == 0 {
+				p.Report(w.Field("securityContext.fsGroup"), "pod sets fsGroup: 0")
+			}
+			for i, g := range sc.SupplementalGroups {
+				if g == 0 {
+					p.Report(object.Index(w.Field("securityContext.supplementalGroups"), i), "pod adds supplemental group 0")
+				}
 			}
 		}
 	},

@@ -1,0 +1,337 @@
+// Package network holds controls on network isolation and on references
+// between objects that select pods (NetworkPolicies, Services, Ingresses,
+// PodDisruptionBudgets, HorizontalPodAutoscalers). NetworkPolicy semantics
+// come from package netpol.
+package network
+
+import (
+	"fmt"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
+	"github.com/kubeguard/kubeguard/pkg/netpol"
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Controls returns the network controls.
+func Controls() []*control.Control {
+	return []*control.Control{noIngressPolicy, noEgressPolicy, noDefaultDeny, allowAllIngress, allowAllEgress,
+		policyDangling, serviceDangling, ingressBackend, hpaTarget, pdbDangling}
+}
+
+// workloads returns the workloads of each namespace, built once.
+func workloads(inv *inventory.Inventory) map[string][]inventory.Entry {
+	return inv.Memo("network.workloads", func(inv *inventory.Inventory) any {
+		m := map[string][]inventory.Entry{}
+		for _, e := range inv.Entries() {
+			if e.Workload != nil {
+				m[e.Object.Namespace] = append(m[e.Object.Namespace], e)
+			}
+		}
+		return m
+	}).(map[string][]inventory.Entry)
+}
+
+// anySelected reports whether a workload of ns has pod labels sel matches.
+func anySelected(inv *inventory.Inventory, ns string, sel labels.Selector) bool {
+	for _, e := range workloads(inv)[ns] {
+		if sel.Matches(labels.Set(e.Workload.Meta.Labels)) {
+			return true
+		}
+	}
+	return false
+}
+
+func isolation(id, dir string, sev finding.Severity, ingress bool, refs ...string) *control.Control {
+	return &control.Control{
+		ID:       id,
+		Title:    "Workload not isolated by a NetworkPolicy for " + dir,
+		Severity: sev,
+		Category: "network",
+		Rationale: fmt.Sprintf("Kubernetes allows all %s traffic of a pod until a NetworkPolicy of type %s selects it; "+
+			"a compromised neighbour (or this pod, once compromised) can then reach anything.", dir, dir),
+		Remediation:   "Add a NetworkPolicy that selects the pods (a namespace-wide default deny plus explicit allows is the usual pattern).",
+		Refs:          control.Refs(refs...),
+		Scope:         control.InventoryScope,
+		WorkloadsOnly: true,
+		Check: func(p *control.Pass) {
+			w := p.Workload
+			if w.Spec.HostNetwork {
+				return // NetworkPolicies do not apply to host-network pods
+			}
+			if !netpol.Of(p.Inventory).Isolated(p.Object.Namespace, w.Meta.Labels, ingress) {
+				p.Report(w.MetaPath, "no NetworkPolicy of namespace %q selects these pods for %s", p.Object.Namespace, dir)
+			}
+		},
+	}
+}
+
+var (
+	noIngressPolicy = isolation("NET-NO-INGRESS-POLICY", "ingress", finding.Medium, true,
+		"CIS:5.3.2", "NSA:network-separation", "NIST:4.3.3", "MITRE:T1046")
+	noEgressPolicy = isolation("NET-NO-EGRESS-POLICY", "egress", finding.Low, false,
+		"CIS:5.3.2", "NSA:network-separation", "NIST:4.4.2", "MITRE:T1041")
+)
+
+// noDefaultDeny is reported once per namespace: on the Namespace object
+// when the input has it, else on the namespace's first workload.
+var noDefaultDeny = &control.Control{
+	ID:       "NET-NO-DEFAULT-DENY",
+	Title:    "Namespace without default-deny NetworkPolicies",
+	Severity: finding.Medium,
+	Category: "network",
+	Rationale: "Without a policy that selects every pod of the namespace for ingress and egress, each new " +
+		"workload starts fully open until someone remembers to write its policy.",
+	Remediation: "Add a NetworkPolicy with podSelector: {} and policyTypes [Ingress, Egress] to the namespace, then allow " +
+		"the required flows explicitly (DNS included).",
+	Refs:  control.Refs("CIS:5.3.2", "NSA:network-separation", "NIST:4.3.3"),
+	Scope: control.InventoryScope,
+	Check: func(p *control.Pass) {
+		ns := p.Object.Namespace
+		if p.Object.Kind == "Namespace" && p.Object.Group() == "" {
+			ns = p.Object.Name
+		} else if p.Workload == nil || p.Inventory.HasKindIn("Namespace", "") && namespaceDefined(p.Inventory, ns) {
+			return
+		}
+		ws := workloads(p.Inventory)[ns]
+		if len(ws) == 0 || p.Workload != nil && ws[0].Object != p.Object {
+			return
+		}
+		m := netpol.Of(p.Inventory)
+		var missing []string
+		if !m.DefaultDeny(ns, true) {
+			missing = append(missing, "ingress")
+		}
+		if !m.DefaultDeny(ns, false) {
+			missing = append(missing, "egress")
+		}
+		switch len(missing) {
+		case 2:
+			p.Report("metadata", "namespace %q has workloads but no default-deny NetworkPolicy for ingress or egress", ns)
+		case 1:
+			p.Report("metadata", "namespace %q has workloads but no default-deny NetworkPolicy for %s", ns, missing[0])
+		}
+	},
+}
+
+func namespaceDefined(inv *inventory.Inventory, ns string) bool {
+	_, ok := inv.Get("Namespace", "", ns)
+	return ok
+}
+
+// everywhere reports whether a peer list admits any address: no peers at
+// all, or an ipBlock of the whole IPv4 or IPv6 space without exceptions. at
+// is the path of the deciding peer's CIDR below the rule ("" for none).
+func everywhere(peers []networkingv1.NetworkPolicyPeer, field string) (all bool, what, at string) {
+	if len(peers) == 0 {
+		return true, "any source or destination", ""
+	}
+	for i, p := range peers {
+		if b := p.IPBlock; b != nil && (b.CIDR == "0.0.0.0/0" || b.CIDR == "::/0") && len(b.Except) == 0 {
+			return true, b.CIDR, "." + object.Index(field, i) + ".ipBlock.cidr"
+		}
+	}
+	return false, "", ""
+}
+
+var allowAllIngress = &control.Control{
+	ID:       "NET-ALLOW-ALL-INGRESS",
+	Title:    "NetworkPolicy allows ingress from everywhere",
+	Severity: finding.Medium,
+	Category: "network",
+	Rationale: "An ingress rule without from (or with 0.0.0.0/0) admits every pod of every namespace and any " +
+		"external address, which defeats the isolation the policy seems to add.",
+	Remediation: "List the allowed sources: podSelector and namespaceSelector for in-cluster clients, ipBlock for " +
+		"known external ranges.",
+	Refs: control.Refs("CIS:5.3.2", "NSA:network-separation", "NIST:4.3.3"),
+	Check: func(p *control.Pass) {
+		pol, ok := netpol.New(p.Object)
+		if !ok || !pol.Ingress {
+			return
+		}
+		for i, r := range pol.Spec.Ingress {
+			if all, what, at := everywhere(r.From, "from"); all {
+				p.Report(object.Index("spec.ingress", i)+at, "ingress rule %d admits %s", i, what)
+			}
+		}
+	},
+}
+
+var allowAllEgress = &control.Control{
+	ID:       "NET-ALLOW-ALL-EGRESS",
+	Title:    "NetworkPolicy allows egress to everywhere on every port",
+	Severity: finding.Low,
+	Category: "network",
+	Rationale: "An egress rule to every address on every port lets a compromised pod exfiltrate data and reach " +
+		"command-and-control servers. Rules limited to ports (such as DNS on 53) are not reported.",
+	Remediation: "List the destinations the pods need (namespaceSelector/podSelector, or ipBlock ranges) and the ports.",
+	Refs:        control.Refs("NSA:network-separation", "NIST:4.4.2", "MITRE:T1041"),
+	Check: func(p *control.Pass) {
+		pol, ok := netpol.New(p.Object)
+		if !ok || !pol.Egress {
+			return
+		}
+		for i, r := range pol.Spec.Egress {
+			if all, what, at := everywhere(r.To, "to"); all && len(r.Ports) == 0 {
+				p.Report(object.Index("spec.egress", i)+at, "egress rule %d allows %s on every port", i, what)
+			}
+		}
+	},
+}
+
+// dangling reports selectors that match no workload, only in namespaces
+// whose workloads the input holds (otherwise the targets may be elsewhere).
+func dangling(p *control.Pass, ns string, sel labels.Selector, path, format string, args ...any) {
+	if len(workloads(p.Inventory)[ns]) == 0 || anySelected(p.Inventory, ns, sel) {
+		return
+	}
+	p.Report(path, format, args...)
+}
+
+var policyDangling = &control.Control{
+	ID:          "NET-POLICY-DANGLING",
+	Title:       "NetworkPolicy selects no workload",
+	Severity:    finding.Low,
+	Category:    "network",
+	Rationale:   "A policy whose podSelector matches nothing protects nothing; usually a label was renamed and the pods it was written for are open.",
+	Remediation: "Fix spec.podSelector to match the pods' labels, or delete the policy.",
+	Refs:        control.Refs("NSA:network-separation", "NIST:4.3.3"),
+	Scope:       control.InventoryScope,
+	Check: func(p *control.Pass) {
+		pol, ok := netpol.New(p.Object)
+		if !ok || pol.SelectsAll() {
+			return
+		}
+		sel, _ := metav1.LabelSelectorAsSelector(&pol.Spec.PodSelector)
+		dangling(p, p.Object.Namespace, sel, "spec.podSelector", "podSelector %s matches no workload in namespace %q", sel, p.Object.Namespace)
+	},
+}
+
+var serviceDangling = &control.Control{
+	ID:          "SVC-SELECTOR-DANGLING",
+	Title:       "Service selects no workload",
+	Severity:    finding.Low,
+	Category:    "network",
+	Rationale:   "A Service whose selector matches no pods has no endpoints; traffic to it fails, or reaches whatever is later deployed with those labels.",
+	Remediation: "Fix spec.selector to match the pod template labels of the intended workload.",
+	Refs:        control.Refs("NIST:4.3.3"),
+	Scope:       control.InventoryScope,
+	Check: func(p *control.Pass) {
+		if p.Object.Kind != "Service" || p.Object.Group() != "" {
+			return
+		}
+		sel := object.StringMap(getMap(p.Object.Content, "spec", "selector"))
+		if len(sel) == 0 {
+			return // no selector: endpoints are managed by hand
+		}
+		dangling(p, p.Object.Namespace, labels.SelectorFromSet(sel), "spec.selector", "selector %s matches no workload in namespace %q", labels.Set(sel), p.Object.Namespace)
+	},
+}
+
+func getMap(m map[string]any, keys ...string) any {
+	var v any = m
+	for _, k := range keys {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
+var ingressBackend = &control.Control{
+	ID:          "ING-BACKEND-MISSING",
+	Title:       "Ingress backend Service not defined",
+	Severity:    finding.Low,
+	Category:    "network",
+	Rationale:   "An Ingress routing to a Service that does not exist serves errors, and routes to whatever Service is later created under that name.",
+	Remediation: "Define the Service in the input or fix the backend's service name.",
+	Refs:        control.Refs("NIST:4.3.3"),
+	Scope:       control.InventoryScope,
+	Check: func(p *control.Pass) {
+		if p.Object.Kind != "Ingress" || p.Object.Group() != "networking.k8s.io" || !p.Inventory.HasKindIn("Service", p.Object.Namespace) {
+			return
+		}
+		ing, ok := inventory.As[networkingv1.Ingress](p.Object)
+		if !ok {
+			return
+		}
+		check := func(b *networkingv1.IngressBackend, path string) {
+			if b == nil || b.Service == nil {
+				return
+			}
+			if _, ok := p.Inventory.Get("Service", p.Object.Namespace, b.Service.Name); !ok {
+				p.Report(path+".service.name", "backend Service %q is not defined in namespace %q", b.Service.Name, p.Object.Namespace)
+			}
+		}
+		check(ing.Spec.DefaultBackend, "spec.defaultBackend")
+		for i, r := range ing.Spec.Rules {
+			if r.HTTP == nil {
+				continue
+			}
+			for j := range r.HTTP.Paths {
+				check(&r.HTTP.Paths[j].Backend, object.Index(object.Index("spec.rules", i)+".http.paths", j)+".backend")
+			}
+		}
+	},
+}
+
+var hpaTarget = &control.Control{
+	ID:          "HPA-TARGET-MISSING",
+	Title:       "HorizontalPodAutoscaler targets a missing workload",
+	Severity:    finding.Low,
+	Category:    "network",
+	Rationale:   "An autoscaler whose target does not exist scales nothing; the workload it was meant for runs at a fixed size.",
+	Remediation: "Fix spec.scaleTargetRef to name the workload's kind and name.",
+	Refs:        control.Refs("NSA:resource-policies"),
+	Scope:       control.InventoryScope,
+	Check: func(p *control.Pass) {
+		if p.Object.Kind != "HorizontalPodAutoscaler" {
+			return
+		}
+		h, ok := inventory.As[autoscalingv2.HorizontalPodAutoscaler](p.Object)
+		if !ok || h.Spec.ScaleTargetRef.Name == "" {
+			return
+		}
+		ref := h.Spec.ScaleTargetRef
+		if !p.Inventory.HasKindIn(ref.Kind, p.Object.Namespace) {
+			return
+		}
+		if _, ok := p.Inventory.Get(ref.Kind, p.Object.Namespace, ref.Name); !ok {
+			p.Report("spec.scaleTargetRef.name", "scale target %s %q is not defined in namespace %q", ref.Kind, ref.Name, p.Object.Namespace)
+		}
+	},
+}
+
+var pdbDangling = &control.Control{
+	ID:          "PDB-SELECTS-NOTHING",
+	Title:       "PodDisruptionBudget selects no workload",
+	Severity:    finding.Low,
+	Category:    "network",
+	Rationale:   "A disruption budget matching no pods protects nothing during node drains and upgrades.",
+	Remediation: "Fix spec.selector to match the pod template labels of the workload it protects.",
+	Refs:        control.Refs("NSA:resource-policies"),
+	Scope:       control.InventoryScope,
+	Check: func(p *control.Pass) {
+		if p.Object.Kind != "PodDisruptionBudget" {
+			return
+		}
+		pdb, ok := inventory.As[policyv1.PodDisruptionBudget](p.Object)
+		if !ok || pdb.Spec.Selector == nil {
+			return
+		}
+		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+		if err != nil || sel.Empty() {
+			return
+		}
+		dangling(p, p.Object.Namespace, sel, "spec.selector", "selector %s matches no workload in namespace %q", sel, p.Object.Namespace)
+	},
+}

@@ -1,0 +1,239 @@
+// Package secrets holds controls on credentials: how pods consume Secrets,
+// credentials hard-coded in manifests, and references to keys that do not
+// exist. Findings never quote a secret value; they redact it.
+package secrets
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Controls returns the secrets controls.
+func Controls() []*control.Control {
+	return []*control.Control{envSecret, hardcoded, inManifest, missingRef}
+}
+
+var envSecret = &control.Control{
+	ID:       "SEC-ENV-SECRET",
+	Title:    "Secret exposed as environment variable",
+	Severity: finding.Low,
+	Category: "secrets",
+	Rationale: "Environment variables leak: they are inherited by every child process, printed by crash reports " +
+		"and debug endpoints, and visible in /proc. Secrets mounted as files can be rotated and have file permissions.",
+	Remediation:   "Mount the Secret as a volume (optionally with defaultMode 0400) and read the file.",
+	Refs:          control.Refs("CIS:5.4.1", "NSA:secrets", "NIST:4.1.4", "MITRE:T1552.007"),
+	WorkloadsOnly: true,
+	Check: func(p *control.Pass) {
+		for _, c := range p.Workload.Containers {
+			for i, e := range c.Env {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+					p.ReportContainer(c.Name, object.Index(c.Field("env"), i)+".valueFrom.secretKeyRef",
+						"%s %q reads Secret %q into environment variable %s", c.Kind, c.Name, e.ValueFrom.SecretKeyRef.Name, e.Name)
+				}
+			}
+			for i, e := range c.EnvFrom {
+				if e.SecretRef != nil {
+					p.ReportContainer(c.Name, object.Index(c.Field("envFrom"), i)+".secretRef",
+						"%s %q loads every key of Secret %q into its environment", c.Kind, c.Name, e.SecretRef.Name)
+				}
+			}
+		}
+	},
+}
+
+var (
+	// sensitiveName matches names of variables and keys that hold
+	// credentials.
+	sensitiveName = regexp.MustCompile(`(?i)(passw(or)?d|passwd|\bpwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|credential|auth[_-]?key|\bauth\b|signing[_-]?key|encryption[_-]?key)`)
+	// notACredential matches names that merely point at one.
+	notACredential = regexp.MustCompile(`(?i)(_FILE|_PATH|_DIR|_URL|_URI|_ENDPOINT|_HOST|_PORT|_NAME|_REF|_KEY_ID|_ENABLED|_ENABLE|_TTL|_EXPIR\w*|_TIMEOUT|_LENGTH|_SIZE|_TYPE|_MODE|_HEADER|_FIELD|_ALGORITHM|_ISSUER|_AUDIENCE|_VERSION|_PROVIDER|_METHOD|_STORE|_SECRET_NAME)$`)
+	// placeholder values are templates, references or examples, not secrets.
+	placeholder = regexp.MustCompile(`^(\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\$\(.*\)|\{\{.*\}\}|<.*>|%.*%|\*+|x+|X+|changeme|CHANGEME|REPLACE_?ME|replace[_-]?me|TODO|todo|none|None|null|nil|true|false|yes|no|[0-9.]+|(/[\w.\-]+)+/?)$`)
+
+	// knownFormats are credential formats recognisable by their shape,
+	// whatever the name next to them.
+	knownFormats = []struct {
+		name string
+		re   *regexp.Regexp
+	}{
+		{"AWS access key ID", regexp.MustCompile(`\b(AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[0-9A-Z]{16}\b`)},
+		{"private key", regexp.MustCompile(`-----BEGIN ((RSA|EC|DSA|OPENSSH|ENCRYPTED|PGP) )?PRIVATE KEY( BLOCK)?-----`)},
+		{"GitHub token", regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{60,})\b`)},
+		{"GitLab token", regexp.MustCompile(`\bglpat-[0-9A-Za-z_\-]{20,}\b`)},
+		{"Slack token", regexp.MustCompile(`\bxox[abposr]-[0-9A-Za-z\-]{10,}\b`)},
+		{"Slack webhook", regexp.MustCompile(`https://hooks\.slack\.com/services/T[0-9A-Z]+/B[0-9A-Z]+/[0-9A-Za-z]+`)},
+		{"Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}\b`)},
+		{"Stripe secret key", regexp.MustCompile(`\b[rs]k_live_[0-9A-Za-z]{24,}\b`)},
+		{"JSON web token", regexp.MustCompile(`\beyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}`)},
+		{"password in URL", regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]+:[^/\s@]{3,}@`)},
+	}
+)
+
+// Detect says why value (named name) looks like a hard-coded credential,
+// or "" when it does not.
+func Detect(name, value string) string {
+	for _, f := range knownFormats {
+		if f.re.MatchString(value) {
+			if f.name == "password in URL" && strings.Contains(value, "${") {
+				continue
+			}
+			return "a " + f.name
+		}
+	}
+	v := strings.TrimSpace(value)
+	if !sensitiveName.MatchString(name) || notACredential.MatchString(name) || len(v) < 6 || placeholder.MatchString(v) {
+		return ""
+	}
+	if strings.ContainsAny(v, " \n") && entropy(v) < 4 {
+		return "" // prose or configuration, not a credential
+	}
+	return "a literal value for a credential-like name"
+}
+
+// entropy is the Shannon entropy of s in bits per character.
+func entropy(s string) float64 {
+	counts := map[rune]float64{}
+	n := 0.0
+	for _, r := range s {
+		counts[r]++
+		n++
+	}
+	h := 0.0
+	for _, c := range counts {
+		h -= c / n * math.Log2(c/n)
+	}
+	return h
+}
+
+// Redact shows the length and shape of a value, never its content.
+func Redact(v string) string {
+	if len(v) <= 8 {
+		return fmt.Sprintf("<redacted, %d characters>", len(v))
+	}
+	return fmt.Sprintf("%s…<redacted, %d characters>", v[:3], len(v))
+}
+
+var hardcoded = &control.Control{
+	ID:       "SEC-HARDCODED",
+	Title:    "Credential hard-coded in a manifest",
+	Severity: finding.High,
+	Category: "secrets",
+	Rationale: "Credentials written into environment variables or ConfigMaps end up in git history, CI logs and " +
+		"every copy of the manifest, readable by anyone who can read the repository or the ConfigMap.",
+	Remediation: "Rotate the credential, then store it in a Secret (created from an external secret store, e.g. External Secrets or Sealed Secrets) and reference it.",
+	Refs:        control.Refs("CIS:5.4.2", "NSA:secrets", "NIST:4.1.4", "MITRE:T1552.001"),
+	Check: func(p *control.Pass) {
+		if w := p.Workload; w != nil {
+			for _, c := range w.Containers {
+				for i, e := range c.Env {
+					if why := Detect(e.Name, e.Value); e.ValueFrom == nil && why != "" {
+						p.ReportContainer(c.Name, object.Index(c.Field("env"), i)+".value",
+							"%s %q sets %s to %s (%s)", c.Kind, c.Name, e.Name, why, Redact(e.Value))
+					}
+				}
+			}
+			return
+		}
+		if p.Object.Kind == "ConfigMap" && p.Object.Group() == "" {
+			data, _ := p.Object.Content["data"].(map[string]any)
+			for _, k := range sortedKeys(data) {
+				v, _ := data[k].(string)
+				if why := Detect(k, v); why != "" {
+					p.Report(object.Key("data", k), "ConfigMap key %s holds %s (%s)", k, why, Redact(v))
+				}
+			}
+		}
+	},
+}
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var inManifest = &control.Control{
+	ID:       "SEC-SECRET-IN-MANIFEST",
+	Title:    "Secret values stored in a manifest",
+	Severity: finding.Medium,
+	Category: "secrets",
+	Rationale: "A Secret manifest with data is only base64, not encryption: committing it puts the credential in " +
+		"version control for good.",
+	Remediation: "Keep Secret values out of git: use Sealed Secrets, SOPS, External Secrets or the CSI secrets store, and rotate what was committed.",
+	Refs:        control.Refs("CIS:5.4.2", "NSA:secrets", "NIST:4.1.4", "MITRE:T1552.001"),
+	Check: func(p *control.Pass) {
+		if p.Object.Kind != "Secret" || p.Object.Group() != "" {
+			return
+		}
+		for _, f := range []string{"data", "stringData"} {
+			if m, _ := p.Object.Content[f].(map[string]any); len(m) > 0 {
+				p.Report(f, "Secret carries %d value(s) in %s", len(m), f)
+			}
+		}
+	},
+}
+
+// keysOf returns the keys a ConfigMap or Secret defines.
+func keysOf(o *object.Object) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range []string{"data", "stringData", "binaryData"} {
+		if m, ok := o.Content[f].(map[string]any); ok {
+			for k := range m {
+				out[k] = true
+			}
+		}
+	}
+	return out
+}
+
+var missingRef = &control.Control{
+	ID:       "SEC-MISSING-REF",
+	Title:    "Reference to a missing ConfigMap or Secret key",
+	Severity: finding.Medium,
+	Category: "secrets",
+	Rationale: "A pod that references a ConfigMap or Secret key that does not exist fails to start; if it is " +
+		"created later by someone else, the pod silently consumes their data.",
+	Remediation:   "Define the ConfigMap or Secret with the key in the same input, fix the name, or mark the reference optional: true.",
+	Refs:          control.Refs("NIST:4.3.2"),
+	Scope:         control.InventoryScope,
+	WorkloadsOnly: true,
+	Check: func(p *control.Pass) {
+		ns := p.Object.Namespace
+		check := func(c inventory.Container, path, kind, name, key string, optional *bool) {
+			if optional != nil && *optional {
+				return
+			}
+			// Only a definition in the input proves a key missing: an object
+			// the input lacks may be created by another team or a controller.
+			if e, ok := p.Inventory.Get(kind, ns, name); ok && !keysOf(e.Object)[key] {
+				p.ReportContainer(c.Name, path, "%s %q references key %q of %s %q, which has no such key", c.Kind, c.Name, key, kind, name)
+			}
+		}
+		for _, c := range p.Workload.Containers {
+			for i, e := range c.Env {
+				if e.ValueFrom == nil {
+					continue
+				}
+				base := object.Index(c.Field("env"), i) + ".valueFrom"
+				if r := e.ValueFrom.SecretKeyRef; r != nil {
+					check(c, base+".secretKeyRef.key", "Secret", r.Name, r.Key, r.Optional)
+				}
+				if r := e.ValueFrom.ConfigMapKeyRef; r != nil {
+					check(c, base+".configMapKeyRef.key", "ConfigMap", r.Name, r.Key, r.Optional)
+				}
+			}
+
+		}
+	},
+}

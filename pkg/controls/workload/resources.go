@@ -1,0 +1,56 @@
+package workload
+
+import (
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
+)
+
+// Resource controls check init containers too: the pod's effective request
+// is the larger of the biggest init container and the sum of the others,
+// so an unbounded init container can starve the node while it runs.
+// Ephemeral containers cannot declare resources and are skipped.
+
+func resourceControl(id, title string, sev finding.Severity, kind string, res corev1.ResourceName, rationale, remediation string, refs ...string) *control.Control {
+	return &control.Control{
+		ID: id, Title: title, Severity: sev, Category: "workload",
+		Rationale: rationale, Remediation: remediation, Refs: control.Refs(refs...), WorkloadsOnly: true,
+		Check: func(p *control.Pass) {
+			for _, c := range p.Workload.Containers {
+				if c.Kind == inventory.Ephemeral {
+					continue
+				}
+				list := c.Resources.Requests
+				if kind == "limits" {
+					list = c.Resources.Limits
+				}
+				if _, ok := list[res]; !ok {
+					p.ReportContainer(c.Name, c.Field("resources."+kind), "%s %q sets no %s %s", c.Kind, c.Name, res, kind[:len(kind)-1])
+				}
+			}
+		},
+	}
+}
+
+var (
+	cpuRequest = resourceControl("CTR-CPU-REQUEST", "CPU request missing", finding.Low, "requests", corev1.ResourceCPU,
+		"Without a CPU request the scheduler cannot place the pod sensibly and the container gets the least CPU under contention.",
+		"Set resources.requests.cpu to the CPU the container needs in normal operation.",
+		"NSA:resource-policies", "NIST:4.4.3", "MITRE:T1499")
+	memoryRequest = resourceControl("CTR-MEMORY-REQUEST", "Memory request missing", finding.Low, "requests", corev1.ResourceMemory,
+		"Without a memory request the pod may be placed on a node that cannot hold it and is the first to be evicted.",
+		"Set resources.requests.memory to the memory the container needs in normal operation.",
+		"NSA:resource-policies", "NIST:4.4.3", "MITRE:T1499")
+	cpuLimit = resourceControl("CTR-CPU-LIMIT", "CPU limit missing", finding.Low, "limits", corev1.ResourceCPU,
+		"A container without a CPU limit can use every core of the node; a compromised or runaway container then "+
+			"degrades its neighbours (denial of service, cryptomining).",
+		"Set resources.limits.cpu, or enforce a default with a LimitRange in the namespace.",
+		"NSA:resource-policies", "NIST:4.4.3", "MITRE:T1496")
+	memoryLimit = resourceControl("CTR-MEMORY-LIMIT", "Memory limit missing", finding.Medium, "limits", corev1.ResourceMemory,
+		"A container without a memory limit can exhaust the node's memory, triggering OOM kills of other workloads "+
+			"and of node components.",
+		"Set resources.limits.memory, or enforce a default with a LimitRange in the namespace.",
+		"NSA:resource-policies", "NIST:4.4.3", "MITRE:T1499")
+)

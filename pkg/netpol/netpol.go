@@ -1,0 +1,111 @@
+// Package netpol is kubeguard's one model of NetworkPolicy semantics. The
+// catalog's network controls and the netpol command read it; none of them
+// evaluates selectors on its own.
+package netpol
+
+import (
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/kubeguard/kubeguard/pkg/inventory"
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Policy is a NetworkPolicy with its effective policy types.
+type Policy struct {
+	Object *object.Object
+	Spec   networkingv1.NetworkPolicySpec
+	// Ingress and Egress are the effective policy types: without
+	// policyTypes, a policy always governs ingress and governs egress only
+	// when it has egress rules.
+	Ingress, Egress bool
+	selector        labels.Selector
+}
+
+// Selects reports whether the policy applies to a pod with these labels in
+// the policy's namespace. An empty podSelector selects every pod.
+func (p *Policy) Selects(podLabels map[string]string) bool {
+	return p.selector.Matches(labels.Set(podLabels))
+}
+
+// SelectsAll reports whether the policy applies to every pod of its
+// namespace.
+func (p *Policy) SelectsAll() bool { return p.selector.Empty() }
+
+// Covers reports whether the policy isolates every pod of its namespace
+// for ingress (or egress): with no rules it is a default deny, with rules
+// it allows only what they list.
+func (p *Policy) Covers(ingress bool) bool {
+	return p.SelectsAll() && (ingress && p.Ingress || !ingress && p.Egress)
+}
+
+// New reads a NetworkPolicy object; it reports false for other kinds and
+// for policies whose selector is invalid (the API server rejects them).
+func New(o *object.Object) (*Policy, bool) {
+	if o.Kind != "NetworkPolicy" || o.Group() != "networking.k8s.io" {
+		return nil, false
+	}
+	np, ok := inventory.As[networkingv1.NetworkPolicy](o)
+	if !ok {
+		return nil, false
+	}
+	sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+	if err != nil {
+		return nil, false
+	}
+	p := &Policy{Object: o, Spec: np.Spec, selector: sel}
+	if len(np.Spec.PolicyTypes) == 0 {
+		p.Ingress, p.Egress = true, len(np.Spec.Egress) > 0
+	}
+	for _, t := range np.Spec.PolicyTypes {
+		p.Ingress = p.Ingress || t == networkingv1.PolicyTypeIngress
+		p.Egress = p.Egress || t == networkingv1.PolicyTypeEgress
+	}
+	return p, true
+}
+
+// Model holds the policies of an inventory by namespace.
+type Model struct {
+	byNS map[string][]*Policy
+}
+
+// Of returns the model of an inventory, built once.
+func Of(inv *inventory.Inventory) *Model {
+	return inv.Memo("netpol.Model", func(inv *inventory.Inventory) any {
+		m := &Model{byNS: map[string][]*Policy{}}
+		for _, e := range inv.OfKind("NetworkPolicy") {
+			if p, ok := New(e.Object); ok {
+				m.byNS[e.Object.Namespace] = append(m.byNS[e.Object.Namespace], p)
+			}
+		}
+		return m
+	}).(*Model)
+}
+
+// Policies returns the policies of a namespace.
+func (m *Model) Policies(ns string) []*Policy { return m.byNS[ns] }
+
+// Isolated reports whether a pod with these labels in ns is selected by a
+// policy governing ingress (or egress), i.e. whether only explicitly
+// allowed traffic reaches it.
+func (m *Model) Isolated(ns string, podLabels map[string]string, ingress bool) bool {
+	for _, p := range m.byNS[ns] {
+		if (ingress && p.Ingress || !ingress && p.Egress) && p.Selects(podLabels) {
+			return true
+		}
+	}
+	return false
+}
+
+// DefaultDeny reports whether ns has a policy that isolates all of its
+// pods for ingress (or egress), so that traffic not explicitly allowed is
+// denied.
+func (m *Model) DefaultDeny(ns string, ingress bool) bool {
+	for _, p := range m.byNS[ns] {
+		if p.Covers(ingress) {
+			return true
+		}
+	}
+	return false
+}

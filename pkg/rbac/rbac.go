@@ -1,0 +1,189 @@
+// Package rbac is kubeguard's one model of Kubernetes RBAC: roles with
+// aggregation resolved, bindings, and rule matching with the authorizer's
+// semantics (wildcards, subresources, resourceNames). Catalog controls and
+// the rbac command read it.
+package rbac
+
+import (
+	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/kubeguard/kubeguard/pkg/inventory"
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Role is a Role or ClusterRole with its effective rules.
+type Role struct {
+	Object  *object.Object
+	Cluster bool
+	// Rules are the role's own rules followed by those aggregated into it.
+	Rules []rbacv1.PolicyRule
+	// Own is how many of Rules are the role's own (the rest are aggregated
+	// and located in other objects).
+	Own int
+}
+
+// Binding is a RoleBinding or ClusterRoleBinding.
+type Binding struct {
+	Object   *object.Object
+	Cluster  bool
+	Subjects []rbacv1.Subject
+	RoleRef  rbacv1.RoleRef
+}
+
+type key struct{ ns, name string }
+
+// Model holds the RBAC objects of an inventory.
+type Model struct {
+	roles    map[key]*Role // ClusterRoles under namespace ""
+	Bindings []*Binding
+}
+
+// Of returns the model of an inventory, built once.
+func Of(inv *inventory.Inventory) *Model {
+	return inv.Memo("rbac.Model", func(inv *inventory.Inventory) any { return build(inv) }).(*Model)
+}
+
+func isRBAC(o *object.Object) bool { return o.Group() == "rbac.authorization.k8s.io" }
+
+func build(inv *inventory.Inventory) *Model {
+	m := &Model{roles: map[key]*Role{}}
+	var aggregated []*rbacv1.ClusterRole
+	for _, e := range inv.OfKind("Role") {
+		if r, ok := inventory.As[rbacv1.Role](e.Object); ok && isRBAC(e.Object) {
+			m.roles[key{e.Object.Namespace, e.Object.Name}] = &Role{Object: e.Object, Rules: r.Rules, Own: len(r.Rules)}
+		}
+	}
+	for _, e := range inv.OfKind("ClusterRole") {
+		if r, ok := inventory.As[rbacv1.ClusterRole](e.Object); ok && isRBAC(e.Object) {
+			m.roles[key{"", e.Object.Name}] = &Role{Object: e.Object, Cluster: true, Rules: r.Rules, Own: len(r.Rules)}
+			if r.AggregationRule != nil {
+				aggregated = append(aggregated, r)
+			}
+		}
+	}
+	// The aggregation controller copies the rules of every ClusterRole whose
+	// labels match a selector; it does not chain (aggregated rules are not
+	// aggregated again), so one pass over the own rules is exact.
+	for _, agg := range aggregated {
+		target := m.roles[key{"", agg.Name}]
+		for _, s := range agg.AggregationRule.ClusterRoleSelectors {
+			sel, err := metav1.LabelSelectorAsSelector(&s)
+			if err != nil || sel.Empty() {
+				continue
+			}
+			for k, r := range m.roles {
+				if k.ns == "" && r != target && sel.Matches(labels.Set(r.Object.Metadata("labels"))) {
+					target.Rules = append(target.Rules, r.Rules[:r.Own]...)
+				}
+			}
+		}
+	}
+	for _, kind := range []string{"RoleBinding", "ClusterRoleBinding"} {
+		for _, e := range inv.OfKind(kind) {
+			if !isRBAC(e.Object) {
+				continue
+			}
+			b := &Binding{Object: e.Object, Cluster: kind == "ClusterRoleBinding"}
+			if kind == "RoleBinding" {
+				rb, ok := inventory.As[rbacv1.RoleBinding](e.Object)
+				if !ok {
+					continue
+				}
+				b.Subjects, b.RoleRef = rb.Subjects, rb.RoleRef
+			} else {
+				crb, ok := inventory.As[rbacv1.ClusterRoleBinding](e.Object)
+				if !ok {
+					continue
+				}
+				b.Subjects, b.RoleRef = crb.Subjects, crb.RoleRef
+			}
+			m.Bindings = append(m.Bindings, b)
+		}
+	}
+	return m
+}
+
+// Role returns the role a binding grants: a Role of the binding's
+// namespace or a ClusterRole.
+func (m *Model) Role(b *Binding) (*Role, bool) {
+	ns := ""
+	if b.RoleRef.Kind == "Role" {
+		ns = b.Object.Namespace
+	}
+	r, ok := m.roles[key{ns, b.RoleRef.Name}]
+	return r, ok
+}
+
+// RoleNamed returns a Role (ns set) or ClusterRole (ns empty).
+func (m *Model) RoleNamed(ns, name string) (*Role, bool) {
+	r, ok := m.roles[key{ns, name}]
+	return r, ok
+}
+
+// ServiceAccountGrants returns the bindings that apply to a ServiceAccount,
+// directly or through the groups every ServiceAccount belongs to.
+func (m *Model) ServiceAccountGrants(ns, name string) []*Binding {
+	var out []*Binding
+	for _, b := range m.Bindings {
+		for _, s := range b.Subjects {
+			if SubjectIsServiceAccount(s, b.Object.Namespace, ns, name) {
+				out = append(out, b)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// SubjectIsServiceAccount reports whether subject s (of a binding in
+// bindingNS) covers ServiceAccount ns/name.
+func SubjectIsServiceAccount(s rbacv1.Subject, bindingNS, ns, name string) bool {
+	switch s.Kind {
+	case rbacv1.ServiceAccountKind:
+		sns := s.Namespace
+		if sns == "" {
+			sns = bindingNS
+		}
+		return sns == ns && s.Name == name
+	case rbacv1.UserKind:
+		return s.Name == "system:serviceaccount:"+ns+":"+name
+	case rbacv1.GroupKind:
+		return s.Name == "system:serviceaccounts" || s.Name == "system:serviceaccounts:"+ns || s.Name == "system:authenticated"
+	}
+	return false
+}
+
+// Allows reports whether rule grants verb on group/resource (resource may
+// be "pods/exec"), for any object name: a rule limited by resourceNames
+// does not count as a broad grant.
+func Allows(r rbacv1.PolicyRule, verb, group, resource string) bool {
+	if len(r.ResourceNames) > 0 {
+		return false
+	}
+	return has(r.Verbs, verb) && has(r.APIGroups, group) && resourceMatches(r.Resources, resource)
+}
+
+func has(list []string, v string) bool {
+	for _, x := range list {
+		if x == v || x == rbacv1.VerbAll {
+			return true
+		}
+	}
+	return false
+}
+
+// resourceMatches follows the authorizer: "*" matches everything,
+// "*/sub" matches that subresource of any resource.
+func resourceMatches(list []string, resource string) bool {
+	_, sub, hasSub := strings.Cut(resource, "/")
+	for _, x := range list {
+		if x == "*" || x == resource || hasSub && x == "*/"+sub {
+			return true
+		}
+	}
+	return false
+}
