@@ -65,6 +65,20 @@ func (inv *Inventory) Get(kind, namespace, name string) (Entry, bool) {
 	return inv.entries[i], true
 }
 
+// All returns every object of a kind with a namespace and name. Inputs
+// that hold several variants of one application (an install.yaml and a
+// namespace-install.yaml) define the same object more than once; checks
+// that conclude something is missing must look at all of them.
+func (inv *Inventory) All(kind, namespace, name string) []Entry {
+	var out []Entry
+	for _, i := range inv.byKind[kind] {
+		if o := inv.entries[i].Object; o.Namespace == namespace && o.Name == name {
+			out = append(out, inv.entries[i])
+		}
+	}
+	return out
+}
+
 // OfKind returns every object of a kind.
 func (inv *Inventory) OfKind(kind string) []Entry {
 	idx := inv.byKind[kind]

@@ -6,6 +6,7 @@ package network
 
 import (
 	"fmt"
+	"strings"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -187,12 +188,48 @@ var allowAllEgress = &control.Control{
 }
 
 // dangling reports selectors that match no workload, only in namespaces
-// whose workloads the input holds (otherwise the targets may be elsewhere).
+// whose workloads the input holds (otherwise the targets may be elsewhere)
+// and that hold no custom resources (an operator may create the pods).
+// Labels that controllers add to pods at runtime are not required.
 func dangling(p *control.Pass, ns string, sel labels.Selector, path, format string, args ...any) {
-	if len(workloads(p.Inventory)[ns]) == 0 || anySelected(p.Inventory, ns, sel) {
+	if len(workloads(p.Inventory)[ns]) == 0 || operated(p.Inventory)[ns] {
+		return
+	}
+	if reqs, _ := sel.Requirements(); len(reqs) > 0 {
+		kept := labels.NewSelector()
+		for _, r := range reqs {
+			if !runtimeLabels[r.Key()] {
+				kept = kept.Add(r)
+			}
+		}
+		if kept.Empty() || anySelected(p.Inventory, ns, kept) {
+			return
+		}
+	} else if anySelected(p.Inventory, ns, sel) {
 		return
 	}
 	p.Report(path, format, args...)
+}
+
+// runtimeLabels are set on pods by their controllers, never in templates.
+var runtimeLabels = map[string]bool{
+	"statefulset.kubernetes.io/pod-name": true, "apps.kubernetes.io/pod-index": true,
+	"controller-revision-hash": true, "pod-template-hash": true, "pod-template-generation": true,
+	"batch.kubernetes.io/job-name": true, "job-name": true, "batch.kubernetes.io/controller-uid": true,
+	"controller-uid": true, "batch.kubernetes.io/job-completion-index": true,
+}
+
+// operated returns the namespaces holding custom resources, built once.
+func operated(inv *inventory.Inventory) map[string]bool {
+	return inv.Memo("network.operated", func(inv *inventory.Inventory) any {
+		m := map[string]bool{}
+		for _, e := range inv.Entries() {
+			if g := e.Object.Group(); strings.Contains(g, ".") && !strings.HasSuffix(g, ".k8s.io") && e.Object.Namespace != "" {
+				m[e.Object.Namespace] = true
+			}
+		}
+		return m
+	}).(map[string]bool)
 }
 
 var policyDangling = &control.Control{

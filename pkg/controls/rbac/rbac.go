@@ -237,8 +237,10 @@ var clusterAdmin = &control.Control{
 	Refs:        control.Refs("CIS:5.1.1", "NSA:authentication-authorization", "NIST:4.3.1", "MITRE:T1078"),
 	Scope:       control.InventoryScope,
 	Check: func(p *control.Pass) {
+		// A RoleBinding, even to cluster-admin, grants one namespace; the
+		// rule controls report what that role allows there.
 		b := binding(p)
-		if b == nil {
+		if b == nil || !b.Cluster {
 			return
 		}
 		m := rbac.Of(p.Inventory)

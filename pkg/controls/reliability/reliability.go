@@ -58,18 +58,18 @@ var (
 
 var probePort = &control.Control{
 	ID:            "REL-PROBE-PORT",
-	Title:         "Probe uses a port the container does not declare",
+	Title:         "Probe uses a port name the container does not declare",
 	Severity:      finding.Low,
 	Category:      "reliability",
-	Rationale:     "A probe on a named port the container does not declare always fails, so the pod never becomes ready or is restarted in a loop.",
+	Rationale:     "A probe on a named port the container does not declare always fails, so the pod never becomes ready or is restarted in a loop. Numeric ports work undeclared and are not reported.",
 	Remediation:   "Declare the port under ports with that name, or probe a declared port.",
 	Refs:          control.Refs("NIST:4.4.4"),
 	WorkloadsOnly: true,
 	Check: func(p *control.Pass) {
 		for _, c := range p.Workload.Containers {
-			named, numbered := map[string]bool{}, map[int32]bool{}
+			named := map[string]bool{}
 			for _, port := range c.Ports {
-				named[port.Name], numbered[port.ContainerPort] = true, true
+				named[port.Name] = true
 			}
 			for _, pr := range []struct {
 				field string
@@ -88,10 +88,10 @@ var probePort = &control.Control{
 				default:
 					continue
 				}
+				// A numeric port works whether or not it is declared (ports are
+				// informational); a name must resolve.
 				if name := port.StrVal; port.Type == intstr.String && name != "" && !named[name] {
 					p.ReportContainer(c.Name, c.Field(pr.field+"."+sub), "%s %q probes port %q, which it does not declare", c.Kind, c.Name, name)
-				} else if port.Type == intstr.Int && len(c.Ports) > 0 && !numbered[port.IntVal] {
-					p.ReportContainer(c.Name, c.Field(pr.field+"."+sub), "%s %q probes port %d, which it does not declare", c.Kind, c.Name, port.IntVal)
 				}
 			}
 		}

@@ -216,7 +216,13 @@ var missingRef = &control.Control{
 			}
 			// Only a definition in the input proves a key missing: an object
 			// the input lacks may be created by another team or a controller.
-			if e, ok := p.Inventory.Get(kind, ns, name); ok && !keysOf(e.Object)[key] {
+			defs := p.Inventory.All(kind, ns, name)
+			for _, e := range defs {
+				if keysOf(e.Object)[key] {
+					return
+				}
+			}
+			if len(defs) > 0 {
 				p.ReportContainer(c.Name, path, "%s %q references key %q of %s %q, which has no such key", c.Kind, c.Name, key, kind, name)
 			}
 		}
