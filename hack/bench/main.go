@@ -15,12 +15,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kubeguard/kubeguard/internal/cli"
 	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
 func main() {
+	cli.TuneRuntime() // measure what the binary does
 	tmp, err := os.MkdirTemp("", "kubeguard-bench")
 	check(err)
 	defer os.RemoveAll(tmp)

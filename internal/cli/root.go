@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -35,6 +37,21 @@ type streams struct {
 }
 
 // Main runs kubeguard with args and returns the process exit code.
+// MemoryLimit is the default soft memory limit of the process. A scan keeps
+// its inventory while far larger parse trees come and go; without a limit
+// the collector lets the heap grow to twice the inventory before it runs.
+// With it, 100,000 objects scan in about 1 GB. Larger inputs still scan
+// (the limit is soft), with more time spent collecting. GOMEMLIMIT
+// overrides it.
+const MemoryLimit = 1 << 30
+
+// TuneRuntime applies MemoryLimit unless GOMEMLIMIT is set.
+func TuneRuntime() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(MemoryLimit)
+	}
+}
+
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	s := &streams{stdin, stdout, stderr}
 	root := &cobra.Command{

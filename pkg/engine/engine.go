@@ -128,13 +128,25 @@ func (w *worker) add(f finding.Finding) {
 	*last = append(*last, f)
 }
 
-// moveTo appends the worker's findings and diagnostics to res.
-func (w *worker) moveTo(res *Result) {
-	for _, c := range w.findings {
-		res.Findings = append(res.Findings, c...)
+// collect moves the findings and diagnostics of workers into res, copying
+// every finding once.
+func collect(res *Result, ws ...*worker) {
+	n := len(res.Findings)
+	for _, w := range ws {
+		for _, c := range w.findings {
+			n += len(c)
+		}
 	}
-	res.Diagnostics = append(res.Diagnostics, w.diags...)
-	w.findings, w.diags = nil, nil
+	all := make([]finding.Finding, len(res.Findings), n)
+	copy(all, res.Findings)
+	for _, w := range ws {
+		for _, c := range w.findings {
+			all = append(all, c...)
+		}
+		res.Diagnostics = append(res.Diagnostics, w.diags...)
+		w.findings, w.diags = nil, nil
+	}
+	res.Findings = all
 }
 
 // ScanInputs reads inputs (files, stdin) and evaluates every control. One
@@ -251,7 +263,8 @@ func (e *Engine) run(w *worker, c *control.Control, o *object.Object, wl *invent
 // anchors are the paths whose positions survive compaction: the places
 // cross-object findings point at.
 func anchors(wl *inventory.Workload) []string {
-	a := []string{"", "metadata", "metadata.name", "spec", "spec.selector"}
+	a := []string{"", "metadata", "metadata.name", "metadata.namespace", "spec", "spec.selector", "spec.replicas",
+		"spec.podSelector", "spec.scaleTargetRef.name"}
 	if wl != nil {
 		a = append(a, wl.SpecPath, wl.MetaPath, wl.MetaPath+".labels", wl.Field("serviceAccountName"),
 			wl.Field("serviceAccount"), wl.Field("automountServiceAccountToken"))
@@ -262,13 +275,6 @@ func anchors(wl *inventory.Workload) []string {
 // finish builds the inventory and runs the cross-object controls.
 func (e *Engine) finish(ws []*worker) *Result {
 	res := &Result{}
-	n := 0
-	for _, w := range ws {
-		for _, c := range w.findings {
-			n += len(c)
-		}
-	}
-	res.Findings = make([]finding.Finding, 0, n)
 	var entries []inventory.Entry
 	anns := map[*object.Object][]annSuppression{}
 	for _, w := range ws {
@@ -276,7 +282,6 @@ func (e *Engine) finish(ws []*worker) *Result {
 		for o, a := range w.anns {
 			anns[o] = a
 		}
-		w.moveTo(res)
 	}
 	// Workers deliver objects in any order; index them in input order so
 	// results do not depend on scheduling.
@@ -315,10 +320,9 @@ func (e *Engine) finish(ws []*worker) *Result {
 			}()
 		}
 		wg.Wait()
-		for _, w := range pws {
-			w.moveTo(res)
-		}
+		ws = append(ws, pws...)
 	}
+	collect(res, ws...)
 	sort.SliceStable(res.Findings, func(i, j int) bool { return finding.Less(&res.Findings[i], &res.Findings[j]) })
 	sortDiags(res.Diagnostics)
 	return res

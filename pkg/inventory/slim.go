@@ -1,8 +1,6 @@
 package inventory
 
 import (
-	"strings"
-
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
@@ -19,30 +17,33 @@ var related = map[string]bool{
 }
 
 // Slim drops the parts of o's content that no cross-object control reads,
-// once the per-object controls have seen the whole object: a workload's
-// pod spec (kept typed in w) and everything but apiVersion, kind and
-// metadata of unrelated kinds, such as the large schemas of
+// once the per-object controls have seen the whole object: everything of a
+// workload but its metadata and replica count (the pod spec and labels are
+// kept typed in w), and everything but apiVersion, kind and metadata of
+// unrelated kinds, such as the large schemas of
 // CustomResourceDefinitions. Large inputs then keep memory close to what
 // cross-object analysis needs. Only objects the engine owns are slimmed.
 func Slim(o *object.Object, w *Workload) {
 	if w != nil {
-		parent, field := "", w.SpecPath
-		if i := strings.LastIndexByte(w.SpecPath, '.'); i >= 0 {
-			parent, field = w.SpecPath[:i], w.SpecPath[i+1:]
-		}
-		if m, ok := object.Get(o.Content, parent); ok {
-			if m, ok := m.(map[string]any); ok {
-				delete(m, field)
-			}
+		// the pod view lives on in w; cross-object controls read the
+		// replica count besides it
+		spec, _ := o.Content["spec"].(map[string]any)
+		keep(o.Content)
+		if r, ok := spec["replicas"]; ok {
+			o.Content["spec"] = map[string]any{"replicas": r}
 		}
 		return
 	}
-	if related[o.Kind] {
-		return
+	if !related[o.Kind] {
+		keep(o.Content)
 	}
-	for k := range o.Content {
+}
+
+// keep reduces content to the object's identity and metadata.
+func keep(content map[string]any) {
+	for k := range content {
 		if k != "apiVersion" && k != "kind" && k != "metadata" {
-			delete(o.Content, k)
+			delete(content, k)
 		}
 	}
 }

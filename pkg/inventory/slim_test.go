@@ -26,7 +26,10 @@ func TestSlim(t *testing.T) {
 	if _, ok := object.Get(dep.Content, "spec.template.spec"); ok {
 		t.Error("pod spec kept in content")
 	}
-	for _, p := range []string{"spec.replicas", "spec.selector.matchLabels.app", "spec.template.metadata.labels.app"} {
+	if _, ok := object.Get(dep.Content, "spec.template"); ok {
+		t.Error("template kept in content")
+	}
+	for _, p := range []string{"spec.replicas", "metadata.name"} {
 		if _, ok := object.Get(dep.Content, p); !ok {
 			t.Errorf("%s dropped", p)
 		}

@@ -1,7 +1,9 @@
 package report
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
@@ -44,27 +46,63 @@ type jsonFinding struct {
 
 // JSON writes the versioned JSON report.
 func JSON(w io.Writer, r *Report) error {
-	out := jsonReport{
-		SchemaVersion: JSONSchemaVersion,
-		Tool:          jsonTool{r.Tool, r.Version},
-		Summary:       r.Summarize(),
-		Findings:      []jsonFinding{},
-		Diagnostics:   r.Diagnostics,
+	// Findings are encoded one at a time: a large scan has hundreds of
+	// thousands, and encoding the report as one value would hold all of
+	// it in memory twice. The layout is that of jsonReport, indented.
+	bw := bufio.NewWriterSize(w, 256<<10)
+	diags := r.Diagnostics
+	if diags == nil {
+		diags = []object.Diagnostic{}
 	}
-	if out.Diagnostics == nil {
-		out.Diagnostics = []object.Diagnostic{}
-	}
-	for _, f := range r.Listed() {
-		jf := jsonFinding{ControlID: f.ControlID, Severity: f.Severity, Object: f.Object, Container: f.Container,
-			Path: f.Path, Position: f.Position, Origin: f.Origin, Message: f.Message, Suppressed: f.Suppressed,
-			Frameworks: []control.Ref{}}
-		if c := r.control(f.ControlID); c != nil {
-			jf.Title, jf.Category, jf.Remediation = c.Title, c.Category, c.Remediation
-			jf.Frameworks = append(jf.Frameworks, c.Refs...)
+	field := func(name string, v any, last bool) error {
+		data, err := json.MarshalIndent(v, "  ", "  ")
+		if err != nil {
+			return err
 		}
-		out.Findings = append(out.Findings, jf)
+		fmt.Fprintf(bw, "  %q: %s", name, data)
+		if !last {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n")
+		return nil
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	bw.WriteString("{\n")
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"schemaVersion", JSONSchemaVersion}, {"tool", jsonTool{r.Tool, r.Version}}, {"summary", r.Summarize()}} {
+		if err := field(f.name, f.v, false); err != nil {
+			return err
+		}
+	}
+	listed := r.Listed()
+	if len(listed) == 0 {
+		bw.WriteString("  \"findings\": [],\n")
+	} else {
+		bw.WriteString("  \"findings\": [\n")
+		for i, f := range listed {
+			jf := jsonFinding{ControlID: f.ControlID, Severity: f.Severity, Object: f.Object, Container: f.Container,
+				Path: f.Path, Position: f.Position, Origin: f.Origin, Message: f.Message, Suppressed: f.Suppressed,
+				Frameworks: []control.Ref{}}
+			if c := r.control(f.ControlID); c != nil {
+				jf.Title, jf.Category, jf.Remediation, jf.Frameworks = c.Title, c.Category, c.Remediation, c.Refs
+			}
+			data, err := json.MarshalIndent(jf, "    ", "  ")
+			if err != nil {
+				return err
+			}
+			bw.WriteString("    ")
+			bw.Write(data)
+			if i < len(listed)-1 {
+				bw.WriteString(",")
+			}
+			bw.WriteString("\n")
+		}
+		bw.WriteString("  ],\n")
+	}
+	if err := field("diagnostics", diags, true); err != nil {
+		return err
+	}
+	bw.WriteString("}\n")
+	return bw.Flush()
 }

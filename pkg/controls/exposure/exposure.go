@@ -21,12 +21,44 @@ func Controls() []*control.Control {
 	return []*control.Control{nodePort, lbSourceRanges, externalIPs, ingressTLS, sshPort, nginxSnippet}
 }
 
-func service(p *control.Pass) *corev1.Service {
+// svc is the part of a Service these controls read, taken straight from
+// the unstructured content: Services are numerous and a typed conversion
+// per control would cost more than the checks.
+type svc struct {
+	Type                     corev1.ServiceType
+	LoadBalancerSourceRanges []string
+	ExternalIPs              []string
+	Ports                    []svcPort
+}
+
+type svcPort struct{ Port, TargetPort int64 }
+
+func service(p *control.Pass) *svc {
 	if p.Object.Kind != "Service" || p.Object.Group() != "" {
 		return nil
 	}
-	s, _ := inventory.As[corev1.Service](p.Object)
+	spec, _ := p.Object.Content["spec"].(map[string]any)
+	t, _ := spec["type"].(string)
+	s := &svc{Type: corev1.ServiceType(t), LoadBalancerSourceRanges: stringList(spec["loadBalancerSourceRanges"]), ExternalIPs: stringList(spec["externalIPs"])}
+	ports, _ := spec["ports"].([]any)
+	for _, v := range ports {
+		m, _ := v.(map[string]any)
+		port, _ := m["port"].(int64)
+		target, _ := m["targetPort"].(int64)
+		s.Ports = append(s.Ports, svcPort{port, target})
+	}
 	return s
+}
+
+func stringList(v any) []string {
+	l, _ := v.([]any)
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 var nodePort = &control.Control{
@@ -39,7 +71,7 @@ var nodePort = &control.Control{
 	Remediation: "Use a ClusterIP Service behind an Ingress or Gateway, or a LoadBalancer with loadBalancerSourceRanges.",
 	Refs:        control.Refs("NSA:network-separation", "NIST:4.4.2", "MITRE:T1133"),
 	Check: func(p *control.Pass) {
-		if s := service(p); s != nil && s.Spec.Type == corev1.ServiceTypeNodePort {
+		if s := service(p); s != nil && s.Type == corev1.ServiceTypeNodePort {
 			p.Report("spec.type", "Service is of type NodePort")
 		}
 	},
@@ -56,11 +88,11 @@ var lbSourceRanges = &control.Control{
 	Refs:        control.Refs("NSA:network-separation", "NIST:4.4.2", "MITRE:T1133", "MITRE:T1190"),
 	Check: func(p *control.Pass) {
 		s := service(p)
-		if s == nil || s.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		if s == nil || s.Type != corev1.ServiceTypeLoadBalancer {
 			return
 		}
-		open := len(s.Spec.LoadBalancerSourceRanges) == 0
-		for _, r := range s.Spec.LoadBalancerSourceRanges {
+		open := len(s.LoadBalancerSourceRanges) == 0
+		for _, r := range s.LoadBalancerSourceRanges {
 			open = open || r == "0.0.0.0/0" || r == "::/0"
 		}
 		if open {
@@ -79,8 +111,8 @@ var externalIPs = &control.Control{
 	Remediation: "Remove spec.externalIPs and use a LoadBalancer or Ingress.",
 	Refs:        control.Refs("NSA:network-separation", "NIST:4.3.3", "MITRE:T1557"),
 	Check: func(p *control.Pass) {
-		if s := service(p); s != nil && len(s.Spec.ExternalIPs) > 0 {
-			p.Report("spec.externalIPs", "Service claims external IPs %s", strings.Join(s.Spec.ExternalIPs, ", "))
+		if s := service(p); s != nil && len(s.ExternalIPs) > 0 {
+			p.Report("spec.externalIPs", "Service claims external IPs %s", strings.Join(s.ExternalIPs, ", "))
 		}
 	},
 }
@@ -104,7 +136,7 @@ var ingressTLS = &control.Control{
 	},
 }
 
-func sshLike(port int32) bool { return port == 22 || port == 2222 }
+func sshLike[T int32 | int64](port T) bool { return port == 22 || port == 2222 }
 
 var sshPort = &control.Control{
 	ID:       "NET-SSH-PORT",
@@ -127,8 +159,8 @@ var sshPort = &control.Control{
 			return
 		}
 		if s := service(p); s != nil {
-			for i, port := range s.Spec.Ports {
-				if sshLike(port.Port) || sshLike(port.TargetPort.IntVal) {
+			for i, port := range s.Ports {
+				if sshLike(port.Port) || sshLike(port.TargetPort) {
 					p.Report(object.Index("spec.ports", i), "Service exposes SSH port %d", port.Port)
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/finding"
@@ -40,10 +41,44 @@ func workloads(inv *inventory.Inventory) map[string][]inventory.Entry {
 	}).(map[string][]inventory.Entry)
 }
 
+// labelIndex holds, per namespace, the workloads carrying each label
+// (key=value), so that a selector is tested only against workloads that
+// have at least one of its required labels.
+type labelIndex map[string]map[string][]*inventory.Workload
+
+func index(inv *inventory.Inventory) labelIndex {
+	return inv.Memo("network.labels", func(inv *inventory.Inventory) any {
+		idx := labelIndex{}
+		for ns, ws := range workloads(inv) {
+			m := map[string][]*inventory.Workload{}
+			for _, e := range ws {
+				for k, v := range e.Workload.Meta.Labels {
+					m[k+"="+v] = append(m[k+"="+v], e.Workload)
+				}
+			}
+			idx[ns] = m
+		}
+		return idx
+	}).(labelIndex)
+}
+
 // anySelected reports whether a workload of ns has pod labels sel matches.
 func anySelected(inv *inventory.Inventory, ns string, sel labels.Selector) bool {
-	for _, e := range workloads(inv)[ns] {
-		if sel.Matches(labels.Set(e.Workload.Meta.Labels)) {
+	candidates := func() []*inventory.Workload {
+		reqs, _ := sel.Requirements()
+		for _, r := range reqs {
+			if (r.Operator() == selection.Equals || r.Operator() == selection.DoubleEquals || r.Operator() == selection.In) && r.Values().Len() == 1 {
+				return index(inv)[ns][r.Key()+"="+r.Values().List()[0]]
+			}
+		}
+		var all []*inventory.Workload
+		for _, e := range workloads(inv)[ns] {
+			all = append(all, e.Workload)
+		}
+		return all
+	}()
+	for _, w := range candidates {
+		if sel.Matches(labels.Set(w.Meta.Labels)) {
 			return true
 		}
 	}
