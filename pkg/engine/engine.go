@@ -6,6 +6,7 @@ package engine
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -128,25 +129,25 @@ func (w *worker) add(f finding.Finding) {
 	*last = append(*last, f)
 }
 
-// collect moves the findings and diagnostics of workers into res, copying
-// every finding once.
+// collect moves the findings and diagnostics of workers into res, sorted.
+// Findings are sorted as pointers and copied once: large scans have
+// hundreds of thousands.
 func collect(res *Result, ws ...*worker) {
-	n := len(res.Findings)
+	var ptrs []*finding.Finding
 	for _, w := range ws {
 		for _, c := range w.findings {
-			n += len(c)
-		}
-	}
-	all := make([]finding.Finding, len(res.Findings), n)
-	copy(all, res.Findings)
-	for _, w := range ws {
-		for _, c := range w.findings {
-			all = append(all, c...)
+			for i := range c {
+				ptrs = append(ptrs, &c[i])
+			}
 		}
 		res.Diagnostics = append(res.Diagnostics, w.diags...)
 		w.findings, w.diags = nil, nil
 	}
-	res.Findings = all
+	slices.SortFunc(ptrs, finding.Compare)
+	res.Findings = make([]finding.Finding, len(ptrs))
+	for i, f := range ptrs {
+		res.Findings[i] = *f
+	}
 }
 
 // ScanInputs reads inputs (files, stdin) and evaluates every control. One
@@ -323,7 +324,6 @@ func (e *Engine) finish(ws []*worker) *Result {
 		ws = append(ws, pws...)
 	}
 	collect(res, ws...)
-	sort.SliceStable(res.Findings, func(i, j int) bool { return finding.Less(&res.Findings[i], &res.Findings[j]) })
 	sortDiags(res.Diagnostics)
 	return res
 }

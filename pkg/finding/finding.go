@@ -3,6 +3,7 @@
 package finding
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -73,22 +74,30 @@ type Suppression struct {
 	Expires string `json:"expires,omitempty"`
 }
 
-// Less orders findings by file, line, column, control and object.
-func Less(a, b *Finding) bool {
-	if a.Position.File != b.Position.File {
-		return a.Position.File < b.Position.File
+// Compare orders findings by position, then control, object, container,
+// path and message: a total order, so sorting needs no stability and the
+// output never depends on scheduling.
+func Compare(a, b *Finding) int {
+	if c := cmp.Compare(a.Position.File, b.Position.File); c != 0 {
+		return c
 	}
-	if a.Position.Line != b.Position.Line {
-		return a.Position.Line < b.Position.Line
+	if c := cmp.Compare(a.Position.Line, b.Position.Line); c != 0 {
+		return c
 	}
-	if a.Position.Column != b.Position.Column {
-		return a.Position.Column < b.Position.Column
+	if c := cmp.Compare(a.Position.Column, b.Position.Column); c != 0 {
+		return c
 	}
-	if a.ControlID != b.ControlID {
-		return a.ControlID < b.ControlID
+	if c := cmp.Compare(a.ControlID, b.ControlID); c != 0 {
+		return c
 	}
 	if a.Object != b.Object {
-		return a.Object.String() < b.Object.String()
+		return cmp.Compare(a.Object.String(), b.Object.String())
 	}
-	return a.Message < b.Message
+	if c := cmp.Compare(a.Container, b.Container); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Path, b.Path); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Message, b.Message)
 }

@@ -40,6 +40,20 @@ type key struct{ ns, name string }
 type Model struct {
 	roles    map[key]*Role // ClusterRoles under namespace ""
 	Bindings []*Binding
+	// subjects indexes bindings by "Kind/namespace/name" of their subjects
+	// (namespace only for ServiceAccounts).
+	subjects map[string][]*Binding
+}
+
+func subjectKey(s rbacv1.Subject, bindingNS string) string {
+	if s.Kind == rbacv1.ServiceAccountKind {
+		ns := s.Namespace
+		if ns == "" {
+			ns = bindingNS
+		}
+		return s.Kind + "/" + ns + "/" + s.Name
+	}
+	return s.Kind + "//" + s.Name
 }
 
 // Of returns the model of an inventory, built once.
@@ -50,7 +64,7 @@ func Of(inv *inventory.Inventory) *Model {
 func isRBAC(o *object.Object) bool { return o.Group() == "rbac.authorization.k8s.io" }
 
 func build(inv *inventory.Inventory) *Model {
-	m := &Model{roles: map[key]*Role{}}
+	m := &Model{roles: map[key]*Role{}, subjects: map[string][]*Binding{}}
 	var aggregated []*rbacv1.ClusterRole
 	for _, e := range inv.OfKind("Role") {
 		if r, ok := inventory.As[rbacv1.Role](e.Object); ok && isRBAC(e.Object) {
@@ -102,6 +116,13 @@ func build(inv *inventory.Inventory) *Model {
 				b.Subjects, b.RoleRef = crb.Subjects, crb.RoleRef
 			}
 			m.Bindings = append(m.Bindings, b)
+			seen := map[string]bool{}
+			for _, s := range b.Subjects {
+				if k := subjectKey(s, b.Object.Namespace); !seen[k] {
+					seen[k] = true
+					m.subjects[k] = append(m.subjects[k], b)
+				}
+			}
 		}
 	}
 	return m
@@ -128,33 +149,22 @@ func (m *Model) RoleNamed(ns, name string) (*Role, bool) {
 // directly or through the groups every ServiceAccount belongs to.
 func (m *Model) ServiceAccountGrants(ns, name string) []*Binding {
 	var out []*Binding
-	for _, b := range m.Bindings {
-		for _, s := range b.Subjects {
-			if SubjectIsServiceAccount(s, b.Object.Namespace, ns, name) {
+	seen := map[*Binding]bool{}
+	for _, s := range []rbacv1.Subject{
+		{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: name},
+		{Kind: rbacv1.UserKind, Name: "system:serviceaccount:" + ns + ":" + name},
+		{Kind: rbacv1.GroupKind, Name: "system:serviceaccounts"},
+		{Kind: rbacv1.GroupKind, Name: "system:serviceaccounts:" + ns},
+		{Kind: rbacv1.GroupKind, Name: "system:authenticated"},
+	} {
+		for _, b := range m.subjects[subjectKey(s, ns)] {
+			if !seen[b] {
+				seen[b] = true
 				out = append(out, b)
-				break
 			}
 		}
 	}
 	return out
-}
-
-// SubjectIsServiceAccount reports whether subject s (of a binding in
-// bindingNS) covers ServiceAccount ns/name.
-func SubjectIsServiceAccount(s rbacv1.Subject, bindingNS, ns, name string) bool {
-	switch s.Kind {
-	case rbacv1.ServiceAccountKind:
-		sns := s.Namespace
-		if sns == "" {
-			sns = bindingNS
-		}
-		return sns == ns && s.Name == name
-	case rbacv1.UserKind:
-		return s.Name == "system:serviceaccount:"+ns+":"+name
-	case rbacv1.GroupKind:
-		return s.Name == "system:serviceaccounts" || s.Name == "system:serviceaccounts:"+ns || s.Name == "system:authenticated"
-	}
-	return false
 }
 
 // Allows reports whether rule grants verb on group/resource (resource may
