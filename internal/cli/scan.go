@@ -11,6 +11,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/object"
+	"github.com/kubeguard/kubeguard/pkg/render"
 	"github.com/kubeguard/kubeguard/pkg/report"
 )
 
@@ -21,6 +22,8 @@ type scanFlags struct {
 	showSuppressed bool
 	pssVersion     string
 	color          string
+	noRender       bool
+	helm           render.Helm
 }
 
 func newScanCmd(s *streams) *cobra.Command {
@@ -32,7 +35,9 @@ func newScanCmd(s *streams) *cobra.Command {
 			"and stdin (-), and reports every control violation with its file, line and column.\n\n" +
 			"Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,\n" +
 			"2 usage or input error (reported after everything else was scanned).",
-		Example: "  kubeguard scan examples/insecure\n  helm template my-chart | kubeguard scan - -o sarif > kubeguard.sarif",
+		Example: "  kubeguard scan examples/insecure\n" +
+			"  kubeguard scan charts/shop -f values-prod.yaml --set image.tag=1.4.2\n" +
+			"  kubeguard scan deploy/overlays/prod -o sarif > kubeguard.sarif",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScan(s, &f, args)
@@ -45,6 +50,14 @@ func newScanCmd(s *streams) *cobra.Command {
 	fl.BoolVar(&f.showSuppressed, "show-suppressed", false, "list suppressed findings too (they are always counted)")
 	fl.StringVar(&f.pssVersion, "pss-version", "latest", "Pod Security Standards version to evaluate (latest or v1.NN)")
 	fl.StringVar(&f.color, "color", "auto", "colour the table: auto (only on a terminal), always, never")
+	fl.BoolVar(&f.noRender, "no-render", false, "do not render Helm charts and kustomizations (charts are skipped, kustomization directories read as plain YAML)")
+	fl.StringArrayVarP(&f.helm.ValueFiles, "values", "f", nil, "Helm values file for the scanned charts (repeatable)")
+	fl.StringArrayVar(&f.helm.Set, "set", nil, "Helm value, as with helm --set (repeatable)")
+	fl.StringArrayVar(&f.helm.SetString, "set-string", nil, "Helm string value, as with helm --set-string (repeatable)")
+	fl.StringArrayVar(&f.helm.SetFile, "set-file", nil, "Helm value read from a file, as with helm --set-file (repeatable)")
+	fl.StringVar(&f.helm.ReleaseName, "release-name", "release-name", "Helm release name")
+	fl.StringVarP(&f.helm.Namespace, "namespace", "n", "", "Helm release namespace (.Release.Namespace; empty by default)")
+	fl.StringVar(&f.helm.KubeVersion, "kube-version", "", "Kubernetes version charts are rendered for (.Capabilities.KubeVersion)")
 	return cmd
 }
 
@@ -80,7 +93,11 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	inputs, diags := object.Expand(args, s.in)
+	var renderers []object.Renderer
+	if !f.noRender {
+		renderers = []object.Renderer{&f.helm, render.Kustomize{}}
+	}
+	inputs, diags := object.Expand(args, s.in, renderers...)
 	res := eng.ScanInputs(inputs)
 	res.Diagnostics = append(diags, res.Diagnostics...)
 	rep := &report.Report{

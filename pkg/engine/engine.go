@@ -160,6 +160,12 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 	go func() {
 		defer close(docs)
 		for _, in := range inputs {
+			if in.IsRendered() {
+				for _, d := range in.Rendered {
+					docs <- object.Batch{File: d.File, Line: d.Line, Docs: []object.Document{d}}
+				}
+				continue
+			}
 			rc, err := in.Open()
 			if err != nil {
 				readDiags = append(readDiags, object.Diagnostic{Pos: object.Position{File: in.Name}, Severity: object.SeverityError, Message: err.Error()})

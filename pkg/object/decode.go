@@ -44,6 +44,9 @@ type Document struct {
 	// Line is the line of File on which the document starts (1-based).
 	Line int
 	Data []byte
+	// Origin names what produced the document when it is not the file
+	// itself (a chart, a kustomization); objects inherit it.
+	Origin string
 }
 
 // Decode parses a document into objects. A document holding a List yields
@@ -186,7 +189,9 @@ func (d *decoder) object(content map[string]any, n *yaml.Node, loc *nodeLocator)
 			Message: "not a Kubernetes object: missing " + strings.Join(missing, " and ")})
 		return nil
 	}
-	return New(content, d.pos(n), loc)
+	o := New(content, d.pos(n), loc)
+	o.Origin = d.doc.Origin
+	return o
 }
 
 type decoder struct {

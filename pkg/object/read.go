@@ -13,23 +13,45 @@ import (
 	"strings"
 )
 
-// Input is one file (or stdin) to read.
+// Input is one file (or stdin) to read, or a rendered chart or
+// kustomization.
 type Input struct {
 	Name string
 	// Explicit is true when the user named the file (rather than a
 	// directory walk finding it).
 	Explicit bool
 	open     func() (io.ReadCloser, error)
+	// Rendered holds the documents of a rendered input; Open is not used.
+	Rendered []Document
 }
 
 // Open opens the input for reading.
 func (in Input) Open() (io.ReadCloser, error) { return in.open() }
 
+// IsRendered reports whether the input was produced by a Renderer.
+func (in Input) IsRendered() bool { return in.open == nil }
+
+// A Renderer turns a directory or file that is not plain YAML (a Helm
+// chart, a kustomization) into documents.
+type Renderer interface {
+	// Claims reports whether path is this renderer's input.
+	Claims(path string, isDir bool) bool
+	// Render returns the documents, problems (rendering errors are
+	// diagnostics, never fatal), and the files the rendering read, which
+	// a directory walk then does not scan again as plain YAML.
+	Render(path string) (docs []Document, diags []Diagnostic, read []string)
+}
+
 // StdinName is how stdin appears in positions.
 const StdinName = "<stdin>"
 
-// IsManifestFile reports whether a directory walk should read name.
+// IsManifestFile reports whether a directory walk should read name. A
+// kustomization file is never a Kubernetes object, rendered or not.
 func IsManifestFile(name string) bool {
+	switch filepath.Base(name) {
+	case "kustomization.yaml", "kustomization.yml":
+		return false
+	}
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".yaml", ".yml", ".json":
 		return true
@@ -39,13 +61,34 @@ func IsManifestFile(name string) bool {
 
 // Expand turns command-line paths into inputs. Directories are walked
 // recursively for .yaml, .yml and .json files (version control
-// directories are skipped); "-" is stdin. Inputs come in a stable order.
-func Expand(paths []string, stdin io.Reader) ([]Input, []Diagnostic) {
+// directories are skipped); "-" is stdin. A directory or file a renderer
+// claims (a chart, a kustomization) is rendered instead, and the files it
+// reads are not scanned again as plain YAML. Without renderers, chart
+// directories are skipped with a note. Inputs come in a stable order.
+func Expand(paths []string, stdin io.Reader, renderers ...Renderer) ([]Input, []Diagnostic) {
 	var out []Input
 	var diags []Diagnostic
+	owned := map[string]bool{}
+	render := func(r Renderer, p string, explicit bool) {
+		docs, ds, read := r.Render(p)
+		diags = append(diags, ds...)
+		for _, f := range read {
+			owned[absPath(f)] = true
+		}
+		out = append(out, Input{Name: p, Explicit: explicit, Rendered: docs})
+	}
+	claim := func(p string, isDir bool) Renderer {
+		for _, r := range renderers {
+			if r.Claims(p, isDir) {
+				return r
+			}
+		}
+		return nil
+	}
+	var plain []Input
 	for _, p := range paths {
 		if p == "-" {
-			out = append(out, Input{Name: StdinName, Explicit: true, open: func() (io.ReadCloser, error) {
+			plain = append(plain, Input{Name: StdinName, Explicit: true, open: func() (io.ReadCloser, error) {
 				return io.NopCloser(stdin), nil
 			}})
 			continue
@@ -55,8 +98,12 @@ func Expand(paths []string, stdin io.Reader) ([]Input, []Diagnostic) {
 			diags = append(diags, Diagnostic{Pos: Position{File: p}, Severity: SeverityError, Message: cleanErr(err)})
 			continue
 		}
+		if r := claim(p, st.IsDir()); r != nil {
+			render(r, p, true)
+			continue
+		}
 		if !st.IsDir() {
-			out = append(out, fileInput(p, true))
+			plain = append(plain, fileInput(p, true))
 			continue
 		}
 		var files []string
@@ -69,11 +116,18 @@ func Expand(paths []string, stdin io.Reader) ([]Input, []Diagnostic) {
 				if path != p && skipDirs[d.Name()] {
 					return filepath.SkipDir
 				}
+				if r := claim(path, true); r != nil {
+					render(r, path, false)
+					if isChart(path) {
+						return filepath.SkipDir // everything below belongs to the chart
+					}
+					return nil
+				}
 				if isChart(path) {
 					// Templates are not YAML until rendered; reading them
 					// as manifests would only produce parse errors.
 					diags = append(diags, Diagnostic{Pos: Position{File: path}, Severity: SeverityNote,
-						Message: "Helm chart skipped: chart rendering is not supported by this version"})
+						Message: "Helm chart skipped: rendering is turned off"})
 					return filepath.SkipDir
 				}
 				return nil
@@ -88,10 +142,22 @@ func Expand(paths []string, stdin io.Reader) ([]Input, []Diagnostic) {
 		}
 		sort.Strings(files)
 		for _, f := range files {
-			out = append(out, fileInput(f, false))
+			plain = append(plain, fileInput(f, false))
+		}
+	}
+	for _, in := range plain {
+		if in.Explicit || !owned[absPath(in.Name)] {
+			out = append(out, in)
 		}
 	}
 	return out, diags
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
 }
 
 // skipDirs are never walked: version control and dependency trees.

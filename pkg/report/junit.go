@@ -61,6 +61,9 @@ func JUnit(w io.Writer, r *Report) error {
 		}
 		tc := junitCase{Name: fmt.Sprintf("%s %s", f.Object, f.Path), Classname: f.ControlID, File: f.Position.File, Line: f.Position.Line}
 		text := fmt.Sprintf("%s\n%s\n", f.Position, f.Message)
+		if f.Origin != "" {
+			text += "rendered by " + f.Origin + "\n"
+		}
 		if c := r.control(f.ControlID); c != nil {
 			text += "Remediation: " + c.Remediation + "\n"
 		}

@@ -181,6 +181,10 @@ func SARIF(w io.Writer, r *Report) error {
 		if f.Container != "" {
 			res.Properties["container"] = f.Container
 		}
+		if f.Origin != "" {
+			res.Properties["origin"] = f.Origin
+			res.Message.Text += " (" + f.Origin + ")"
+		}
 		if f.Suppressed != nil {
 			kind := "external"
 			if f.Suppressed.Kind == "annotation" {

@@ -28,9 +28,10 @@ func Table(out io.Writer, r *Report) error {
 	// group by object, in order of first appearance (findings are sorted
 	// by position, so an object's findings are mostly contiguous)
 	type group struct {
-		ref   object.Ref
-		first object.Position
-		items []int
+		ref    object.Ref
+		first  object.Position
+		origin string
+		items  []int
 	}
 	var groups []*group
 	idx := map[string]*group{}
@@ -38,7 +39,7 @@ func Table(out io.Writer, r *Report) error {
 		k := f.Position.File + "\x00" + f.Object.String()
 		g, ok := idx[k]
 		if !ok {
-			g = &group{ref: f.Object, first: f.Position}
+			g = &group{ref: f.Object, first: f.Position, origin: f.Origin}
 			idx[k] = g
 			groups = append(groups, g)
 		}
@@ -48,6 +49,9 @@ func Table(out io.Writer, r *Report) error {
 		loc := g.first.File
 		if loc == "" {
 			loc = "(cluster)"
+		}
+		if g.origin != "" {
+			loc += "  (" + g.origin + ")"
 		}
 		fmt.Fprintf(w, "%s  %s\n", g.ref, loc)
 		for _, i := range g.items {

@@ -1,0 +1,120 @@
+// Package render turns inputs that are not plain manifests into documents
+// for the engine: Helm charts, rendered in-process with the Helm SDK, and
+// Kustomize kustomizations, built with the Kustomize API. Neither needs a
+// binary or the network.
+package render
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/cli/values"
+	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/getter"
+
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Helm renders charts like `helm template`.
+type Helm struct {
+	ValueFiles []string // --values, in order
+	Set        []string // --set
+	SetString  []string // --set-string
+	SetFile    []string // --set-file
+	// ReleaseName defaults to "release-name", as in helm template.
+	ReleaseName string
+	// Namespace is .Release.Namespace. It is empty by default, so that a
+	// chart is not reported as deploying to the default namespace merely
+	// because it was rendered without one.
+	Namespace string
+	// KubeVersion is .Capabilities.KubeVersion (default: Helm's).
+	KubeVersion string
+}
+
+// Claims reports whether path is a chart directory (with Chart.yaml) or a
+// packaged chart (.tgz).
+func (h *Helm) Claims(path string, isDir bool) bool {
+	if isDir {
+		st, err := os.Stat(filepath.Join(path, "Chart.yaml"))
+		return err == nil && !st.IsDir()
+	}
+	return strings.HasSuffix(path, ".tgz")
+}
+
+// Render renders the chart and its subcharts. Each template becomes one
+// document whose file is the template's path, so findings point at the
+// template they come from; line numbers count in the rendered template.
+func (h *Helm) Render(path string) ([]object.Document, []object.Diagnostic, []string) {
+	fail := func(err error) ([]object.Document, []object.Diagnostic, []string) {
+		return nil, []object.Diagnostic{{Pos: object.Position{File: path}, Severity: object.SeverityError,
+			Message: "Helm chart: " + err.Error()}}, nil
+	}
+	ch, err := loader.Load(path)
+	if err != nil {
+		return fail(err)
+	}
+	opts := values.Options{ValueFiles: h.ValueFiles, Values: h.Set, StringValues: h.SetString, FileValues: h.SetFile}
+	// No getters: values come from local files only, never the network.
+	vals, err := opts.MergeValues(getter.Providers{})
+	if err != nil {
+		return fail(err)
+	}
+	if err := chartutil.ProcessDependenciesWithMerge(ch, vals); err != nil {
+		return fail(err)
+	}
+	caps := chartutil.DefaultCapabilities.Copy()
+	if h.KubeVersion != "" {
+		kv, err := chartutil.ParseKubeVersion(h.KubeVersion)
+		if err != nil {
+			return fail(fmt.Errorf("--kube-version: %v", err))
+		}
+		caps.KubeVersion = *kv
+	}
+	name := h.ReleaseName
+	if name == "" {
+		name = "release-name"
+	}
+	rv, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{Name: name, Namespace: h.Namespace, Revision: 1, IsInstall: true}, caps)
+	if err != nil {
+		return fail(err)
+	}
+	out, err := engine.Render(ch, rv)
+	if err != nil {
+		return fail(err) // Helm names the template and line
+	}
+	origin := fmt.Sprintf("helm chart %s %s (release %s)", ch.Name(), ch.Metadata.Version, name)
+	var docs []object.Document
+	for _, crd := range ch.CRDObjects() {
+		docs = append(docs, object.Document{File: templateFile(path, crd.Filename), Line: 1, Data: crd.File.Data, Origin: origin})
+	}
+	names := make([]string, 0, len(out))
+	for n := range out {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		base := filepath.Base(n)
+		if strings.HasPrefix(base, "_") || strings.HasSuffix(n, "NOTES.txt") || strings.TrimSpace(out[n]) == "" {
+			continue
+		}
+		docs = append(docs, object.Document{File: templateFile(path, n), Line: 1, Data: []byte(out[n]), Origin: origin})
+	}
+	return docs, nil, nil
+}
+
+// templateFile maps a template name ("chart/templates/x.yaml",
+// "chart/charts/sub/templates/y.yaml") to a path under the chart; for a
+// packaged chart, to "chart.tgz:templates/x.yaml".
+func templateFile(chartPath, name string) string {
+	_, rest, _ := strings.Cut(name, "/")
+	if strings.HasSuffix(chartPath, ".tgz") {
+		return chartPath + ":" + rest
+	}
+	return filepath.Join(chartPath, rest)
+}
+

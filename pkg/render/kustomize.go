@@ -1,0 +1,118 @@
+package render
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Kustomize builds kustomizations like `kustomize build`, offline.
+type Kustomize struct{}
+
+// kustomizationFiles are the names kustomize recognises, in its order.
+var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+func kustomizationFile(dir string) string {
+	for _, n := range kustomizationFiles {
+		if st, err := os.Stat(filepath.Join(dir, n)); err == nil && !st.IsDir() {
+			return filepath.Join(dir, n)
+		}
+	}
+	return ""
+}
+
+// Claims reports whether path is a directory with a kustomization.
+func (Kustomize) Claims(path string, isDir bool) bool {
+	return isDir && kustomizationFile(path) != ""
+}
+
+// Render builds the kustomization. Each resulting object is one document
+// attributed to the kustomization file, with the overlay as origin; line
+// numbers count in the built object.
+func (Kustomize) Render(dir string) ([]object.Document, []object.Diagnostic, []string) {
+	file := kustomizationFile(dir)
+	fail := func(err error) ([]object.Document, []object.Diagnostic, []string) {
+		// the kustomization file is never a manifest, built or not
+		return nil, []object.Diagnostic{{Pos: object.Position{File: file}, Severity: object.SeverityError,
+			Message: "Kustomize: " + err.Error()}}, []string{file}
+	}
+	if remote := remoteRefs(file); len(remote) > 0 {
+		return fail(fmt.Errorf("remote bases and resources are not supported (kubeguard works offline): %s", strings.Join(remote, ", ")))
+	}
+	fs := &recordingFS{FileSystem: filesys.MakeFsOnDisk(), read: map[string]bool{}}
+	opts := krusty.MakeDefaultOptions()
+	opts.PluginConfig = types.DisabledPluginConfig() // no exec or helm plugins: nothing runs
+	m, err := krusty.MakeKustomizer(opts).Run(fs, dir)
+	if err != nil {
+		return fail(err)
+	}
+	origin := "kustomize build " + dir
+	var docs []object.Document
+	for _, r := range m.Resources() {
+		data, err := r.AsYAML()
+		if err != nil {
+			return fail(err)
+		}
+		docs = append(docs, object.Document{File: file, Line: 1, Data: data, Origin: origin})
+	}
+	return docs, nil, append(fs.files(), file)
+}
+
+// remoteRefs lists the entries of a kustomization that point at the
+// network (git or HTTP), which kustomize would fetch.
+func remoteRefs(file string) []string {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	var k struct {
+		Resources  []string `json:"resources"`
+		Bases      []string `json:"bases"`
+		Components []string `json:"components"`
+	}
+	if yaml.Unmarshal(data, &k) != nil {
+		return nil
+	}
+	var out []string
+	for _, lists := range [][]string{k.Resources, k.Bases, k.Components} {
+		for _, r := range lists {
+			if strings.Contains(r, "://") || strings.HasPrefix(r, "git@") || strings.HasPrefix(r, "github.com/") ||
+				strings.HasPrefix(r, "gitlab.com/") || strings.HasPrefix(r, "bitbucket.org/") || strings.Contains(r, "?ref=") {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// recordingFS notes every file a build reads, so that a directory walk
+// does not scan them again as plain manifests.
+type recordingFS struct {
+	filesys.FileSystem
+	mu   sync.Mutex
+	read map[string]bool
+}
+
+func (f *recordingFS) ReadFile(path string) ([]byte, error) {
+	f.mu.Lock()
+	f.read[path] = true
+	f.mu.Unlock()
+	return f.FileSystem.ReadFile(path)
+}
+
+func (f *recordingFS) files() []string {
+	out := make([]string, 0, len(f.read))
+	for p := range f.read {
+		out = append(out, p)
+	}
+	return out
+}

@@ -1,0 +1,187 @@
+package render_test
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+
+	"github.com/kubeguard/kubeguard/pkg/controls"
+	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/object"
+	"github.com/kubeguard/kubeguard/pkg/render"
+	"github.com/kubeguard/kubeguard/pkg/report"
+)
+
+func scan(t *testing.T, paths []string, rs ...object.Renderer) *engine.Result {
+	t.Helper()
+	cat, err := controls.Catalog(controls.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Options{Catalog: cat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs, diags := object.Expand(paths, nil, rs...)
+	res := eng.ScanInputs(inputs)
+	res.Diagnostics = append(diags, res.Diagnostics...)
+	return res
+}
+
+// has reports whether a finding of control id points at file:line (line 0:
+// any line).
+func has(res *engine.Result, id, file string, line int) bool {
+	for _, f := range res.Findings {
+		if f.ControlID == id && strings.HasSuffix(f.Position.File, file) && (line == 0 || f.Position.Line == line) {
+			return true
+		}
+	}
+	return false
+}
+
+const chart = "testdata/charts/shop"
+
+func TestHelmValues(t *testing.T) {
+	def := scan(t, []string{chart}, &render.Helm{})
+	if len(def.Diagnostics) > 0 {
+		t.Fatalf("diagnostics: %v", def.Diagnostics)
+	}
+	if def.Objects != 1 || !has(def, "PSS-RUN-AS-NON-ROOT", "shop/templates/deployment.yaml", 23) {
+		t.Errorf("default values: %d objects, findings %v", def.Objects, def.Findings)
+	}
+	for _, id := range []string{"PSS-PRIVILEGED", "IMG-LATEST-TAG", "PSS-HOST-NAMESPACES"} {
+		if has(def, id, "", 0) {
+			t.Errorf("default values: unexpected %s", id)
+		}
+	}
+	if def.Findings[0].Object.Name != "release-name-shop" || !strings.Contains(def.Findings[0].Origin, "helm chart shop 1.2.0") {
+		t.Errorf("object %v origin %q", def.Findings[0].Object, def.Findings[0].Origin)
+	}
+
+	// A values file turns on privileged mode, the latest tag and the cache
+	// subchart; --set and --release-name apply on top.
+	debug := scan(t, []string{chart}, &render.Helm{ValueFiles: []string{filepath.Join(chart, "values-debug.yaml")},
+		Set: []string{"replicas=1"}, ReleaseName: "dbg"})
+	for _, w := range []struct {
+		id, file string
+		line     int
+	}{
+		{"PSS-PRIVILEGED", "shop/templates/deployment.yaml", 24},
+		{"IMG-LATEST-TAG", "shop/templates/deployment.yaml", 22},
+		{"REL-SINGLE-REPLICA", "shop/templates/deployment.yaml", 9},
+		{"PSS-HOST-NAMESPACES", "shop/charts/cache/templates/statefulset.yaml", 0},
+	} {
+		if !has(debug, w.id, w.file, w.line) {
+			t.Errorf("values-debug.yaml: missing %s at %s:%d", w.id, w.file, w.line)
+		}
+	}
+	if debug.Objects != 2 || debug.Findings[0].Object.Name != "dbg-shop" && debug.Findings[0].Object.Name != "dbg-cache" {
+		t.Errorf("values-debug.yaml: %d objects, first %v", debug.Objects, debug.Findings[0].Object)
+	}
+	str := scan(t, []string{chart}, &render.Helm{SetString: []string{"image.tag=latest"}})
+	if !has(str, "IMG-LATEST-TAG", "", 0) {
+		t.Error("--set-string not applied")
+	}
+}
+
+// Every output format names the template a finding comes from.
+func TestHelmTemplateInReports(t *testing.T) {
+	res := scan(t, []string{chart}, &render.Helm{Set: []string{"privileged=true"}})
+	cat, _ := controls.Catalog(controls.Options{})
+	for _, format := range report.Formats {
+		var b bytes.Buffer
+		if err := report.Write(&b, format, &report.Report{Tool: "kubeguard", Catalog: cat, Findings: res.Findings, FailOn: finding.High}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), "templates/deployment.yaml") || !strings.Contains(b.String(), "helm chart shop") {
+			t.Errorf("%s report does not name the template and chart", format)
+		}
+	}
+}
+
+func TestHelmPackagedChart(t *testing.T) {
+	ch, err := loader.Load(chart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgz, err := chartutil.Save(ch, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := scan(t, []string{tgz}, &render.Helm{Set: []string{"privileged=true"}})
+	if !has(res, "PSS-PRIVILEGED", ".tgz:templates/deployment.yaml", 24) {
+		t.Errorf("packaged chart: %v %v", res.Findings, res.Diagnostics)
+	}
+}
+
+// A chart that fails to render is reported with Helm's message, which
+// names the template; the rest of the input is still scanned.
+func TestHelmRenderError(t *testing.T) {
+	res := scan(t, []string{"testdata/charts/broken", chart}, &render.Helm{})
+	if len(res.Diagnostics) != 1 || !strings.Contains(res.Diagnostics[0].Message, "broken/templates/configmap.yaml:6:12") ||
+		!strings.Contains(res.Diagnostics[0].Message, "a value is required") || !res.HasErrors() {
+		t.Errorf("diagnostics: %v", res.Diagnostics)
+	}
+	if res.Objects != 1 {
+		t.Errorf("the other chart was not scanned: %d objects", res.Objects)
+	}
+	if _, diags := object.Expand([]string{chart}, nil, &render.Helm{KubeVersion: "not-a-version"}); len(diags) != 1 || !strings.Contains(diags[0].Message, "--kube-version") {
+		t.Errorf("bad --kube-version: %v", diags)
+	}
+}
+
+func TestKustomize(t *testing.T) {
+	inputs, diags := object.Expand([]string{"testdata/kustomize"}, nil, &render.Helm{}, render.Kustomize{})
+	var names []string
+	for _, in := range inputs {
+		names = append(names, filepath.ToSlash(in.Name))
+	}
+	// the base's files belong to the base: not scanned again as plain YAML
+	want := "testdata/kustomize/base testdata/kustomize/components/debug testdata/kustomize/overlays/dev testdata/kustomize/overlays/prod testdata/kustomize/remote"
+	if strings.Join(names, " ") != want {
+		t.Errorf("inputs %v", names)
+	}
+	if len(diags) != 1 || !strings.Contains(diags[0].Message, "remote bases and resources are not supported") {
+		t.Errorf("diagnostics %v", diags)
+	}
+	res := scan(t, []string{"testdata/kustomize/overlays"}, render.Kustomize{})
+	if len(res.Diagnostics) > 0 {
+		t.Fatal(res.Diagnostics)
+	}
+	for _, w := range []struct{ id, ns, name, origin string }{
+		{"SVC-NODEPORT", "shop-prod", "web", "overlays/prod"},
+		{"PSS-PRIVILEGED", "shop-dev", "dev-web", "overlays/dev"},
+		{"IMG-LATEST-TAG", "shop-dev", "dev-web", "overlays/dev"},
+	} {
+		found := false
+		for _, f := range res.Findings {
+			found = found || f.ControlID == w.id && f.Object.Namespace == w.ns && f.Object.Name == w.name &&
+				strings.HasSuffix(f.Origin, w.origin) && strings.HasSuffix(f.Position.File, w.origin+"/kustomization.yaml")
+		}
+		if !found {
+			t.Errorf("missing %s on %s/%s from %s", w.id, w.ns, w.name, w.origin)
+		}
+	}
+	for _, f := range res.Findings {
+		if f.Object.Namespace == "shop-prod" && (f.ControlID == "PSS-PRIVILEGED" || f.ControlID == "IMG-LATEST-TAG") {
+			t.Errorf("prod overlay: unexpected %s", f.ControlID)
+		}
+	}
+}
+
+// Without renderers a chart is skipped with a note and a kustomization
+// directory is read as plain YAML.
+func TestNoRender(t *testing.T) {
+	res := scan(t, []string{"testdata/charts/shop", "testdata/kustomize/base"})
+	if len(res.Diagnostics) != 1 || res.Diagnostics[0].Severity != object.SeverityNote {
+		t.Errorf("diagnostics %v", res.Diagnostics)
+	}
+	if res.Objects != 2 {
+		t.Errorf("%d objects from the plain base", res.Objects)
+	}
+}
