@@ -8,6 +8,7 @@ import (
 
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/controls"
+	"github.com/kubeguard/kubeguard/pkg/dockerfile"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/object"
@@ -32,7 +33,8 @@ func newScanCmd(s *streams) *cobra.Command {
 		Use:   "scan PATH... | -",
 		Short: "Scan manifests (files, directories, stdin) for security issues",
 		Long: "Scan reads YAML and JSON manifests from files, directories (recursively: .yaml, .yml, .json)\n" +
-			"and stdin (-), and reports every control violation with its file, line and column.\n\n" +
+			"and stdin (-), renders Helm charts and kustomizations, reads Dockerfiles, and reports every\n" +
+			"control violation with its file, line and column.\n\n" +
 			"Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,\n" +
 			"2 usage or input error (reported after everything else was scanned).",
 		Example: "  kubeguard scan examples/insecure\n" +
@@ -93,9 +95,9 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	var renderers []object.Renderer
+	renderers := []object.Renderer{dockerfile.Renderer{}}
 	if !f.noRender {
-		renderers = []object.Renderer{&f.helm, render.Kustomize{}}
+		renderers = append(renderers, &f.helm, render.Kustomize{})
 	}
 	inputs, diags := object.Expand(args, s.in, renderers...)
 	res := eng.ScanInputs(inputs)

@@ -22,10 +22,12 @@ const (
 	PSS   Framework = "PSS"   // Pod Security Standards
 	NIST  Framework = "NIST"  // NIST SP 800-190
 	MITRE Framework = "MITRE" // MITRE ATT&CK for containers
+	// CISDocker is the CIS Docker Benchmark (section 4: images and build files).
+	CISDocker Framework = "CIS-Docker"
 )
 
 // Frameworks lists every framework, for help text and validation.
-var Frameworks = []Framework{CIS, NSA, PSS, NIST, MITRE}
+var Frameworks = []Framework{CIS, CISDocker, NSA, PSS, NIST, MITRE}
 
 // Ref points at one item of a framework, e.g. {CIS, "5.2.2"} or
 // {PSS, "baseline"}.

@@ -7,6 +7,7 @@ import (
 	"k8s.io/pod-security-admission/api"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/controls/dockerfile"
 	"github.com/kubeguard/kubeguard/pkg/controls/exposure"
 	"github.com/kubeguard/kubeguard/pkg/controls/image"
 	"github.com/kubeguard/kubeguard/pkg/controls/namespace"
@@ -51,5 +52,6 @@ func Catalog(opts Options) (*control.Catalog, error) {
 	all = append(all, network.Controls()...)
 	all = append(all, rbac.Controls()...)
 	all = append(all, reliability.Controls()...)
+	all = append(all, dockerfile.Controls()...)
 	return control.NewCatalog(all...), nil
 }

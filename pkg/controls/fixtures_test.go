@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/kubeguard/kubeguard/pkg/controls"
+	"github.com/kubeguard/kubeguard/pkg/dockerfile"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
@@ -24,7 +25,7 @@ import (
 // that hardened objects pass every control.
 
 var (
-	wantRE = regexp.MustCompile(`#\s*want:\s*(.+)$`)
+	wantRE = regexp.MustCompile(`#\s*want(-next)?:\s*(.+)$`)
 	onlyRE = regexp.MustCompile(`^#\s*only:\s*(.+)$`)
 )
 
@@ -69,9 +70,15 @@ func wants(t *testing.T, path string) map[string]bool {
 	out := map[string]bool{}
 	sc := bufio.NewScanner(f)
 	for line := 1; sc.Scan(); line++ {
+		// "# want-next:" expects the finding on the next line, for
+		// formats without end-of-line comments (Dockerfiles)
 		if m := wantRE.FindStringSubmatch(sc.Text()); m != nil {
-			for _, id := range strings.Split(m[1], ",") {
-				out[fmt.Sprintf("%d %s", line, strings.TrimSpace(id))] = true
+			at := line
+			if m[1] != "" {
+				at++
+			}
+			for _, id := range strings.Split(m[2], ",") {
+				out[fmt.Sprintf("%d %s", at, strings.TrimSpace(id))] = true
 			}
 		}
 	}
@@ -88,7 +95,7 @@ func scanFile(t *testing.T, path string) *engine.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inputs, diags := object.Expand([]string{path}, nil)
+	inputs, diags := object.Expand([]string{path}, nil, dockerfile.Renderer{})
 	if len(diags) > 0 {
 		t.Fatalf("expand: %v", diags)
 	}
@@ -101,6 +108,8 @@ var fixtureOptions = controls.Options{AllowedRegistries: []string{"registry.exam
 
 func TestFixtures(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.yaml")
+	dockerfiles, _ := filepath.Glob("testdata/*.Dockerfile")
+	files = append(files, dockerfiles...)
 	if len(files) == 0 {
 		t.Fatal("no fixtures")
 	}

@@ -161,6 +161,9 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 		defer close(docs)
 		for _, in := range inputs {
 			if in.IsRendered() {
+				if len(in.Objects) > 0 {
+					docs <- object.Batch{File: in.Name, Objects: in.Objects}
+				}
 				for _, d := range in.Rendered {
 					docs <- object.Batch{File: d.File, Line: d.Line, Docs: []object.Document{d}}
 				}

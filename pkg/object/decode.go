@@ -68,7 +68,7 @@ func Decode(doc Document, lim Limits) ([]*Object, []Diagnostic) {
 // anchor of an earlier document, a boundary seen differently), the rest of
 // the batch is decoded one document at a time, which is the reference.
 func DecodeBatch(b Batch, lim Limits) ([]*Object, []Diagnostic) {
-	var objs []*Object
+	objs := b.Objects
 	var diags []Diagnostic
 	next := 0 // first document not decoded yet
 	if b.Data != nil && len(b.Docs) > 1 {

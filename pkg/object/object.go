@@ -71,6 +71,9 @@ type Object struct {
 	// Origin optionally names a second source, such as the chart template
 	// an object was rendered from.
 	Origin string
+	// Native is the typed form of an input that is not a Kubernetes object
+	// (a parsed Dockerfile), for the controls of that kind.
+	Native any
 
 	loc Locator
 }

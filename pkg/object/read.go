@@ -21,8 +21,10 @@ type Input struct {
 	// directory walk finding it).
 	Explicit bool
 	open     func() (io.ReadCloser, error)
-	// Rendered holds the documents of a rendered input; Open is not used.
+	// Rendered holds the documents of a rendered input, Objects the
+	// objects of an input that is not YAML (a Dockerfile); Open is not used.
 	Rendered []Document
+	Objects  []*Object
 }
 
 // Open opens the input for reading.
@@ -32,14 +34,22 @@ func (in Input) Open() (io.ReadCloser, error) { return in.open() }
 func (in Input) IsRendered() bool { return in.open == nil }
 
 // A Renderer turns a directory or file that is not plain YAML (a Helm
-// chart, a kustomization) into documents.
+// chart, a kustomization, a Dockerfile) into documents or objects.
 type Renderer interface {
 	// Claims reports whether path is this renderer's input.
 	Claims(path string, isDir bool) bool
-	// Render returns the documents, problems (rendering errors are
-	// diagnostics, never fatal), and the files the rendering read, which
-	// a directory walk then does not scan again as plain YAML.
-	Render(path string) (docs []Document, diags []Diagnostic, read []string)
+	// Render renders path; problems are diagnostics, never fatal.
+	Render(path string) Rendered
+}
+
+// Rendered is what a Renderer produced.
+type Rendered struct {
+	Docs    []Document
+	Objects []*Object
+	Diags   []Diagnostic
+	// Read lists the files the rendering read, which a directory walk
+	// then does not scan again as plain YAML.
+	Read []string
 }
 
 // StdinName is how stdin appears in positions.
@@ -70,12 +80,12 @@ func Expand(paths []string, stdin io.Reader, renderers ...Renderer) ([]Input, []
 	var diags []Diagnostic
 	owned := map[string]bool{}
 	render := func(r Renderer, p string, explicit bool) {
-		docs, ds, read := r.Render(p)
-		diags = append(diags, ds...)
-		for _, f := range read {
+		res := r.Render(p)
+		diags = append(diags, res.Diags...)
+		for _, f := range res.Read {
 			owned[absPath(f)] = true
 		}
-		out = append(out, Input{Name: p, Explicit: explicit, Rendered: docs})
+		out = append(out, Input{Name: p, Explicit: explicit, Rendered: res.Docs, Objects: res.Objects})
 	}
 	claim := func(p string, isDir bool) Renderer {
 		for _, r := range renderers {
@@ -132,7 +142,12 @@ func Expand(paths []string, stdin io.Reader, renderers ...Renderer) ([]Input, []
 				}
 				return nil
 			}
-			if IsManifestFile(path) && d.Type().IsRegular() {
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			if r := claim(path, false); r != nil {
+				render(r, path, false)
+			} else if IsManifestFile(path) {
 				files = append(files, path)
 			}
 			return nil
@@ -188,6 +203,8 @@ type Batch struct {
 	Line int
 	Data []byte // nil when the documents were read one at a time
 	Docs []Document
+	// Objects are passed through as they are (inputs that are not YAML).
+	Objects []*Object
 }
 
 // batchDocs is how many documents a batch holds at most: enough to

@@ -5,6 +5,8 @@
 package render
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,16 +45,41 @@ func (h *Helm) Claims(path string, isDir bool) bool {
 		st, err := os.Stat(filepath.Join(path, "Chart.yaml"))
 		return err == nil && !st.IsDir()
 	}
-	return strings.HasSuffix(path, ".tgz")
+	return strings.HasSuffix(path, ".tgz") && packagedChart(path)
+}
+
+// packagedChart reports whether a .tgz holds a chart (its top directory
+// has a Chart.yaml), so other archives in a tree are left alone.
+func packagedChart(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		return false
+	}
+	tr := tar.NewReader(gz)
+	for i := 0; i < 100; i++ {
+		h, err := tr.Next()
+		if err != nil {
+			return false
+		}
+		if dir, name, ok := strings.Cut(strings.TrimPrefix(h.Name, "./"), "/"); ok && dir != "" && name == "Chart.yaml" {
+			return true
+		}
+	}
+	return false
 }
 
 // Render renders the chart and its subcharts. Each template becomes one
 // document whose file is the template's path, so findings point at the
 // template they come from; line numbers count in the rendered template.
-func (h *Helm) Render(path string) ([]object.Document, []object.Diagnostic, []string) {
-	fail := func(err error) ([]object.Document, []object.Diagnostic, []string) {
-		return nil, []object.Diagnostic{{Pos: object.Position{File: path}, Severity: object.SeverityError,
-			Message: "Helm chart: " + err.Error()}}, nil
+func (h *Helm) Render(path string) object.Rendered {
+	fail := func(err error) object.Rendered {
+		return object.Rendered{Diags: []object.Diagnostic{{Pos: object.Position{File: path}, Severity: object.SeverityError,
+			Message: "Helm chart: " + err.Error()}}}
 	}
 	ch, err := loader.Load(path)
 	if err != nil {
@@ -104,7 +131,7 @@ func (h *Helm) Render(path string) ([]object.Document, []object.Diagnostic, []st
 		}
 		docs = append(docs, object.Document{File: templateFile(path, n), Line: 1, Data: []byte(out[n]), Origin: origin})
 	}
-	return docs, nil, nil
+	return object.Rendered{Docs: docs}
 }
 
 // templateFile maps a template name ("chart/templates/x.yaml",
@@ -117,4 +144,3 @@ func templateFile(chartPath, name string) string {
 	}
 	return filepath.Join(chartPath, rest)
 }
-

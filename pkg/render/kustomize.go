@@ -38,12 +38,12 @@ func (Kustomize) Claims(path string, isDir bool) bool {
 // Render builds the kustomization. Each resulting object is one document
 // attributed to the kustomization file, with the overlay as origin; line
 // numbers count in the built object.
-func (Kustomize) Render(dir string) ([]object.Document, []object.Diagnostic, []string) {
+func (Kustomize) Render(dir string) object.Rendered {
 	file := kustomizationFile(dir)
-	fail := func(err error) ([]object.Document, []object.Diagnostic, []string) {
+	fail := func(err error) object.Rendered {
 		// the kustomization file is never a manifest, built or not
-		return nil, []object.Diagnostic{{Pos: object.Position{File: file}, Severity: object.SeverityError,
-			Message: "Kustomize: " + err.Error()}}, []string{file}
+		return object.Rendered{Diags: []object.Diagnostic{{Pos: object.Position{File: file}, Severity: object.SeverityError,
+			Message: "Kustomize: " + err.Error()}}, Read: []string{file}}
 	}
 	if remote := remoteRefs(file); len(remote) > 0 {
 		return fail(fmt.Errorf("remote bases and resources are not supported (kubeguard works offline): %s", strings.Join(remote, ", ")))
@@ -64,7 +64,7 @@ func (Kustomize) Render(dir string) ([]object.Document, []object.Diagnostic, []s
 		}
 		docs = append(docs, object.Document{File: file, Line: 1, Data: data, Origin: origin})
 	}
-	return docs, nil, append(fs.files(), file)
+	return object.Rendered{Docs: docs, Read: append(fs.files(), file)}
 }
 
 // remoteRefs lists the entries of a kustomization that point at the
