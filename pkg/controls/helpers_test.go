@@ -44,8 +44,9 @@ func TestDetectCredentials(t *testing.T) {
 		found       bool
 	}{
 		{"DB_PASSWORD", "hunter2hunter2", true},
-		{"AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE", true},
-		{"KEY", "-----BEGIN RSA PRIVATE KEY-----\nMIIE", true},
+		{"AWS_ACCESS_KEY_ID", "AKIAZ7QX4PL2M6RT5VWN", true},
+		{"AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE", false}, // AWS's documented example key
+		{"KEY", "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxKLxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW/VDL5AaWTg0nLVkjRo9z+40RQzuVaE8AkAFmxZzow3x+VJYKdjykkJ0iT9wCS0DRTXu269V264Vf/3jvredZiKRkgwlL9xNAwxXFg0x/XFw005UWVRIkdgcKWTjpBP2dPwVZ4WWC+9aGVd+Gyn1o0CLelf4rEjGoXbAAEgAqeGUxrcIlbjXfbcmwIDAQABAoIBAQCc\n-----END RSA PRIVATE KEY-----", true},
 		{"URL", "postgres://app:opensesame@db/app", true},
 		{"TOKEN", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", true},
 		{"DB_PASSWORD", "${DB_PASSWORD}", false},
@@ -66,13 +67,14 @@ func TestDetectCredentials(t *testing.T) {
 // Reports quote no secret value, in any format.
 func TestSecretsRedacted(t *testing.T) {
 	res := scanFile(t, "testdata/secrets.yaml")
+	res.Findings = append(res.Findings, scanFile(t, "testdata/insecure.Dockerfile").Findings...)
 	cat, _ := controls.Catalog(fixtureOptions)
 	for _, format := range report.Formats {
 		var b bytes.Buffer
 		if err := report.Write(&b, format, &report.Report{Tool: "kubeguard", Catalog: cat, Findings: res.Findings}); err != nil {
 			t.Fatal(err)
 		}
-		for _, v := range []string{"hunter2", "s3cr3t-Pa55w0rd", "AKIAIOSFODNN7EXAMPLE", "opensesame", "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"} {
+		for _, v := range []string{"hunter2", "s3cr3t-Pa55w0rd", "AKIAZ7QX4PL2M6RT5VWN", "opensesame", "ghp_R8sT2kLm9QxV4nZb7WcY1pHa3JdE6uFg0iKo", "glpat-Xk2mR9vTq4LzN8wB3yHc", "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"} {
 			if strings.Contains(b.String(), v) {
 				t.Errorf("%s report quotes a secret value", format)
 			}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli/values"
@@ -115,6 +116,21 @@ func (h *Helm) Render(path string) object.Rendered {
 		return fail(err) // Helm names the template and line
 	}
 	origin := fmt.Sprintf("helm chart %s %s (release %s)", ch.Name(), ch.Metadata.Version, name)
+	// Values files are searched for credentials as text: a value may be a
+	// secret whether or not a template uses it.
+	var texts []*object.Object
+	for _, c := range append([]*chart.Chart{ch}, ch.Dependencies()...) {
+		for _, f := range c.Raw {
+			if f.Name == "values.yaml" {
+				texts = append(texts, object.NewText("HelmValues", templateFile(path, filepath.Join(c.ChartFullPath(), f.Name)), f.Data))
+			}
+		}
+	}
+	for _, vf := range h.ValueFiles {
+		if data, err := os.ReadFile(vf); err == nil {
+			texts = append(texts, object.NewText("HelmValues", vf, data))
+		}
+	}
 	var docs []object.Document
 	for _, crd := range ch.CRDObjects() {
 		docs = append(docs, object.Document{File: templateFile(path, crd.Filename), Line: 1, Data: crd.File.Data, Origin: origin})
@@ -131,7 +147,7 @@ func (h *Helm) Render(path string) object.Rendered {
 		}
 		docs = append(docs, object.Document{File: templateFile(path, n), Line: 1, Data: []byte(out[n]), Origin: origin})
 	}
-	return object.Rendered{Docs: docs}
+	return object.Rendered{Docs: docs, Objects: texts}
 }
 
 // templateFile maps a template name ("chart/templates/x.yaml",

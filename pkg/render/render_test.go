@@ -51,8 +51,13 @@ func TestHelmValues(t *testing.T) {
 	if len(def.Diagnostics) > 0 {
 		t.Fatalf("diagnostics: %v", def.Diagnostics)
 	}
-	if def.Objects != 1 || !has(def, "PSS-RUN-AS-NON-ROOT", "shop/templates/deployment.yaml", 23) {
+	// the Deployment and values.yaml (searched for credentials)
+	if def.Objects != 2 || !has(def, "PSS-RUN-AS-NON-ROOT", "shop/templates/deployment.yaml", 23) {
 		t.Errorf("default values: %d objects, findings %v", def.Objects, def.Findings)
+	}
+	// values files are searched for credentials, placeholders are not
+	if !has(def, "SEC-HARDCODED", "shop/values.yaml", 9) || has(def, "SEC-HARDCODED", "shop/values.yaml", 8) {
+		t.Error("values.yaml: want the Slack webhook on line 9 only")
 	}
 	for _, id := range []string{"PSS-PRIVILEGED", "IMG-LATEST-TAG", "PSS-HOST-NAMESPACES"} {
 		if has(def, id, "", 0) {
@@ -80,8 +85,14 @@ func TestHelmValues(t *testing.T) {
 			t.Errorf("values-debug.yaml: missing %s at %s:%d", w.id, w.file, w.line)
 		}
 	}
-	if debug.Objects != 2 || debug.Findings[0].Object.Name != "dbg-shop" && debug.Findings[0].Object.Name != "dbg-cache" {
-		t.Errorf("values-debug.yaml: %d objects, first %v", debug.Objects, debug.Findings[0].Object)
+	// two workloads and three values files (chart, subchart, values-debug)
+	if debug.Objects != 5 || !has(debug, "PSS-PRIVILEGED", "", 0) {
+		t.Errorf("values-debug.yaml: %d objects", debug.Objects)
+	}
+	for _, f := range debug.Findings {
+		if f.Object.Kind == "Deployment" && f.Object.Name != "dbg-shop" {
+			t.Errorf("release name not applied: %v", f.Object)
+		}
 	}
 	str := scan(t, []string{chart}, &render.Helm{SetString: []string{"image.tag=latest"}})
 	if !has(str, "IMG-LATEST-TAG", "", 0) {
@@ -100,6 +111,9 @@ func TestHelmTemplateInReports(t *testing.T) {
 		}
 		if !strings.Contains(b.String(), "templates/deployment.yaml") || !strings.Contains(b.String(), "helm chart shop") {
 			t.Errorf("%s report does not name the template and chart", format)
+		}
+		if strings.Contains(b.String(), "Xk2mR9vTq4LzN8wB3yHcQ1Pz") {
+			t.Errorf("%s report quotes the secret of values.yaml", format)
 		}
 	}
 }
@@ -127,7 +141,7 @@ func TestHelmRenderError(t *testing.T) {
 		!strings.Contains(res.Diagnostics[0].Message, "a value is required") || !res.HasErrors() {
 		t.Errorf("diagnostics: %v", res.Diagnostics)
 	}
-	if res.Objects != 1 {
+	if res.Objects != 2 {
 		t.Errorf("the other chart was not scanned: %d objects", res.Objects)
 	}
 	if _, diags := object.Expand([]string{chart}, nil, &render.Helm{KubeVersion: "not-a-version"}); len(diags) != 1 || !strings.Contains(diags[0].Message, "--kube-version") {

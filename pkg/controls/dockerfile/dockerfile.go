@@ -136,8 +136,9 @@ func hasFlag(in df.Instruction, name string) bool {
 	return false
 }
 
-var secretEnv = dockerControl("DF-SECRET", "Secret in ENV or ARG", finding.High,
-	"ENV and ARG values are stored in the image's layers and history: anyone who can pull the image can read them.",
+var secretEnv = dockerControl("DF-SECRET", "Secret in the Dockerfile", finding.High,
+	"ENV and ARG values, and every instruction line, are stored in the image's layers and history: anyone who can pull "+
+		"the image can read them. Detection uses the gitleaks rule set plus credential-like ENV/ARG names with literal values.",
 	"Pass secrets at build time with RUN --mount=type=secret and at run time from a Kubernetes Secret; rotate what was committed.",
 	[]string{"CIS-Docker:4.10", "NIST:4.1.4", "MITRE:T1552.001"},
 	func(p *control.Pass, d *df.Dockerfile) {
@@ -147,12 +148,19 @@ var secretEnv = dockerControl("DF-SECRET", "Secret in ENV or ARG", finding.High,
 		}
 		for _, in := range all {
 			if in.Cmd != "env" && in.Cmd != "arg" {
+				// tokens in RUN, LABEL, ... lines: format rules only
+				for _, l := range secrets.ScanText(in.Original) {
+					p.Report(in.Path, "%s holds a credential (rule %s: %s)", strings.ToUpper(in.Cmd), l.Rule, secrets.Redact(l.Secret))
+				}
 				continue
 			}
-			for _, kv := range keyValues(in) {
-				if why := secrets.Detect(kv[0], kv[1]); why != "" {
-					p.Report(in.Path, "%s %s is %s (%s)", strings.ToUpper(in.Cmd), kv[0], why, secrets.Redact(kv[1]))
-				}
+			kvs := keyValues(in)
+			pairs := make([]secrets.Pair, len(kvs))
+			for i, kv := range kvs {
+				pairs[i] = secrets.Pair{Name: kv[0], Value: kv[1]}
+			}
+			for _, l := range secrets.ScanPairs(pairs, true) {
+				p.Report(in.Path, "%s %s holds a credential (rule %s: %s)", strings.ToUpper(in.Cmd), kvs[l.Index][0], l.Rule, secrets.Redact(l.Secret))
 			}
 		}
 	})

@@ -4,6 +4,7 @@
 package secrets
 
 import (
+	"encoding/base64"
 	"fmt"
 	"math"
 	"regexp"
@@ -52,50 +53,31 @@ var envSecret = &control.Control{
 var (
 	// sensitiveName matches names of variables and keys that hold
 	// credentials.
-	sensitiveName = regexp.MustCompile(`(?i)(passw(or)?d|passwd|\bpwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|credential|auth[_-]?key|\bauth\b|signing[_-]?key|encryption[_-]?key)`)
+	sensitiveName = regexp.MustCompile(`(?i)(passw(or)?d|passwd|\bpwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|credential|auth[_-]?key|signing[_-]?key|encryption[_-]?key)`)
 	// notACredential matches names that merely point at one.
-	notACredential = regexp.MustCompile(`(?i)(_FILE|_PATH|_DIR|_URL|_URI|_ENDPOINT|_HOST|_PORT|_NAME|_REF|_KEY_ID|_ENABLED|_ENABLE|_TTL|_EXPIR\w*|_TIMEOUT|_LENGTH|_SIZE|_TYPE|_MODE|_HEADER|_FIELD|_ALGORITHM|_ISSUER|_AUDIENCE|_VERSION|_PROVIDER|_METHOD|_STORE|_SECRET_NAME)$`)
+	notACredential = regexp.MustCompile(`(?i)(_ID|_USER|USERNAME|_FILE|_PATH|_DIR|_URL|_URI|_ENDPOINT|_HOST|_PORT|_NAME|_REF|_KEY_ID|_ENABLED|_ENABLE|_TTL|_EXPIR\w*|_TIMEOUT|_LENGTH|_SIZE|_TYPE|_MODE|_HEADER|_FIELD|_ALGORITHM|_ISSUER|_AUDIENCE|_VERSION|_PROVIDER|_METHOD|_STORE|_SECRET_NAME)$`)
 	// placeholder values are templates, references or examples, not secrets.
 	placeholder = regexp.MustCompile(`^(\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\$\(.*\)|\{\{.*\}\}|<.*>|%.*%|\*+|x+|X+|changeme|CHANGEME|REPLACE_?ME|replace[_-]?me|TODO|todo|none|None|null|nil|true|false|yes|no|[0-9.]+|(/[\w.\-]+)+/?)$`)
-
-	// knownFormats are credential formats recognisable by their shape,
-	// whatever the name next to them.
-	knownFormats = []struct {
-		name string
-		re   *regexp.Regexp
-	}{
-		{"AWS access key ID", regexp.MustCompile(`\b(AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[0-9A-Z]{16}\b`)},
-		{"private key", regexp.MustCompile(`-----BEGIN ((RSA|EC|DSA|OPENSSH|ENCRYPTED|PGP) )?PRIVATE KEY( BLOCK)?-----`)},
-		{"GitHub token", regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{60,})\b`)},
-		{"GitLab token", regexp.MustCompile(`\bglpat-[0-9A-Za-z_\-]{20,}\b`)},
-		{"Slack token", regexp.MustCompile(`\bxox[abposr]-[0-9A-Za-z\-]{10,}\b`)},
-		{"Slack webhook", regexp.MustCompile(`https://hooks\.slack\.com/services/T[0-9A-Z]+/B[0-9A-Z]+/[0-9A-Za-z]+`)},
-		{"Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}\b`)},
-		{"Stripe secret key", regexp.MustCompile(`\b[rs]k_live_[0-9A-Za-z]{24,}\b`)},
-		{"JSON web token", regexp.MustCompile(`\beyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}`)},
-		{"password in URL", regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]+:[^/\s@]{3,}@`)},
-	}
 )
 
-// Detect says why value (named name) looks like a hard-coded credential,
-// or "" when it does not.
+// Detect names the rule by which value (named name) is a hard-coded
+// credential, or returns "" when it is not one.
 func Detect(name, value string) string {
-	for _, f := range knownFormats {
-		if f.re.MatchString(value) {
-			if f.name == "password in URL" && strings.Contains(value, "${") {
-				continue
-			}
-			return "a " + f.name
-		}
+	if l := ScanPairs([]Pair{{name, value}}, true); len(l) > 0 {
+		return l[0].Rule
 	}
+	return ""
+}
+
+// literal reports whether a credential-like name holds a literal value
+// rather than a reference, template or placeholder. Passwords chosen by
+// people are too short and regular for the format and entropy rules.
+func literal(name, value string) bool {
 	v := strings.TrimSpace(value)
 	if !sensitiveName.MatchString(name) || notACredential.MatchString(name) || len(v) < 6 || placeholder.MatchString(v) {
-		return ""
+		return false
 	}
-	if strings.ContainsAny(v, " \n") && entropy(v) < 4 {
-		return "" // prose or configuration, not a credential
-	}
-	return "a literal value for a credential-like name"
+	return !strings.ContainsAny(v, " \n") || entropy(v) >= 4 // prose or configuration is not a credential
 }
 
 // entropy is the Shannon entropy of s in bits per character.
@@ -126,29 +108,76 @@ var hardcoded = &control.Control{
 	Title:    "Credential hard-coded in a manifest",
 	Severity: finding.High,
 	Category: "secrets",
-	Rationale: "Credentials written into environment variables or ConfigMaps end up in git history, CI logs and " +
-		"every copy of the manifest, readable by anyone who can read the repository or the ConfigMap.",
-	Remediation: "Rotate the credential, then store it in a Secret (created from an external secret store, e.g. External Secrets or Sealed Secrets) and reference it.",
-	Refs:        control.Refs("CIS:5.4.2", "NSA:secrets", "NIST:4.1.4", "MITRE:T1552.001"),
+	Rationale: "Credentials written into environment variables, ConfigMaps, Secret manifests, annotations or Helm " +
+		"values end up in git history, CI logs and every copy of the manifest. Detection uses the gitleaks rule set " +
+		"(named in the finding) plus credential-like names with literal values; placeholders such as ${VAR}, " +
+		"<your-token> or changeme are ignored, and values are never printed.",
+	Remediation: "Rotate the credential, then store it in a Secret created from an external secret store " +
+		"(External Secrets, Sealed Secrets, SOPS) and reference it.",
+	Refs: control.Refs("CIS:5.4.2", "NSA:secrets", "NIST:4.1.4", "MITRE:T1552.001"),
 	Check: func(p *control.Pass) {
-		if w := p.Workload; w != nil {
-			for _, c := range w.Containers {
-				for i, e := range c.Env {
-					if why := Detect(e.Name, e.Value); e.ValueFrom == nil && why != "" {
-						p.ReportContainer(c.Name, object.Index(c.Field("env"), i)+".value",
-							"%s %q sets %s to %s (%s)", c.Kind, c.Name, e.Name, why, Redact(e.Value))
-					}
-				}
+		o := p.Object
+		report := func(container, path, what string, l Leak) {
+			p.ReportContainer(container, path, "%s holds a credential (rule %s: %s)", what, l.Rule, Redact(l.Secret))
+		}
+		if t, ok := o.Native.(*object.Text); ok {
+			for _, l := range ScanText(t.Data) {
+				report("", object.LinePath(l.Index), fmt.Sprintf("line %d", l.Index), l)
 			}
 			return
 		}
-		if p.Object.Kind == "ConfigMap" && p.Object.Group() == "" {
-			data, _ := p.Object.Content["data"].(map[string]any)
-			for _, k := range sortedKeys(data) {
-				v, _ := data[k].(string)
-				if why := Detect(k, v); why != "" {
-					p.Report(object.Key("data", k), "ConfigMap key %s holds %s (%s)", k, why, Redact(v))
+		if w := p.Workload; w != nil {
+			for _, c := range w.Containers {
+				var pairs []Pair
+				var idx []int
+				for i, e := range c.Env {
+					if e.ValueFrom == nil && e.Value != "" {
+						pairs, idx = append(pairs, Pair{e.Name, e.Value}), append(idx, i)
+					}
 				}
+				for _, l := range ScanPairs(pairs, true) {
+					i := idx[l.Index]
+					report(c.Name, object.Index(c.Field("env"), i)+".value", fmt.Sprintf("%s %q variable %s", c.Kind, c.Name, c.Env[i].Name), l)
+				}
+			}
+		}
+		core := o.Group() == ""
+		for _, f := range []struct {
+			field  string
+			ok     bool
+			decode bool
+		}{{"data", core && o.Kind == "ConfigMap", false}, {"data", core && o.Kind == "Secret", true}, {"stringData", core && o.Kind == "Secret", false}} {
+			if !f.ok {
+				continue
+			}
+			m, _ := o.Content[f.field].(map[string]any)
+			keys := sortedKeys(m)
+			pairs := make([]Pair, len(keys))
+			for i, k := range keys {
+				v, _ := m[k].(string)
+				if f.decode {
+					if b, err := base64.StdEncoding.DecodeString(v); err == nil {
+						v = string(b)
+					}
+				}
+				pairs[i] = Pair{k, v}
+			}
+			for _, l := range ScanPairs(pairs, true) {
+				report("", object.Key(f.field, keys[l.Index]), fmt.Sprintf("%s key %s", o.Kind, keys[l.Index]), l)
+			}
+		}
+		// annotations (last-applied-configuration copies whole objects):
+		// format rules only, annotation names say nothing
+		if anns, _ := object.Get(o.Content, "metadata.annotations"); anns != nil {
+			m, _ := anns.(map[string]any)
+			keys := sortedKeys(m)
+			pairs := make([]Pair, len(keys))
+			for i, k := range keys {
+				v, _ := m[k].(string)
+				pairs[i] = Pair{k, v}
+			}
+			for _, l := range ScanPairs(pairs, false) {
+				report("", object.Key("metadata.annotations", keys[l.Index]), "annotation "+keys[l.Index], l)
 			}
 		}
 	},

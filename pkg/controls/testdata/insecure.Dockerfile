@@ -12,6 +12,8 @@ FROM ubuntu
 RUN apt-get update && apt-get install -y curl gcc ca-certificates=20240203
 # want-next: DF-CURL-PIPE
 RUN curl -fsSL https://example.com/install.sh | bash
+# want-next: DF-SECRET
+RUN curl -H "PRIVATE-TOKEN: glpat-Xk2mR9vTq4LzN8wB3yHc" https://gitlab.example.com/api/v4/projects
 # want-next: DF-SUDO
 RUN sudo chmod 0755 /usr/local/bin
 # want-next: DF-ADD-REMOTE
