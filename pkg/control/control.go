@@ -74,7 +74,11 @@ type Control struct {
 	Scope       Scope
 	// WorkloadsOnly controls are only run on objects carrying a pod spec.
 	WorkloadsOnly bool
-	Check         func(*Pass)
+	// Kinds, when set, are the only object kinds the control runs on. The
+	// engine selects controls per kind once, so a scan does not call
+	// every control on every object.
+	Kinds []string
+	Check func(*Pass)
 }
 
 // RefsFor returns the ids of framework f this control maps to.
@@ -101,6 +105,30 @@ type Pass struct {
 // NewPass is used by the engine and by tests.
 func NewPass(c *Control, o *object.Object, w *inventory.Workload, inv *inventory.Inventory, report func(finding.Finding)) *Pass {
 	return &Pass{Control: c, Object: o, Workload: w, Inventory: inv, report: report}
+}
+
+// Reset points a pass at another control and object, so that the engine
+// reuses one pass per worker instead of allocating one per check. A check
+// must not keep its pass.
+func (p *Pass) Reset(c *Control, o *object.Object, w *inventory.Workload, inv *inventory.Inventory, report func(finding.Finding)) {
+	*p = Pass{Control: c, Object: o, Workload: w, Inventory: inv, report: report}
+}
+
+// AppliesTo reports whether the control runs on an object of this kind,
+// with or without a workload view.
+func (c *Control) AppliesTo(kind string, workload bool) bool {
+	if c.WorkloadsOnly && !workload {
+		return false
+	}
+	if len(c.Kinds) == 0 {
+		return true
+	}
+	for _, k := range c.Kinds {
+		if k == kind {
+			return true
+		}
+	}
+	return false
 }
 
 // Report records a finding at the field path of the current object.

@@ -43,6 +43,7 @@ type Engine struct {
 	parse    bool
 	objectCs []*control.Control
 	invCs    []*control.Control
+	selected sync.Map // selection key -> []*control.Control, see controlsFor
 	severity map[string]finding.Severity
 }
 
@@ -117,6 +118,24 @@ type worker struct {
 	findings [][]finding.Finding
 	diags    []object.Diagnostic
 	parsed   int // objects decoded in ParseOnly mode
+
+	// One pass and one report function per worker, reset for each check:
+	// a scan runs millions of checks.
+	pass    control.Pass
+	curAnns []annSuppression
+	report  func(finding.Finding)
+}
+
+func (e *Engine) newWorker() *worker {
+	w := &worker{anns: map[*object.Object][]annSuppression{}}
+	w.report = func(f finding.Finding) {
+		if s, ok := e.severity[f.ControlID]; ok {
+			f.Severity = s
+		}
+		e.suppress(&f, w.curAnns)
+		w.add(f)
+	}
+	return w
 }
 
 const chunkSize = 1024
@@ -181,7 +200,7 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 	ws := make([]*worker, e.workers)
 	var wg sync.WaitGroup
 	for i := range ws {
-		w := &worker{anns: map[*object.Object][]annSuppression{}}
+		w := e.newWorker()
 		ws[i] = w
 		wg.Add(1)
 		go func() {
@@ -206,7 +225,7 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 // ScanObjects evaluates every control over objects that are already decoded
 // (from a cluster or an admission request).
 func (e *Engine) ScanObjects(objs []*object.Object) *Result {
-	w := &worker{anns: map[*object.Object][]annSuppression{}}
+	w := e.newWorker()
 	for _, o := range objs {
 		e.object(w, o, false)
 	}
@@ -239,7 +258,7 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 	if len(anns) > 0 {
 		w.anns[o] = anns
 	}
-	for _, c := range e.objectCs {
+	for _, c := range e.controlsFor(false, o.Kind, wl != nil) {
 		e.run(w, c, o, wl, nil, anns)
 	}
 	o.Compact(anchors(wl)...)
@@ -249,10 +268,28 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 	w.entries = append(w.entries, inventory.Entry{Object: o, Workload: wl})
 }
 
-func (e *Engine) run(w *worker, c *control.Control, o *object.Object, wl *inventory.Workload, inv *inventory.Inventory, anns []annSuppression) {
-	if c.WorkloadsOnly && wl == nil {
-		return
+// controlsFor returns the controls of a list that apply to objects of a
+// kind, selected once per kind.
+func (e *Engine) controlsFor(inventoryScope bool, kind string, workload bool) []*control.Control {
+	key := fmt.Sprintf("%t/%s/%t", inventoryScope, kind, workload)
+	if v, ok := e.selected.Load(key); ok {
+		return v.([]*control.Control)
 	}
+	list := e.objectCs
+	if inventoryScope {
+		list = e.invCs
+	}
+	var out []*control.Control
+	for _, c := range list {
+		if c.AppliesTo(kind, workload) {
+			out = append(out, c)
+		}
+	}
+	e.selected.Store(key, out)
+	return out
+}
+
+func (e *Engine) run(w *worker, c *control.Control, o *object.Object, wl *inventory.Workload, inv *inventory.Inventory, anns []annSuppression) {
 	defer func() {
 		// A control must never take the scan down; report it as an
 		// input problem with the object instead.
@@ -261,13 +298,9 @@ func (e *Engine) run(w *worker, c *control.Control, o *object.Object, wl *invent
 				Message: fmt.Sprintf("control %s failed on %s: %v", c.ID, o.Ref, r)})
 		}
 	}()
-	c.Check(control.NewPass(c, o, wl, inv, func(f finding.Finding) {
-		if s, ok := e.severity[f.ControlID]; ok {
-			f.Severity = s
-		}
-		e.suppress(&f, anns)
-		w.add(f)
-	}))
+	w.curAnns = anns
+	w.pass.Reset(c, o, wl, inv, w.report)
+	c.Check(&w.pass)
 }
 
 // anchors are the paths whose positions survive compaction: the places
@@ -317,13 +350,13 @@ func (e *Engine) finish(ws []*worker) *Result {
 		var wg sync.WaitGroup
 		for start := 0; start < len(entries); start += chunk {
 			part := entries[start:min(start+chunk, len(entries))]
-			w := &worker{}
+			w := e.newWorker()
 			pws = append(pws, w)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for _, en := range part {
-					for _, c := range e.invCs {
+					for _, c := range e.controlsFor(true, en.Object.Kind, en.Workload != nil) {
 						e.run(w, c, en.Object, en.Workload, inv, anns[en.Object])
 					}
 				}

@@ -31,7 +31,7 @@ func check(f func(p *control.Pass, d *df.Dockerfile)) func(*control.Pass) {
 
 func dockerControl(id, title string, sev finding.Severity, rationale, remediation string, refs []string, f func(p *control.Pass, d *df.Dockerfile)) *control.Control {
 	return &control.Control{ID: id, Title: title, Severity: sev, Category: "dockerfile", Rationale: rationale,
-		Remediation: remediation, Refs: control.Refs(refs...), Check: check(f)}
+		Remediation: remediation, Refs: control.Refs(refs...), Kinds: []string{df.Kind}, Check: check(f)}
 }
 
 // runs returns the RUN instructions of a stage as shell text.

@@ -70,6 +70,7 @@ var nodePort = &control.Control{
 		"TLS, authentication and logging usually live, and is often reachable from networks nobody intended.",
 	Remediation: "Use a ClusterIP Service behind an Ingress or Gateway, or a LoadBalancer with loadBalancerSourceRanges.",
 	Refs:        control.Refs("NSA:network-separation", "NIST:4.4.2", "MITRE:T1133"),
+	Kinds:       []string{"Service"},
 	Check: func(p *control.Pass) {
 		if s := service(p); s != nil && s.Type == corev1.ServiceTypeNodePort {
 			p.Report("spec.type", "Service is of type NodePort")
@@ -86,6 +87,7 @@ var lbSourceRanges = &control.Control{
 		"(or the whole VPC for internal balancers).",
 	Remediation: "Set spec.loadBalancerSourceRanges to the client networks that need access.",
 	Refs:        control.Refs("NSA:network-separation", "NIST:4.4.2", "MITRE:T1133", "MITRE:T1190"),
+	Kinds:       []string{"Service"},
 	Check: func(p *control.Pass) {
 		s := service(p)
 		if s == nil || s.Type != corev1.ServiceTypeLoadBalancer {
@@ -110,6 +112,7 @@ var externalIPs = &control.Control{
 		"(CVE-2020-8554); clusters should deny the field with the DenyServiceExternalIPs admission plugin.",
 	Remediation: "Remove spec.externalIPs and use a LoadBalancer or Ingress.",
 	Refs:        control.Refs("NSA:network-separation", "NIST:4.3.3", "MITRE:T1557"),
+	Kinds:       []string{"Service"},
 	Check: func(p *control.Pass) {
 		if s := service(p); s != nil && len(s.ExternalIPs) > 0 {
 			p.Report("spec.externalIPs", "Service claims external IPs %s", strings.Join(s.ExternalIPs, ", "))
@@ -126,6 +129,7 @@ var ingressTLS = &control.Control{
 		"network in clear text.",
 	Remediation: "Add spec.tls with the hosts and a certificate Secret (for example issued by cert-manager).",
 	Refs:        control.Refs("NSA:network-separation", "NIST:4.3.3", "MITRE:T1040"),
+	Kinds:       []string{"Ingress"},
 	Check: func(p *control.Pass) {
 		if p.Object.Kind != "Ingress" || p.Object.Group() != "networking.k8s.io" && p.Object.Group() != "extensions" {
 			return
@@ -177,6 +181,7 @@ var nginxSnippet = &control.Control{
 		"controller's ServiceAccount token and every Secret in the cluster (CVE-2021-25742, CVE-2025-1974).",
 	Remediation: "Remove the snippet and use the dedicated annotations; run ingress-nginx with allow-snippet-annotations: false.",
 	Refs:        control.Refs("NIST:4.3.1", "MITRE:T1190", "MITRE:T1552.007"),
+	Kinds:       []string{"Ingress"},
 	Check: func(p *control.Pass) {
 		if p.Object.Kind != "Ingress" {
 			return

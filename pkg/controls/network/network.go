@@ -186,7 +186,8 @@ var allowAllIngress = &control.Control{
 		"external address, which defeats the isolation the policy seems to add.",
 	Remediation: "List the allowed sources: podSelector and namespaceSelector for in-cluster clients, ipBlock for " +
 		"known external ranges.",
-	Refs: control.Refs("CIS:5.3.2", "NSA:network-separation", "NIST:4.3.3"),
+	Refs:  control.Refs("CIS:5.3.2", "NSA:network-separation", "NIST:4.3.3"),
+	Kinds: []string{"NetworkPolicy"},
 	Check: func(p *control.Pass) {
 		pol, ok := netpol.New(p.Object)
 		if !ok || !pol.Ingress {
@@ -209,6 +210,7 @@ var allowAllEgress = &control.Control{
 		"command-and-control servers. Rules limited to ports (such as DNS on 53) are not reported.",
 	Remediation: "List the destinations the pods need (namespaceSelector/podSelector, or ipBlock ranges) and the ports.",
 	Refs:        control.Refs("NSA:network-separation", "NIST:4.4.2", "MITRE:T1041"),
+	Kinds:       []string{"NetworkPolicy"},
 	Check: func(p *control.Pass) {
 		pol, ok := netpol.New(p.Object)
 		if !ok || !pol.Egress {
@@ -276,6 +278,7 @@ var policyDangling = &control.Control{
 	Remediation: "Fix spec.podSelector to match the pods' labels, or delete the policy.",
 	Refs:        control.Refs("NSA:network-separation", "NIST:4.3.3"),
 	Scope:       control.InventoryScope,
+	Kinds:       []string{"NetworkPolicy"},
 	Check: func(p *control.Pass) {
 		pol, ok := netpol.New(p.Object)
 		if !ok || pol.SelectsAll() {
@@ -295,6 +298,7 @@ var serviceDangling = &control.Control{
 	Remediation: "Fix spec.selector to match the pod template labels of the intended workload.",
 	Refs:        control.Refs("NIST:4.3.3"),
 	Scope:       control.InventoryScope,
+	Kinds:       []string{"Service"},
 	Check: func(p *control.Pass) {
 		if p.Object.Kind != "Service" || p.Object.Group() != "" {
 			return
@@ -328,6 +332,7 @@ var ingressBackend = &control.Control{
 	Remediation: "Define the Service in the input or fix the backend's service name.",
 	Refs:        control.Refs("NIST:4.3.3"),
 	Scope:       control.InventoryScope,
+	Kinds:       []string{"Ingress"},
 	Check: func(p *control.Pass) {
 		if p.Object.Kind != "Ingress" || p.Object.Group() != "networking.k8s.io" || !p.Inventory.HasKindIn("Service", p.Object.Namespace) {
 			return
@@ -365,6 +370,7 @@ var hpaTarget = &control.Control{
 	Remediation: "Fix spec.scaleTargetRef to name the workload's kind and name.",
 	Refs:        control.Refs("NSA:resource-policies"),
 	Scope:       control.InventoryScope,
+	Kinds:       []string{"HorizontalPodAutoscaler"},
 	Check: func(p *control.Pass) {
 		if p.Object.Kind != "HorizontalPodAutoscaler" {
 			return
@@ -392,6 +398,7 @@ var pdbDangling = &control.Control{
 	Remediation: "Fix spec.selector to match the pod template labels of the workload it protects.",
 	Refs:        control.Refs("NSA:resource-policies"),
 	Scope:       control.InventoryScope,
+	Kinds:       []string{"PodDisruptionBudget"},
 	Check: func(p *control.Pass) {
 		if p.Object.Kind != "PodDisruptionBudget" {
 			return

@@ -139,6 +139,7 @@ var singleReplica = &control.Control{
 	Remediation: "Run at least two replicas (or let a HorizontalPodAutoscaler with minReplicas >= 2 manage them).",
 	Refs:        control.Refs("NIST:4.4.4"),
 	Scope:       control.InventoryScope,
+	Kinds:       []string{"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"},
 	Check: func(p *control.Pass) {
 		n, ok := replicas(p)
 		if !ok || n != 1 || autoscaled(p) {
@@ -157,6 +158,7 @@ var noPDB = &control.Control{
 	Remediation: "Add a PodDisruptionBudget with maxUnavailable: 1 (or minAvailable) selecting the pods.",
 	Refs:        control.Refs("NIST:4.4.4"),
 	Scope:       control.InventoryScope,
+	Kinds:       []string{"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"},
 	Check: func(p *control.Pass) {
 		n, ok := replicas(p)
 		if !ok || n < 2 && !autoscaled(p) {
@@ -186,6 +188,7 @@ var selectorMismatch = &control.Control{
 	Rationale:   "A controller whose selector does not match its own pod template labels is rejected by the API server (apps/v1) or never sees its pods.",
 	Remediation: "Make spec.selector match spec.template.metadata.labels.",
 	Refs:        control.Refs("NIST:4.4.4"),
+	Kinds:       []string{"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController", "DaemonSet", "Job"},
 	Check: func(p *control.Pass) {
 		if !replicated[p.Object.Kind] && p.Object.Kind != "DaemonSet" && p.Object.Kind != "Job" || p.Workload == nil {
 			return

@@ -201,6 +201,7 @@ var inManifest = &control.Control{
 		"version control for good.",
 	Remediation: "Keep Secret values out of git: use Sealed Secrets, SOPS, External Secrets or the CSI secrets store, and rotate what was committed.",
 	Refs:        control.Refs("CIS:5.4.2", "NSA:secrets", "NIST:4.1.4", "MITRE:T1552.001"),
+	Kinds:       []string{"Secret"},
 	Check: func(p *control.Pass) {
 		if p.Object.Kind != "Secret" || p.Object.Group() != "" {
 			return
