@@ -43,7 +43,7 @@ type Engine struct {
 	parse    bool
 	objectCs []*control.Control
 	invCs    []*control.Control
-	selected sync.Map // selection key -> []*control.Control, see controlsFor
+	selected sync.Map // selection -> []*control.Control, see controlsFor
 	severity map[string]finding.Severity
 }
 
@@ -268,10 +268,16 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 	w.entries = append(w.entries, inventory.Entry{Object: o, Workload: wl})
 }
 
+type selection struct {
+	inventoryScope bool
+	kind           string
+	workload       bool
+}
+
 // controlsFor returns the controls of a list that apply to objects of a
 // kind, selected once per kind.
 func (e *Engine) controlsFor(inventoryScope bool, kind string, workload bool) []*control.Control {
-	key := fmt.Sprintf("%t/%s/%t", inventoryScope, kind, workload)
+	key := selection{inventoryScope, kind, workload}
 	if v, ok := e.selected.Load(key); ok {
 		return v.([]*control.Control)
 	}

@@ -4,7 +4,8 @@
 package exposure
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -187,19 +188,10 @@ var nginxSnippet = &control.Control{
 			return
 		}
 		anns := p.Object.Metadata("annotations")
-		for _, k := range sortedKeys(anns) {
+		for _, k := range slices.Sorted(maps.Keys(anns)) {
 			if strings.HasPrefix(k, "nginx.ingress.kubernetes.io/") && strings.HasSuffix(k, "-snippet") {
 				p.Report(object.Key("metadata.annotations", k), "Ingress sets snippet annotation %s", k)
 			}
 		}
 	},
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -6,9 +6,10 @@ package secrets
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
@@ -151,7 +152,7 @@ var hardcoded = &control.Control{
 				continue
 			}
 			m, _ := o.Content[f.field].(map[string]any)
-			keys := sortedKeys(m)
+			keys := slices.Sorted(maps.Keys(m))
 			pairs := make([]Pair, len(keys))
 			for i, k := range keys {
 				v, _ := m[k].(string)
@@ -170,7 +171,7 @@ var hardcoded = &control.Control{
 		// format rules only, annotation names say nothing
 		if anns, _ := object.Get(o.Content, "metadata.annotations"); anns != nil {
 			m, _ := anns.(map[string]any)
-			keys := sortedKeys(m)
+			keys := slices.Sorted(maps.Keys(m))
 			pairs := make([]Pair, len(keys))
 			for i, k := range keys {
 				v, _ := m[k].(string)
@@ -181,15 +182,6 @@ var hardcoded = &control.Control{
 			}
 		}
 	},
-}
-
-func sortedKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 var inManifest = &control.Control{
