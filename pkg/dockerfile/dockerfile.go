@@ -112,8 +112,15 @@ func Parse(file string, data []byte) (*object.Object, []object.Diagnostic) {
 	}
 	d := &Dockerfile{}
 	lines := map[string]int{"": 1}
+	var diags []object.Diagnostic
 	for _, n := range res.AST.Children {
 		in := Instruction{Cmd: strings.ToLower(n.Value), Flags: n.Flags, Original: n.Original, Line: n.StartLine}
+		if !known[in.Cmd] {
+			// docker build refuses the file; say so and analyse the rest
+			diags = append(diags, object.Diagnostic{Pos: object.Position{File: file, Line: n.StartLine, Column: 1},
+				Severity: object.SeverityError, Message: fmt.Sprintf("invalid Dockerfile: unknown instruction %s", strings.ToUpper(n.Value))})
+			continue
+		}
 		for a := n.Next; a != nil; a = a.Next {
 			in.Args = append(in.Args, a.Value)
 		}
@@ -147,8 +154,13 @@ func Parse(file string, data []byte) (*object.Object, []object.Diagnostic) {
 	o := object.New(map[string]any{"apiVersion": APIVersion, "kind": Kind, "metadata": map[string]any{"name": file}},
 		object.Position{File: file, Line: 1, Column: 1}, locator{file, lines})
 	o.Native = d
-	return o, nil
+	return o, diags
 }
+
+// known are the instructions of the Dockerfile reference.
+var known = map[string]bool{"from": true, "run": true, "cmd": true, "label": true, "maintainer": true, "expose": true,
+	"env": true, "add": true, "copy": true, "entrypoint": true, "volume": true, "user": true, "workdir": true,
+	"arg": true, "onbuild": true, "stopsignal": true, "healthcheck": true, "shell": true}
 
 // locator maps instruction paths to their lines.
 type locator struct {
