@@ -40,7 +40,7 @@ func newScanCmd(s *streams) *cobra.Command {
 		Example: "  kubeguard scan examples/insecure\n" +
 			"  kubeguard scan charts/shop -f values-prod.yaml --set image.tag=1.4.2\n" +
 			"  kubeguard scan deploy/overlays/prod -o sarif > kubeguard.sarif",
-		Args:    cobra.MinimumNArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScan(s, &f, args)
 		},

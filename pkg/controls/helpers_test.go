@@ -38,7 +38,7 @@ func TestImageRepository(t *testing.T) {
 	}
 }
 
-func TestDetectCredentials(t *testing.T) {
+func TestScanPairs(t *testing.T) {
 	for _, c := range []struct {
 		name, value string
 		found       bool
@@ -58,8 +58,8 @@ func TestDetectCredentials(t *testing.T) {
 		{"LOG_LEVEL", "debug", false},
 		{"URL", "https://example.com/path", false},
 	} {
-		if got := secrets.Detect(c.name, c.value) != ""; got != c.found {
-			t.Errorf("Detect(%s=%q) = %v", c.name, c.value, got)
+		if got := len(secrets.ScanPairs([]secrets.Pair{{Name: c.name, Value: c.value}}, true)) > 0; got != c.found {
+			t.Errorf("ScanPairs(%s=%q) found %v", c.name, c.value, got)
 		}
 	}
 }

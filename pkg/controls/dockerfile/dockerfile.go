@@ -34,12 +34,14 @@ func dockerControl(id, title string, sev finding.Severity, rationale, remediatio
 		Remediation: remediation, Refs: control.Refs(refs...), Kinds: []string{df.Kind}, Check: check(f)}
 }
 
-// runs returns the RUN instructions of a stage as shell text.
-func runs(st *df.Stage) []df.Instruction {
+// runs returns the RUN instructions of the given stages.
+func runs(stages ...df.Stage) []df.Instruction {
 	var out []df.Instruction
-	for _, in := range st.Instructions {
-		if in.Cmd == "run" {
-			out = append(out, in)
+	for _, st := range stages {
+		for _, in := range st.Instructions {
+			if in.Cmd == "run" {
+				out = append(out, in)
+			}
 		}
 	}
 	return out
@@ -190,11 +192,9 @@ var curlPipe = dockerControl("DF-CURL-PIPE", "Remote script piped into a shell",
 	"Download the script, verify its checksum or signature, then run it; or install from a package manager.",
 	[]string{"CIS-Docker:4.11", "NIST:4.1.3", "MITRE:T1195.002"},
 	func(p *control.Pass, d *df.Dockerfile) {
-		for _, st := range d.Stages {
-			for _, in := range runs(&st) {
-				if curlPipeRE.MatchString(text(in)) {
-					p.Report(in.Path, "RUN pipes a download into a shell")
-				}
+		for _, in := range runs(d.Stages...) {
+			if curlPipeRE.MatchString(text(in)) {
+				p.Report(in.Path, "RUN pipes a download into a shell")
 			}
 		}
 	})
@@ -223,19 +223,17 @@ var pkgUnpinned = dockerControl("DF-PKG-UNPINNED", "Packages installed without v
 	"Pin versions (apt-get install pkg=1.2.3-1, apk add pkg=1.2.3-r0), or rebuild from a pinned base on a schedule and scan each build.",
 	[]string{"CIS-Docker:4.3", "NIST:4.1.1"},
 	func(p *control.Pass, d *df.Dockerfile) {
-		for _, st := range d.Stages {
-			for _, in := range runs(&st) {
-				t := text(in)
-				var pkgs []string
-				for _, m := range aptInstallRE.FindAllStringSubmatch(t, -1) {
-					pkgs = append(pkgs, unpinned(m[3], "=")...)
-				}
-				for _, m := range apkAddRE.FindAllStringSubmatch(t, -1) {
-					pkgs = append(pkgs, unpinned(m[2], "=")...)
-				}
-				if len(pkgs) > 0 {
-					p.Report(in.Path, "RUN installs %s without a version", strings.Join(pkgs, ", "))
-				}
+		for _, in := range runs(d.Stages...) {
+			t := text(in)
+			var pkgs []string
+			for _, m := range aptInstallRE.FindAllStringSubmatch(t, -1) {
+				pkgs = append(pkgs, unpinned(m[3], "=")...)
+			}
+			for _, m := range apkAddRE.FindAllStringSubmatch(t, -1) {
+				pkgs = append(pkgs, unpinned(m[2], "=")...)
+			}
+			if len(pkgs) > 0 {
+				p.Report(in.Path, "RUN installs %s without a version", strings.Join(pkgs, ", "))
 			}
 		}
 	})
@@ -245,15 +243,13 @@ var pkgCache = dockerControl("DF-PKG-CACHE", "Package manager cache left in the 
 	"Use apk add --no-cache, or clean up in the same RUN: apt-get install ... && rm -rf /var/lib/apt/lists/*.",
 	[]string{"CIS-Docker:4.7", "NIST:4.1.2"},
 	func(p *control.Pass, d *df.Dockerfile) {
-		for _, st := range d.Stages {
-			for _, in := range runs(&st) {
-				t := text(in)
-				if aptInstallRE.MatchString(t) && !strings.Contains(t, "/var/lib/apt/lists") && !hasFlag(in, "--mount=type=cache") {
-					p.Report(in.Path, "RUN installs with apt without removing /var/lib/apt/lists")
-				}
-				if apkAddRE.MatchString(t) && !strings.Contains(t, "--no-cache") && !strings.Contains(t, "/var/cache/apk") && !hasFlag(in, "--mount=type=cache") {
-					p.Report(in.Path, "RUN installs with apk without --no-cache")
-				}
+		for _, in := range runs(d.Stages...) {
+			t := text(in)
+			if aptInstallRE.MatchString(t) && !strings.Contains(t, "/var/lib/apt/lists") && !hasFlag(in, "--mount=type=cache") {
+				p.Report(in.Path, "RUN installs with apt without removing /var/lib/apt/lists")
+			}
+			if apkAddRE.MatchString(t) && !strings.Contains(t, "--no-cache") && !strings.Contains(t, "/var/cache/apk") && !hasFlag(in, "--mount=type=cache") {
+				p.Report(in.Path, "RUN installs with apk without --no-cache")
 			}
 		}
 	})
@@ -265,11 +261,9 @@ var sudo = dockerControl("DF-SUDO", "sudo in the image build", finding.Medium,
 	"Run build steps as root before the final USER instruction and do not install sudo.",
 	[]string{"CIS-Docker:4.1", "NIST:4.4.3", "MITRE:T1548.003"},
 	func(p *control.Pass, d *df.Dockerfile) {
-		for _, st := range d.Stages {
-			for _, in := range runs(&st) {
-				if sudoRE.MatchString(text(in)) {
-					p.Report(in.Path, "RUN uses sudo")
-				}
+		for _, in := range runs(d.Stages...) {
+			if sudoRE.MatchString(text(in)) {
+				p.Report(in.Path, "RUN uses sudo")
 			}
 		}
 	})
@@ -317,7 +311,7 @@ var buildToolsInFinal = dockerControl("DF-BUILD-TOOLS-FINAL", "Build tools in th
 	[]string{"CIS-Docker:4.3", "NIST:4.1.2"},
 	func(p *control.Pass, d *df.Dockerfile) {
 		st := d.Final()
-		for _, in := range runs(st) {
+		for _, in := range runs(*st) {
 			t := text(in)
 			for _, m := range append(aptInstallRE.FindAllStringSubmatch(t, -1), apkAddRE.FindAllStringSubmatch(t, -1)...) {
 				if tool := buildToolsRE.FindString(m[len(m)-1]); tool != "" {

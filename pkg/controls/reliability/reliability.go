@@ -98,13 +98,14 @@ var probePort = &control.Control{
 	},
 }
 
-// replicated kinds keep a number of identical pods running.
-var replicated = map[string]bool{"Deployment": true, "StatefulSet": true, "ReplicaSet": true, "ReplicationController": true}
+// replicatedKinds keep a number of identical pods running.
+var replicatedKinds = []string{"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"}
 
 // replicas returns the replica count (1 when unset, the API default) and
-// whether the object is a replicated workload.
+// whether it could be read. The controls that call it run on
+// replicatedKinds only.
 func replicas(p *control.Pass) (int64, bool) {
-	if !replicated[p.Object.Kind] || p.Workload == nil {
+	if p.Workload == nil {
 		return 0, false
 	}
 	v, ok := object.Get(p.Object.Content, "spec.replicas")
@@ -115,19 +116,41 @@ func replicas(p *control.Pass) (int64, bool) {
 	return n, isInt
 }
 
-// autoscaled reports whether an HPA of the input scales the object.
+type target struct{ namespace, kind, name string }
+
+// autoscaled reports whether an HPA of the input scales the object. The
+// targets of all HPAs are read once per inventory.
 func autoscaled(p *control.Pass) bool {
-	for _, e := range p.Inventory.OfKind("HorizontalPodAutoscaler") {
-		if e.Object.Namespace != p.Object.Namespace {
-			continue
+	targets := p.Inventory.Memo("reliability.hpaTargets", func(inv *inventory.Inventory) any {
+		m := map[target]bool{}
+		for _, e := range inv.OfKind("HorizontalPodAutoscaler") {
+			ref, _ := object.Get(e.Object.Content, "spec.scaleTargetRef")
+			r, _ := ref.(map[string]any)
+			kind, _ := r["kind"].(string)
+			name, _ := r["name"].(string)
+			m[target{e.Object.Namespace, kind, name}] = true
 		}
-		ref, _ := object.Get(e.Object.Content, "spec.scaleTargetRef")
-		m, _ := ref.(map[string]any)
-		if m["kind"] == p.Object.Kind && m["name"] == p.Object.Name {
-			return true
+		return m
+	}).(map[target]bool)
+	return targets[target{p.Object.Namespace, p.Object.Kind, p.Object.Name}]
+}
+
+// pdbSelectors returns the selectors of the PodDisruptionBudgets of each
+// namespace, converted once per inventory.
+func pdbSelectors(inv *inventory.Inventory) map[string][]labels.Selector {
+	return inv.Memo("reliability.pdbSelectors", func(inv *inventory.Inventory) any {
+		m := map[string][]labels.Selector{}
+		for _, e := range inv.OfKind("PodDisruptionBudget") {
+			pdb, ok := inventory.As[policyv1.PodDisruptionBudget](e.Object)
+			if !ok || pdb.Spec.Selector == nil {
+				continue
+			}
+			if sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector); err == nil {
+				m[e.Object.Namespace] = append(m[e.Object.Namespace], sel)
+			}
 		}
-	}
-	return false
+		return m
+	}).(map[string][]labels.Selector)
 }
 
 var singleReplica = &control.Control{
@@ -139,7 +162,7 @@ var singleReplica = &control.Control{
 	Remediation: "Run at least two replicas (or let a HorizontalPodAutoscaler with minReplicas >= 2 manage them).",
 	Refs:        control.Refs("NIST:4.4.4"),
 	Scope:       control.InventoryScope,
-	Kinds:       []string{"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"},
+	Kinds:       replicatedKinds,
 	Check: func(p *control.Pass) {
 		n, ok := replicas(p)
 		if !ok || n != 1 || autoscaled(p) {
@@ -158,21 +181,14 @@ var noPDB = &control.Control{
 	Remediation: "Add a PodDisruptionBudget with maxUnavailable: 1 (or minAvailable) selecting the pods.",
 	Refs:        control.Refs("NIST:4.4.4"),
 	Scope:       control.InventoryScope,
-	Kinds:       []string{"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"},
+	Kinds:       replicatedKinds,
 	Check: func(p *control.Pass) {
 		n, ok := replicas(p)
 		if !ok || n < 2 && !autoscaled(p) {
 			return
 		}
-		for _, e := range p.Inventory.OfKind("PodDisruptionBudget") {
-			if e.Object.Namespace != p.Object.Namespace {
-				continue
-			}
-			pdb, ok := inventory.As[policyv1.PodDisruptionBudget](e.Object)
-			if !ok || pdb.Spec.Selector == nil {
-				continue
-			}
-			if sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector); err == nil && sel.Matches(labels.Set(p.Workload.Meta.Labels)) {
+		for _, sel := range pdbSelectors(p.Inventory)[p.Object.Namespace] {
+			if sel.Matches(labels.Set(p.Workload.Meta.Labels)) {
 				return
 			}
 		}
@@ -188,9 +204,9 @@ var selectorMismatch = &control.Control{
 	Rationale:   "A controller whose selector does not match its own pod template labels is rejected by the API server (apps/v1) or never sees its pods.",
 	Remediation: "Make spec.selector match spec.template.metadata.labels.",
 	Refs:        control.Refs("NIST:4.4.4"),
-	Kinds:       []string{"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController", "DaemonSet", "Job"},
+	Kinds:       append([]string{"DaemonSet", "Job"}, replicatedKinds...),
 	Check: func(p *control.Pass) {
-		if !replicated[p.Object.Kind] && p.Object.Kind != "DaemonSet" && p.Object.Kind != "Job" || p.Workload == nil {
+		if p.Workload == nil {
 			return
 		}
 		v, ok := object.Get(p.Object.Content, "spec.selector")

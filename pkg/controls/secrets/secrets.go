@@ -61,15 +61,6 @@ var (
 	placeholder = regexp.MustCompile(`^(\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\$\(.*\)|\{\{.*\}\}|<.*>|%.*%|\*+|x+|X+|changeme|CHANGEME|REPLACE_?ME|replace[_-]?me|TODO|todo|none|None|null|nil|true|false|yes|no|[0-9.]+|(/[\w.\-]+)+/?)$`)
 )
 
-// Detect names the rule by which value (named name) is a hard-coded
-// credential, or returns "" when it is not one.
-func Detect(name, value string) string {
-	if l := ScanPairs([]Pair{{name, value}}, true); len(l) > 0 {
-		return l[0].Rule
-	}
-	return ""
-}
-
 // literal reports whether a credential-like name holds a literal value
 // rather than a reference, template or placeholder. Passwords chosen by
 // people are too short and regular for the format and entropy rules.
