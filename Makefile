@@ -2,7 +2,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/kubeguard/kubeguard/internal/cli.version=$(VERSION)
 
-.PHONY: build test bench docs fuzz sarif-schema vet
+.PHONY: build test bench docs fuzz sarif-schema vet test-cluster cluster-up cluster-down
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kubeguard ./cmd/kubeguard
@@ -13,7 +13,18 @@ sarif-schema: .cache/sarif-schema-2.1.0.json
 .cache/sarif-schema-2.1.0.json:
 	$(GO) run ./hack/fetch-sarif-schema $@
 
-test: sarif-schema
+# End-to-end tests run a real kube-apiserver, built once from the release
+# pinned in test/cluster/go.mod into .cache/, and etcd from Debian.
+test-cluster:
+	$(GO) run ./hack/cluster build
+
+cluster-up:
+	$(GO) run ./hack/cluster up
+
+cluster-down:
+	$(GO) run ./hack/cluster down
+
+test: sarif-schema test-cluster
 	$(GO) vet ./...
 	KUBEGUARD_SARIF_SCHEMA=$(CURDIR)/.cache/sarif-schema-2.1.0.json $(GO) test ./...
 
