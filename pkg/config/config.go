@@ -43,6 +43,8 @@ type Config struct {
 	// ForbidAnnotationSuppressions ignores kubeguard.io/ignore annotations,
 	// so workload owners cannot exempt themselves.
 	ForbidAnnotationSuppressions bool `yaml:"forbidAnnotationSuppressions"`
+	// Webhook configures the admission webhook.
+	Webhook Webhook `yaml:"webhook"`
 
 	// Path is the file the configuration was read from ("" for defaults).
 	Path string `yaml:"-"`
@@ -128,6 +130,9 @@ func Load(path string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if err := c.Webhook.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	for i, e := range c.Exclude {

@@ -5,6 +5,7 @@ package control
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -78,8 +79,16 @@ type Control struct {
 	// engine selects controls per kind once, so a scan does not call
 	// every control on every object.
 	Kinds []string
-	Check func(*Pass)
+	// FileKinds are kinds the control checks only in manifests, never in
+	// a live cluster or at admission: a Secret holding data belongs in
+	// the cluster, but not in git.
+	FileKinds []string
+	Check     func(*Pass)
 }
+
+// OnlyInFiles reports whether the control skips objects of kind outside
+// of manifests.
+func (c *Control) OnlyInFiles(kind string) bool { return slices.Contains(c.FileKinds, kind) }
 
 // RefsFor returns the ids of framework f this control maps to.
 func (c *Control) RefsFor(f Framework) []string {

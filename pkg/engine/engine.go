@@ -117,7 +117,8 @@ type worker struct {
 	// of thousands, and growing one slice would copy them over and over.
 	findings [][]finding.Finding
 	diags    []object.Diagnostic
-	parsed   int // objects decoded in ParseOnly mode
+	parsed   int  // objects decoded in ParseOnly mode
+	live     bool // objects come from a cluster or admission, not files
 
 	// One pass and one report function per worker, reset for each check:
 	// a scan runs millions of checks.
@@ -259,7 +260,9 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 		w.anns[o] = anns
 	}
 	for _, c := range e.controlsFor(false, o.Kind, wl != nil) {
-		e.run(w, c, o, wl, nil, anns)
+		if !w.live || !c.OnlyInFiles(o.Kind) {
+			e.run(w, c, o, wl, nil, anns)
+		}
 	}
 	o.Compact(anchors(wl)...)
 	if own {

@@ -4,6 +4,7 @@
 package inventory
 
 import (
+	"slices"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -28,6 +29,14 @@ type Inventory struct {
 
 	memoMu sync.Mutex
 	memo   map[string]*memoEntry
+
+	// parent is set on an overlay: the inventory of a cluster seen with one
+	// object added or replaced (an admission request). Lookups read the
+	// overlay's own entries first and the parent's, minus the replaced
+	// object, after them.
+	parent *Inventory
+	own    key
+	ownW   bool
 }
 
 type memoEntry struct {
@@ -38,6 +47,30 @@ type memoEntry struct {
 // New returns an empty inventory.
 func New() *Inventory {
 	return &Inventory{byKey: map[key]int{}, byKind: map[string][]int{}, kindNS: map[key]bool{}}
+}
+
+// Overlay returns base with o added, replacing any object of the same
+// kind, namespace and name. It costs nothing in the size of base: an
+// admission webhook evaluates every request against the live inventory of
+// a cluster this way. Memos whose kinds do not include o's are shared with
+// base.
+func Overlay(base *Inventory, o *object.Object, w *Workload) *Inventory {
+	inv := New()
+	inv.Add(o, w)
+	inv.parent, inv.own, inv.ownW = base, key{o.Kind, o.Namespace, o.Name}, w != nil
+	return inv
+}
+
+// parentEntries returns the parent's entries at idx without the one the
+// overlay replaces.
+func (inv *Inventory) parentEntries(idx []int, out []Entry) []Entry {
+	for _, i := range idx {
+		e := inv.parent.entries[i]
+		if (key{e.Object.Kind, e.Object.Namespace, e.Object.Name}) != inv.own {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Add records an object. Later objects with the same kind, namespace and
@@ -51,15 +84,37 @@ func (inv *Inventory) Add(o *object.Object, w *Workload) {
 }
 
 // Len returns the number of objects.
-func (inv *Inventory) Len() int { return len(inv.entries) }
+func (inv *Inventory) Len() int {
+	if inv.parent != nil {
+		n := inv.parent.Len() + len(inv.entries)
+		if _, ok := inv.parent.byKey[inv.own]; ok {
+			n--
+		}
+		return n
+	}
+	return len(inv.entries)
+}
 
 // Entries returns every entry in input order.
-func (inv *Inventory) Entries() []Entry { return inv.entries }
+func (inv *Inventory) Entries() []Entry {
+	if inv.parent == nil {
+		return inv.entries
+	}
+	all := make([]int, len(inv.parent.entries))
+	for i := range all {
+		all[i] = i
+	}
+	return inv.parentEntries(all, append([]Entry{}, inv.entries...))
+}
 
 // Get returns the object of a kind with a namespace and name.
 func (inv *Inventory) Get(kind, namespace, name string) (Entry, bool) {
-	i, ok := inv.byKey[key{kind, namespace, name}]
+	k := key{kind, namespace, name}
+	i, ok := inv.byKey[k]
 	if !ok {
+		if inv.parent != nil && k != inv.own {
+			return inv.parent.Get(kind, namespace, name)
+		}
 		return Entry{}, false
 	}
 	return inv.entries[i], true
@@ -76,6 +131,9 @@ func (inv *Inventory) All(kind, namespace, name string) []Entry {
 			out = append(out, inv.entries[i])
 		}
 	}
+	if inv.parent != nil && (key{kind, namespace, name}) != inv.own {
+		out = append(out, inv.parent.All(kind, namespace, name)...)
+	}
 	return out
 }
 
@@ -86,6 +144,9 @@ func (inv *Inventory) OfKind(kind string) []Entry {
 	for i, j := range idx {
 		out[i] = inv.entries[j]
 	}
+	if inv.parent != nil {
+		out = inv.parentEntries(inv.parent.byKind[kind], out)
+	}
 	return out
 }
 
@@ -93,14 +154,27 @@ func (inv *Inventory) OfKind(kind string) []Entry {
 // namespace. Cross-object controls use it to stay quiet about references
 // the input cannot answer (a ServiceAccount defined elsewhere).
 func (inv *Inventory) HasKindIn(kind, namespace string) bool {
-	return inv.kindNS[key{kind, namespace, ""}]
+	if inv.kindNS[key{kind, namespace, ""}] {
+		return true
+	}
+	return inv.parent != nil && inv.parent.HasKindIn(kind, namespace)
 }
+
+// AnyWorkload in the kinds of a memo means it depends on every workload,
+// whatever its kind.
+const AnyWorkload = "*workload"
 
 // Memo returns the value build computes for key, computing it once per
 // inventory. Cross-object controls use it for the indexes they share (the
 // NetworkPolicies of each namespace, the resolved RBAC model), so that a
-// check per object does not rescan the inventory.
-func (inv *Inventory) Memo(key string, build func(*Inventory) any) any {
+// check per object does not rescan the inventory. kinds are the kinds the
+// value is computed from (nil: all objects); an overlay whose object is of
+// none of them shares the value of its base.
+func (inv *Inventory) Memo(key string, kinds []string, build func(*Inventory) any) any {
+	if inv.parent != nil && kinds != nil && !slices.Contains(kinds, inv.own.kind) &&
+		!(inv.ownW && slices.Contains(kinds, AnyWorkload)) {
+		return inv.parent.Memo(key, kinds, build)
+	}
 	inv.memoMu.Lock()
 	if inv.memo == nil {
 		inv.memo = map[string]*memoEntry{}

@@ -72,7 +72,7 @@ type Model struct {
 
 // Of returns the model of an inventory, built once.
 func Of(inv *inventory.Inventory) *Model {
-	return inv.Memo("netpol.Model", func(inv *inventory.Inventory) any {
+	return inv.Memo("netpol.Model", []string{"NetworkPolicy"}, func(inv *inventory.Inventory) any {
 		m := &Model{byNS: map[string][]*Policy{}}
 		for _, e := range inv.OfKind("NetworkPolicy") {
 			if p, ok := New(e.Object); ok {

@@ -103,3 +103,10 @@ func Get(v any, path string) (any, bool) {
 	}
 	return v, true
 }
+
+// Elems splits a field path into its elements.
+func Elems(path string) []PathElem {
+	var out []PathElem
+	eachElem(path, func(e PathElem) bool { out = append(out, e); return true })
+	return out
+}

@@ -58,7 +58,7 @@ func subjectKey(s rbacv1.Subject, bindingNS string) string {
 
 // Of returns the model of an inventory, built once.
 func Of(inv *inventory.Inventory) *Model {
-	return inv.Memo("rbac.Model", func(inv *inventory.Inventory) any { return build(inv) }).(*Model)
+	return inv.Memo("rbac.Model", []string{"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}, func(inv *inventory.Inventory) any { return build(inv) }).(*Model)
 }
 
 func isRBAC(o *object.Object) bool { return o.Group() == "rbac.authorization.k8s.io" }

@@ -30,7 +30,7 @@ func Controls() []*control.Control {
 
 // workloads returns the workloads of each namespace, built once.
 func workloads(inv *inventory.Inventory) map[string][]inventory.Entry {
-	return inv.Memo("network.workloads", func(inv *inventory.Inventory) any {
+	return inv.Memo("network.workloads", []string{inventory.AnyWorkload}, func(inv *inventory.Inventory) any {
 		m := map[string][]inventory.Entry{}
 		for _, e := range inv.Entries() {
 			if e.Workload != nil {
@@ -47,7 +47,7 @@ func workloads(inv *inventory.Inventory) map[string][]inventory.Entry {
 type labelIndex map[string]map[string][]*inventory.Workload
 
 func index(inv *inventory.Inventory) labelIndex {
-	return inv.Memo("network.labels", func(inv *inventory.Inventory) any {
+	return inv.Memo("network.labels", []string{inventory.AnyWorkload}, func(inv *inventory.Inventory) any {
 		idx := labelIndex{}
 		for ns, ws := range workloads(inv) {
 			m := map[string][]*inventory.Workload{}
@@ -258,7 +258,7 @@ var runtimeLabels = map[string]bool{
 
 // operated returns the namespaces holding custom resources, built once.
 func operated(inv *inventory.Inventory) map[string]bool {
-	return inv.Memo("network.operated", func(inv *inventory.Inventory) any {
+	return inv.Memo("network.operated", nil, func(inv *inventory.Inventory) any {
 		m := map[string]bool{}
 		for _, e := range inv.Entries() {
 			if g := e.Object.Group(); strings.Contains(g, ".") && !strings.HasSuffix(g, ".k8s.io") && e.Object.Namespace != "" {

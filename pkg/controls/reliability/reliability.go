@@ -121,7 +121,7 @@ type target struct{ namespace, kind, name string }
 // autoscaled reports whether an HPA of the input scales the object. The
 // targets of all HPAs are read once per inventory.
 func autoscaled(p *control.Pass) bool {
-	targets := p.Inventory.Memo("reliability.hpaTargets", func(inv *inventory.Inventory) any {
+	targets := p.Inventory.Memo("reliability.hpaTargets", []string{"HorizontalPodAutoscaler"}, func(inv *inventory.Inventory) any {
 		m := map[target]bool{}
 		for _, e := range inv.OfKind("HorizontalPodAutoscaler") {
 			ref, _ := object.Get(e.Object.Content, "spec.scaleTargetRef")
@@ -138,7 +138,7 @@ func autoscaled(p *control.Pass) bool {
 // pdbSelectors returns the selectors of the PodDisruptionBudgets of each
 // namespace, converted once per inventory.
 func pdbSelectors(inv *inventory.Inventory) map[string][]labels.Selector {
-	return inv.Memo("reliability.pdbSelectors", func(inv *inventory.Inventory) any {
+	return inv.Memo("reliability.pdbSelectors", []string{"PodDisruptionBudget"}, func(inv *inventory.Inventory) any {
 		m := map[string][]labels.Selector{}
 		for _, e := range inv.OfKind("PodDisruptionBudget") {
 			pdb, ok := inventory.As[policyv1.PodDisruptionBudget](e.Object)

@@ -106,7 +106,8 @@ var hardcoded = &control.Control{
 		"<your-token> or changeme are ignored, and values are never printed.",
 	Remediation: "Rotate the credential, then store it in a Secret created from an external secret store " +
 		"(External Secrets, Sealed Secrets, SOPS) and reference it.",
-	Refs: control.Refs("CIS:5.4.2", "NSA:secrets", "NIST:4.1.4", "MITRE:T1552.001"),
+	Refs:      control.Refs("CIS:5.4.2", "NSA:secrets", "NIST:4.1.4", "MITRE:T1552.001"),
+	FileKinds: []string{"Secret"},
 	Check: func(p *control.Pass) {
 		o := p.Object
 		report := func(container, path, what string, l Leak) {
@@ -185,6 +186,7 @@ var inManifest = &control.Control{
 	Remediation: "Keep Secret values out of git: use Sealed Secrets, SOPS, External Secrets or the CSI secrets store, and rotate what was committed.",
 	Refs:        control.Refs("CIS:5.4.2", "NSA:secrets", "NIST:4.1.4", "MITRE:T1552.001"),
 	Kinds:       []string{"Secret"},
+	FileKinds:   []string{"Secret"},
 	Check: func(p *control.Pass) {
 		if p.Object.Kind != "Secret" || p.Object.Group() != "" {
 			return

@@ -1,0 +1,202 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kubeguard/kubeguard/pkg/config"
+	"github.com/kubeguard/kubeguard/pkg/controls"
+	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/live"
+	"github.com/kubeguard/kubeguard/pkg/tlsutil"
+	"github.com/kubeguard/kubeguard/pkg/webhook"
+)
+
+type webhookFlags struct {
+	listen      string
+	certFile    string
+	keyFile     string
+	selfSigned  bool
+	hosts       []string
+	service     string
+	namespace   string
+	configName  string
+	configPath  string
+	kubeconfig  string
+	noCluster   bool
+	pssVersion  string
+	timeout     time.Duration
+	grace       time.Duration
+	logLevel    string
+}
+
+func newWebhookCmd(s *streams) *cobra.Command {
+	var f webhookFlags
+	cmd := &cobra.Command{
+		Use:   "webhook",
+		Short: "Serve the admission webhook (validating and mutating) with the same controls as scan",
+		Long: "webhook serves /validate and /mutate (admission.k8s.io/v1) over TLS 1.2+, plus /healthz,\n" +
+			"/readyz and Prometheus /metrics. Modes per control (enforce, warn, audit), exemptions,\n" +
+			"selectors and mutations come from the webhook section of .kubeguard.yaml.\n\n" +
+			"Cross-object controls read a live inventory of the cluster; until it has synced their\n" +
+			"findings are only audited. SIGTERM stops accepting connections and finishes in-flight requests.",
+		Example: "  kubeguard webhook --tls-cert-file tls.crt --tls-key-file tls.key --config /etc/kubeguard/config.yaml\n" +
+			"  kubeguard webhook --self-signed --service kubeguard --namespace kubeguard\n" +
+			"  kubeguard webhook install-manifests | kubectl apply -f -",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return runWebhook(ctx, s, &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", ":8443", "address to serve on")
+	fl.StringVar(&f.certFile, "tls-cert-file", "", "serving certificate (PEM); reloaded when the file changes")
+	fl.StringVar(&f.keyFile, "tls-key-file", "", "serving key (PEM); reloaded when the file changes")
+	fl.BoolVar(&f.selfSigned, "self-signed", false, "create a CA and certificate at start and write the CA into the caBundle of the webhook configurations")
+	fl.StringSliceVar(&f.hosts, "host", nil, "extra DNS name or IP for the self-signed certificate (repeatable)")
+	fl.StringVar(&f.service, "service", "kubeguard", "Service name the self-signed certificate is for")
+	fl.StringVar(&f.namespace, "namespace", "kubeguard", "namespace of the Service")
+	fl.StringVar(&f.configName, "webhook-configuration", "kubeguard", "name of the webhook configurations whose caBundle --self-signed patches")
+	fl.StringVar(&f.configPath, "config", "", "configuration file (.kubeguard.yaml)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster configuration, then $KUBECONFIG and ~/.kube/config)")
+	fl.BoolVar(&f.noCluster, "no-cluster", false, "run without a cluster connection: no cross-object controls, no caBundle patching")
+	fl.StringVar(&f.pssVersion, "pss-version", "latest", "Pod Security Standards version to evaluate (latest or v1.NN)")
+	fl.DurationVar(&f.timeout, "timeout", webhook.DefaultTimeout, "evaluation deadline per request (lowered to 80% of the API server's timeout)")
+	fl.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "time in-flight requests get to finish on SIGTERM")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.AddCommand(newInstallManifestsCmd(s))
+	return cmd
+}
+
+func runWebhook(ctx context.Context, s *streams, f *webhookFlags) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return usageErr("--log-level: %v", err)
+	}
+	log := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
+	if f.selfSigned == (f.certFile != "" || f.keyFile != "") {
+		return usageErr("give either --tls-cert-file and --tls-key-file, or --self-signed")
+	}
+	if !f.selfSigned && (f.certFile == "" || f.keyFile == "") {
+		return usageErr("--tls-cert-file and --tls-key-file go together")
+	}
+	var cfg *config.Config
+	if f.configPath != "" {
+		var err error
+		if cfg, err = config.Load(f.configPath); err != nil {
+			return usageErr("%v", err)
+		}
+	} else {
+		cfg = &config.Config{}
+		if err := cfg.Webhook.Validate(); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	cat, err := controls.Catalog(controls.Options{PSSVersion: f.pssVersion, AllowedRegistries: cfg.Images.AllowedRegistries})
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	eng, err := engine.New(engine.Options{Catalog: cat, Config: cfg, Workers: 1})
+	if err != nil {
+		return usageErr("%v", err)
+	}
+
+	var client kubernetes.Interface
+	if !f.noCluster {
+		rc, err := restConfig(f.kubeconfig)
+		if err != nil {
+			return usageErr("cluster connection: %v (use --no-cluster to run without one)", err)
+		}
+		if client, err = kubernetes.NewForConfig(rc); err != nil {
+			return usageErr("cluster connection: %v", err)
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	opts := webhook.Options{Engine: eng, Config: &cfg.Webhook, Logger: log, Metrics: webhook.NewMetrics(reg), Timeout: f.timeout}
+	var ready func() bool
+	if client != nil {
+		inv, err := live.New(client, log)
+		if err != nil {
+			return err
+		}
+		inv.Start(ctx)
+		opts.Inventory, ready = inv, inv.Synced
+	}
+	h, err := webhook.New(opts)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+
+	var tlsCfg *tls.Config
+	if f.selfSigned {
+		ca, cert, err := webhook.SelfSigned(f.service, f.namespace, f.hosts)
+		if err != nil {
+			return err
+		}
+		tlsCfg = tlsutil.ServerConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil })
+		if client != nil {
+			n, err := webhook.PatchCABundle(ctx, client, f.configName, ca.CertPEM)
+			if err != nil {
+				return err
+			}
+			log.Info("self-signed CA written to webhook configurations", "name", f.configName, "patched", n)
+		}
+	} else {
+		kp, err := tlsutil.NewReloadingKeyPair(f.certFile, f.keyFile)
+		if err != nil {
+			return usageErr("TLS key pair: %v", err)
+		}
+		kp.OnError = func(err error) { log.Error("reloading TLS key pair; keeping the previous one", "error", err) }
+		tlsCfg = tlsutil.ServerConfig(kp.GetCertificate)
+	}
+
+	l, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return err
+	}
+	log.Info("serving", "address", l.Addr().String(), "controls", len(cat.All()), "cluster", client != nil)
+	err = webhook.Serve(ctx, l, webhook.ServerOptions{Handler: h, TLS: tlsCfg, Ready: ready, Gatherer: reg, Logger: log, ShutdownGrace: f.grace})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// restConfig prefers an explicit kubeconfig, then the in-cluster
+// configuration, then the usual kubeconfig loading rules.
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		if rc, err := rest.InClusterConfig(); err == nil {
+			return rc, nil
+		}
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, err
+	}
+	if rc.Host == "" {
+		return nil, fmt.Errorf("no cluster in the kubeconfig")
+	}
+	return rc, nil
+}

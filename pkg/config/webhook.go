@@ -1,0 +1,147 @@
+package config
+
+import (
+	"fmt"
+	"path"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubeguard/kubeguard/pkg/finding"
+)
+
+// Mode is what the admission webhook does with a finding.
+type Mode string
+
+const (
+	// Enforce denies the request.
+	Enforce Mode = "enforce"
+	// Warn admits it with an admission warning (kubectl prints it).
+	Warn Mode = "warn"
+	// Audit admits it and records the finding in logs and metrics.
+	Audit Mode = "audit"
+)
+
+// Webhook configures kubeguard webhook. Controls, severities, exclusions
+// and annotation suppressions are the top-level settings shared with scan.
+type Webhook struct {
+	// DefaultMode applies to findings no rule matches (default warn, so
+	// that installing kubeguard never starts by denying deploys).
+	DefaultMode Mode `yaml:"defaultMode"`
+	// Rules assign modes; the first rule that matches a finding wins.
+	Rules []ModeRule `yaml:"rules"`
+	// NamespaceSelector and ObjectSelector limit which requests are
+	// evaluated (they are also written into the webhook configurations
+	// by install-manifests, so the API server does not even call).
+	NamespaceSelector *metav1.LabelSelector `yaml:"namespaceSelector"`
+	ObjectSelector    *metav1.LabelSelector `yaml:"objectSelector"`
+	// Exempt requests are admitted without evaluation.
+	Exempt struct {
+		Namespaces []string `yaml:"namespaces"` // glob patterns
+		Users      []string `yaml:"users"`
+		Groups     []string `yaml:"groups"`
+	} `yaml:"exempt"`
+	// Mutate lists the safe defaults the mutating endpoint sets when a
+	// pod spec leaves them unset (see webhook.Mutations).
+	Mutate []string `yaml:"mutate"`
+	// FailurePolicy says what happens when kubeguard cannot answer: it is
+	// written into the webhook configurations (the API server applies it
+	// when the webhook is down or too slow) and applied by kubeguard
+	// itself when a control fails (Fail denies, Ignore admits). The
+	// default is Ignore: a broken webhook must not stop the cluster.
+	FailurePolicy string `yaml:"failurePolicy"`
+}
+
+// ModeRule matches findings by control ID (glob), category and severity;
+// empty lists match anything.
+type ModeRule struct {
+	Controls   []string           `yaml:"controls"`
+	Categories []string           `yaml:"categories"`
+	Severities []finding.Severity `yaml:"severities"`
+	Mode       Mode               `yaml:"mode"`
+}
+
+// Validate checks modes and the failure policy.
+func (w *Webhook) Validate() error {
+	check := func(m Mode, where string) error {
+		switch m {
+		case Enforce, Warn, Audit:
+			return nil
+		}
+		return fmt.Errorf("%s: mode %q is not one of enforce, warn, audit", where, m)
+	}
+	if w.DefaultMode == "" {
+		w.DefaultMode = Warn
+	}
+	if err := check(w.DefaultMode, "webhook.defaultMode"); err != nil {
+		return err
+	}
+	for i, r := range w.Rules {
+		if err := check(r.Mode, fmt.Sprintf("webhook.rules[%d]", i)); err != nil {
+			return err
+		}
+		for _, g := range r.Controls {
+			if _, err := path.Match(g, ""); err != nil {
+				return fmt.Errorf("webhook.rules[%d]: bad pattern %q", i, g)
+			}
+		}
+	}
+	switch w.FailurePolicy {
+	case "":
+		w.FailurePolicy = "Ignore"
+	case "Fail", "Ignore":
+	default:
+		return fmt.Errorf("webhook.failurePolicy: %q is not Fail or Ignore", w.FailurePolicy)
+	}
+	for _, g := range w.Exempt.Namespaces {
+		if _, err := path.Match(g, ""); err != nil {
+			return fmt.Errorf("webhook.exempt.namespaces: bad pattern %q", g)
+		}
+	}
+	return nil
+}
+
+// ModeFor returns the mode of a finding of a control.
+func (w *Webhook) ModeFor(id, category string, sev finding.Severity) Mode {
+	for _, r := range w.Rules {
+		if r.matches(id, category, sev) {
+			return r.Mode
+		}
+	}
+	if w.DefaultMode == "" {
+		return Warn
+	}
+	return w.DefaultMode
+}
+
+func (r *ModeRule) matches(id, category string, sev finding.Severity) bool {
+	if len(r.Controls) > 0 && !anyGlob(r.Controls, id) {
+		return false
+	}
+	if len(r.Categories) > 0 && !anyGlob(r.Categories, category) {
+		return false
+	}
+	if len(r.Severities) > 0 {
+		ok := false
+		for _, s := range r.Severities {
+			ok = ok || s == sev
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// ExemptNamespace reports whether a namespace is exempt.
+func (w *Webhook) ExemptNamespace(ns string) bool {
+	return ns != "" && anyGlob(w.Exempt.Namespaces, ns)
+}
+
+func anyGlob(globs []string, s string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, s); ok {
+			return true
+		}
+	}
+	return false
+}

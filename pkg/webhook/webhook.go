@@ -1,0 +1,432 @@
+// Package webhook is kubeguard's admission front door: it answers
+// ValidatingAdmissionWebhook and MutatingAdmissionWebhook calls
+// (admission.k8s.io/v1) by running the same engine, controls and
+// suppressions as scan on the object under admission.
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/kubeguard/kubeguard/pkg/config"
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Inventory is the live view of the cluster that cross-object controls
+// read. Snapshot returns the current inventory and whether it is in sync
+// with the API server.
+type Inventory interface {
+	Snapshot() (*inventory.Inventory, bool)
+}
+
+// Options configure a Handler.
+type Options struct {
+	Engine *engine.Engine
+	Config *config.Webhook
+	// Inventory may be nil: cross-object controls then do not run.
+	Inventory Inventory
+	Logger    *slog.Logger
+	Metrics   *Metrics
+	// Timeout bounds the evaluation of one request; it is lowered to
+	// stay below the API server's own timeout for the call.
+	Timeout time.Duration
+	// MaxBody bounds the size of an AdmissionReview.
+	MaxBody int64
+}
+
+// Handler serves /validate and /mutate.
+type Handler struct {
+	opts      Options
+	cat       *control.Catalog
+	mutations []Mutation
+	nsSel     labels.Selector
+	objSel    labels.Selector
+}
+
+// DefaultTimeout is the evaluation deadline: the API server's default
+// webhook timeout is 10s, and kubeguard answers well before it.
+const DefaultTimeout = 5 * time.Second
+
+// DefaultMaxBody is larger than any object the API server stores (etcd's
+// default request limit is 1.5 MiB; a review carries object and oldObject).
+const DefaultMaxBody = 8 << 20
+
+// New checks the options and returns a handler.
+func New(opts Options) (*Handler, error) {
+	if opts.Config == nil {
+		opts.Config = &config.Webhook{}
+	}
+	if err := opts.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(nil)
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	h := &Handler{opts: opts, cat: opts.Engine.Catalog(), nsSel: labels.Everything(), objSel: labels.Everything()}
+	var err error
+	if h.mutations, err = lookupMutations(opts.Config.Mutate); err != nil {
+		return nil, err
+	}
+	if s := opts.Config.NamespaceSelector; s != nil {
+		if h.nsSel, err = metav1.LabelSelectorAsSelector(s); err != nil {
+			return nil, fmt.Errorf("webhook.namespaceSelector: %v", err)
+		}
+	}
+	if s := opts.Config.ObjectSelector; s != nil {
+		if h.objSel, err = metav1.LabelSelectorAsSelector(s); err != nil {
+			return nil, fmt.Errorf("webhook.objectSelector: %v", err)
+		}
+	}
+	return h, nil
+}
+
+// Validate answers validating admission calls.
+func (h *Handler) Validate() http.Handler { return h.serve("validate") }
+
+// Mutate answers mutating admission calls.
+func (h *Handler) Mutate() http.Handler { return h.serve("mutate") }
+
+// badRequest is an error in the review itself, answered with HTTP 400.
+type badRequest struct{ msg string }
+
+func (e badRequest) Error() string { return e.msg }
+
+func (h *Handler) serve(op string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		review, err := h.read(w, r)
+		if err != nil {
+			h.opts.Logger.Warn("malformed admission review", "endpoint", op, "remote", r.RemoteAddr, "error", err)
+			h.opts.Metrics.observe(op, "", "bad-request", time.Since(start))
+			var br badRequest
+			code := http.StatusInternalServerError
+			if errors.As(err, &br) {
+				code = http.StatusBadRequest
+			}
+			http.Error(w, err.Error(), code)
+			return
+		}
+		req := review.Request
+		ctx, cancel := context.WithTimeout(r.Context(), h.deadline(r))
+		defer cancel()
+		resp := h.answer(ctx, op, req)
+		resp.UID = req.UID
+		out := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: resp}
+		body, err := json.Marshal(out)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+		h.opts.Metrics.observe(op, req.Kind.Kind, decision(resp), time.Since(start))
+	})
+}
+
+func decision(r *admissionv1.AdmissionResponse) string {
+	switch {
+	case !r.Allowed:
+		return "deny"
+	case len(r.Patch) > 0:
+		return "patch"
+	case len(r.Warnings) > 0:
+		return "warn"
+	}
+	return "allow"
+}
+
+// deadline returns the evaluation budget: the configured timeout, and at
+// most 80% of the timeout the API server passes in the URL (?timeout=10s).
+func (h *Handler) deadline(r *http.Request) time.Duration {
+	d := h.opts.Timeout
+	if t, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && t > 0 {
+		d = min(d, t*8/10)
+	}
+	return d
+}
+
+func (h *Handler) read(w http.ResponseWriter, r *http.Request) (*admissionv1.AdmissionReview, error) {
+	if r.Method != http.MethodPost {
+		return nil, badRequest{"admission reviews are POSTed"}
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return nil, badRequest{fmt.Sprintf("content type %q is not application/json", ct)}
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, badRequest{fmt.Sprintf("admission review larger than %d bytes", h.opts.MaxBody)}
+		}
+		return nil, badRequest{"reading the admission review: " + err.Error()}
+	}
+	var review admissionv1.AdmissionReview
+	if err := json.Unmarshal(data, &review); err != nil {
+		return nil, badRequest{"not an AdmissionReview: " + err.Error()}
+	}
+	if review.APIVersion != "admission.k8s.io/v1" || review.Kind != "AdmissionReview" {
+		return nil, badRequest{fmt.Sprintf("not an admission.k8s.io/v1 AdmissionReview (apiVersion %q, kind %q)", review.APIVersion, review.Kind)}
+	}
+	if review.Request == nil {
+		return nil, badRequest{"AdmissionReview has no request"}
+	}
+	if review.Request.UID == "" {
+		return nil, badRequest{"AdmissionReview request has no uid"}
+	}
+	return &review, nil
+}
+
+// answer evaluates the request within ctx's deadline. A request that runs
+// out of time, or a panic anywhere in the evaluation, is answered per the
+// failure policy: the webhook never hangs the API server and never
+// crashes.
+func (h *Handler) answer(ctx context.Context, op string, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	done := make(chan *admissionv1.AdmissionResponse, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				h.opts.Logger.Error("internal error", "endpoint", op, "uid", req.UID, "panic", fmt.Sprint(r))
+				done <- h.failure(fmt.Sprintf("internal error: %v", r))
+			}
+		}()
+		if op == "mutate" {
+			done <- h.mutate(req)
+		} else {
+			done <- h.validate(req)
+		}
+	}()
+	select {
+	case resp := <-done:
+		return resp
+	case <-ctx.Done():
+		h.opts.Logger.Error("evaluation timed out", "endpoint", op, "uid", req.UID, "kind", req.Kind.Kind)
+		return h.failure("evaluation timed out")
+	}
+}
+
+// failure answers a request kubeguard could not evaluate.
+func (h *Handler) failure(msg string) *admissionv1.AdmissionResponse {
+	h.opts.Metrics.failures.Inc()
+	if h.opts.Config.FailurePolicy == "Fail" {
+		return &admissionv1.AdmissionResponse{Result: &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusInternalServerError,
+			Message: "kubeguard could not evaluate this request (failurePolicy Fail): " + msg}}
+	}
+	return &admissionv1.AdmissionResponse{Allowed: true, Warnings: []string{"kubeguard could not evaluate this request: " + msg}}
+}
+
+// subject returns the object under admission, or nil when kubeguard has
+// nothing to say about the request.
+func (h *Handler) subject(req *admissionv1.AdmissionRequest) (*object.Object, error) {
+	switch req.Operation {
+	case admissionv1.Create, admissionv1.Update:
+	default:
+		return nil, nil
+	}
+	// Status, scale and binding updates cannot change what the controls
+	// look at; ephemeral containers can.
+	if req.SubResource != "" && req.SubResource != "ephemeralcontainers" {
+		return nil, nil
+	}
+	if len(req.Object.Raw) == 0 || h.exempt(req) {
+		return nil, nil
+	}
+	o, err := object.FromJSON(req.Object.Raw, object.Position{})
+	if err != nil {
+		return nil, err
+	}
+	if o.Namespace == "" && req.Namespace != "" {
+		// Objects created without metadata.namespace get the request's.
+		if md, ok := o.Content["metadata"].(map[string]any); ok {
+			md["namespace"] = req.Namespace
+		}
+		o.Namespace = req.Namespace
+	}
+	if o.Name == "" {
+		o.Name = req.Name
+	}
+	if !h.objSel.Matches(labels.Set(o.Metadata("labels"))) || !h.nsSel.Matches(h.namespaceLabels(req.Namespace)) {
+		return nil, nil
+	}
+	return o, nil
+}
+
+func (h *Handler) exempt(req *admissionv1.AdmissionRequest) bool {
+	c := h.opts.Config
+	if c.ExemptNamespace(req.Namespace) {
+		return true
+	}
+	for _, u := range c.Exempt.Users {
+		if u == req.UserInfo.Username {
+			return true
+		}
+	}
+	for _, g := range c.Exempt.Groups {
+		for _, rg := range req.UserInfo.Groups {
+			if g == rg {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// namespaceLabels returns the labels of a namespace from the live
+// inventory; without one, only the label the API server sets on every
+// namespace is known.
+func (h *Handler) namespaceLabels(ns string) labels.Set {
+	if ns == "" {
+		return labels.Set{}
+	}
+	if h.opts.Inventory != nil {
+		if inv, _ := h.opts.Inventory.Snapshot(); inv != nil {
+			if e, ok := inv.Get("Namespace", "", ns); ok {
+				return labels.Set(e.Object.Metadata("labels"))
+			}
+		}
+	}
+	return labels.Set{"kubernetes.io/metadata.name": ns}
+}
+
+// verdict is a finding with the mode it is handled in.
+type verdict struct {
+	finding.Finding
+	mode config.Mode
+	ctl  *control.Control
+}
+
+func (h *Handler) validate(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	o, err := h.subject(req)
+	if err != nil {
+		return h.failure("object: " + err.Error())
+	}
+	if o == nil {
+		return &admissionv1.AdmissionResponse{Allowed: true}
+	}
+	var base *inventory.Inventory
+	synced := false
+	if h.opts.Inventory != nil {
+		base, synced = h.opts.Inventory.Snapshot()
+	}
+	adm := h.opts.Engine.Admit(o, base)
+	for _, d := range adm.Diagnostics {
+		if d.Severity == object.SeverityError {
+			return h.failure(d.Message)
+		}
+	}
+	dryRun := req.DryRun != nil && *req.DryRun
+	var deny, warn []verdict
+	for _, f := range adm.Findings {
+		if f.Suppressed != nil {
+			continue
+		}
+		c, _ := h.cat.Get(f.ControlID)
+		mode := h.opts.Config.ModeFor(c.ID, c.Category, f.Severity)
+		if adm.CrossObject[c.ID] && !synced && mode != config.Audit {
+			// The live inventory may be missing the object that makes
+			// this finding wrong: never deny or warn on a guess.
+			mode = config.Audit
+		}
+		v := verdict{f, mode, c}
+		switch mode {
+		case config.Enforce:
+			deny = append(deny, v)
+		case config.Warn:
+			warn = append(warn, v)
+		}
+		if !dryRun {
+			h.opts.Metrics.finding(c.ID, string(mode))
+			h.opts.Logger.Info("finding", "control", c.ID, "mode", string(mode), "severity", f.Severity.String(),
+				"object", o.Ref.String(), "path", f.Path, "user", req.UserInfo.Username, "uid", req.UID, "message", f.Message)
+		}
+	}
+	resp := &admissionv1.AdmissionResponse{Allowed: len(deny) == 0}
+	for _, v := range warn {
+		resp.Warnings = append(resp.Warnings, warning(v))
+	}
+	if len(deny) > 0 {
+		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden,
+			Message: denyMessage(o, deny)}
+	}
+	return resp
+}
+
+// warning formats a finding as an admission warning; kubectl prints each
+// on its own line, and the API server truncates long ones.
+func warning(v verdict) string {
+	s := fmt.Sprintf("[%s] %s (%s)", v.ControlID, v.Message, v.Path)
+	if len(s) > 250 {
+		s = s[:247] + "..."
+	}
+	return s
+}
+
+func denyMessage(o *object.Object, deny []verdict) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "kubeguard denied %s %s: %d violation(s)", o.Kind, o.Name, len(deny))
+	for _, v := range deny {
+		fmt.Fprintf(&b, "\n- [%s] %s", v.ControlID, v.Message)
+		if v.Path != "" {
+			fmt.Fprintf(&b, "\n  field: %s", v.Path)
+		}
+		fmt.Fprintf(&b, "\n  fix: %s", v.ctl.Remediation)
+	}
+	return b.String()
+}
+
+func (h *Handler) mutate(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	resp := &admissionv1.AdmissionResponse{Allowed: true}
+	if len(h.mutations) == 0 {
+		return resp
+	}
+	// Pods are immutable after creation except for a few fields; their
+	// templates are not.
+	if req.Operation == admissionv1.Update && req.Kind.Kind == "Pod" && req.Kind.Group == "" {
+		return resp
+	}
+	o, err := h.subject(req)
+	if err != nil || o == nil {
+		return resp // the validating endpoint reports bad objects
+	}
+	w, err := inventory.ExtractWorkload(o)
+	if err != nil || w == nil {
+		return resp
+	}
+	ops := mutate(o, w, h.mutations)
+	if len(ops) == 0 {
+		return resp
+	}
+	patch, err := json.Marshal(ops)
+	if err != nil {
+		return h.failure("patch: " + err.Error())
+	}
+	pt := admissionv1.PatchTypeJSONPatch
+	resp.Patch, resp.PatchType = patch, &pt
+	if !(req.DryRun != nil && *req.DryRun) {
+		h.opts.Metrics.mutations.Add(float64(len(ops)))
+	}
+	return resp
+}
