@@ -83,7 +83,12 @@ type Control struct {
 	// a live cluster or at admission: a Secret holding data belongs in
 	// the cluster, but not in git.
 	FileKinds []string
-	Check     func(*Pass)
+	// CEL, when set, is the control as a ValidatingAdmissionPolicy
+	// expression over a workload (see package policy): for clusters that
+	// enforce without a webhook. The e2e tests hold it to the same verdicts
+	// as Check.
+	CEL   string
+	Check func(*Pass)
 }
 
 // OnlyInFiles reports whether the control skips objects of kind outside

@@ -74,6 +74,10 @@ var latestTag = &control.Control{
 	Remediation:   "Use an immutable version tag, ideally pinned by digest (image: repo/app:1.4.2@sha256:...).",
 	Refs:          control.Refs("NSA:image-scanning", "NIST:4.1.5", "NIST:4.2.2", "MITRE:T1525"),
 	WorkloadsOnly: true,
+	// A digest pins the image whatever the tag; otherwise the last path
+	// segment must carry a tag other than latest.
+	CEL: `variables.containers.all(c, !has(c.image) || c.image == '' || c.image.contains('@') || ` +
+		`(c.image.substring(c.image.lastIndexOf('/') + 1).contains(':') && !c.image.endsWith(':latest')))`,
 	Check: func(p *control.Pass) {
 		each(p, func(c inventory.Container) {
 			tag, digest := Tag(c.Image)

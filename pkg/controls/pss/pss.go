@@ -158,6 +158,7 @@ func Controls(version api.Version) ([]*control.Control, error) {
 			Remediation:   m.remediation,
 			Refs:          append(refs("PSS:"+string(chk.Level)), m.refs...),
 			WorkloadsOnly: true,
+			CEL:           celChecks[string(chk.ID)],
 			Check:         func(p *control.Pass) { run(p, fn, loc) },
 		})
 	}

@@ -27,6 +27,8 @@ var readOnlyRootFS = &control.Control{
 	Remediation:   "Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the application must write (for example /tmp).",
 	Refs:          control.Refs("CIS:5.7.3", "NSA:pod-security/immutable-fs", "NIST:4.4.3", "MITRE:T1525"),
 	WorkloadsOnly: true,
+	CEL: `variables.containers.all(c, has(c.securityContext) && has(c.securityContext.readOnlyRootFilesystem) && ` +
+		`c.securityContext.readOnlyRootFilesystem == true)`,
 	Check: func(p *control.Pass) {
 		for _, c := range p.Workload.Containers {
 			if sc := c.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {

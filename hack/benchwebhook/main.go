@@ -1,0 +1,347 @@
+// Command benchwebhook load-tests kubeguard webhook (make bench-webhook). It
+// builds the binary, serves it over loopback TLS without a cluster, and
+// sends AdmissionReviews of the pods of the shared corpus: first at a fixed
+// rate (open loop, latency measured from the scheduled send time so a slow
+// server cannot hide its queueing), then as fast as it answers to find the
+// saturation throughput. It prints p50/p99/p99.9 latency, throughput,
+// errors and the server's peak RSS, and compares the in-process cost per
+// review with k8s.io/pod-security-admission evaluating the same pods.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	psapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+
+	"github.com/kubeguard/kubeguard/pkg/controls"
+	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
+	"github.com/kubeguard/kubeguard/pkg/object"
+	"github.com/kubeguard/kubeguard/pkg/tlsutil"
+	"github.com/kubeguard/kubeguard/pkg/webhook"
+)
+
+func main() {
+	rate := flag.Int("rate", 1000, "requests per second for the fixed-rate run")
+	dur := flag.Duration("duration", 10*time.Second, "length of each run")
+	corpus := flag.String("corpus", "../shared/corpus/k8s", "manifests whose pods are sent")
+	flag.Parse()
+
+	pods := corpusPods(*corpus, 2000)
+	if len(pods) == 0 {
+		fail(fmt.Errorf("no pods found in %s", *corpus))
+	}
+	bodies := make([][]byte, len(pods))
+	for i, p := range pods {
+		bodies[i] = reviewBody(p, i)
+	}
+	fmt.Printf("%d pods from %s\n", len(pods), *corpus)
+
+	tmp, err := os.MkdirTemp("", "kubeguard-benchwebhook")
+	check(err)
+	defer os.RemoveAll(tmp)
+	url, pid, stop := startServer(tmp)
+	defer stop()
+	client := newClient(tmp)
+
+	// Warm up connections and caches.
+	runClosed(client, url, bodies, 8, time.Second)
+
+	fmt.Printf("\n%-22s %9s %9s %9s %9s %10s %7s\n", "run", "requests", "p50 ms", "p99 ms", "p99.9 ms", "req/s", "errors")
+	r := runOpen(client, url, bodies, *rate, *dur)
+	r.print(fmt.Sprintf("fixed %d req/s", *rate))
+	for _, workers := range []int{4, 16, 64} {
+		r := runClosed(client, url, bodies, workers, *dur/2)
+		r.print(fmt.Sprintf("saturation, %d workers", workers))
+	}
+	fmt.Printf("server peak RSS: %d MiB\n", peakRSS(pid)/1024)
+
+	inProcess(pods, bodies)
+}
+
+// corpusPods turns every workload of the corpus into the Pod its template
+// would create.
+func corpusPods(dir string, limit int) []map[string]any {
+	inputs, _ := object.Expand([]string{dir}, nil)
+	var pods []map[string]any
+	for _, in := range inputs {
+		rc, err := in.Open()
+		if err != nil {
+			continue
+		}
+		object.Split(in.Name, rc, object.Limits{}, func(b object.Batch) {
+			objs, _ := object.DecodeBatch(b, object.Limits{})
+			for _, o := range objs {
+				w, err := inventory.ExtractWorkload(o)
+				if err != nil || w == nil || len(pods) >= limit {
+					continue
+				}
+				spec, _ := object.Get(o.Content, w.SpecPath)
+				md := map[string]any{"name": fmt.Sprintf("%s-%d", strings.ToLower(o.Name), len(pods)), "namespace": "bench"}
+				if l := w.Meta.Labels; len(l) > 0 {
+					md["labels"] = l
+				}
+				if a := w.Meta.Annotations; len(a) > 0 {
+					md["annotations"] = a
+				}
+				pods = append(pods, map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": md, "spec": spec})
+			}
+		})
+		rc.Close()
+	}
+	return pods
+}
+
+func reviewBody(pod map[string]any, i int) []byte {
+	raw, err := json.Marshal(pod)
+	check(err)
+	md := pod["metadata"].(map[string]any)
+	r := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{UID: types.UID(fmt.Sprintf("bench-%d", i)),
+			Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}, Resource: metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
+			Namespace: "bench", Name: md["name"].(string), Operation: admissionv1.Create, Object: kruntime.RawExtension{Raw: raw}}}
+	b, err := json.Marshal(r)
+	check(err)
+	return b
+}
+
+func startServer(tmp string) (url string, pid int, stop func()) {
+	bin := filepath.Join(tmp, "kubeguard")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/kubeguard")
+	build.Stderr = os.Stderr
+	check(build.Run())
+	ca, err := tlsutil.NewCA("bench", time.Hour)
+	check(err)
+	certPEM, keyPEM, err := ca.Issue(tlsutil.Leaf{CommonName: "kubeguard", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
+	check(err)
+	check(os.WriteFile(filepath.Join(tmp, "ca.crt"), ca.CertPEM, 0o600))
+	check(os.WriteFile(filepath.Join(tmp, "tls.crt"), certPEM, 0o600))
+	check(os.WriteFile(filepath.Join(tmp, "tls.key"), keyPEM, 0o600))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "webhook", "--no-cluster", "--listen", addr, "--log-level", "error",
+		"--tls-cert-file", filepath.Join(tmp, "tls.crt"), "--tls-key-file", filepath.Join(tmp, "tls.key"))
+	cmd.Stderr = os.Stderr
+	check(cmd.Start())
+	url = "https://" + addr
+	client := newClient(tmp)
+	for i := 0; ; i++ {
+		resp, err := client.Get(url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i > 100 {
+			fail(fmt.Errorf("webhook did not start: %v", err))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return url, cmd.Process.Pid, func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
+}
+
+func newClient(tmp string) *http.Client {
+	pem, err := os.ReadFile(filepath.Join(tmp, "ca.crt"))
+	pool := x509.NewCertPool()
+	if err == nil {
+		pool.AppendCertsFromPEM(pem)
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 128}}
+}
+
+type result struct {
+	lat    []time.Duration
+	errors int64
+	wall   time.Duration
+}
+
+func (r result) print(name string) {
+	slices.Sort(r.lat)
+	q := func(p float64) float64 {
+		if len(r.lat) == 0 {
+			return 0
+		}
+		return float64(r.lat[min(len(r.lat)-1, int(p*float64(len(r.lat))))].Microseconds()) / 1000
+	}
+	fmt.Printf("%-22s %9d %9.2f %9.2f %9.2f %10.0f %7d\n", name, len(r.lat), q(.5), q(.99), q(.999),
+		float64(len(r.lat))/r.wall.Seconds(), r.errors)
+}
+
+// send posts one review and checks that an answer came back for it.
+func send(c *http.Client, url string, body []byte) error {
+	resp, err := c.Post(url+"/validate?timeout=10s", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(data, []byte(`"uid":"bench-`)) {
+		return fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, data)
+	}
+	return nil
+}
+
+// runOpen sends at a fixed rate regardless of how fast answers come.
+func runOpen(c *http.Client, url string, bodies [][]byte, rate int, d time.Duration) result {
+	n := int(float64(rate) * d.Seconds())
+	lat := make([]time.Duration, n)
+	var errs atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	interval := time.Second / time.Duration(rate)
+	for i := range n {
+		due := start.Add(time.Duration(i) * interval)
+		if w := time.Until(due); w > 0 {
+			time.Sleep(w)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := send(c, url, bodies[i%len(bodies)]); err != nil {
+				if errs.Add(1) == 1 {
+					fmt.Fprintln(os.Stderr, "first error:", err)
+				}
+			}
+			lat[i] = time.Since(due)
+		}()
+	}
+	wg.Wait()
+	return result{lat: lat, errors: errs.Load(), wall: time.Since(start)}
+}
+
+// runClosed keeps workers requests in flight for d.
+func runClosed(c *http.Client, url string, bodies [][]byte, workers int, d time.Duration) result {
+	var mu sync.Mutex
+	var all []time.Duration
+	var errs atomic.Int64
+	var next atomic.Int64
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []time.Duration
+			for ctx.Err() == nil {
+				i := next.Add(1)
+				t := time.Now()
+				if err := send(c, url, bodies[int(i)%len(bodies)]); err != nil {
+					errs.Add(1)
+				}
+				lat = append(lat, time.Since(t))
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return result{lat: all, errors: errs.Load(), wall: time.Since(start)}
+}
+
+func peakRSS(pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			var kb int
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), "%d", &kb)
+			return kb
+		}
+	}
+	return 0
+}
+
+// inProcess compares, on one core and without the network, what kubeguard
+// does per review (decode, 100+ controls, verdict) with what Pod Security
+// Admission does (decode, the PSS checks at restricted).
+func inProcess(pods []map[string]any, bodies [][]byte) {
+	runtime.GOMAXPROCS(1)
+	cat, err := controls.Catalog(controls.Options{})
+	check(err)
+	eng, err := engine.New(engine.Options{Catalog: cat, Workers: 1})
+	check(err)
+	h, err := webhook.New(webhook.Options{Engine: eng})
+	check(err)
+	validate := h.Validate()
+	kg := timePerOp(len(bodies), func(i int) {
+		r, _ := http.NewRequest("POST", "/validate", bytes.NewReader(bodies[i]))
+		validate.ServeHTTP(discard{}, r)
+	})
+	eval, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	check(err)
+	lv := psapi.LevelVersion{Level: psapi.LevelRestricted, Version: psapi.LatestVersion()}
+	psa := timePerOp(len(bodies), func(i int) {
+		var review admissionv1.AdmissionReview
+		check(json.Unmarshal(bodies[i], &review))
+		var pod corev1.Pod
+		check(json.Unmarshal(review.Request.Object.Raw, &pod))
+		eval.EvaluatePod(lv, &pod.ObjectMeta, &pod.Spec)
+	})
+	fmt.Printf("\nin process, 1 core, per review: kubeguard %d controls %.1f µs, pod-security-admission alone %.1f µs, ratio %.1fx\n",
+		len(cat.All()), kg, psa, kg/psa)
+}
+
+func timePerOp(n int, f func(int)) float64 {
+	for i := range n { // warm up
+		f(i)
+	}
+	const rounds = 5
+	start := time.Now()
+	for range rounds {
+		for i := range n {
+			f(i)
+		}
+	}
+	return float64(time.Since(start).Microseconds()) / float64(rounds*n)
+}
+
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+func (discard) WriteHeader(int)             {}
+
+func check(err error) {
+	if err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "benchwebhook:", err)
+	os.Exit(1)
+}

@@ -1,0 +1,272 @@
+package policy_test
+
+// The exported ValidatingAdmissionPolicies, loaded into a real
+// kube-apiserver, must deny exactly what kubeguard's webhook denies.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	admregv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+
+	"github.com/kubeguard/kubeguard/internal/testcluster"
+	"github.com/kubeguard/kubeguard/pkg/config"
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/controls"
+	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/policy"
+	"github.com/kubeguard/kubeguard/pkg/webhook"
+)
+
+func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
+
+const digest = "@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func hardened() corev1.PodSpec {
+	return corev1.PodSpec{
+		AutomountServiceAccountToken: ptr.To(false),
+		SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](10001),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+		Containers: []corev1.Container{{
+			Name: "app", Image: "registry.example.com/app:1.0" + digest,
+			SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
+				Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+		}},
+	}
+}
+
+// fixtures are hardened pod specs with one change each (or none).
+var fixtures = map[string]func(*corev1.PodSpec){
+	"hardened":          func(*corev1.PodSpec) {},
+	// Privileged containers cannot forbid escalation (API validation), so
+	// these break two controls.
+	"privileged": func(s *corev1.PodSpec) {
+		s.Containers[0].SecurityContext.Privileged = ptr.To(true)
+		s.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil
+	},
+	"host-network":      func(s *corev1.PodSpec) { s.HostNetwork = true },
+	"host-pid":          func(s *corev1.PodSpec) { s.HostPID = true },
+	"host-path":         func(s *corev1.PodSpec) { s.Volumes = []corev1.Volume{{Name: "h", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp"}}}} },
+	"host-port":         func(s *corev1.PodSpec) { s.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 8080}} },
+	"escalation-unset":  func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil },
+	"non-root-unset":    func(s *corev1.PodSpec) { s.SecurityContext.RunAsNonRoot = nil },
+	"non-root-override": func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.RunAsNonRoot = ptr.To(false) },
+	"non-root-per-container": func(s *corev1.PodSpec) {
+		s.SecurityContext.RunAsNonRoot = nil
+		s.Containers[0].SecurityContext.RunAsNonRoot = ptr.To(true)
+	},
+	"uid-0-userns": func(s *corev1.PodSpec) {
+		s.HostUsers = ptr.To(false)
+		s.SecurityContext.RunAsNonRoot, s.SecurityContext.RunAsUser = nil, ptr.To[int64](0)
+	},
+	"uid-0":            func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.RunAsUser = ptr.To[int64](0) },
+	"caps-not-dropped": func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.Capabilities = nil },
+	"caps-added":       func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.Capabilities.Add = []corev1.Capability{"NET_ADMIN"} },
+	"caps-bind":        func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.Capabilities.Add = []corev1.Capability{"NET_BIND_SERVICE"} },
+	"latest-tag":       func(s *corev1.PodSpec) { s.Containers[0].Image = "registry.example.com/app:latest" },
+	"no-tag":           func(s *corev1.PodSpec) { s.Containers[0].Image = "registry.example.com:5000/app" },
+	"latest-digest":    func(s *corev1.PodSpec) { s.Containers[0].Image = "registry.example.com/app:latest" + digest },
+	"writable-root":    func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.ReadOnlyRootFilesystem = nil },
+	"init-privileged": func(s *corev1.PodSpec) {
+		init := *s.Containers[0].DeepCopy()
+		init.Name = "init"
+		init.SecurityContext.Privileged = ptr.To(true)
+		init.SecurityContext.AllowPrivilegeEscalation = nil
+		s.InitContainers = []corev1.Container{init}
+	},
+}
+
+// objects wraps a fixture as a Pod, a Deployment and a CronJob.
+func objects(name string, spec corev1.PodSpec) []runtime.Object {
+	tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}}, Spec: spec}
+	job := spec.DeepCopy()
+	job.RestartPolicy = corev1.RestartPolicyNever
+	return []runtime.Object{
+		&corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "vap"}, Spec: spec},
+		&appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}, ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "vap"},
+			Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}, Template: tmpl}},
+		&batchv1.CronJob{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"}, ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "vap"},
+			Spec: batchv1.CronJobSpec{Schedule: "@daily", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{
+				Template: corev1.PodTemplateSpec{Spec: *job}}}}},
+	}
+}
+
+func TestE2EPolicyExportDeniesWhatTheWebhookDenies(t *testing.T) {
+	c := testcluster.Shared(t)
+	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.QPS, rc.Burst = 200, 200
+	client := kubernetes.NewForConfigOrDie(rc)
+	ctx := context.Background()
+
+	cat, err := controls.Catalog(controls.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Enforce exactly the exported controls, in both front doors.
+	var exported []string
+	for _, ctl := range cat.All() {
+		if ctl.CEL != "" {
+			exported = append(exported, ctl.ID)
+		}
+	}
+	if len(exported) < 8 {
+		t.Fatalf("only %d controls have a CEL form", len(exported))
+	}
+	wc := config.Webhook{DefaultMode: config.Audit, Rules: []config.ModeRule{{Controls: exported, Mode: config.Enforce}}}
+	eng, err := engine.New(engine.Options{Catalog: cat, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := webhook.New(webhook.Options{Engine: eng, Config: &wc})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vap"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range policy.Export(cat, policy.Options{Webhook: &wc}) {
+		switch o := o.(type) {
+		case *admregv1.ValidatingAdmissionPolicy:
+			_, err = client.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, o, metav1.CreateOptions{})
+		case *admregv1.ValidatingAdmissionPolicyBinding:
+			if len(o.Spec.ValidationActions) != 1 || o.Spec.ValidationActions[0] != admregv1.Deny {
+				t.Errorf("%s: actions %v, want Deny for an enforced control", o.Name, o.Spec.ValidationActions)
+			}
+			_, err = client.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(ctx, o, metav1.CreateOptions{})
+		}
+		if err != nil {
+			t.Fatalf("loading the exported policy: %v", err)
+		}
+	}
+
+	create := func(o runtime.Object) error {
+		opts := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+		var err error
+		switch o := o.(type) {
+		case *corev1.Pod:
+			_, err = client.CoreV1().Pods("vap").Create(ctx, o, opts)
+		case *appsv1.Deployment:
+			_, err = client.AppsV1().Deployments("vap").Create(ctx, o, opts)
+		case *batchv1.CronJob:
+			_, err = client.BatchV1().CronJobs("vap").Create(ctx, o, opts)
+		}
+		return err
+	}
+	// The API server activates policies asynchronously.
+	probe := hardened()
+	fixtures["host-network"](&probe)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := create(objects("probe", probe)[0])
+		if err != nil && strings.Contains(err.Error(), "[PSS-HOST-NAMESPACES]") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exported policies not active after 30s: %v", err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+
+	var names []string
+	for n := range fixtures {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	compared := 0
+	denied := map[string]bool{}
+	for _, name := range names {
+		spec := hardened()
+		fixtures[name](&spec)
+		for _, o := range objects(name, spec) {
+			kind := o.GetObjectKind().GroupVersionKind().Kind
+			want := webhookDenies(t, h, o, cat)
+			err := create(o)
+			var got []string
+			if err != nil {
+				for _, id := range exported {
+					if strings.Contains(err.Error(), "["+id+"]") {
+						got = append(got, id)
+					}
+				}
+				if len(got) == 0 {
+					t.Errorf("%s %s: the API server refused it for another reason: %v", kind, name, err)
+					continue
+				}
+			}
+			// The API server may stop at the first denying policy, so
+			// what it names must be among the webhook's reasons, and
+			// either both deny or neither does.
+			if len(got) == 0 != (len(want) == 0) || !subset(got, want) {
+				t.Errorf("%s %s: ValidatingAdmissionPolicy denies %v, webhook denies %v", kind, name, got, want)
+			}
+			for _, id := range want {
+				denied[id] = true
+			}
+			compared++
+		}
+	}
+	for _, id := range exported {
+		if !denied[id] {
+			t.Errorf("no fixture exercises %s", id)
+		}
+	}
+	t.Logf("%d objects compared across %d exported controls", compared, len(exported))
+}
+
+func subset(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+// webhookDenies returns the controls the webhook denies o for.
+func webhookDenies(t *testing.T, h *webhook.Handler, o runtime.Object, cat *control.Catalog) []string {
+	raw, _ := json.Marshal(o)
+	m := o.(metav1.Object)
+	gvk := o.GetObjectKind().GroupVersionKind()
+	review := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{UID: "x", Kind: metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind},
+			Namespace: m.GetNamespace(), Name: m.GetName(), Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw}}}
+	body, _ := json.Marshal(review)
+	w := httptest.NewRecorder()
+	h.Validate().ServeHTTP(w, httptest.NewRequest("POST", "/validate", bytes.NewReader(body)))
+	var out admissionv1.AdmissionReview
+	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil || out.Response == nil {
+		t.Fatalf("webhook answered %d %q", w.Code, w.Body.String())
+	}
+	resp := out.Response
+	if resp.Allowed {
+		return nil
+	}
+	var ids []string
+	for _, c := range cat.All() {
+		if strings.Contains(resp.Result.Message, "["+c.ID+"]") {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
+}
