@@ -27,21 +27,21 @@ import (
 )
 
 type webhookFlags struct {
-	listen      string
-	certFile    string
-	keyFile     string
-	selfSigned  bool
-	hosts       []string
-	service     string
-	namespace   string
-	configName  string
-	configPath  string
-	kubeconfig  string
-	noCluster   bool
-	pssVersion  string
-	timeout     time.Duration
-	grace       time.Duration
-	logLevel    string
+	listen     string
+	certFile   string
+	keyFile    string
+	selfSigned bool
+	hosts      []string
+	service    string
+	namespace  string
+	configName string
+	configPath string
+	kubeconfig string
+	noCluster  bool
+	pssVersion string
+	timeout    time.Duration
+	grace      time.Duration
+	logLevel   string
 }
 
 func newWebhookCmd(s *streams) *cobra.Command {

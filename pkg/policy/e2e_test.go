@@ -54,17 +54,21 @@ func hardened() corev1.PodSpec {
 
 // fixtures are hardened pod specs with one change each (or none).
 var fixtures = map[string]func(*corev1.PodSpec){
-	"hardened":          func(*corev1.PodSpec) {},
+	"hardened": func(*corev1.PodSpec) {},
 	// Privileged containers cannot forbid escalation (API validation), so
 	// these break two controls.
 	"privileged": func(s *corev1.PodSpec) {
 		s.Containers[0].SecurityContext.Privileged = ptr.To(true)
 		s.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil
 	},
-	"host-network":      func(s *corev1.PodSpec) { s.HostNetwork = true },
-	"host-pid":          func(s *corev1.PodSpec) { s.HostPID = true },
-	"host-path":         func(s *corev1.PodSpec) { s.Volumes = []corev1.Volume{{Name: "h", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp"}}}} },
-	"host-port":         func(s *corev1.PodSpec) { s.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 8080}} },
+	"host-network": func(s *corev1.PodSpec) { s.HostNetwork = true },
+	"host-pid":     func(s *corev1.PodSpec) { s.HostPID = true },
+	"host-path": func(s *corev1.PodSpec) {
+		s.Volumes = []corev1.Volume{{Name: "h", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp"}}}}
+	},
+	"host-port": func(s *corev1.PodSpec) {
+		s.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 8080}}
+	},
 	"escalation-unset":  func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil },
 	"non-root-unset":    func(s *corev1.PodSpec) { s.SecurityContext.RunAsNonRoot = nil },
 	"non-root-override": func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.RunAsNonRoot = ptr.To(false) },
@@ -78,12 +82,16 @@ var fixtures = map[string]func(*corev1.PodSpec){
 	},
 	"uid-0":            func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.RunAsUser = ptr.To[int64](0) },
 	"caps-not-dropped": func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.Capabilities = nil },
-	"caps-added":       func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.Capabilities.Add = []corev1.Capability{"NET_ADMIN"} },
-	"caps-bind":        func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.Capabilities.Add = []corev1.Capability{"NET_BIND_SERVICE"} },
-	"latest-tag":       func(s *corev1.PodSpec) { s.Containers[0].Image = "registry.example.com/app:latest" },
-	"no-tag":           func(s *corev1.PodSpec) { s.Containers[0].Image = "registry.example.com:5000/app" },
-	"latest-digest":    func(s *corev1.PodSpec) { s.Containers[0].Image = "registry.example.com/app:latest" + digest },
-	"writable-root":    func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.ReadOnlyRootFilesystem = nil },
+	"caps-added": func(s *corev1.PodSpec) {
+		s.Containers[0].SecurityContext.Capabilities.Add = []corev1.Capability{"NET_ADMIN"}
+	},
+	"caps-bind": func(s *corev1.PodSpec) {
+		s.Containers[0].SecurityContext.Capabilities.Add = []corev1.Capability{"NET_BIND_SERVICE"}
+	},
+	"latest-tag":    func(s *corev1.PodSpec) { s.Containers[0].Image = "registry.example.com/app:latest" },
+	"no-tag":        func(s *corev1.PodSpec) { s.Containers[0].Image = "registry.example.com:5000/app" },
+	"latest-digest": func(s *corev1.PodSpec) { s.Containers[0].Image = "registry.example.com/app:latest" + digest },
+	"writable-root": func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.ReadOnlyRootFilesystem = nil },
 	"init-privileged": func(s *corev1.PodSpec) {
 		init := *s.Containers[0].DeepCopy()
 		init.Name = "init"
