@@ -10,9 +10,9 @@ import (
 type Admission struct {
 	Findings    []finding.Finding
 	Diagnostics []object.Diagnostic
-	// CrossObject holds the IDs of inventory-scope controls among the
-	// findings: their answer depends on the live inventory, so a caller
-	// whose inventory is not in sync must not deny on them.
+	// CrossObject holds the IDs of the inventory-scope controls that ran:
+	// their answer depends on the live inventory, so a caller whose
+	// inventory is not in sync must not deny on their findings.
 	CrossObject map[string]bool
 }
 

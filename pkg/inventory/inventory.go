@@ -50,9 +50,10 @@ func New() *Inventory {
 }
 
 // Overlay returns base with o added, replacing any object of the same
-// kind, namespace and name. It costs nothing in the size of base: an
-// admission webhook evaluates every request against the live inventory of
-// a cluster this way. Memos whose kinds do not include o's are shared with
+// kind, namespace and name, without copying base: an admission webhook
+// evaluates every request against the live inventory of a cluster this
+// way. Lookups by key and kind cost what they cost on base; only Entries
+// walks it all. Memos whose kinds do not include o's are shared with
 // base.
 func Overlay(base *Inventory, o *object.Object, w *Workload) *Inventory {
 	inv := New()
