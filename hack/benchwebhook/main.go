@@ -171,8 +171,10 @@ func newClient(tmp string) *http.Client {
 	if err == nil {
 		pool.AppendCertsFromPEM(pem)
 	}
+	// HTTP/1.1 with a connection per concurrent request, as the API server
+	// calls admission webhooks.
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 128}}
+		TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: false, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}, MaxIdleConnsPerHost: 128}}
 }
 
 type result struct {

@@ -139,11 +139,21 @@ func (e *Engine) newWorker() *worker {
 	return w
 }
 
-const chunkSize = 1024
+// Chunks start small (an admission request has a handful of findings and
+// a fresh 1024-finding chunk per request would dominate its cost) and
+// double up to chunkSize.
+const (
+	firstChunk = 16
+	chunkSize  = 1024
+)
 
 func (w *worker) add(f finding.Finding) {
-	if n := len(w.findings); n == 0 || len(w.findings[n-1]) == chunkSize {
-		w.findings = append(w.findings, make([]finding.Finding, 0, chunkSize))
+	if n := len(w.findings); n == 0 || len(w.findings[n-1]) == cap(w.findings[n-1]) {
+		size := firstChunk
+		if n > 0 {
+			size = min(2*cap(w.findings[n-1]), chunkSize)
+		}
+		w.findings = append(w.findings, make([]finding.Finding, 0, size))
 	}
 	last := &w.findings[len(w.findings)-1]
 	*last = append(*last, f)

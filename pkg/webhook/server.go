@@ -65,6 +65,11 @@ func Serve(ctx context.Context, l net.Listener, o ServerOptions) error {
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
+		// HTTP/1.1 only: the API server calls admission webhooks over
+		// HTTP/1.1 with a connection per concurrent request (so that load
+		// spreads over replicas), and HTTP/2 would only add attack surface
+		// (rapid reset, CVE-2023-44487).
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
 	errc := make(chan error, 1)
 	go func() {
