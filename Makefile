@@ -13,8 +13,9 @@ sarif-schema: .cache/sarif-schema-2.1.0.json
 .cache/sarif-schema-2.1.0.json:
 	$(GO) run ./hack/fetch-sarif-schema $@
 
-# End-to-end tests run a real kube-apiserver, built once from the release
-# pinned in test/cluster/go.mod into .cache/, and etcd from Debian.
+# End-to-end tests run a real kube-apiserver and kube-controller-manager,
+# built once from the release pinned in test/cluster/go.mod into .cache/,
+# and etcd from Debian.
 test-cluster:
 	$(GO) run ./hack/cluster build
 

@@ -1,7 +1,7 @@
 // Command cluster manages the end-to-end test cluster. make cluster-up
 // leaves etcd and kube-apiserver running on loopback with a kubeconfig in
 // .cache/cluster/kubeconfig; make cluster-down stops them; make
-// test-cluster builds kube-apiserver and installs etcd ahead of the tests,
+// test-cluster builds kube-apiserver and kube-controller-manager and installs etcd ahead of the tests,
 // so the long first build never runs inside a test's timeout.
 package main
 
@@ -24,15 +24,18 @@ func main() {
 	}
 	logf := func(s string) { fmt.Fprintln(os.Stderr, s) }
 	if os.Args[1] == "build" {
-		bin, err := testcluster.APIServer(root, logf)
-		if err != nil {
-			fail(err)
+		for _, c := range testcluster.Components {
+			bin, err := testcluster.Build(root, c, logf)
+			if err != nil {
+				fail(err)
+			}
+			fmt.Printf("%s: %s\n", c, bin)
 		}
 		etcd, err := testcluster.Etcd(logf)
 		if err != nil {
 			fail(err)
 		}
-		fmt.Printf("kube-apiserver: %s\netcd: %s\n", bin, etcd)
+		fmt.Printf("etcd: %s\n", etcd)
 		return
 	}
 	dir := filepath.Join(root, ".cache", "cluster")

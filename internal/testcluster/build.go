@@ -1,8 +1,9 @@
 // Package testcluster runs a real Kubernetes control plane on loopback for
-// kubeguard's end-to-end tests: etcd from Debian's etcd-server and a
-// kube-apiserver built from the k8s.io/kubernetes release pinned in
-// test/cluster/go.mod. Nothing is mocked; only the controllers and nodes are
-// missing, which the admission and analysis tests do not need.
+// kubeguard's end-to-end tests: etcd from Debian's etcd-server, and
+// kube-apiserver and kube-controller-manager built from the
+// k8s.io/kubernetes release pinned in test/cluster/go.mod. Nothing is
+// mocked; there are no nodes or scheduler, which the admission and
+// analysis tests do not need.
 package testcluster
 
 import (
@@ -52,24 +53,30 @@ func Version(root string) (string, error) {
 	return string(m[1]), nil
 }
 
-// APIServer returns the path of the kube-apiserver binary of the pinned
-// release, building it into .cache/ first if needed. The build takes 10-20
-// minutes on two cores, so it is cached by version and guarded by a file
-// lock: test binaries of several packages may ask at once.
-func APIServer(root string, log func(string)) (string, error) {
+// Components are the binaries a test cluster runs, built from
+// k8s.io/kubernetes/cmd/<name>. The controller manager runs only the
+// controllers whose results the tests depend on (ClusterRole aggregation,
+// ServiceAccounts and their tokens, namespace deletion).
+var Components = []string{"kube-apiserver", "kube-controller-manager"}
+
+// Build returns the path of a component of the pinned release, building
+// it into .cache/ first if needed. The first build takes 10-20 minutes on
+// two cores, so binaries are cached by version and builds guarded by a
+// file lock: test binaries of several packages may ask at once.
+func Build(root, component string, log func(string)) (string, error) {
 	version, err := Version(root)
 	if err != nil {
 		return "", err
 	}
 	cache := filepath.Join(root, ".cache")
-	bin := filepath.Join(cache, "kube-apiserver-"+version)
+	bin := filepath.Join(cache, component+"-"+version)
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return "", err
 	}
-	lock, err := os.OpenFile(filepath.Join(cache, "kube-apiserver.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	lock, err := os.OpenFile(filepath.Join(cache, "build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return "", err
 	}
@@ -81,13 +88,13 @@ func APIServer(root string, log func(string)) (string, error) {
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil // built by another process while we waited
 	}
-	log(fmt.Sprintf("building kube-apiserver %s into %s (first run only; takes several minutes)", version, bin))
+	log(fmt.Sprintf("building %s %s into %s (first run only; takes several minutes)", component, version, bin))
 	tmp := bin + ".tmp"
-	cmd := exec.Command("go", "build", "-ldflags", versionFlags(version), "-o", tmp, "k8s.io/kubernetes/cmd/kube-apiserver")
+	cmd := exec.Command("go", "build", "-ldflags", versionFlags(version), "-o", tmp, "k8s.io/kubernetes/cmd/"+component)
 	cmd.Dir = filepath.Join(root, "test", "cluster")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building kube-apiserver %s: %v\n%s", version, err, out)
+		return "", fmt.Errorf("building %s %s: %v\n%s", component, version, err, out)
 	}
 	return bin, os.Rename(tmp, bin)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -60,9 +61,11 @@ func Start(opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	apiserver, err := APIServer(root, logf)
-	if err != nil {
-		return nil, err
+	bins := map[string]string{}
+	for _, comp := range Components {
+		if bins[comp], err = Build(root, comp, logf); err != nil {
+			return nil, err
+		}
 	}
 	etcd, err := Etcd(logf)
 	if err != nil {
@@ -106,7 +109,7 @@ func Start(opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	f := func(name string) string { return filepath.Join(c.Dir, name) }
-	if err := c.start(opts.Detach, "kube-apiserver", apiserver,
+	if err := c.start(opts.Detach, "kube-apiserver", bins["kube-apiserver"],
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port="+strconv.Itoa(ports[2]),
 		"--tls-cert-file="+f("apiserver.crt"), "--tls-private-key-file="+f("apiserver.key"),
@@ -130,6 +133,17 @@ func Start(opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	if err := c.writeKubeconfig(); err != nil {
+		return nil, err
+	}
+	if err := c.start(opts.Detach, "kube-controller-manager", bins["kube-controller-manager"],
+		"--kubeconfig="+c.Kubeconfig,
+		"--controllers=clusterrole-aggregation,serviceaccount,serviceaccount-token,root-ca-cert-publisher",
+		"--secure-port=0", "--leader-elect=false", "--use-service-account-credentials=false",
+		"--service-account-private-key-file="+f("sa.key"), "--root-ca-file="+f("ca.crt"),
+	); err != nil {
+		return nil, err
+	}
+	if err := c.waitAggregated(60 * time.Second); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -220,6 +234,32 @@ func (c *Cluster) waitReady(timeout time.Duration) error {
 	return fmt.Errorf("kube-apiserver not ready after %s (%s); log:\n%s", timeout, last, c.logTail("kube-apiserver"))
 }
 
+// waitAggregated waits until the controller manager has filled in the
+// bootstrap "admin" ClusterRole, which is built by aggregation only.
+func (c *Cluster) waitAggregated(timeout time.Duration) error {
+	client := c.AdminHTTPClient()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for _, p := range c.procs {
+			if p.Process.Signal(syscall.Signal(0)) != nil {
+				return fmt.Errorf("%s exited; log:\n%s", filepath.Base(p.Path), c.logTail(filepath.Base(p.Path)))
+			}
+		}
+		req, _ := http.NewRequest("GET", c.URL+"/apis/rbac.authorization.k8s.io/v1/clusterroles/admin", nil)
+		req.Header.Set("Authorization", "Bearer "+AdminToken)
+		if resp, err := client.Do(req); err == nil {
+			var role struct{ Rules []json.RawMessage }
+			err := json.NewDecoder(resp.Body).Decode(&role)
+			resp.Body.Close()
+			if err == nil && len(role.Rules) > 0 {
+				return nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("kube-controller-manager did not aggregate ClusterRoles within %s; log:\n%s", timeout, c.logTail("kube-controller-manager"))
+}
+
 func (c *Cluster) logTail(name string) string {
 	data, _ := os.ReadFile(filepath.Join(c.Dir, name+".log"))
 	return lastLines(data, 30)
@@ -292,7 +332,7 @@ func stopProcess(cmd *exec.Cmd) {
 // directory.
 func StopDir(dir string) error {
 	var errs []error
-	for _, name := range []string{"kube-apiserver", "etcd"} {
+	for _, name := range []string{"kube-controller-manager", "kube-apiserver", "etcd"} {
 		data, err := os.ReadFile(filepath.Join(dir, name+".pid"))
 		if err != nil {
 			if !os.IsNotExist(err) {

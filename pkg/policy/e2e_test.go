@@ -181,19 +181,33 @@ func TestE2EPolicyExportDeniesWhatTheWebhookDenies(t *testing.T) {
 		}
 		return err
 	}
-	// The API server activates policies asynchronously.
-	probe := hardened()
-	fixtures["host-network"](&probe)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := create(objects("probe", probe)[0])
-		if err != nil && strings.Contains(err.Error(), "[PSS-HOST-NAMESPACES]") {
-			break
+	// The API server activates each policy asynchronously: wait until every
+	// exported control denies a pod that breaks only it.
+	for _, id := range exported {
+		var trigger runtime.Object
+		for name, f := range fixtures {
+			spec := hardened()
+			f(&spec)
+			o := objects(name, spec)[0]
+			if want := webhookDenies(t, h, o, cat); len(want) == 1 && want[0] == id {
+				trigger = o
+				break
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("exported policies not active after 30s: %v", err)
+		if trigger == nil {
+			t.Fatalf("no fixture breaks only %s", id)
 		}
-		time.Sleep(250 * time.Millisecond)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			err := create(trigger)
+			if err != nil && strings.Contains(err.Error(), "["+id+"]") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("policy for %s not active after 30s: %v", id, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 
 	var names []string

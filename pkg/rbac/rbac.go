@@ -5,6 +5,8 @@
 package rbac
 
 import (
+	"fmt"
+	"sort"
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -24,6 +26,8 @@ type Role struct {
 	// Own is how many of Rules are the role's own (the rest are aggregated
 	// and located in other objects).
 	Own int
+	// Aggregated roles get their rules from other ClusterRoles only.
+	Aggregated bool
 }
 
 // Binding is a RoleBinding or ClusterRoleBinding.
@@ -79,23 +83,7 @@ func build(inv *inventory.Inventory) *Model {
 			}
 		}
 	}
-	// The aggregation controller copies the rules of every ClusterRole whose
-	// labels match a selector; it does not chain (aggregated rules are not
-	// aggregated again), so one pass over the own rules is exact.
-	for _, agg := range aggregated {
-		target := m.roles[key{"", agg.Name}]
-		for _, s := range agg.AggregationRule.ClusterRoleSelectors {
-			sel, err := metav1.LabelSelectorAsSelector(&s)
-			if err != nil || sel.Empty() {
-				continue
-			}
-			for k, r := range m.roles {
-				if k.ns == "" && r != target && sel.Matches(labels.Set(r.Object.Metadata("labels"))) {
-					target.Rules = append(target.Rules, r.Rules[:r.Own]...)
-				}
-			}
-		}
-	}
+	resolveAggregation(m, aggregated)
 	for _, kind := range []string{"RoleBinding", "ClusterRoleBinding"} {
 		for _, e := range inv.OfKind(kind) {
 			if !isRBAC(e.Object) {
@@ -126,6 +114,64 @@ func build(inv *inventory.Inventory) *Model {
 		}
 	}
 	return m
+}
+
+// resolveAggregation gives every aggregated ClusterRole the rules the
+// aggregation controller would: the union of the rules of the ClusterRoles
+// its selectors match (an empty selector matches all), without itself. The
+// controller replaces the role's own rules, and aggregated roles feed each
+// other, so the result is the transitive closure.
+func resolveAggregation(m *Model, aggregated []*rbacv1.ClusterRole) {
+	sels := map[*Role][]labels.Selector{}
+	for _, agg := range aggregated {
+		r := m.roles[key{"", agg.Name}]
+		for i := range agg.AggregationRule.ClusterRoleSelectors {
+			if sel, err := metav1.LabelSelectorAsSelector(&agg.AggregationRule.ClusterRoleSelectors[i]); err == nil {
+				sels[r] = append(sels[r], sel)
+			}
+		}
+	}
+	var names []string
+	for k := range m.roles {
+		if k.ns == "" {
+			names = append(names, k.name)
+		}
+	}
+	sort.Strings(names)      // the controller's order, so results are stable
+	state := map[*Role]int{} // 1 resolving, 2 done
+	var resolve func(r *Role) []rbacv1.PolicyRule
+	resolve = func(r *Role) []rbacv1.PolicyRule {
+		ss, ok := sels[r]
+		if !ok || state[r] == 2 {
+			return r.Rules
+		}
+		if state[r] == 1 {
+			return nil // a cycle: the other roles on it contribute their own rules
+		}
+		state[r] = 1
+		var rules []rbacv1.PolicyRule
+		seen := map[string]bool{}
+		for _, sel := range ss {
+			for _, n := range names {
+				other := m.roles[key{"", n}]
+				if other == r || !sel.Matches(labels.Set(other.Object.Metadata("labels"))) {
+					continue
+				}
+				for _, rule := range resolve(other) {
+					if k := fmt.Sprint(rule); !seen[k] {
+						seen[k] = true
+						rules = append(rules, rule)
+					}
+				}
+			}
+		}
+		r.Rules, r.Own, r.Aggregated = rules, 0, true
+		state[r] = 2
+		return rules
+	}
+	for r := range sels {
+		resolve(r)
+	}
 }
 
 // Role returns the role a binding grants: a Role of the binding's
