@@ -2,7 +2,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/kubeguard/kubeguard/internal/cli.version=$(VERSION)
 
-.PHONY: build test bench bench-webhook docs fuzz sarif-schema vet test-cluster cluster-up cluster-down
+.PHONY: build test bench bench-webhook bench-rbac docs fuzz sarif-schema vet test-cluster cluster-up cluster-down
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kubeguard ./cmd/kubeguard
@@ -31,6 +31,10 @@ test: sarif-schema test-cluster
 
 bench:
 	$(GO) run ./hack/bench
+
+# RBAC analysis at 10,000 roles and 20,000 bindings.
+bench-rbac:
+	$(GO) run ./hack/benchrbac
 
 # Load test of kubeguard webhook over loopback TLS (latency, throughput, RSS).
 bench-webhook:

@@ -125,8 +125,11 @@ func applies(s rbacv1.Subject, bindingNS string, u User) bool {
 // every ClusterRoleBinding, and the RoleBindings of r's namespace for
 // namespaced resource requests.
 func (m *Model) bindingsFor(r Request, visit func(*Binding)) {
-	for _, b := range m.Bindings {
-		if b.Cluster || !r.NonResource() && r.Namespace != "" && b.Object.Namespace == r.Namespace {
+	for _, b := range m.cluster {
+		visit(b)
+	}
+	if !r.NonResource() && r.Namespace != "" {
+		for _, b := range m.byNS[r.Namespace] {
 			visit(b)
 		}
 	}

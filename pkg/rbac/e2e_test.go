@@ -119,7 +119,9 @@ type objects struct {
 func generate() objects {
 	g := generator{rand.New(rand.NewPCG(1, 2))}
 	var o objects
-	meta := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubeguard-e2e": "rbac"}} }
+	meta := func(name string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubeguard-e2e": "rbac"}}
+	}
 	for i := range 120 {
 		cr := &rbacv1.ClusterRole{ObjectMeta: meta(fmt.Sprintf("e2e-cr-%d", i))}
 		for range 1 + g.r.IntN(3) {

@@ -47,6 +47,10 @@ type Model struct {
 	// subjects indexes bindings by "Kind/namespace/name" of their subjects
 	// (namespace only for ServiceAccounts).
 	subjects map[string][]*Binding
+	// cluster and byNS split Bindings into ClusterRoleBindings and the
+	// RoleBindings of each namespace, as the authorizer consults them.
+	cluster []*Binding
+	byNS    map[string][]*Binding
 }
 
 func subjectKey(s rbacv1.Subject, bindingNS string) string {
@@ -68,7 +72,7 @@ func Of(inv *inventory.Inventory) *Model {
 func isRBAC(o *object.Object) bool { return o.Group() == "rbac.authorization.k8s.io" }
 
 func build(inv *inventory.Inventory) *Model {
-	m := &Model{roles: map[key]*Role{}, subjects: map[string][]*Binding{}}
+	m := &Model{roles: map[key]*Role{}, subjects: map[string][]*Binding{}, byNS: map[string][]*Binding{}}
 	var aggregated []*rbacv1.ClusterRole
 	for _, e := range inv.OfKind("Role") {
 		if r, ok := inventory.As[rbacv1.Role](e.Object); ok && isRBAC(e.Object) {
@@ -104,6 +108,11 @@ func build(inv *inventory.Inventory) *Model {
 				b.Subjects, b.RoleRef = crb.Subjects, crb.RoleRef
 			}
 			m.Bindings = append(m.Bindings, b)
+			if b.Cluster {
+				m.cluster = append(m.cluster, b)
+			} else {
+				m.byNS[b.Object.Namespace] = append(m.byNS[b.Object.Namespace], b)
+			}
 			seen := map[string]bool{}
 			for _, s := range b.Subjects {
 				if k := subjectKey(s, b.Object.Namespace); !seen[k] {

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+const escalation = "../../pkg/rbac/testdata/escalation.yaml"
+
+func TestRBACCommands(t *testing.T) {
+	code, out, errOut := run(t, "", "rbac", "who-can", "create", "pods", "-n", "team", escalation, "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("who-can: exit %d: %s", code, errOut)
+	}
+	var grants []struct {
+		Subject struct{ Kind, Name string }
+		Binding struct{ Name string }
+		Source  struct {
+			File string
+			Line int
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &grants); err != nil || len(grants) != 3 {
+		t.Fatalf("who-can JSON: %v\n%s", err, out)
+	}
+	if g := grants[2]; g.Subject.Name != "alice" || g.Binding.Name != "alice-pods" || g.Source.Line == 0 {
+		t.Errorf("alice's grant: %+v", g)
+	}
+
+	code, out, _ = run(t, "", "rbac", "access", "user:alice", "-n", "team", escalation)
+	row := ""
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) == 9 && f[0] == "team" && f[1] == "pods" {
+			row = strings.Join(f[2:], " ")
+		}
+	}
+	if code != ExitOK || row != "yes - - yes - - -" {
+		t.Errorf("access: exit %d, pods row %q, want get and create\n%s", code, row, out)
+	}
+
+	for format, want := range map[string]string{"table": "1. sa:team/admin-sa (score 100)", "dot": "digraph rbac_risks", "mermaid": "flowchart LR"} {
+		code, out, _ := run(t, "", "rbac", "risks", escalation, "-o", format)
+		if code != ExitOK || !strings.Contains(out, want) {
+			t.Errorf("risks -o %s: exit %d, want %q in\n%s", format, code, want, out)
+		}
+	}
+	if code, out, _ := run(t, "", "rbac", "hygiene", escalation); code != ExitOK || !strings.Contains(out, "missing-role") {
+		t.Errorf("hygiene: exit %d\n%s", code, out)
+	}
+
+	// Usage errors and unreadable input say so with exit 2.
+	if code, _, errOut := run(t, "", "rbac", "access", "robot", escalation); code != ExitError || !strings.Contains(errOut, "sa:NAMESPACE/NAME") {
+		t.Errorf("bad subject: exit %d, %q", code, errOut)
+	}
+	code, out, errOut = run(t, "", "rbac", "who-can", "get", "secrets", escalation, "../../pkg/report/testdata/broken.yaml")
+	if code != ExitError || !strings.Contains(out, "SUBJECT") || !strings.Contains(errOut, "broken.yaml:") {
+		t.Errorf("broken input: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
