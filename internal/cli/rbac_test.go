@@ -2,9 +2,14 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/kubeguard/kubeguard/internal/testcluster"
 )
+
+func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
 
 const escalation = "../../pkg/rbac/testdata/escalation.yaml"
 
@@ -56,5 +61,23 @@ func TestRBACCommands(t *testing.T) {
 	code, out, errOut = run(t, "", "rbac", "who-can", "get", "secrets", escalation, "../../pkg/report/testdata/broken.yaml")
 	if code != ExitError || !strings.Contains(out, "SUBJECT") || !strings.Contains(errOut, "broken.yaml:") {
 		t.Errorf("broken input: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// --cluster reads RBAC from a real API server: the bootstrap policy lets
+// everyone read /healthz.
+func TestE2ERBACCluster(t *testing.T) {
+	c := testcluster.Shared(t)
+	code, out, errOut := run(t, "", "rbac", "who-can", "get", "/healthz", "--cluster", "--kubeconfig", c.Kubeconfig)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"group:system:authenticated", "group:system:unauthenticated", "ClusterRole/system:public-info-viewer"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("who-can get /healthz lacks %s:\n%s", want, out)
+		}
+	}
+	if code, _, _ := run(t, "", "rbac", "risks", "--cluster", "--kubeconfig", c.Kubeconfig, "--include-system"); code != ExitOK {
+		t.Errorf("risks --cluster: exit %d", code)
 	}
 }
