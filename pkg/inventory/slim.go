@@ -25,12 +25,18 @@ var related = map[string]bool{
 // cross-object analysis needs. Only objects the engine owns are slimmed.
 func Slim(o *object.Object, w *Workload) {
 	if w != nil {
-		// the pod view lives on in w; cross-object controls read the
-		// replica count besides it
+		// the pod view lives on in w; cross-object analysis reads the
+		// replica count and the selector besides it
 		spec, _ := o.Content["spec"].(map[string]any)
 		keep(o.Content)
-		if r, ok := spec["replicas"]; ok {
-			o.Content["spec"] = map[string]any{"replicas": r}
+		kept := map[string]any{}
+		for _, k := range []string{"replicas", "selector"} {
+			if v, ok := spec[k]; ok {
+				kept[k] = v
+			}
+		}
+		if len(kept) > 0 {
+			o.Content["spec"] = kept
 		}
 		return
 	}

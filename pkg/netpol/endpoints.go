@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubeguard/kubeguard/pkg/inventory"
+	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
 // Internet is the external endpoint standing for any address outside the
@@ -53,6 +54,9 @@ func Workloads(inv *inventory.Inventory) []*Endpoint {
 			NSLabels: l, HostNetwork: w.Spec.HostNetwork}
 		for _, c := range w.Containers {
 			ep.Ports = append(ep.Ports, c.Ports...)
+		}
+		if sel, ok := object.Get(e.Object.Content, "spec.selector.matchLabels"); ok {
+			ep.Selector = object.StringMap(sel)
 		}
 		out = append(out, ep)
 	}

@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -20,6 +19,10 @@ type Endpoint struct {
 	Namespace string // "" for external endpoints
 	Labels    map[string]string
 	NSLabels  map[string]string
+	// Selector is the workload's own pod selector (spec.selector
+	// matchLabels), which generated policies use: template labels such as
+	// versions change more often.
+	Selector map[string]string
 	// Ports are the containers' ports; named ports resolve against them.
 	Ports []corev1.ContainerPort
 	// HostNetwork pods use the node's network: policies neither select
@@ -93,7 +96,7 @@ func (m *Model) direction(src, dst *Endpoint, ingress, explain bool, reasons *[]
 		matched := false
 		if ingress {
 			for i, r := range p.Spec.Ingress {
-				if peersMatch(r.From, p.Object.Namespace, peer) {
+				if p.peersMatch(r.From, peer) {
 					ports := rulePorts(r.Ports, dst)
 					out.Union(ports)
 					matched = true
@@ -104,7 +107,7 @@ func (m *Model) direction(src, dst *Endpoint, ingress, explain bool, reasons *[]
 			}
 		} else {
 			for i, r := range p.Spec.Egress {
-				if peersMatch(r.To, p.Object.Namespace, peer) {
+				if p.peersMatch(r.To, peer) {
 					ports := rulePorts(r.Ports, dst)
 					out.Union(ports)
 					matched = true
@@ -125,7 +128,7 @@ func (m *Model) direction(src, dst *Endpoint, ingress, explain bool, reasons *[]
 // every source or destination; a peer with both selectors needs both
 // (AND), separate peers are alternatives (OR). ipBlocks match external
 // addresses; pod addresses are not known before pods run.
-func peersMatch(peers []networkingv1.NetworkPolicyPeer, policyNS string, ep *Endpoint) bool {
+func (pol *Policy) peersMatch(peers []networkingv1.NetworkPolicyPeer, ep *Endpoint) bool {
 	if len(peers) == 0 {
 		return true
 	}
@@ -139,20 +142,15 @@ func peersMatch(peers []networkingv1.NetworkPolicyPeer, policyNS string, ep *End
 		if ep.External() || ep.HostNetwork {
 			continue
 		}
-		nsOK := ep.Namespace == policyNS
+		nsOK := ep.Namespace == pol.Object.Namespace
 		if p.NamespaceSelector != nil {
-			nsOK = selectorMatches(p.NamespaceSelector, ep.NSLabels)
+			nsOK = pol.peers[p.NamespaceSelector].Matches(labels.Set(ep.NSLabels))
 		}
-		if nsOK && (p.PodSelector == nil || selectorMatches(p.PodSelector, ep.Labels)) {
+		if nsOK && (p.PodSelector == nil || pol.peers[p.PodSelector].Matches(labels.Set(ep.Labels))) {
 			return true
 		}
 	}
 	return false
-}
-
-func selectorMatches(s *metav1.LabelSelector, l map[string]string) bool {
-	sel, err := metav1.LabelSelectorAsSelector(s)
-	return err == nil && sel.Matches(labels.Set(l))
 }
 
 func inBlock(b *networkingv1.IPBlock, a netip.Addr) bool {

@@ -21,6 +21,9 @@ type Policy struct {
 	// when it has egress rules.
 	Ingress, Egress bool
 	selector        labels.Selector
+	// peers holds the parsed selectors of the rules' peers: connectivity
+	// matrices test them millions of times.
+	peers map[*metav1.LabelSelector]labels.Selector
 }
 
 // Selects reports whether the policy applies to a pod with these labels in
@@ -54,7 +57,27 @@ func New(o *object.Object) (*Policy, bool) {
 	if err != nil {
 		return nil, false
 	}
-	p := &Policy{Object: o, Spec: np.Spec, selector: sel}
+	p := &Policy{Object: o, Spec: np.Spec, selector: sel, peers: map[*metav1.LabelSelector]labels.Selector{}}
+	parse := func(peers []networkingv1.NetworkPolicyPeer) {
+		for i := range peers {
+			for _, ls := range []*metav1.LabelSelector{peers[i].PodSelector, peers[i].NamespaceSelector} {
+				if ls == nil {
+					continue
+				}
+				if s, err := metav1.LabelSelectorAsSelector(ls); err == nil {
+					p.peers[ls] = s
+				} else {
+					p.peers[ls] = labels.Nothing() // the API server rejects it
+				}
+			}
+		}
+	}
+	for _, r := range p.Spec.Ingress {
+		parse(r.From)
+	}
+	for _, r := range p.Spec.Egress {
+		parse(r.To)
+	}
 	if len(np.Spec.PolicyTypes) == 0 {
 		p.Ingress, p.Egress = true, len(np.Spec.Egress) > 0
 	}

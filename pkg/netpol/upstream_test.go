@@ -4,7 +4,8 @@ package netpol_test
 // tests (test/e2e/network/netpol/network_policy.go, release 1.37): the same
 // pods (x/a, x/b, ... with label pod=NAME and ports serve-PORT-PROTO), the
 // same policies, the same expected pod x pod reachability on the probed
-// port. Loopback is not compared, as upstream does not either. Cases that
+// port (namespace "y" is quoted: YAML 1.1, which kubectl reads, takes a
+// bare y for true). Loopback is not compared, as upstream does not either. Cases that
 // change objects between probes are ported as one case per state; cases
 // that depend on pod IPs (ipBlock with pod CIDRs) have no static answer
 // and are left out.
@@ -71,7 +72,7 @@ func (r *reach) peer(from, to string, v bool) {
 		}
 	}
 }
-func (r *reach) allIngress(to string, v bool) { r.peer("/", to, v) }
+func (r *reach) allIngress(to string, v bool)  { r.peer("/", to, v) }
 func (r *reach) allEgress(from string, v bool) { r.peer(from, "/", v) }
 func (r *reach) set(from, to string, v bool)   { r.m[[2]string{from, to}] = v }
 
@@ -105,7 +106,7 @@ spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{
 		probes: []probe{tcp(80, func(r *reach) {})}},
 	{name: "should enforce policy to allow traffic only from a different namespace, based on NamespaceSelector", pods: "x/a x/b y/a z/a", ports: []int32{80},
 		policies: `metadata: {name: allow-client-a-via-ns-selector, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}}]}]}`,
+spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: "y"}}}]}]}`,
 		probes: []probe{tcp(80, func(r *reach) { r.peer("x/", "x/a", false); r.peer("z/", "x/a", false) })}},
 	{name: "should enforce policy based on PodSelector with MatchExpressions", pods: "x/a x/b y/a", ports: []int32{80},
 		policies: `metadata: {name: x-a-allows-x-b, namespace: x}
@@ -113,7 +114,7 @@ spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{
 		probes: []probe{tcp(80, func(r *reach) { r.allIngress("x/a", false); r.set("x/b", "x/a", true) })}},
 	{name: "should enforce policy based on NamespaceSelector with MatchExpressions", pods: "x/a x/b y/a z/a", ports: []int32{80},
 		policies: `metadata: {name: allow-ns-y-match-selector, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [y]}]}}]}]}`,
+spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: ["y"]}]}}]}]}`,
 		probes: []probe{tcp(80, func(r *reach) { r.peer("x/", "x/a", false); r.peer("z/", "x/a", false) })}},
 	{name: "should enforce policy based on PodSelector or NamespaceSelector", pods: "x/a x/b x/c y/a", ports: []int32{80},
 		policies: `metadata: {name: allow-ns-y-match-selector, namespace: x}
@@ -133,25 +134,25 @@ spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{
 		probes: []probe{tcp(80, func(r *reach) { r.allIngress("x/a", false); r.set("x/b", "x/a", true); r.set("x/c", "x/a", true) })}},
 	{name: "should enforce policy to allow traffic only from a pod in a different namespace based on PodSelector and NamespaceSelector", pods: "x/a x/b y/a y/b z/a", ports: []int32{80},
 		policies: `metadata: {name: allow-ns-y-pod-a-via-namespace-pod-selector, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}, podSelector: {matchLabels: {pod: a}}}]}]}`,
+spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: "y"}}, podSelector: {matchLabels: {pod: a}}}]}]}`,
 		probes: []probe{tcp(80, func(r *reach) { r.allIngress("x/a", false); r.set("y/a", "x/a", true) })}},
 	{name: "should enforce policy based on Ports", pods: "x/a x/b y/a y/b z/a", ports: []int32{81},
 		policies: `metadata: {name: allow-client-a-via-ns-selector, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}}], ports: [{port: 81, protocol: TCP}]}]}`,
+spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: "y"}}}], ports: [{port: 81, protocol: TCP}]}]}`,
 		probes: []probe{tcp(81, func(r *reach) { r.peer("x/", "x/a", false); r.peer("y/", "x/a", true); r.peer("z/", "x/a", false) })}},
 	{name: "should enforce multiple, stacked policies with overlapping podSelectors (first policy)", pods: "x/a x/b y/a y/b z/a", ports: []int32{80, 81},
 		policies: `metadata: {name: allow-client-a-via-ns-selector, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}}], ports: [{port: 81, protocol: TCP}]}]}`,
+spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: "y"}}}], ports: [{port: 81, protocol: TCP}]}]}`,
 		probes: []probe{
 			tcp(81, func(r *reach) { r.peer("x/", "x/a", false); r.peer("y/", "x/a", true); r.peer("z/", "x/a", false) }),
 			tcp(80, func(r *reach) { r.allIngress("x/a", false) }),
 		}},
 	{name: "should enforce multiple, stacked policies with overlapping podSelectors (both policies)", pods: "x/a x/b y/a y/b z/a", ports: []int32{80, 81},
 		policies: `metadata: {name: allow-client-a-via-ns-selector, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}}], ports: [{port: 81, protocol: TCP}]}]}
+spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: "y"}}}], ports: [{port: 81, protocol: TCP}]}]}
 ---
 metadata: {name: allow-client-a-via-ns-selector-80, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}}], ports: [{port: 80, protocol: TCP}]}]}`,
+spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: "y"}}}], ports: [{port: 80, protocol: TCP}]}]}`,
 		probes: []probe{tcp(80, func(r *reach) { r.peer("x/", "x/a", false); r.peer("y/", "x/a", true); r.peer("z/", "x/a", false) })}},
 	{name: "should support allow-all policy", pods: "x/a x/b y/a", ports: []int32{80, 81},
 		policies: `metadata: {name: allow-all, namespace: x}
@@ -163,7 +164,7 @@ spec: {podSelector: {}, policyTypes: [Ingress], ingress: [{ports: [{port: serve-
 		probes: []probe{tcp(81, func(r *reach) {}), tcp(80, func(r *reach) { r.peer("/", "x/", false) })}},
 	{name: "should allow ingress access from namespace on one named port", pods: "x/a x/b y/a z/a", ports: []int32{80, 81},
 		policies: `metadata: {name: allow-client-a-via-ns-selector-80, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}}], ports: [{port: serve-80-tcp, protocol: TCP}]}]}`,
+spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: "y"}}}], ports: [{port: serve-80-tcp, protocol: TCP}]}]}`,
 		probes: []probe{
 			tcp(80, func(r *reach) { r.peer("x/", "x/a", false); r.peer("z/", "x/a", false) }),
 			tcp(81, func(r *reach) { r.allIngress("x/a", false) }),
@@ -201,12 +202,12 @@ spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Egress, Ingress], ing
 		}},
 	{name: "should support denying of egress traffic on the client side (even if the server explicitly allows this traffic)", pods: "x/a y/a y/b", ports: []int32{80},
 		policies: `metadata: {name: allow-to-ns-y-pod-a, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Egress], egress: [{to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}, podSelector: {matchLabels: {pod: a}}}]}]}
+spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Egress], egress: [{to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: "y"}}, podSelector: {matchLabels: {pod: a}}}]}]}
 ---
-metadata: {name: allow-from-xa-on-ya-match-selector, namespace: y}
+metadata: {name: allow-from-xa-on-ya-match-selector, namespace: "y"}
 spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: x}}, podSelector: {matchLabels: {pod: a}}}]}]}
 ---
-metadata: {name: allow-from-xa-on-yb-match-selector, namespace: y}
+metadata: {name: allow-from-xa-on-yb-match-selector, namespace: "y"}
 spec: {podSelector: {matchLabels: {pod: b}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: x}}, podSelector: {matchLabels: {pod: a}}}]}]}`,
 		probes: []probe{tcp(80, func(r *reach) {
 			r.peer("x/a", "/", false)
@@ -216,7 +217,7 @@ spec: {podSelector: {matchLabels: {pod: b}}, policyTypes: [Ingress], ingress: [{
 		})}},
 	{name: "should enforce egress policy allowing traffic to a server in a different namespace based on PodSelector and NamespaceSelector", pods: "x/a y/a y/b", ports: []int32{80},
 		policies: `metadata: {name: allow-to-ns-y-pod-a, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Egress], egress: [{to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}, podSelector: {matchLabels: {pod: a}}}]}]}`,
+spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Egress], egress: [{to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: "y"}}, podSelector: {matchLabels: {pod: a}}}]}]}`,
 		probes: []probe{tcp(80, func(r *reach) { r.allEgress("x/a", false); r.set("x/a", "y/a", true) })}},
 	{name: "should enforce ingress policy allowing any port traffic to a server on a specific protocol", pods: "x/a y/a", ports: []int32{80},
 		protos: []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP},
@@ -269,11 +270,11 @@ spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{
 		probes: []probe{tcp(81, func(r *reach) { r.allIngress("x/a", false) })}},
 	{name: "should enforce policy to allow traffic based on NamespaceSelector with MatchLabels using default ns label", pods: "x/a x/b y/a z/a", ports: []int32{80},
 		policies: `metadata: {name: allow-client-a-via-ns-selector-for-immutable-ns-label, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}}]}]}`,
+spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: "y"}}}]}]}`,
 		probes: []probe{tcp(80, func(r *reach) { r.peer("x/", "x/a", false); r.peer("z/", "x/a", false) })}},
 	{name: "should enforce policy based on NamespaceSelector with MatchExpressions using default ns label", pods: "x/a x/b y/a z/a", ports: []int32{80},
 		policies: `metadata: {name: allow-ns-y-match-selector-for-immutable-ns-label, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Egress], egress: [{to: [{namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [y]}]}}]}]}`,
+spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Egress], egress: [{to: [{namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: ["y"]}]}}]}]}`,
 		probes: []probe{tcp(80, func(r *reach) { r.peer("x/a", "y/", false) })}},
 }
 
@@ -292,12 +293,12 @@ func (c upstreamCase) Manifests() string {
 	}
 	for _, ns := range []string{"x", "y", "z"} {
 		if nss[ns] || strings.Contains(c.policies, "namespace: "+ns) {
-			fmt.Fprintf(&b, "apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n", ns)
+			fmt.Fprintf(&b, "apiVersion: v1\nkind: Namespace\nmetadata: {name: %q}\n---\n", ns)
 		}
 	}
 	for _, p := range strings.Fields(c.pods) {
 		ns, name, _ := strings.Cut(p, "/")
-		fmt.Fprintf(&b, "apiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: %s, labels: {pod: %s}}\nspec:\n  containers:\n  - name: agnhost\n    image: registry.k8s.io/e2e-test-images/agnhost:2.53\n    ports:\n", name, ns, name)
+		fmt.Fprintf(&b, "apiVersion: v1\nkind: Pod\nmetadata: {name: %q, namespace: %q, labels: {pod: %q}}\nspec:\n  containers:\n  - name: agnhost\n    image: registry.k8s.io/e2e-test-images/agnhost:2.53\n    ports:\n", name, ns, name)
 		for _, proto := range protos {
 			for _, port := range c.ports {
 				fmt.Fprintf(&b, "    - {name: serve-%d-%s, containerPort: %d, protocol: %s}\n", port, strings.ToLower(string(proto)), port, proto)
