@@ -57,16 +57,39 @@ type Verdict struct {
 // allow a port. A pod no policy of a direction selects is not isolated in
 // that direction.
 func (m *Model) Connect(src, dst *Endpoint, explain bool) Verdict {
+	return m.connect(src, dst, m.selecting(src, false), m.selecting(dst, true), explain)
+}
+
+func (m *Model) connect(src, dst *Endpoint, egressPols, ingressPols []*Policy, explain bool) Verdict {
 	var v Verdict
-	v.Egress = m.direction(src, dst, false, explain, &v.Reasons)
-	v.Ingress = m.direction(src, dst, true, explain, &v.Reasons)
+	v.Egress = m.direction(src, dst, false, egressPols, explain, &v.Reasons)
+	if v.Egress.Empty() && !explain {
+		v.Ingress, v.Ports = PortSet{}, PortSet{}
+		return v
+	}
+	v.Ingress = m.direction(src, dst, true, ingressPols, explain, &v.Reasons)
 	v.Ports = v.Egress.Intersect(v.Ingress)
 	return v
 }
 
+// selecting returns the policies of ep's namespace that select it for a
+// direction; nil for endpoints policies do not apply to.
+func (m *Model) selecting(ep *Endpoint, ingress bool) []*Policy {
+	if ep.External() || ep.HostNetwork {
+		return nil
+	}
+	var out []*Policy
+	for _, p := range m.byNS[ep.Namespace] {
+		if (ingress && p.Ingress || !ingress && p.Egress) && p.Selects(ep.Labels) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // direction returns what the policies of one side allow: egress policies
 // selecting src, or ingress policies selecting dst.
-func (m *Model) direction(src, dst *Endpoint, ingress, explain bool, reasons *[]Reason) PortSet {
+func (m *Model) direction(src, dst *Endpoint, ingress bool, selecting []*Policy, explain bool, reasons *[]Reason) PortSet {
 	self, peer, dir := src, dst, "egress"
 	if ingress {
 		self, peer, dir = dst, src, "ingress"
@@ -76,12 +99,6 @@ func (m *Model) direction(src, dst *Endpoint, ingress, explain bool, reasons *[]
 			*reasons = append(*reasons, Reason{Direction: dir, Rule: -1, Ports: AllPorts(), Text: self.Name + " is not subject to NetworkPolicies"})
 		}
 		return AllPorts()
-	}
-	var selecting []*Policy
-	for _, p := range m.byNS[self.Namespace] {
-		if (ingress && p.Ingress || !ingress && p.Egress) && p.Selects(self.Labels) {
-			selecting = append(selecting, p)
-		}
 	}
 	if len(selecting) == 0 {
 		if explain {

@@ -11,22 +11,27 @@ import (
 
 // Cell is the connectivity from one endpoint to another.
 type Cell struct {
-	Src   string  `json:"src"`
-	Dst   string  `json:"dst"`
-	Ports PortSet `json:"-"`
-	Allow string  `json:"allowed"` // "all", "none" or the ports
+	Src   string `json:"src"`
+	Dst   string `json:"dst"`
+	Allow string `json:"allowed"` // "all", "none" or the ports
 }
 
-// Matrix evaluates every ordered pair of distinct endpoints.
+// Matrix evaluates every ordered pair of distinct endpoints. The policies
+// selecting each endpoint are found once, not once per pair.
 func (m *Model) Matrix(eps []*Endpoint) []Cell {
+	egress := make([][]*Policy, len(eps))
+	ingress := make([][]*Policy, len(eps))
+	for i, e := range eps {
+		egress[i], ingress[i] = m.selecting(e, false), m.selecting(e, true)
+	}
 	out := make([]Cell, 0, len(eps)*len(eps))
-	for _, s := range eps {
-		for _, d := range eps {
+	for i, s := range eps {
+		for j, d := range eps {
 			if s == d || s.External() && d.External() {
 				continue
 			}
-			p := m.Connect(s, d, false).Ports
-			out = append(out, Cell{Src: s.Name, Dst: d.Name, Ports: p, Allow: p.String()})
+			p := m.connect(s, d, egress[i], ingress[j], false).Ports
+			out = append(out, Cell{Src: s.Name, Dst: d.Name, Allow: p.String()})
 		}
 	}
 	return out
