@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -39,6 +40,9 @@ func List(ctx context.Context, client dynamic.Interface, kinds []schema.GroupVer
 			opts := metav1.ListOptions{Limit: PageSize}
 			for {
 				page, err := client.Resource(gvr).List(ctx, opts)
+				if apierrors.IsNotFound(err) {
+					return // a kind this cluster does not serve (an optional CRD)
+				}
 				if err != nil {
 					results[i].err = fmt.Errorf("listing %s: %v", gvr.GroupResource(), err)
 					return
@@ -100,4 +104,6 @@ var NetpolKinds = []schema.GroupVersionKind{
 	{Group: "batch", Version: "v1", Kind: "Job"},
 	{Group: "batch", Version: "v1", Kind: "CronJob"},
 	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"},
+	{Group: "policy.networking.k8s.io", Version: "v1alpha1", Kind: "AdminNetworkPolicy"},
+	{Group: "policy.networking.k8s.io", Version: "v1alpha1", Kind: "BaselineAdminNetworkPolicy"},
 }

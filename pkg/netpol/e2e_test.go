@@ -11,11 +11,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubeguard/kubeguard/internal/testcluster"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/netpol"
 )
@@ -107,4 +109,108 @@ func TestE2EClusterAnalysisEqualsFiles(t *testing.T) {
 		}
 	}
 	t.Logf("%d cases loaded into the API server, %d pod pairs compared", len(upstreamCases), pairs)
+}
+
+// AdminNetworkPolicies read from a cluster serving their CRDs give the
+// same answers as from files.
+func TestE2EAdminPoliciesFromCluster(t *testing.T) {
+	c := testcluster.Shared(t)
+	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := dynamic.NewForConfigOrDie(rc)
+	ctx := context.Background()
+	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	for _, kind := range []string{"AdminNetworkPolicy", "BaselineAdminNetworkPolicy"} {
+		plural := strings.ToLower(kind) + "ies"
+		plural = strings.TrimSuffix(plural, "yies") + "ies"
+		crd := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+			// *.k8s.io groups need the approval annotation the upstream
+			// network-policy-api CRDs carry.
+			"metadata": map[string]any{"name": plural + ".policy.networking.k8s.io",
+				"annotations": map[string]any{"api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/network-policy-api/pull/30"}},
+			"spec": map[string]any{"group": "policy.networking.k8s.io", "scope": "Cluster",
+				"names": map[string]any{"kind": kind, "plural": plural, "singular": strings.ToLower(kind)},
+				"versions": []any{map[string]any{"name": "v1alpha1", "served": true, "storage": true,
+					"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}}}
+		if _, err := dyn.Resource(crds).Create(ctx, crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	manifests := strings.ReplaceAll(anpPods(), `{name: "x"}`, `{name: "anp-x"}`)
+	manifests = strings.ReplaceAll(manifests, `{name: "y"}`, `{name: "anp-y"}`)
+	manifests = strings.ReplaceAll(manifests, `namespace: "x"`, `namespace: "anp-x"`)
+	manifests = strings.ReplaceAll(manifests, `namespace: "y"`, `namespace: "anp-y"`)
+	manifests += anpHeader + `metadata: {name: deny-from-anp-y}
+spec:
+  priority: 10
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: anp-x}}}
+  ingress: [{name: deny-y, action: Deny, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: anp-y}}}], ports: [{portNumber: {protocol: TCP, port: 81}}]}]
+---
+` + banpHeader + `metadata: {name: default}
+spec:
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: anp-y}}}
+  egress: [{name: deny-all, action: Deny, to: [{networks: [0.0.0.0/0]}]}]`
+	deadline := time.Now().Add(30 * time.Second)
+	for _, doc := range strings.Split(manifests, "\n---\n") {
+		var u unstructured.Unstructured
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		gvr, _ := meta.UnsafeGuessKindToResource(u.GroupVersionKind())
+		var ri dynamic.ResourceInterface = dyn.Resource(gvr)
+		if ns := u.GetNamespace(); ns != "" {
+			ri = dyn.Resource(gvr).Namespace(ns)
+		}
+		for {
+			_, err := ri.Create(ctx, &u, metav1.CreateOptions{})
+			if err == nil {
+				break
+			}
+			// A new CRD is served a moment after it is created.
+			if !apierrors.IsNotFound(err) || time.Now().After(deadline) {
+				t.Fatalf("creating %s %s: %v", u.GetKind(), u.GetName(), err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	inv, err := live.List(ctx, dyn, live.NetpolKinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.OfKind("AdminNetworkPolicy")) != 1 || len(inv.OfKind("BaselineAdminNetworkPolicy")) != 1 {
+		t.Fatal("admin policies not read from the cluster")
+	}
+	files := loadString(t, "anp.yaml", manifests)
+	var fc, cc []string
+	for _, cells := range []struct {
+		inv *inventory.Inventory
+		out *[]string
+	}{{files, &fc}, {inv, &cc}} {
+		m := netpol.Of(cells.inv)
+		var eps []*netpol.Endpoint
+		for _, e := range netpol.Workloads(cells.inv) {
+			if strings.HasPrefix(e.Name, "anp-") {
+				eps = append(eps, e)
+			}
+		}
+		for _, cell := range m.Matrix(append(eps, netpol.Internet)) {
+			*cells.out = append(*cells.out, cell.Src+" -> "+cell.Dst+": "+cell.Allow)
+		}
+	}
+	if strings.Join(fc, "\n") != strings.Join(cc, "\n") {
+		t.Errorf("files:\n%s\ncluster:\n%s", strings.Join(fc, "\n"), strings.Join(cc, "\n"))
+	}
+	joined := strings.Join(cc, "\n")
+	for _, want := range []string{
+		"anp-y/Pod/a -> anp-x/Pod/a: TCP/1-80,82-65535 UDP/all SCTP/all",
+		"anp-y/Pod/a -> internet: none",
+		"anp-x/Pod/a -> internet: all",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("matrix lacks %q:\n%s", want, joined)
+		}
+	}
 }

@@ -100,12 +100,41 @@ func (m *Model) direction(src, dst *Endpoint, ingress bool, selecting []*Policy,
 		}
 		return AllPorts()
 	}
+	// Admin tier first: what it allows or denies is settled; the rest,
+	// and what it passes, goes to the NetworkPolicies.
+	allowed, left := PortSet{}, AllPorts()
+	if len(m.admin) > 0 {
+		allowed, left = adminTier(m.admin, self, peer, dst, ingress, explain, reasons, dir)
+		if left.Empty() {
+			return allowed
+		}
+	}
 	if len(selecting) == 0 {
+		// Not isolated by NetworkPolicies: the baseline decides, and
+		// allows what it does not deny.
+		if len(m.baseline) > 0 {
+			bAllowed, bLeft := adminTier(m.baseline, self, peer, dst, ingress, explain, reasons, dir)
+			allowed.Union(bAllowed.Intersect(left))
+			allowed.Union(bLeft.Intersect(left))
+			return allowed
+		}
 		if explain {
-			*reasons = append(*reasons, Reason{Direction: dir, Rule: -1, Ports: AllPorts(),
+			*reasons = append(*reasons, Reason{Direction: dir, Rule: -1, Ports: left,
 				Text: fmt.Sprintf("no NetworkPolicy selects %s for %s: not isolated", self.Name, dir)})
 		}
-		return AllPorts()
+		allowed.Union(left)
+		return allowed
+	}
+	npAllowed := m.networkPolicies(self, peer, dst, ingress, selecting, explain, reasons, dir)
+	allowed.Union(npAllowed.Intersect(left))
+	return allowed
+}
+
+// networkPolicies returns what the NetworkPolicies selecting self allow.
+func (m *Model) networkPolicies(self, peer, dst *Endpoint, ingress bool, selecting []*Policy, explain bool, reasons *[]Reason, dir string) PortSet {
+	src := peer
+	if !ingress {
+		src = self
 	}
 	out := PortSet{}
 	for _, p := range selecting {

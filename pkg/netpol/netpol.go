@@ -91,17 +91,32 @@ func New(o *object.Object) (*Policy, bool) {
 // Model holds the policies of an inventory by namespace.
 type Model struct {
 	byNS map[string][]*Policy
+	// admin are the AdminNetworkPolicies by priority; baseline is the
+	// BaselineAdminNetworkPolicy, if any.
+	admin    []*AdminPolicy
+	baseline []*AdminPolicy
 }
 
 // Of returns the model of an inventory, built once.
 func Of(inv *inventory.Inventory) *Model {
-	return inv.Memo("netpol.Model", []string{"NetworkPolicy"}, func(inv *inventory.Inventory) any {
+	return inv.Memo("netpol.Model", []string{"NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy"}, func(inv *inventory.Inventory) any {
 		m := &Model{byNS: map[string][]*Policy{}}
 		for _, e := range inv.OfKind("NetworkPolicy") {
 			if p, ok := New(e.Object); ok {
 				m.byNS[e.Object.Namespace] = append(m.byNS[e.Object.Namespace], p)
 			}
 		}
+		for _, e := range inv.OfKind("AdminNetworkPolicy") {
+			if p, ok := newAdmin(e.Object); ok {
+				m.admin = append(m.admin, p)
+			}
+		}
+		for _, e := range inv.OfKind("BaselineAdminNetworkPolicy") {
+			if p, ok := newAdmin(e.Object); ok {
+				m.baseline = append(m.baseline, p)
+			}
+		}
+		sortAdmin(m.admin)
 		return m
 	}).(*Model)
 }

@@ -67,6 +67,36 @@ func (s PortSet) Intersect(o PortSet) PortSet {
 	return out
 }
 
+// Subtract returns the ports of s that are not in o.
+func (s PortSet) Subtract(o PortSet) PortSet {
+	out := PortSet{}
+	for p, as := range s {
+		for _, a := range as {
+			pieces := []Range{a}
+			for _, b := range o[p] {
+				var next []Range
+				for _, x := range pieces {
+					if b.Hi < x.Lo || b.Lo > x.Hi {
+						next = append(next, x)
+						continue
+					}
+					if x.Lo < b.Lo {
+						next = append(next, Range{x.Lo, b.Lo - 1})
+					}
+					if x.Hi > b.Hi {
+						next = append(next, Range{b.Hi + 1, x.Hi})
+					}
+				}
+				pieces = next
+			}
+			for _, x := range pieces {
+				out.Add(p, x)
+			}
+		}
+	}
+	return out
+}
+
 // Empty reports whether the set holds no port.
 func (s PortSet) Empty() bool {
 	for _, rs := range s {
