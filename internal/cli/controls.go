@@ -125,6 +125,12 @@ func ControlsMarkdown(w io.Writer, list []*control.Control) error {
 		if c.Scope == control.InventoryScope {
 			b.WriteString(", cross-object")
 		}
+		if c.ClusterOnly {
+			b.WriteString(", live clusters only")
+		}
+		if c.CEL != "" {
+			b.WriteString(", exported as ValidatingAdmissionPolicy")
+		}
 		fmt.Fprintf(&b, "\n\n%s\n\n**Remediation:** %s\n\n**Frameworks:** %s\n", c.Rationale, c.Remediation, refString(c.Refs))
 	}
 	_, err := io.WriteString(w, b.String())

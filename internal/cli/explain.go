@@ -28,6 +28,9 @@ func newExplainCmd(s *streams) *cobra.Command {
 			if c.Scope == control.InventoryScope {
 				scope = "across objects (reads the whole inventory)"
 			}
+			if c.ClusterOnly {
+				scope += "; on live clusters only (kubeguard cluster, webhook)"
+			}
 			fmt.Fprintf(s.out, "%s: %s\n\nSeverity:    %s\nCategory:    %s\nChecks:      %s\nFrameworks:  %s\n\nWhy:\n  %s\n\nFix:\n  %s\n\nSuppress on an object:\n  metadata:\n    annotations:\n      kubeguard.io/ignore: %q\n      kubeguard.io/ignore-reason: \"why this is accepted\"\n",
 				c.ID, c.Title, c.Severity, c.Category, scope, refString(c.Refs), c.Rationale, c.Remediation, c.ID)
 			return nil

@@ -83,6 +83,10 @@ type Control struct {
 	// a live cluster or at admission: a Secret holding data belongs in
 	// the cluster, but not in git.
 	FileKinds []string
+	// ClusterOnly controls answer questions only a running cluster can
+	// (a Node's addresses, a legacy token Secret the API server holds):
+	// they run on objects read from a cluster, not on manifests.
+	ClusterOnly bool
 	// CEL, when set, is the control as a ValidatingAdmissionPolicy
 	// expression over a workload (see package policy): for clusters that
 	// enforce without a webhook. The e2e tests hold it to the same verdicts
@@ -94,6 +98,15 @@ type Control struct {
 // OnlyInFiles reports whether the control skips objects of kind outside
 // of manifests.
 func (c *Control) OnlyInFiles(kind string) bool { return slices.Contains(c.FileKinds, kind) }
+
+// Skips reports whether the control does not run on an object of kind
+// read from a cluster (live) or from files.
+func (c *Control) Skips(kind string, live bool) bool {
+	if live {
+		return c.OnlyInFiles(kind)
+	}
+	return c.ClusterOnly
+}
 
 // RefsFor returns the ids of framework f this control maps to.
 func (c *Control) RefsFor(f Framework) []string {

@@ -7,6 +7,7 @@ import (
 	"k8s.io/pod-security-admission/api"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/controls/cluster"
 	"github.com/kubeguard/kubeguard/pkg/controls/dockerfile"
 	"github.com/kubeguard/kubeguard/pkg/controls/exposure"
 	"github.com/kubeguard/kubeguard/pkg/controls/image"
@@ -53,5 +54,6 @@ func Catalog(opts Options) (*control.Catalog, error) {
 	all = append(all, rbac.Controls()...)
 	all = append(all, reliability.Controls()...)
 	all = append(all, dockerfile.Controls()...)
+	all = append(all, cluster.Controls()...)
 	return control.NewCatalog(all...), nil
 }

@@ -22,7 +22,8 @@ import (
 // wanted controls on the wanted lines; a fixture without wants scans clean.
 // "# only: GLOB[, GLOB...]" limits a fixture to the controls of its area
 // (e.g. "RBAC-*"); files named good-*.yaml may not use it, so they prove
-// that hardened objects pass every control.
+// that hardened objects pass every control. Files named cluster-*.yaml are
+// scanned as objects read from a cluster.
 
 var (
 	wantRE = regexp.MustCompile(`#\s*want(-next)?:\s*(.+)$`)
@@ -91,7 +92,7 @@ func scanFile(t *testing.T, path string) *engine.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Options{Catalog: cat})
+	eng, err := engine.New(engine.Options{Catalog: cat, Live: strings.HasPrefix(filepath.Base(path), "cluster-")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func (e *Engine) Admit(o *object.Object, base *inventory.Inventory) *Admission {
 		inv := inventory.Overlay(base, en.Object, en.Workload)
 		cs := e.controlsFor(true, o.Kind, en.Workload != nil)
 		for _, c := range cs {
-			if !c.OnlyInFiles(o.Kind) {
+			if !c.Skips(o.Kind, true) {
 				e.run(w, c, en.Object, en.Workload, inv, w.anns[en.Object])
 			}
 		}

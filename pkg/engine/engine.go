@@ -27,6 +27,9 @@ type Options struct {
 	Workers int
 	// Now is the time suppressions are checked against; zero means now.
 	Now time.Time
+	// Live says the objects come from a cluster: controls skip the kinds
+	// they check only in manifests and run those that need a cluster.
+	Live bool
 	// ParseOnly reads and decodes the input and counts the objects,
 	// without running controls or keeping anything (the baseline the
 	// benchmarks compare against).
@@ -41,6 +44,7 @@ type Engine struct {
 	workers  int
 	now      time.Time
 	parse    bool
+	live     bool
 	objectCs []*control.Control
 	invCs    []*control.Control
 	selected sync.Map // selection -> []*control.Control, see controlsFor
@@ -61,7 +65,7 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cat: opts.Catalog, cfg: cfg, lim: opts.Limits, workers: opts.Workers, now: opts.Now,
-		parse: opts.ParseOnly, severity: map[string]finding.Severity{}}
+		parse: opts.ParseOnly, live: opts.Live, severity: map[string]finding.Severity{}}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
 	}
@@ -128,7 +132,7 @@ type worker struct {
 }
 
 func (e *Engine) newWorker() *worker {
-	w := &worker{anns: map[*object.Object][]annSuppression{}}
+	w := &worker{anns: map[*object.Object][]annSuppression{}, live: e.live}
 	w.report = func(f finding.Finding) {
 		if s, ok := e.severity[f.ControlID]; ok {
 			f.Severity = s
@@ -234,7 +238,7 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 }
 
 // ScanObjects evaluates every control over objects that are already decoded
-// (from a cluster or an admission request).
+// (from a cluster, with Options.Live).
 func (e *Engine) ScanObjects(objs []*object.Object) *Result {
 	w := e.newWorker()
 	for _, o := range objs {
@@ -270,7 +274,7 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 		w.anns[o] = anns
 	}
 	for _, c := range e.controlsFor(false, o.Kind, wl != nil) {
-		if !w.live || !c.OnlyInFiles(o.Kind) {
+		if !c.Skips(o.Kind, w.live) {
 			e.run(w, c, o, wl, nil, anns)
 		}
 	}
@@ -376,7 +380,9 @@ func (e *Engine) finish(ws []*worker) *Result {
 				defer wg.Done()
 				for _, en := range part {
 					for _, c := range e.controlsFor(true, en.Object.Kind, en.Workload != nil) {
-						e.run(w, c, en.Object, en.Workload, inv, anns[en.Object])
+						if !c.Skips(en.Object.Kind, w.live) {
+							e.run(w, c, en.Object, en.Workload, inv, anns[en.Object])
+						}
 					}
 				}
 			}()

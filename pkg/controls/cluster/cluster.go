@@ -1,0 +1,149 @@
+// Package cluster holds controls on a cluster's own configuration: what
+// Pod Security Admission enforces per namespace, legacy ServiceAccount
+// tokens, nodes on public addresses and admission webhooks that fail open.
+package cluster
+
+import (
+	"net/netip"
+	"strings"
+
+	admregv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Controls returns the cluster controls.
+func Controls() []*control.Control {
+	return []*control.Control{noPSA, legacyToken, publicNode, webhookFailOpen}
+}
+
+// systemNamespaces run the cluster's own components, which the Pod
+// Security Standards exempt.
+var systemNamespaces = map[string]bool{"kube-system": true, "kube-public": true, "kube-node-lease": true}
+
+var noPSA = &control.Control{
+	ID:       "NS-NO-POD-SECURITY",
+	Title:    "Namespace without Pod Security Admission enforcement",
+	Severity: finding.Medium,
+	Category: "namespace",
+	Rationale: "Without a pod-security.kubernetes.io/enforce label, the built-in Pod Security Admission enforces " +
+		"nothing in the namespace (unless the cluster sets a default): privileged pods are admitted.",
+	Remediation: "Label the namespace pod-security.kubernetes.io/enforce=restricted (or baseline where a " +
+		"workload needs it), with warn and audit at restricted.",
+	Refs:        control.Refs("CIS:5.2.1", "NSA:pod-security", "NIST:4.4.3"),
+	Kinds:       []string{"Namespace"},
+	ClusterOnly: true,
+	Check: func(p *control.Pass) {
+		if systemNamespaces[p.Object.Name] {
+			return
+		}
+		level := p.Object.Metadata("labels")["pod-security.kubernetes.io/enforce"]
+		switch level {
+		case "baseline", "restricted":
+		case "":
+			p.Report("metadata.labels", "namespace %q has no pod-security.kubernetes.io/enforce label", p.Object.Name)
+		default:
+			p.Report(object.Key("metadata.labels", "pod-security.kubernetes.io/enforce"), "namespace %q enforces the %q Pod Security level", p.Object.Name, level)
+		}
+	},
+}
+
+var legacyToken = &control.Control{
+	ID:       "SA-LEGACY-TOKEN",
+	Title:    "Long-lived ServiceAccount token Secret",
+	Severity: finding.Medium,
+	Category: "serviceaccount",
+	Rationale: "A Secret of type kubernetes.io/service-account-token holds a token that never expires and is not " +
+		"bound to a pod; whoever reads it once can use it until the Secret is deleted.",
+	Remediation: "Delete the Secret and let pods use projected, short-lived tokens (TokenRequest); create tokens " +
+		"for external clients with kubectl create token and a short duration.",
+	Refs:        control.Refs("CIS:5.1.6", "NSA:authentication", "NIST:4.1.4", "MITRE:T1528"),
+	Kinds:       []string{"Secret"},
+	ClusterOnly: true,
+	Check: func(p *control.Pass) {
+		if t, _ := p.Object.Content["type"].(string); t == string(corev1.SecretTypeServiceAccountToken) {
+			sa := p.Object.Metadata("annotations")[corev1.ServiceAccountNameKey]
+			p.Report("type", "Secret holds a long-lived token of ServiceAccount %q", sa)
+		}
+	},
+}
+
+var publicNode = &control.Control{
+	ID:       "NODE-PUBLIC-IP",
+	Title:    "Node with a public address",
+	Severity: finding.Medium,
+	Category: "node",
+	Rationale: "A node reachable on a public address exposes the kubelet, NodePorts and host-network pods to " +
+		"the internet; the guidance is private networking for nodes, behind a load balancer or gateway.",
+	Remediation: "Run nodes on private subnets and publish services through load balancers or ingress; " +
+		"firewall the kubelet port (10250) and NodePorts.",
+	Refs:        control.Refs("NSA:network-separation", "NIST:4.5.2", "MITRE:T1133"),
+	Kinds:       []string{"Node"},
+	ClusterOnly: true,
+	Check: func(p *control.Pass) {
+		n, ok := inventory.As[corev1.Node](p.Object)
+		if !ok {
+			return
+		}
+		for i, a := range n.Status.Addresses {
+			ip, err := netip.ParseAddr(a.Address)
+			if err != nil || a.Type != corev1.NodeExternalIP && a.Type != corev1.NodeInternalIP {
+				continue
+			}
+			if ip.IsGlobalUnicast() && !ip.IsPrivate() {
+				p.Report(object.Index("status.addresses", i)+".address", "node %q has public %s %s", n.Name, a.Type, a.Address)
+			}
+		}
+	},
+}
+
+// guarded are the resources whose admission a security webhook must not
+// skip when it is down.
+var guarded = map[string]bool{"*": true, "pods": true, "pods/*": true, "deployments": true, "daemonsets": true,
+	"statefulsets": true, "replicasets": true, "jobs": true, "cronjobs": true, "roles": true, "clusterroles": true,
+	"rolebindings": true, "clusterrolebindings": true, "*/*": true}
+
+var webhookFailOpen = &control.Control{
+	ID:       "WEBHOOK-FAIL-OPEN",
+	Title:    "Admission webhook on security-relevant resources fails open",
+	Severity: finding.Low,
+	Category: "admission",
+	Rationale: "With failurePolicy Ignore, a webhook that is down, slow or unreachable admits everything it " +
+		"guards; an attacker who can disrupt it (or its network path) bypasses the policy.",
+	Remediation: "Use failurePolicy Fail for webhooks that enforce security policy, with several replicas, a " +
+		"PodDisruptionBudget and namespace exclusions for the webhook itself and kube-system.",
+	Refs:  control.Refs("NSA:admission-control", "NIST:4.3.2"),
+	Kinds: []string{"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"},
+	Check: func(p *control.Pass) {
+		if p.Object.Group() != "admissionregistration.k8s.io" {
+			return
+		}
+		// Validating and mutating configurations share these fields.
+		hooks, _ := p.Object.Content["webhooks"].([]any)
+		for i, h := range hooks {
+			w, _ := h.(map[string]any)
+			if fp, _ := w["failurePolicy"].(string); fp != string(admregv1.Ignore) {
+				continue // Fail is the API default
+			}
+			var covered []string
+			rules, _ := w["rules"].([]any)
+			for _, r := range rules {
+				rm, _ := r.(map[string]any)
+				res, _ := rm["resources"].([]any)
+				for _, x := range res {
+					if s, _ := x.(string); guarded[s] {
+						covered = append(covered, s)
+					}
+				}
+			}
+			if len(covered) > 0 {
+				name, _ := w["name"].(string)
+				p.Report(object.Index("webhooks", i)+".failurePolicy", "webhook %q fails open (failurePolicy Ignore) for %s", name, strings.Join(covered, ", "))
+			}
+		}
+	},
+}
