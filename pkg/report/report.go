@@ -27,6 +27,9 @@ type Report struct {
 	FailOn finding.Severity
 	// Color enables ANSI colours in the table.
 	Color bool
+	// UIDs name the live objects of a cluster scan (policy reports cite
+	// them).
+	UIDs map[object.Ref]string
 }
 
 // Listed returns the findings a format prints.
@@ -78,7 +81,7 @@ func (r *Report) Summarize() Summary {
 }
 
 // Formats lists the output formats.
-var Formats = []string{"table", "json", "sarif", "junit"}
+var Formats = []string{"table", "json", "sarif", "junit", "policyreport"}
 
 // Write renders r in format to w.
 func Write(w io.Writer, format string, r *Report) error {
@@ -91,6 +94,8 @@ func Write(w io.Writer, format string, r *Report) error {
 		return SARIF(w, r)
 	case "junit":
 		return JUnit(w, r)
+	case "policyreport":
+		return PolicyReport(w, r)
 	}
 	return fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }

@@ -23,10 +23,21 @@ var defaultNS = &control.Control{
 	Remediation: "Create a namespace per application or team and set metadata.namespace to it.",
 	Refs:        control.Refs("CIS:5.7.4", "NSA:namespaces", "NIST:4.3.4"),
 	Check: func(p *control.Pass) {
-		if p.Object.Namespace == "default" {
+		if p.Object.Namespace == "default" && !clusterProvided(p.Object.Kind, p.Object.Name) {
 			p.Report("metadata.namespace", "%s is placed in the default namespace", p.Object.Kind)
 		}
 	},
+}
+
+// clusterProvided are the objects Kubernetes itself keeps in every
+// namespace, default included: nobody placed them there.
+func clusterProvided(kind, name string) bool {
+	switch kind + "/" + name {
+	case "Service/kubernetes", "ServiceAccount/default", "ConfigMap/kube-root-ca.crt", "Endpoints/kubernetes",
+		"EndpointSlice/kubernetes":
+		return true
+	}
+	return false
 }
 
 // systemNamespaces hold the cluster's own components.

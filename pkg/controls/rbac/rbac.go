@@ -122,7 +122,7 @@ func (r *risk) grants(rule rbacv1.PolicyRule) string {
 // roleOf returns the Role or ClusterRole an object is, for rule controls.
 // Roles of the cluster's own bootstrap policy (system:*) are skipped.
 func roleOf(p *control.Pass) *rbac.Role {
-	if p.Object.Kind != "Role" && p.Object.Kind != "ClusterRole" || strings.HasPrefix(p.Object.Name, "system:") {
+	if p.Object.Kind != "Role" && p.Object.Kind != "ClusterRole" || strings.HasPrefix(p.Object.Name, "system:") || defaultPolicy(p.Object) {
 		return nil
 	}
 	r, _ := rbac.Of(p.Inventory).RoleNamed(nsOf(p.Object), p.Object.Name)
@@ -130,6 +130,15 @@ func roleOf(p *control.Pass) *rbac.Role {
 		return nil
 	}
 	return r
+}
+
+// defaultPolicy reports whether an object is part of the API server's
+// default RBAC policy (cluster-admin, view, the system: bindings): the API
+// server recreates it at every start unless autoupdate is turned off, so
+// it is the platform's, not something the user can fix.
+func defaultPolicy(o *object.Object) bool {
+	return o.Metadata("labels")["kubernetes.io/bootstrapping"] == "rbac-defaults" &&
+		o.Metadata("annotations")["rbac.authorization.kubernetes.io/autoupdate"] != "false"
 }
 
 func nsOf(o *object.Object) string {
@@ -216,7 +225,7 @@ func systemSubject(s rbacv1.Subject, bindingNS string) bool {
 }
 
 func binding(p *control.Pass) *rbac.Binding {
-	if p.Object.Kind != "RoleBinding" && p.Object.Kind != "ClusterRoleBinding" {
+	if p.Object.Kind != "RoleBinding" && p.Object.Kind != "ClusterRoleBinding" || defaultPolicy(p.Object) {
 		return nil
 	}
 	for _, b := range rbac.Of(p.Inventory).Bindings {

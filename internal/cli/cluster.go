@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kubeguard/kubeguard/pkg/config"
+	"github.com/kubeguard/kubeguard/pkg/controls"
+	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/live"
+	"github.com/kubeguard/kubeguard/pkg/object"
+	"github.com/kubeguard/kubeguard/pkg/report"
+)
+
+type clusterFlags struct {
+	kubeconfig   string
+	context      string
+	namespace    string
+	output       string
+	failOn       string
+	configPath   string
+	pssVersion   string
+	writeReports bool
+	color        string
+}
+
+func newClusterCmd(s *streams) *cobra.Command {
+	var f clusterFlags
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Scan the live cluster of the current kubeconfig with the same controls as scan",
+		Long: "cluster lists workloads, RBAC, NetworkPolicies, Services, Ingresses, ServiceAccounts, Namespaces,\n" +
+			"Nodes, webhook configurations and the metadata of Secrets (never their values), paginated and\n" +
+			"concurrently, and evaluates them like scan does, plus the controls only a cluster can answer.\n" +
+			"Objects owned by a controller are reported once, on the controller. -o policyreport prints\n" +
+			"wgpolicyk8s.io PolicyReports; --write-reports stores them in the cluster, replacing the last run's.",
+		Example: "  kubeguard cluster\n  kubeguard cluster -n shop -o json\n  kubeguard cluster --write-reports",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCluster(cmd.Context(), s, &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster configuration, then $KUBECONFIG and ~/.kube/config)")
+	fl.StringVar(&f.context, "context", "", "kubeconfig context")
+	fl.StringVarP(&f.namespace, "namespace", "n", "", "scan only this namespace (cluster-scoped objects are still read)")
+	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json, sarif, junit, policyreport")
+	fl.StringVar(&f.failOn, "fail-on", "high", "exit 1 when an unsuppressed finding is at or above this severity")
+	fl.StringVar(&f.configPath, "config", "", "configuration file (.kubeguard.yaml)")
+	fl.StringVar(&f.pssVersion, "pss-version", "latest", "Pod Security Standards version to evaluate")
+	fl.BoolVar(&f.writeReports, "write-reports", false, "write PolicyReports and a ClusterPolicyReport into the cluster (needs the CRDs of deploy/crds)")
+	fl.StringVar(&f.color, "color", "auto", "colour the table: auto, always, never")
+	return cmd
+}
+
+func clusterConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
+	if kubeconfig == "" && kubeContext == "" {
+		if rc, err := rest.InClusterConfig(); err == nil {
+			return rc, nil
+		}
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
+}
+
+func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
+	failOn, err := finding.ParseSeverity(f.failOn)
+	if err != nil {
+		return usageErr("--fail-on: %v", err)
+	}
+	var cfg *config.Config
+	if f.configPath != "" {
+		if cfg, err = config.Load(f.configPath); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	opts := controls.Options{PSSVersion: f.pssVersion}
+	if cfg != nil {
+		opts.AllowedRegistries = cfg.Images.AllowedRegistries
+	}
+	cat, err := controls.Catalog(opts)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	eng, err := engine.New(engine.Options{Catalog: cat, Config: cfg, Live: true})
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	rc, err := clusterConfig(f.kubeconfig, f.context)
+	if err != nil {
+		return usageErr("cluster connection: %v", err)
+	}
+	rc.QPS, rc.Burst = 50, 100
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return usageErr("cluster connection: %v", err)
+	}
+	md, err := metadata.NewForConfig(rc)
+	if err != nil {
+		return usageErr("cluster connection: %v", err)
+	}
+	start := time.Now()
+	objs, st, err := live.Snapshot(ctx, dyn, md, f.namespace)
+	if err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	uids := make(map[object.Ref]string, len(objs))
+	for _, o := range objs {
+		uids[o.Ref] = live.UID(o)
+	}
+	res := eng.ScanObjects(objs)
+	rep := &report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat, Findings: res.Findings,
+		Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: 1, FailOn: failOn, Color: useColor(f.color, s), UIDs: uids}
+	if err := report.Write(s.out, f.output, rep); err != nil {
+		return usageErr("%v", err)
+	}
+	fmt.Fprintf(s.err, "kubeguard: read %d objects (%d more folded into their controllers) in %d list requests, %.2fs\n",
+		st.Objects, st.Folded, st.Requests, time.Since(start).Seconds())
+	if f.writeReports {
+		n, err := writeReports(ctx, dyn, rep, f.namespace)
+		if err != nil {
+			return &exitError{code: ExitError, err: err}
+		}
+		fmt.Fprintf(s.err, "kubeguard: wrote %d policy reports\n", n)
+	}
+	switch {
+	case res.HasErrors():
+		return &exitError{code: ExitError}
+	case rep.Summarize().Failed:
+		return &exitError{code: ExitFindings}
+	}
+	return nil
+}
+
+var (
+	policyReports        = schema.GroupVersionResource{Group: "wgpolicyk8s.io", Version: "v1alpha2", Resource: "policyreports"}
+	clusterPolicyReports = schema.GroupVersionResource{Group: "wgpolicyk8s.io", Version: "v1alpha2", Resource: "clusterpolicyreports"}
+)
+
+// writeReports creates or replaces kubeguard's reports and deletes those
+// of earlier runs that have no findings now. Nothing else is modified.
+func writeReports(ctx context.Context, dyn dynamic.Interface, rep *report.Report, namespace string) (int, error) {
+	written := map[string]bool{}
+	for _, r := range report.PolicyReports(rep, time.Now()) {
+		u := &unstructured.Unstructured{Object: r}
+		ri := dyn.Resource(clusterPolicyReports).(dynamic.ResourceInterface)
+		if u.GetKind() == "PolicyReport" {
+			ri = dyn.Resource(policyReports).Namespace(u.GetNamespace())
+		} else if namespace != "" {
+			continue // a namespaced scan does not own the cluster report
+		}
+		old, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			_, err = ri.Create(ctx, u, metav1.CreateOptions{})
+		case err == nil:
+			u.SetResourceVersion(old.GetResourceVersion())
+			_, err = ri.Update(ctx, u, metav1.UpdateOptions{})
+		}
+		if err != nil {
+			return 0, fmt.Errorf("writing %s %s/%s: %v", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+		}
+		written[u.GetNamespace()] = true
+	}
+	// Stale reports: namespaces whose findings are gone.
+	sel := metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=kubeguard"}
+	var old *unstructured.UnstructuredList
+	var err error
+	if namespace != "" {
+		old, err = dyn.Resource(policyReports).Namespace(namespace).List(ctx, sel)
+	} else {
+		old, err = dyn.Resource(policyReports).List(ctx, sel)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("listing policy reports: %v", err)
+	}
+	for _, o := range old.Items {
+		if o.GetName() == report.ReportName && !written[o.GetNamespace()] {
+			if err := dyn.Resource(policyReports).Namespace(o.GetNamespace()).Delete(ctx, o.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return 0, err
+			}
+		}
+	}
+	if namespace == "" && !written[""] {
+		if err := dyn.Resource(clusterPolicyReports).Delete(ctx, report.ReportName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return 0, err
+		}
+	}
+	return len(written), nil
+}

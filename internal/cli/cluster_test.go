@@ -1,0 +1,283 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubeguard/kubeguard/internal/testcluster"
+	"github.com/kubeguard/kubeguard/pkg/report"
+)
+
+const secretValue = "s3cr3t-Value-that-must-never-show-9f8e7d6c"
+
+// posture is what the cluster scan test seeds. The ReplicaSet and Pod are
+// owned by the Deployment (their uids are filled in at creation).
+var posture = `apiVersion: v1
+kind: Namespace
+metadata: {name: e2e-posture, labels: {pod-security.kubernetes.io/enforce: privileged}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: e2e-restricted, labels: {pod-security.kubernetes.io/enforce: restricted}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: insecure, namespace: e2e-posture}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: insecure}}
+  template:
+    metadata: {labels: {app: insecure}}
+    spec:
+      hostNetwork: true
+      containers:
+      - name: app
+        image: nginx:latest
+        securityContext: {privileged: true}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: ci, namespace: e2e-posture}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: ci-token, namespace: e2e-posture, annotations: {kubernetes.io/service-account.name: ci}}
+type: kubernetes.io/service-account-token
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: db, namespace: e2e-posture}
+stringData: {password: ` + secretValue + `}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: e2e-fail-open}
+webhooks:
+- name: pods.e2e.example.com
+  failurePolicy: Ignore
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  objectSelector: {matchLabels: {e2e-never: "set"}}
+  clientConfig: {url: "https://127.0.0.1:1/validate"}
+  rules:
+  - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
+`
+
+func apply(t *testing.T, dyn dynamic.Interface, manifests string) map[string]*unstructured.Unstructured {
+	t.Helper()
+	out := map[string]*unstructured.Unstructured{}
+	for _, doc := range strings.Split(manifests, "\n---\n") {
+		var u unstructured.Unstructured
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		gvr, _ := meta.UnsafeGuessKindToResource(u.GroupVersionKind())
+		var ri dynamic.ResourceInterface = dyn.Resource(gvr)
+		if ns := u.GetNamespace(); ns != "" {
+			ri = dyn.Resource(gvr).Namespace(ns)
+		}
+		var created *unstructured.Unstructured
+		var err error
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			created, err = ri.Create(context.Background(), &u, metav1.CreateOptions{})
+			// A ServiceAccount's token Secret waits for the account to be
+			// seen; a new CRD is served after a moment.
+			if err == nil || time.Now().After(deadline) || !strings.Contains(err.Error(), "not found") {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("creating %s %s: %v", u.GetKind(), u.GetName(), err)
+		}
+		out[u.GetKind()+"/"+u.GetName()] = created
+	}
+	return out
+}
+
+type jsonOut struct {
+	Findings []struct {
+		ControlID string
+		Object    struct{ Kind, Namespace, Name string }
+	}
+}
+
+func findings(t *testing.T, out string) map[string][]string {
+	t.Helper()
+	var r jsonOut
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	by := map[string][]string{}
+	for _, f := range r.Findings {
+		k := f.Object.Kind + "/" + f.Object.Namespace + "/" + f.Object.Name
+		by[k] = append(by[k], f.ControlID)
+	}
+	for k := range by {
+		sort.Strings(by[k])
+	}
+	return by
+}
+
+func TestE2EClusterPosture(t *testing.T) {
+	c := testcluster.Shared(t)
+	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := dynamic.NewForConfigOrDie(rc)
+	objs := apply(t, dyn, posture)
+	dep := objs["Deployment/insecure"]
+	owned := fmt.Sprintf(`apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: insecure-1
+  namespace: e2e-posture
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: insecure, uid: %s, controller: true}]
+spec:
+  selector: {matchLabels: {app: insecure}}
+  template:
+    metadata: {labels: {app: insecure}}
+    spec: {hostNetwork: true, containers: [{name: app, image: "nginx:latest", securityContext: {privileged: true}}]}
+`, dep.GetUID())
+	rs := apply(t, dyn, owned)["ReplicaSet/insecure-1"]
+	apply(t, dyn, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: insecure-1-abcde
+  namespace: e2e-posture
+  labels: {app: insecure}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: insecure-1, uid: %s, controller: true}]
+spec: {hostNetwork: true, containers: [{name: app, image: "nginx:latest", securityContext: {privileged: true}}]}
+`, rs.GetUID()))
+
+	code, out, errOut := run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "-n", "e2e-posture", "-o", "json", "--fail-on", "critical")
+	if code != ExitFindings {
+		t.Fatalf("exit %d (want 1 for critical findings): %s", code, errOut)
+	}
+	live := findings(t, out)
+
+	// The Deployment gets exactly what scan finds in its manifest, minus
+	// what only files are checked for; its ReplicaSet and Pod are folded
+	// into it.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "posture.yaml")
+	os.WriteFile(path, []byte(posture), 0o600)
+	_, fileOut, _ := run(t, "", "scan", path, "-o", "json", "--fail-on", "critical")
+	files := findings(t, fileOut)
+	key := "Deployment/e2e-posture/insecure"
+	if strings.Join(live[key], ",") != strings.Join(files[key], ",") || len(live[key]) < 5 {
+		t.Errorf("Deployment findings differ:\ncluster %v\nfiles   %v", live[key], files[key])
+	}
+	for _, k := range []string{"ReplicaSet/e2e-posture/insecure-1", "Pod/e2e-posture/insecure-1-abcde"} {
+		if len(live[k]) > 0 {
+			t.Errorf("%s reported (%v); it belongs to the Deployment", k, live[k])
+		}
+	}
+	for k, want := range map[string]string{
+		"Secret/e2e-posture/ci-token":                   "SA-LEGACY-TOKEN",
+		"ValidatingWebhookConfiguration//e2e-fail-open": "WEBHOOK-FAIL-OPEN",
+	} {
+		if !strings.Contains(strings.Join(live[k], ","), want) {
+			t.Errorf("%s: %v, want %s", k, live[k], want)
+		}
+	}
+	if got := live["Secret/e2e-posture/db"]; len(got) > 0 {
+		t.Errorf("a Secret with data in a cluster is no finding: %v", got)
+	}
+	if got := strings.Join(live["Namespace//e2e-posture"], ","); got != "NET-NO-DEFAULT-DENY,NS-NO-POD-SECURITY" {
+		t.Errorf("privileged namespace: %v, want NET-NO-DEFAULT-DENY,NS-NO-POD-SECURITY", got)
+	}
+	if got := live["Namespace//e2e-restricted"]; got != nil {
+		t.Errorf("restricted namespace reported: %v", got)
+	}
+
+	// Secret values never leave the cluster, in any format.
+	for _, format := range []string{"table", "json", "sarif", "junit", "policyreport"} {
+		_, out, errOut := run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "-o", format)
+		if strings.Contains(out+errOut, secretValue) {
+			t.Errorf("-o %s prints a Secret value", format)
+		}
+	}
+
+	// PolicyReports: written, replaced on the next run, removed when a
+	// namespace has no findings left.
+	crds, _ := os.ReadFile("../../deploy/crds/wgpolicyk8s.io_policyreports.yaml")
+	ccrds, _ := os.ReadFile("../../deploy/crds/wgpolicyk8s.io_clusterpolicyreports.yaml")
+	apply(t, dyn, string(crds)+"\n---\n"+string(ccrds))
+	apply(t, dyn, `apiVersion: v1
+kind: Namespace
+metadata: {name: e2e-transient}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: leaky, namespace: e2e-transient}
+data: {DB_PASSWORD: "pw-`+secretValue+`"}`)
+	writeAndCount := func() map[string]int {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			code, _, errOut := run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "--write-reports", "--fail-on", "critical", "-o", "json")
+			if code == ExitError && strings.Contains(errOut, "the server could not find the requested resource") && time.Now().Before(deadline) {
+				time.Sleep(300 * time.Millisecond) // the CRDs are being established
+				continue
+			}
+			if code == ExitError {
+				t.Fatalf("--write-reports: %s", errOut)
+			}
+			break
+		}
+		list, err := dyn.Resource(policyReports).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=kubeguard"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts := map[string]int{}
+		for _, r := range list.Items {
+			n, _, _ := unstructured.NestedInt64(r.Object, "summary", "fail")
+			results, _, _ := unstructured.NestedSlice(r.Object, "results")
+			if int(n) != len(results) {
+				t.Errorf("%s: summary.fail %d, %d results", r.GetNamespace(), n, len(results))
+			}
+			counts[r.GetNamespace()] = int(n)
+		}
+		return counts
+	}
+	first := writeAndCount()
+	if first["e2e-posture"] == 0 || first["e2e-transient"] == 0 {
+		t.Fatalf("reports after the first run: %v", first)
+	}
+	if err := dyn.Resource(configMaps).Namespace("e2e-transient").Delete(context.Background(), "leaky", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	second := writeAndCount()
+	if _, ok := second["e2e-transient"]; ok {
+		t.Errorf("stale report of e2e-transient kept: %v", second)
+	}
+	if second["e2e-posture"] != first["e2e-posture"] {
+		t.Errorf("e2e-posture report changed without a change: %d -> %d", first["e2e-posture"], second["e2e-posture"])
+	}
+	cpr, err := dyn.Resource(clusterPolicyReports).Get(context.Background(), report.ReportName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("ClusterPolicyReport: %v", err)
+	}
+	if results, _, _ := unstructured.NestedSlice(cpr.Object, "results"); len(results) == 0 {
+		t.Error("ClusterPolicyReport has no results (the fail-open webhook at least)")
+	}
+}
+
+var configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}

@@ -1,0 +1,223 @@
+package live
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
+
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// PostureKinds are what a cluster posture scan reads in full. Secrets are
+// read separately, metadata only.
+var PostureKinds = []schema.GroupVersionKind{
+	{Version: "v1", Kind: "Namespace"},
+	{Version: "v1", Kind: "Node"},
+	{Version: "v1", Kind: "Pod"},
+	{Version: "v1", Kind: "ReplicationController"},
+	{Version: "v1", Kind: "Service"},
+	{Version: "v1", Kind: "ServiceAccount"},
+	{Version: "v1", Kind: "ConfigMap"},
+	{Group: "apps", Version: "v1", Kind: "Deployment"},
+	{Group: "apps", Version: "v1", Kind: "StatefulSet"},
+	{Group: "apps", Version: "v1", Kind: "DaemonSet"},
+	{Group: "apps", Version: "v1", Kind: "ReplicaSet"},
+	{Group: "batch", Version: "v1", Kind: "Job"},
+	{Group: "batch", Version: "v1", Kind: "CronJob"},
+	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"},
+	{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"},
+	{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"},
+	{Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler"},
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "Role"},
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRole"},
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleBinding"},
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRoleBinding"},
+	{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "ValidatingWebhookConfiguration"},
+	{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "MutatingWebhookConfiguration"},
+	{Group: "policy.networking.k8s.io", Version: "v1alpha1", Kind: "AdminNetworkPolicy"},
+	{Group: "policy.networking.k8s.io", Version: "v1alpha1", Kind: "BaselineAdminNetworkPolicy"},
+}
+
+// clusterScoped kinds are listed whole even when a scan is limited to a
+// namespace: namespaced objects are judged against them.
+var clusterScoped = map[string]bool{"Namespace": true, "Node": true, "ClusterRole": true, "ClusterRoleBinding": true,
+	"ValidatingWebhookConfiguration": true, "MutatingWebhookConfiguration": true,
+	"AdminNetworkPolicy": true, "BaselineAdminNetworkPolicy": true}
+
+// Stats count what a snapshot read.
+type Stats struct {
+	Requests int // list requests, pages included
+	Objects  int
+	Folded   int // objects reported through their owner
+}
+
+// Snapshot lists the posture kinds (paginated, several kinds at once) and
+// the Secrets' metadata, and folds objects into their controllers: a pod
+// of a ReplicaSet of a Deployment is evaluated, and reported, as the
+// Deployment. namespace limits namespaced kinds ("" for all).
+func Snapshot(ctx context.Context, dyn dynamic.Interface, md metadata.Interface, namespace string) ([]*object.Object, Stats, error) {
+	var st Stats
+	var mu sync.Mutex
+	var all []*object.Object
+	var firstErr error
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	list := func(gvk schema.GroupVersionKind, fetch func(opts metav1.ListOptions) ([]map[string]any, string, error)) {
+		defer wg.Done()
+		sem <- struct{}{}
+		defer func() { <-sem }()
+		opts := metav1.ListOptions{Limit: PageSize}
+		var objs []*object.Object
+		for {
+			items, cont, err := fetch(opts)
+			mu.Lock()
+			st.Requests++
+			mu.Unlock()
+			if apierrors.IsNotFound(err) {
+				return // not served by this cluster
+			}
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = fmt.Errorf("listing %s: %v", gvk.Kind, err)
+				}
+				mu.Unlock()
+				return
+			}
+			for _, c := range items {
+				if m, ok := c["metadata"].(map[string]any); ok {
+					delete(m, "managedFields")
+				}
+				c["apiVersion"], c["kind"] = gvk.GroupVersion().String(), gvk.Kind
+				objs = append(objs, object.New(c, object.Position{}, nil))
+			}
+			if opts.Continue = cont; cont == "" {
+				break
+			}
+		}
+		mu.Lock()
+		all = append(all, objs...)
+		mu.Unlock()
+	}
+	for _, gvk := range PostureKinds {
+		gvr, _ := meta.UnsafeGuessKindToResource(gvk)
+		ri := dyn.Resource(gvr)
+		var r dynamic.ResourceInterface = ri
+		if namespace != "" && !clusterScoped[gvk.Kind] {
+			r = ri.Namespace(namespace)
+		}
+		wg.Add(1)
+		go list(gvk, func(opts metav1.ListOptions) ([]map[string]any, string, error) {
+			page, err := r.List(ctx, opts)
+			if err != nil {
+				return nil, "", err
+			}
+			items := make([]map[string]any, len(page.Items))
+			for i := range page.Items {
+				items[i] = page.Items[i].Object
+			}
+			return items, page.GetContinue(), nil
+		})
+	}
+	// Secrets: metadata only, never their values. Legacy token Secrets are
+	// found with a field selector, which tells their type.
+	secrets := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	tokenUIDs := map[string]bool{}
+	var tokenMu sync.Mutex
+	for _, tokens := range []bool{false, true} {
+		wg.Add(1)
+		go list(schema.GroupVersionKind{Version: "v1", Kind: "Secret"}, func(opts metav1.ListOptions) ([]map[string]any, string, error) {
+			if tokens {
+				opts.FieldSelector = "type=" + string(corev1.SecretTypeServiceAccountToken)
+			}
+			var page *metav1.PartialObjectMetadataList
+			var err error
+			if namespace != "" {
+				page, err = md.Resource(secrets).Namespace(namespace).List(ctx, opts)
+			} else {
+				page, err = md.Resource(secrets).List(ctx, opts)
+			}
+			if err != nil {
+				return nil, "", err
+			}
+			var items []map[string]any
+			for i := range page.Items {
+				if tokens {
+					tokenMu.Lock()
+					tokenUIDs[string(page.Items[i].UID)] = true
+					tokenMu.Unlock()
+					continue // the plain list has them too
+				}
+				m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&page.Items[i].ObjectMeta)
+				if err != nil {
+					return nil, "", err
+				}
+				items = append(items, map[string]any{"metadata": m})
+			}
+			return items, page.GetContinue(), nil
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, st, firstErr
+	}
+	for _, o := range all {
+		if o.Kind == "Secret" {
+			if md, _ := o.Content["metadata"].(map[string]any); md != nil {
+				if uid, _ := md["uid"].(string); tokenUIDs[uid] {
+					o.Content["type"] = string(corev1.SecretTypeServiceAccountToken)
+				}
+			}
+		}
+	}
+	out := fold(all)
+	st.Objects, st.Folded = len(out), len(all)-len(out)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Ref.String() < out[j].Ref.String() })
+	return out, st, nil
+}
+
+// fold drops objects whose controller is also in the list: findings on
+// them would repeat those on the controller.
+func fold(objs []*object.Object) []*object.Object {
+	uids := map[string]bool{}
+	for _, o := range objs {
+		if u := UID(o); u != "" {
+			uids[u] = true
+		}
+	}
+	var out []*object.Object
+	for _, o := range objs {
+		md, _ := o.Content["metadata"].(map[string]any)
+		owners, _ := md["ownerReferences"].([]any)
+		owned := false
+		for _, ow := range owners {
+			m, _ := ow.(map[string]any)
+			if c, _ := m["controller"].(bool); c {
+				if u, _ := m["uid"].(string); uids[u] {
+					owned = true
+				}
+			}
+		}
+		if !owned {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// UID returns an object's metadata.uid.
+func UID(o *object.Object) string {
+	md, _ := o.Content["metadata"].(map[string]any)
+	u, _ := md["uid"].(string)
+	return u
+}
