@@ -52,6 +52,12 @@ func PolicyReports(r *Report, now time.Time) []map[string]any {
 		if f.Path != "" {
 			props["path"] = f.Path
 		}
+		if f.Position.File != "" {
+			props["file"] = f.Position.String()
+		}
+		if f.Origin != "" {
+			props["origin"] = f.Origin
+		}
 		if f.Container != "" {
 			props["container"] = f.Container
 		}

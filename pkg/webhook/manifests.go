@@ -415,9 +415,13 @@ apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingWebhookConfiguration
 metadata:
   name: {{.Name}}
-{{- if .CertManager}}
   annotations:
+{{- if .CertManager}}
     cert-manager.io/inject-ca-from: {{.Namespace}}/{{.Name}}-webhook
+{{- end}}
+{{- if eq .FailurePolicy "Ignore"}}
+    kubeguard.io/ignore: WEBHOOK-FAIL-OPEN
+    kubeguard.io/ignore-reason: "kubeguard fails open unless webhook.failurePolicy is Fail, so an outage never blocks deploys"
 {{- end}}
 webhooks:
 - name: validate.kubeguard.io
@@ -445,9 +449,13 @@ apiVersion: admissionregistration.k8s.io/v1
 kind: MutatingWebhookConfiguration
 metadata:
   name: {{.Name}}
-{{- if .CertManager}}
   annotations:
+{{- if .CertManager}}
     cert-manager.io/inject-ca-from: {{.Namespace}}/{{.Name}}-webhook
+{{- end}}
+{{- if eq .FailurePolicy "Ignore"}}
+    kubeguard.io/ignore: WEBHOOK-FAIL-OPEN
+    kubeguard.io/ignore-reason: "kubeguard fails open unless webhook.failurePolicy is Fail, so an outage never blocks deploys"
 {{- end}}
 webhooks:
 - name: mutate.kubeguard.io
