@@ -8,6 +8,7 @@ import (
 
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/controls/cluster"
+	"github.com/kubeguard/kubeguard/pkg/controls/controlplane"
 	"github.com/kubeguard/kubeguard/pkg/controls/dockerfile"
 	"github.com/kubeguard/kubeguard/pkg/controls/exposure"
 	"github.com/kubeguard/kubeguard/pkg/controls/image"
@@ -55,5 +56,6 @@ func Catalog(opts Options) (*control.Catalog, error) {
 	all = append(all, reliability.Controls()...)
 	all = append(all, dockerfile.Controls()...)
 	all = append(all, cluster.Controls()...)
+	all = append(all, controlplane.Controls()...)
 	return control.NewCatalog(all...), nil
 }
