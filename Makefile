@@ -2,7 +2,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/kubeguard/kubeguard/internal/cli.version=$(VERSION)
 
-.PHONY: build test bench bench-webhook bench-rbac bench-netpol docs fuzz sarif-schema vet test-cluster cluster-up cluster-down
+.PHONY: build test bench bench-webhook bench-rbac bench-netpol bench-cluster docs fuzz sarif-schema vet test-cluster cluster-up cluster-down
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kubeguard ./cmd/kubeguard
@@ -39,6 +39,10 @@ bench-rbac:
 # Connectivity matrix at 2,000 pods, 50 namespaces, 500 policies.
 bench-netpol:
 	$(GO) run ./hack/benchnetpol
+
+# kubeguard cluster on a test cluster loaded with 10,000 pods.
+bench-cluster: test-cluster
+	$(GO) run ./hack/benchcluster
 
 # Load test of kubeguard webhook over loopback TLS (latency, throughput, RSS).
 bench-webhook:

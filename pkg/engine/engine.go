@@ -240,11 +240,28 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 // ScanObjects evaluates every control over objects that are already decoded
 // (from a cluster, with Options.Live).
 func (e *Engine) ScanObjects(objs []*object.Object) *Result {
-	w := e.newWorker()
-	for _, o := range objs {
-		e.object(w, o, false)
+	// Contiguous chunks, one per worker, keep the inventory in input
+	// order.
+	chunk := max(1, (len(objs)+e.workers-1)/e.workers)
+	var ws []*worker
+	var wg sync.WaitGroup
+	for start := 0; start < len(objs) || start == 0; start += chunk {
+		part := objs[start:min(start+chunk, len(objs))]
+		w := e.newWorker()
+		ws = append(ws, w)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, o := range part {
+				e.object(w, o, false)
+			}
+		}()
+		if len(objs) == 0 {
+			break
+		}
 	}
-	return e.finish([]*worker{w})
+	wg.Wait()
+	return e.finish(ws)
 }
 
 // object runs the per-object controls and keeps the object for the
