@@ -80,19 +80,21 @@ func JSON(w io.Writer, r *Report) error {
 		bw.WriteString("  \"findings\": [],\n")
 	} else {
 		bw.WriteString("  \"findings\": [\n")
+		frameworks := map[string][]byte{} // per control, written once
+		var buf []byte
 		for i, f := range listed {
 			jf := jsonFinding{ControlID: f.ControlID, Severity: f.Severity, Object: f.Object, Container: f.Container,
-				Path: f.Path, Position: f.Position, Origin: f.Origin, Message: f.Message, Suppressed: f.Suppressed,
-				Frameworks: []control.Ref{}}
+				Path: f.Path, Position: f.Position, Origin: f.Origin, Message: f.Message, Suppressed: f.Suppressed}
 			if c := r.control(f.ControlID); c != nil {
 				jf.Title, jf.Category, jf.Remediation, jf.Frameworks = c.Title, c.Category, c.Remediation, c.Refs
 			}
-			data, err := json.MarshalIndent(jf, "    ", "  ")
-			if err != nil {
-				return err
+			fw, ok := frameworks[f.ControlID]
+			if !ok {
+				fw = appendFrameworks(nil, jf.Frameworks)
+				frameworks[f.ControlID] = fw
 			}
-			bw.WriteString("    ")
-			bw.Write(data)
+			buf = appendFinding(append(buf[:0], "    "...), &jf, fw)
+			bw.Write(buf)
 			if i < len(listed)-1 {
 				bw.WriteString(",")
 			}

@@ -1,0 +1,161 @@
+package report
+
+import (
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/kubeguard/kubeguard/pkg/control"
+)
+
+// appendFinding writes jf exactly as json.MarshalIndent(jf, "    ", "  ")
+// would, without reflection or a second indentation pass: large scans
+// write hundreds of thousands of findings. A test holds the two to the
+// same bytes.
+func appendFinding(b []byte, jf *jsonFinding, frameworks []byte) []byte {
+	const f = "\n      " // field indentation inside a finding
+	b = append(b, "{"+f+`"controlID": `...)
+	b = appendString(b, jf.ControlID)
+	b = append(b, ","+f+`"title": `...)
+	b = appendString(b, jf.Title)
+	b = append(b, ","+f+`"severity": `...)
+	b = appendString(b, jf.Severity.String())
+	b = append(b, ","+f+`"category": `...)
+	b = appendString(b, jf.Category)
+	b = append(b, ","+f+`"object": {`+f+`  "apiVersion": `...)
+	b = appendString(b, jf.Object.APIVersion)
+	b = append(b, ","+f+`  "kind": `...)
+	b = appendString(b, jf.Object.Kind)
+	if jf.Object.Namespace != "" {
+		b = append(b, ","+f+`  "namespace": `...)
+		b = appendString(b, jf.Object.Namespace)
+	}
+	b = append(b, ","+f+`  "name": `...)
+	b = appendString(b, jf.Object.Name)
+	b = append(b, f+"}"...)
+	if jf.Container != "" {
+		b = append(b, ","+f+`"container": `...)
+		b = appendString(b, jf.Container)
+	}
+	b = append(b, ","+f+`"path": `...)
+	b = appendString(b, jf.Path)
+	b = append(b, ","+f+`"position": `...)
+	p := jf.Position
+	if p.File == "" && p.Line == 0 && p.Column == 0 {
+		b = append(b, "{}"...)
+	} else {
+		b = append(b, '{')
+		sep := f + "  "
+		if p.File != "" {
+			b = append(b, sep+`"file": `...)
+			b = appendString(b, p.File)
+			sep = "," + f + "  "
+		}
+		if p.Line != 0 {
+			b = append(b, sep+`"line": `...)
+			b = strconv.AppendInt(b, int64(p.Line), 10)
+			sep = "," + f + "  "
+		}
+		if p.Column != 0 {
+			b = append(b, sep+`"column": `...)
+			b = strconv.AppendInt(b, int64(p.Column), 10)
+		}
+		b = append(b, f+"}"...)
+	}
+	if jf.Origin != "" {
+		b = append(b, ","+f+`"origin": `...)
+		b = appendString(b, jf.Origin)
+	}
+	b = append(b, ","+f+`"message": `...)
+	b = appendString(b, jf.Message)
+	b = append(b, ","+f+`"remediation": `...)
+	b = appendString(b, jf.Remediation)
+	b = append(b, ","+f+`"frameworks": `...)
+	b = append(b, frameworks...)
+	if s := jf.Suppressed; s != nil {
+		b = append(b, ","+f+`"suppressed": {`+f+`  "kind": `...)
+		b = appendString(b, s.Kind)
+		b = append(b, ","+f+`  "reason": `...)
+		b = appendString(b, s.Reason)
+		if s.Expires != "" {
+			b = append(b, ","+f+`  "expires": `...)
+			b = appendString(b, s.Expires)
+		}
+		b = append(b, f+"}"...)
+	}
+	return append(b, "\n    }"...)
+}
+
+// appendFrameworks writes a control's references as they appear inside a
+// finding; computed once per control.
+func appendFrameworks(b []byte, refs []control.Ref) []byte {
+	if len(refs) == 0 {
+		return append(b, "[]"...)
+	}
+	b = append(b, '[')
+	for i, r := range refs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, "\n        {\n          \"framework\": "...)
+		b = appendString(b, string(r.Framework))
+		b = append(b, ",\n          \"id\": "...)
+		b = appendString(b, r.ID)
+		b = append(b, "\n        }"...)
+	}
+	return append(b, "\n      ]"...)
+}
+
+const hex = "0123456789abcdef"
+
+// appendString quotes s as encoding/json does: <, > and & escaped for
+// HTML, invalid UTF-8 replaced by U+FFFD, U+2028 and U+2029 escaped.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,44 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// The hand-written encoder produces exactly what encoding/json does.
+func TestAppendFindingMatchesEncodingJSON(t *testing.T) {
+	strs := []string{"", "plain", `quote " and \ backslash`, "<tag> & amp", "tab\tnew\nline\rcr\b\f\x01\x1f",
+		"ünïcödé ✓", "bad \xff utf8 \xc3", "line\u2028sep\u2029", "emoji 🚀"}
+	refs := [][]control.Ref{nil, control.Refs("CIS:5.2.1"), control.Refs("CIS:5.2.1", "NSA:pod-security", "MITRE:T1611")}
+	n := 0
+	for i, s := range strs {
+		for j, pos := range []object.Position{{}, {File: s}, {File: "a.yaml", Line: 3}, {File: "a.yaml", Line: 3, Column: 7}, {Line: 2}} {
+			for k, sup := range []*finding.Suppression{nil, {Kind: "annotation", Reason: s}, {Kind: "config", Reason: "r", Expires: "2027-01-01"}} {
+				jf := jsonFinding{ControlID: "ID-" + s, Title: s, Severity: finding.Severity(1 + (i+j+k)%5), Category: s,
+					Object: object.Ref{APIVersion: "v1", Kind: s, Namespace: strs[(i+1)%len(strs)], Name: s},
+					Container: strs[(i+j)%len(strs)], Path: s, Position: pos, Origin: strs[(i+k)%len(strs)], Message: s,
+					Remediation: s, Frameworks: refs[(i+j+k)%len(refs)], Suppressed: sup}
+				want, err := json.MarshalIndent(jf, "    ", "  ")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if jf.Frameworks == nil {
+					// JSON() always passes a non-nil list ([] for none).
+					jf.Frameworks = []control.Ref{}
+					want, _ = json.MarshalIndent(jf, "    ", "  ")
+				}
+				got := appendFinding(nil, &jf, appendFrameworks(nil, jf.Frameworks))
+				if string(got) != string(want) {
+					t.Fatalf("case %d/%d/%d:\ngot  %s\nwant %s", i, j, k, got, want)
+				}
+				n++
+			}
+		}
+	}
+	t.Log(fmt.Sprintf("%d findings encoded identically", n))
+}
