@@ -4,6 +4,7 @@
 package cluster
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 
@@ -18,7 +19,7 @@ import (
 
 // Controls returns the cluster controls.
 func Controls() []*control.Control {
-	return []*control.Control{noPSA, legacyToken, publicNode, webhookFailOpen}
+	return []*control.Control{noPSA, legacyToken, publicNode, webhookFailOpen, kubeletEOL}
 }
 
 // systemNamespaces run the cluster's own components, which the Pod
@@ -97,6 +98,35 @@ var publicNode = &control.Control{
 			if ip.IsGlobalUnicast() && !ip.IsPrivate() {
 				p.Report(object.Index("status.addresses", i)+".address", "node %q has public %s %s", n.Name, a.Type, a.Address)
 			}
+		}
+	},
+}
+
+// newestMinor is the newest Kubernetes minor release kubeguard knows: the
+// one its API libraries (k8s.io/api v0.37) describe. The project supports
+// the three newest minors.
+const newestMinor = 37
+
+var kubeletEOL = &control.Control{
+	ID:       "NODE-KUBELET-EOL",
+	Title:    "Node runs an end-of-life kubelet",
+	Severity: finding.High,
+	Category: "node",
+	Rationale: "Kubernetes patches only its three newest minor releases; an older kubelet no longer receives " +
+		"security fixes for known vulnerabilities.",
+	Remediation: fmt.Sprintf("Upgrade the node to a supported release (1.%d to 1.%d), one minor version at a time.", newestMinor-2, newestMinor),
+	Refs:        control.Refs("CIS:5.1.1", "NSA:upgrades", "NIST:4.4.1", "MITRE:T1190"),
+	Kinds:       []string{"Node"},
+	ClusterOnly: true,
+	Check: func(p *control.Pass) {
+		v, _ := object.Get(p.Object.Content, "status.nodeInfo.kubeletVersion")
+		s, _ := v.(string)
+		var major, minor int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(s, "v"), "%d.%d", &major, &minor); err != nil || major != 1 {
+			return
+		}
+		if minor < newestMinor-2 {
+			p.Report("status.nodeInfo.kubeletVersion", "kubelet %s is end of life (supported: 1.%d to 1.%d)", s, newestMinor-2, newestMinor)
 		}
 	},
 }
