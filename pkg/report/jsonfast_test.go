@@ -2,7 +2,6 @@ package report
 
 import (
 	"encoding/json"
-	"fmt"
 	"testing"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
@@ -20,7 +19,7 @@ func TestAppendFindingMatchesEncodingJSON(t *testing.T) {
 		for j, pos := range []object.Position{{}, {File: s}, {File: "a.yaml", Line: 3}, {File: "a.yaml", Line: 3, Column: 7}, {Line: 2}} {
 			for k, sup := range []*finding.Suppression{nil, {Kind: "annotation", Reason: s}, {Kind: "config", Reason: "r", Expires: "2027-01-01"}} {
 				jf := jsonFinding{ControlID: "ID-" + s, Title: s, Severity: finding.Severity(1 + (i+j+k)%5), Category: s,
-					Object: object.Ref{APIVersion: "v1", Kind: s, Namespace: strs[(i+1)%len(strs)], Name: s},
+					Object:    object.Ref{APIVersion: "v1", Kind: s, Namespace: strs[(i+1)%len(strs)], Name: s},
 					Container: strs[(i+j)%len(strs)], Path: s, Position: pos, Origin: strs[(i+k)%len(strs)], Message: s,
 					Remediation: s, Frameworks: refs[(i+j+k)%len(refs)], Suppressed: sup}
 				want, err := json.MarshalIndent(jf, "    ", "  ")
@@ -40,5 +39,5 @@ func TestAppendFindingMatchesEncodingJSON(t *testing.T) {
 			}
 		}
 	}
-	t.Log(fmt.Sprintf("%d findings encoded identically", n))
+	t.Logf("%d findings encoded identically", n)
 }
