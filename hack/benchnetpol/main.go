@@ -66,7 +66,7 @@ func generate(pods, namespaces, policies int) *inventory.Inventory {
 	sel := func(k, v string) map[string]any { return map[string]any{"matchLabels": map[string]any{k: v}} }
 	for i := range policies {
 		ns := fmt.Sprintf("ns-%d", i%namespaces)
-		spec := map[string]any{}
+		var spec map[string]any
 		switch i / namespaces % 4 {
 		case 0: // default deny
 			spec = map[string]any{"podSelector": map[string]any{}, "policyTypes": []any{"Ingress", "Egress"}}

@@ -159,7 +159,6 @@ func generate() objects {
 	o.clusterRoles = append(o.clusterRoles, &rbacv1.ClusterRole{ObjectMeta: meta("e2e-metrics"),
 		Rules: []rbacv1.PolicyRule{{Verbs: []string{"get"}, NonResourceURLs: []string{"/metrics", "/debug/*"}}}})
 
-	var roleNames []string
 	for i := range 100 {
 		ns := namespaces[i%len(namespaces)]
 		r := &rbacv1.Role{ObjectMeta: meta(fmt.Sprintf("e2e-role-%d", i))}
@@ -170,7 +169,6 @@ func generate() objects {
 		// Non-resource rules in a Role grant nothing; the API server
 		// rejects them, so none are generated.
 		o.roles = append(o.roles, r)
-		roleNames = append(roleNames, ns+"/"+r.Name)
 	}
 	for i := range 300 {
 		ns := g.pick(namespaces)

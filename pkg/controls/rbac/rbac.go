@@ -334,7 +334,7 @@ func SAPermissions(inv *inventory.Inventory, ns, name string) []string {
 		if !ok {
 			continue
 		}
-		if b.Cluster == false && b.Object.Namespace != ns {
+		if !b.Cluster && b.Object.Namespace != ns {
 			continue // a RoleBinding grants in its own namespace, which the account does not run in
 		}
 		add := func(s string) {
