@@ -6,16 +6,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubeguard/kubeguard/pkg/config"
+	"github.com/kubeguard/kubeguard/pkg/controller"
 	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
@@ -131,7 +128,7 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	fmt.Fprintf(s.err, "kubeguard: read %d objects (%d more folded into their controllers) in %d list requests, %.2fs; evaluated and reported in %.2fs\n",
 		st.Objects, st.Folded, st.Requests, listed.Seconds(), (time.Since(start) - listed).Seconds())
 	if f.writeReports {
-		n, err := writeReports(ctx, dyn, rep, f.namespace)
+		n, err := controller.WriteReports(ctx, dyn, rep, f.namespace)
 		if err != nil {
 			return &exitError{code: ExitError, err: err}
 		}
@@ -144,61 +141,4 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 		return &exitError{code: ExitFindings}
 	}
 	return nil
-}
-
-var (
-	policyReports        = schema.GroupVersionResource{Group: "wgpolicyk8s.io", Version: "v1alpha2", Resource: "policyreports"}
-	clusterPolicyReports = schema.GroupVersionResource{Group: "wgpolicyk8s.io", Version: "v1alpha2", Resource: "clusterpolicyreports"}
-)
-
-// writeReports creates or replaces kubeguard's reports and deletes those
-// of earlier runs that have no findings now. Nothing else is modified.
-func writeReports(ctx context.Context, dyn dynamic.Interface, rep *report.Report, namespace string) (int, error) {
-	written := map[string]bool{}
-	for _, r := range report.PolicyReports(rep, time.Now()) {
-		u := &unstructured.Unstructured{Object: r}
-		ri := dyn.Resource(clusterPolicyReports).(dynamic.ResourceInterface)
-		if u.GetKind() == "PolicyReport" {
-			ri = dyn.Resource(policyReports).Namespace(u.GetNamespace())
-		} else if namespace != "" {
-			continue // a namespaced scan does not own the cluster report
-		}
-		old, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			_, err = ri.Create(ctx, u, metav1.CreateOptions{})
-		case err == nil:
-			u.SetResourceVersion(old.GetResourceVersion())
-			_, err = ri.Update(ctx, u, metav1.UpdateOptions{})
-		}
-		if err != nil {
-			return 0, fmt.Errorf("writing %s %s/%s: %v", u.GetKind(), u.GetNamespace(), u.GetName(), err)
-		}
-		written[u.GetNamespace()] = true
-	}
-	// Stale reports: namespaces whose findings are gone.
-	sel := metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=kubeguard"}
-	var old *unstructured.UnstructuredList
-	var err error
-	if namespace != "" {
-		old, err = dyn.Resource(policyReports).Namespace(namespace).List(ctx, sel)
-	} else {
-		old, err = dyn.Resource(policyReports).List(ctx, sel)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("listing policy reports: %v", err)
-	}
-	for _, o := range old.Items {
-		if o.GetName() == report.ReportName && !written[o.GetNamespace()] {
-			if err := dyn.Resource(policyReports).Namespace(o.GetNamespace()).Delete(ctx, o.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				return 0, err
-			}
-		}
-	}
-	if namespace == "" && !written[""] {
-		if err := dyn.Resource(clusterPolicyReports).Delete(ctx, report.ReportName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return 0, err
-		}
-	}
-	return len(written), nil
 }

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubeguard/kubeguard/internal/testcluster"
+	"github.com/kubeguard/kubeguard/pkg/controller"
 	"github.com/kubeguard/kubeguard/pkg/report"
 )
 
@@ -242,7 +243,7 @@ data: {DB_PASSWORD: "pw-`+secretValue+`"}`)
 			}
 			break
 		}
-		list, err := dyn.Resource(policyReports).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=kubeguard"})
+		list, err := dyn.Resource(controller.PolicyReports).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=kubeguard"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +272,7 @@ data: {DB_PASSWORD: "pw-`+secretValue+`"}`)
 	if second["e2e-posture"] != first["e2e-posture"] {
 		t.Errorf("e2e-posture report changed without a change: %d -> %d", first["e2e-posture"], second["e2e-posture"])
 	}
-	cpr, err := dyn.Resource(clusterPolicyReports).Get(context.Background(), report.ReportName, metav1.GetOptions{})
+	cpr, err := dyn.Resource(controller.ClusterPolicyReports).Get(context.Background(), report.ReportName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("ClusterPolicyReport: %v", err)
 	}

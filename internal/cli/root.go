@@ -65,7 +65,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newScanCmd(s), newControlsCmd(s), newExplainCmd(s), newVersionCmd(s), newWebhookCmd(s), newPolicyCmd(s), newRBACCmd(s), newNetpolCmd(s), newClusterCmd(s))
+	root.AddCommand(newScanCmd(s), newControlsCmd(s), newExplainCmd(s), newVersionCmd(s), newWebhookCmd(s), newPolicyCmd(s), newRBACCmd(s), newNetpolCmd(s), newClusterCmd(s), newControllerCmd(s))
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {

@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+
+	"github.com/kubeguard/kubeguard/pkg/config"
+	"github.com/kubeguard/kubeguard/pkg/controller"
+	"github.com/kubeguard/kubeguard/pkg/controls"
+	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/live"
+	"github.com/kubeguard/kubeguard/pkg/report"
+)
+
+func newControllerCmd(s *streams) *cobra.Command {
+	var kubeconfig, configPath, namespace, identity, listen, logLevel string
+	var interval time.Duration
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Keep PolicyReports of the cluster current (in-cluster, leader-elected)",
+		Long: "controller watches the cluster with shared informers (Secrets as metadata only), evaluates it\n" +
+			"with the same controls as cluster whenever objects change, and keeps the PolicyReports and the\n" +
+			"ClusterPolicyReport current. Replicas elect a leader with a Lease; only the leader evaluates and\n" +
+			"writes. /metrics has findings by severity, control and namespace and evaluation durations.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return usageErr("--log-level: %v", err)
+			}
+			log := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
+			var cfg *config.Config
+			if configPath != "" {
+				var err error
+				if cfg, err = config.Load(configPath); err != nil {
+					return usageErr("%v", err)
+				}
+			}
+			opts := controls.Options{}
+			if cfg != nil {
+				opts.AllowedRegistries = cfg.Images.AllowedRegistries
+			}
+			cat, err := controls.Catalog(opts)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			eng, err := engine.New(engine.Options{Catalog: cat, Config: cfg, Live: true})
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			rc, err := restConfig(kubeconfig)
+			if err != nil {
+				return usageErr("cluster connection: %v", err)
+			}
+			client, err := kubernetes.NewForConfig(rc)
+			if err != nil {
+				return usageErr("cluster connection: %v", err)
+			}
+			if identity == "" {
+				identity, _ = os.Hostname()
+			}
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			ctl := controller.New(controller.Options{Engine: eng, Report: report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat},
+				Client: client, Dynamic: dynamic.NewForConfigOrDie(rc),
+				Watcher: live.NewWatcher(dynamic.NewForConfigOrDie(rc), metadata.NewForConfigOrDie(rc), discovery.NewDiscoveryClientForConfigOrDie(rc), 0),
+				Logger:  log, Interval: interval, Identity: identity, Namespace: namespace, Registerer: reg})
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			l, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			mux := http.NewServeMux()
+			mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+			mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+			go srv.Serve(l)
+			defer srv.Shutdown(context.Background())
+			log.Info("controller starting", "identity", identity, "lease", namespace+"/"+controller.LeaseName)
+			if err := ctl.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster configuration)")
+	fl.StringVar(&configPath, "config", "", "configuration file (.kubeguard.yaml)")
+	fl.StringVar(&namespace, "lease-namespace", envOr("POD_NAMESPACE", "kubeguard"), "namespace of the leader-election Lease")
+	fl.StringVar(&identity, "identity", "", "this replica's name in the Lease (default: host name)")
+	fl.StringVar(&listen, "metrics-listen", ":8080", "address of /metrics and /healthz")
+	fl.DurationVar(&interval, "interval", 2*time.Second, "how often changes are evaluated (changes within one interval are evaluated together)")
+	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
