@@ -199,7 +199,16 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 					docs <- object.Batch{File: in.Name, Objects: in.Objects}
 				}
 				for _, d := range in.Rendered {
-					docs <- object.Batch{File: d.File, Line: d.Line, Docs: []object.Document{d}}
+					// A rendered template may hold several documents.
+					var parts []object.Document
+					readDiags = append(readDiags, object.SplitBytes(d.File, d.Data, func(p object.Document) {
+						p.Line += d.Line - 1
+						p.Origin = d.Origin
+						parts = append(parts, p)
+					})...)
+					if len(parts) > 0 {
+						docs <- object.Batch{File: d.File, Line: d.Line, Docs: parts}
+					}
 				}
 				continue
 			}

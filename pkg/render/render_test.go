@@ -199,3 +199,20 @@ func TestNoRender(t *testing.T) {
 		t.Errorf("%d objects from the plain base", res.Objects)
 	}
 }
+
+// A template that renders several documents yields every object, each at
+// its own line of the template.
+func TestHelmTemplateWithSeveralDocuments(t *testing.T) {
+	res := scan(t, []string{"testdata/charts/multi"}, &render.Helm{Namespace: "apps"})
+	if res.Objects != 2 {
+		t.Fatalf("%d objects, want 2", res.Objects)
+	}
+	if !has(res, "NS-DEFAULT", "templates/configs.yaml", 14) {
+		t.Errorf("the second ConfigMap's namespace (line 14) is not reported: %v", res.Findings)
+	}
+	for _, e := range res.Inventory.OfKind("ConfigMap") {
+		if e.Object.Origin == "" {
+			t.Errorf("%s lost its chart origin", e.Object.Ref)
+		}
+	}
+}
