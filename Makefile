@@ -2,7 +2,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/kubeguard/kubeguard/internal/cli.version=$(VERSION)
 
-.PHONY: build test bench bench-webhook bench-rbac bench-netpol bench-cluster docs fuzz sarif-schema vet test-cluster cluster-up cluster-down
+.PHONY: manifests build test bench bench-webhook bench-rbac bench-netpol bench-cluster docs fuzz sarif-schema vet test-cluster cluster-up cluster-down
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kubeguard ./cmd/kubeguard
@@ -47,6 +47,9 @@ bench-cluster: test-cluster
 # Load test of kubeguard webhook over loopback TLS (latency, throughput, RSS).
 bench-webhook:
 	$(GO) run ./hack/benchwebhook
+
+manifests:
+	$(GO) run ./hack/manifests > deploy/kubeguard.yaml
 
 docs:
 	$(GO) run ./cmd/kubeguard controls -o markdown > docs/controls.md
