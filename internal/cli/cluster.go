@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
@@ -113,6 +114,11 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	objs, st, err := live.Snapshot(ctx, dyn, md, f.namespace)
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
+	}
+	if disc, err := discovery.NewDiscoveryClientForConfig(rc); err == nil {
+		if v, err := disc.ServerVersion(); err == nil && f.namespace == "" {
+			objs = append(objs, live.ClusterObject(v.GitVersion))
+		}
 	}
 	listed := time.Since(start)
 	uids := make(map[object.Ref]string, len(objs))

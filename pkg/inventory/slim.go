@@ -13,7 +13,7 @@ var related = map[string]bool{
 	"ClusterRoleBinding": true, "PodDisruptionBudget": true, "HorizontalPodAutoscaler": true,
 	"ConfigMap": true, "Secret": true,
 	"AdminNetworkPolicy": true, "BaselineAdminNetworkPolicy": true,
-	"ValidatingWebhookConfiguration": true, "MutatingWebhookConfiguration": true,
+	"ValidatingWebhookConfiguration": true, "MutatingWebhookConfiguration": true, "PeerAuthentication": true,
 }
 
 // Slim drops the parts of o's content that no cross-object control reads,

@@ -46,13 +46,30 @@ var PostureKinds = []schema.GroupVersionKind{
 	{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "MutatingWebhookConfiguration"},
 	{Group: "policy.networking.k8s.io", Version: "v1alpha1", Kind: "AdminNetworkPolicy"},
 	{Group: "policy.networking.k8s.io", Version: "v1alpha1", Kind: "BaselineAdminNetworkPolicy"},
+	// What shows an admission policy, mesh mTLS or backups are in place,
+	// when the cluster serves them.
+	{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "ValidatingAdmissionPolicy"},
+	{Group: "kyverno.io", Version: "v1", Kind: "ClusterPolicy"},
+	{Group: "templates.gatekeeper.sh", Version: "v1", Kind: "ConstraintTemplate"},
+	{Group: "security.istio.io", Version: "v1", Kind: "PeerAuthentication"},
+	{Group: "velero.io", Version: "v1", Kind: "Schedule"},
+}
+
+// ClusterObject stands for the cluster itself in an inventory (kind
+// Cluster, apiVersion kubeguard.io/v1): cluster-wide controls report on
+// it, such as the API server's version or the absence of any admission
+// policy.
+func ClusterObject(serverVersion string) *object.Object {
+	return object.New(map[string]any{"apiVersion": "kubeguard.io/v1", "kind": "Cluster",
+		"metadata": map[string]any{"name": "cluster"}, "spec": map[string]any{"version": serverVersion}}, object.Position{}, nil)
 }
 
 // clusterScoped kinds are listed whole even when a scan is limited to a
 // namespace: namespaced objects are judged against them.
 var clusterScoped = map[string]bool{"Namespace": true, "Node": true, "ClusterRole": true, "ClusterRoleBinding": true,
 	"ValidatingWebhookConfiguration": true, "MutatingWebhookConfiguration": true,
-	"AdminNetworkPolicy": true, "BaselineAdminNetworkPolicy": true}
+	"AdminNetworkPolicy": true, "BaselineAdminNetworkPolicy": true, "ValidatingAdmissionPolicy": true,
+	"ClusterPolicy": true, "ConstraintTemplate": true}
 
 // Stats count what a snapshot read.
 type Stats struct {

@@ -33,6 +33,7 @@ type Watcher struct {
 	tokens   cache.SharedIndexInformer
 	changed  atomic.Bool
 	informed []cache.InformerSynced
+	disc     discovery.DiscoveryInterface
 }
 
 type watched struct {
@@ -43,8 +44,9 @@ type watched struct {
 // NewWatcher prepares informers for the posture kinds the cluster serves.
 func NewWatcher(dyn dynamic.Interface, md metadata.Interface, disc discovery.DiscoveryInterface, resync time.Duration) *Watcher {
 	w := &Watcher{
-		dyn: dynamicinformer.NewDynamicSharedInformerFactory(dyn, resync),
-		md:  metadatainformer.NewSharedInformerFactory(md, resync),
+		dyn:  dynamicinformer.NewDynamicSharedInformerFactory(dyn, resync),
+		md:   metadatainformer.NewSharedInformerFactory(md, resync),
+		disc: disc,
 	}
 	mark := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { w.changed.Store(true) },
@@ -133,6 +135,9 @@ func (w *Watcher) Objects() []*object.Object {
 	}
 	out := fold(all)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Ref.String() < out[j].Ref.String() })
+	if v, err := w.disc.ServerVersion(); err == nil {
+		out = append(out, ClusterObject(v.GitVersion))
+	}
 	return out
 }
 

@@ -19,7 +19,8 @@ import (
 
 // Controls returns the cluster controls.
 func Controls() []*control.Control {
-	return []*control.Control{noPSA, legacyToken, publicNode, webhookFailOpen, kubeletEOL}
+	return []*control.Control{noPSA, legacyToken, publicNode, webhookFailOpen, kubeletEOL,
+		versionEOL, noAdmissionPolicy, meshMTLS, noBackup}
 }
 
 // systemNamespaces run the cluster's own components, which the Pod
@@ -121,11 +122,7 @@ var kubeletEOL = &control.Control{
 	Check: func(p *control.Pass) {
 		v, _ := object.Get(p.Object.Content, "status.nodeInfo.kubeletVersion")
 		s, _ := v.(string)
-		var major, minor int
-		if _, err := fmt.Sscanf(strings.TrimPrefix(s, "v"), "%d.%d", &major, &minor); err != nil || major != 1 {
-			return
-		}
-		if minor < newestMinor-2 {
+		if minor, ok := minorOf(s); ok && minor < newestMinor-2 {
 			p.Report("status.nodeInfo.kubeletVersion", "kubelet %s is end of life (supported: 1.%d to 1.%d)", s, newestMinor-2, newestMinor)
 		}
 	},
@@ -174,6 +171,125 @@ var webhookFailOpen = &control.Control{
 				name, _ := w["name"].(string)
 				p.Report(object.Index("webhooks", i)+".failurePolicy", "webhook %q fails open (failurePolicy Ignore) for %s", name, strings.Join(covered, ", "))
 			}
+		}
+	},
+}
+
+// Cluster-wide controls report on the object that stands for the cluster
+// (kind Cluster, added by kubeguard cluster and the controller).
+
+func minorOf(v string) (int, bool) {
+	var major, minor int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(v, "v"), "%d.%d", &major, &minor); err != nil || major != 1 {
+		return 0, false
+	}
+	return minor, true
+}
+
+var versionEOL = &control.Control{
+	ID:       "CLUSTER-VERSION-EOL",
+	Title:    "Kubernetes release is end of life",
+	Severity: finding.High,
+	Category: "cluster",
+	Rationale: "Kubernetes patches only its three newest minor releases; an older control plane no longer " +
+		"receives fixes for known vulnerabilities.",
+	Remediation: fmt.Sprintf("Upgrade the control plane to a supported release (1.%d to 1.%d), one minor version at a time.", newestMinor-2, newestMinor),
+	Refs:        control.Refs("NSA:upgrades", "NIST:4.4.1", "MITRE:T1190"),
+	Kinds:       []string{"Cluster"},
+	ClusterOnly: true,
+	Check: func(p *control.Pass) {
+		v, _ := object.Get(p.Object.Content, "spec.version")
+		s, _ := v.(string)
+		if minor, ok := minorOf(s); ok && minor < newestMinor-2 {
+			p.Report("spec.version", "the API server runs %s, which is end of life (supported: 1.%d to 1.%d)", s, newestMinor-2, newestMinor)
+		}
+	},
+}
+
+var noAdmissionPolicy = &control.Control{
+	ID:       "CLUSTER-NO-ADMISSION-POLICY",
+	Title:    "No admission policy is enforced",
+	Severity: finding.Medium,
+	Category: "admission",
+	Rationale: "Without Pod Security Admission labels, ValidatingAdmissionPolicies or a policy webhook " +
+		"(kubeguard, Kyverno, Gatekeeper), nothing stops a privileged or root workload from being created.",
+	Remediation: "Label namespaces with pod-security.kubernetes.io/enforce, and enforce the rest with kubeguard " +
+		"webhook or kubeguard policy export --format vap.",
+	Refs:        control.Refs("NSA:admission-control", "NIST:4.3.2", "CIS:5.2.1"),
+	Scope:       control.InventoryScope,
+	Kinds:       []string{"Cluster"},
+	ClusterOnly: true,
+	Check: func(p *control.Pass) {
+		inv := p.Inventory
+		for _, e := range inv.OfKind("Namespace") {
+			if l := e.Object.Metadata("labels")["pod-security.kubernetes.io/enforce"]; l == "baseline" || l == "restricted" {
+				return
+			}
+		}
+		for _, k := range []string{"ValidatingAdmissionPolicy", "ClusterPolicy", "ConstraintTemplate"} {
+			if len(inv.OfKind(k)) > 0 {
+				return
+			}
+		}
+		for _, k := range []string{"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"} {
+			for _, e := range inv.OfKind(k) {
+				for _, tool := range []string{"kubeguard", "kyverno", "gatekeeper"} {
+					if strings.Contains(e.Object.Name, tool) {
+						return
+					}
+				}
+			}
+		}
+		p.Report("metadata", "no namespace enforces Pod Security, and no ValidatingAdmissionPolicy or policy webhook is installed")
+	},
+}
+
+var meshMTLS = &control.Control{
+	ID:       "CLUSTER-MESH-MTLS",
+	Title:    "Istio mesh does not require mutual TLS",
+	Severity: finding.Medium,
+	Category: "network",
+	Rationale: "Istio accepts plain-text traffic between services unless a mesh-wide PeerAuthentication " +
+		"requires STRICT mTLS; anyone on the pod network can then read or forge requests.",
+	Remediation: "Create a PeerAuthentication named default in the Istio root namespace (istio-system) with " +
+		"spec.mtls.mode: STRICT.",
+	Refs:        control.Refs("NSA:tls", "NIST:4.3.3", "MITRE:T1557"),
+	Scope:       control.InventoryScope,
+	Kinds:       []string{"Cluster"},
+	ClusterOnly: true,
+	Check: func(p *control.Pass) {
+		inv := p.Inventory
+		_, istio := inv.Get("Namespace", "", "istio-system")
+		pas := inv.OfKind("PeerAuthentication")
+		if !istio && len(pas) == 0 {
+			return // no Istio
+		}
+		for _, e := range pas {
+			sel, _ := object.Get(e.Object.Content, "spec.selector")
+			mode, _ := object.Get(e.Object.Content, "spec.mtls.mode")
+			if e.Object.Namespace == "istio-system" && sel == nil && mode == "STRICT" {
+				return
+			}
+		}
+		p.Report("metadata", "Istio is installed but no mesh-wide PeerAuthentication in istio-system requires STRICT mTLS")
+	},
+}
+
+var noBackup = &control.Control{
+	ID:       "CLUSTER-NO-BACKUP",
+	Title:    "No backup schedule found",
+	Severity: finding.Info,
+	Category: "cluster",
+	Rationale: "Without scheduled backups of cluster state and volumes, ransomware or an operator error " +
+		"cannot be recovered from.",
+	Remediation: "Schedule backups (for example a Velero Schedule) and test restores regularly.",
+	Refs:        control.Refs("NIST:4.5.1", "MITRE:T1485"),
+	Scope:       control.InventoryScope,
+	Kinds:       []string{"Cluster"},
+	ClusterOnly: true,
+	Check: func(p *control.Pass) {
+		if len(p.Inventory.OfKind("Schedule")) == 0 {
+			p.Report("metadata", "no Velero Schedule (or other backup schedule kubeguard knows) was found")
 		}
 	},
 }
