@@ -1,75 +1,23 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kubeguard/kubeguard/pkg/control"
-	"github.com/kubeguard/kubeguard/pkg/dockerfile"
-	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/netpol"
-	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/policy"
-	"github.com/kubeguard/kubeguard/pkg/render"
 )
 
-type netpolSource struct {
-	cluster    bool
-	kubeconfig string
-	output     string
-}
-
-func (src *netpolSource) flags(cmd *cobra.Command, formats string) {
-	fl := cmd.Flags()
-	fl.BoolVar(&src.cluster, "cluster", false, "read workloads and NetworkPolicies from the cluster of the kubeconfig")
-	fl.StringVar(&src.kubeconfig, "kubeconfig", "", "kubeconfig for --cluster (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
-	if formats != "" {
-		fl.StringVarP(&src.output, "output", "o", "table", "output format: "+formats)
-	}
-}
-
-func (src *netpolSource) load(ctx context.Context, s *streams, args []string) (*inventory.Inventory, bool, error) {
-	if src.cluster {
-		if len(args) > 0 {
-			return nil, false, usageErr("--cluster takes no paths")
-		}
-		rc, err := restConfig(src.kubeconfig)
-		if err != nil {
-			return nil, false, usageErr("cluster connection: %v", err)
-		}
-		dyn, err := dynamic.NewForConfig(rc)
-		if err != nil {
-			return nil, false, usageErr("cluster connection: %v", err)
-		}
-		inv, err := live.List(ctx, dyn, live.NetpolKinds)
-		if err != nil {
-			return nil, false, &exitError{code: ExitError, err: err}
-		}
-		return inv, false, nil
-	}
-	if len(args) == 0 {
-		return nil, false, usageErr("give paths to read, or --cluster")
-	}
-	eng, err := engine.New(engine.Options{Catalog: control.NewCatalog()})
-	if err != nil {
-		return nil, false, err
-	}
-	inputs, diags := object.Expand(args, s.in, dockerfile.Renderer{}, &render.Helm{}, render.Kustomize{})
-	res := eng.ScanInputs(inputs)
-	res.Diagnostics = append(diags, res.Diagnostics...)
-	for _, d := range res.Diagnostics {
-		fmt.Fprintln(s.err, d.String())
-	}
-	return res.Inventory, res.HasErrors(), nil
+// netpolSource reads workloads and NetworkPolicies.
+func netpolSource() *source {
+	return &source{kinds: live.NetpolKinds, what: "workloads and NetworkPolicies"}
 }
 
 func newNetpolCmd(s *streams) *cobra.Command {
@@ -94,7 +42,7 @@ func endpoints(inv *inventory.Inventory, m *netpol.Model) []*netpol.Endpoint {
 }
 
 func newMatrixCmd(s *streams) *cobra.Command {
-	var src netpolSource
+	src := netpolSource()
 	cmd := &cobra.Command{
 		Use:     "matrix [PATH...]",
 		Short:   "Print the allowed ports between every pair of workloads, the internet, ipBlocks and DNS",
@@ -116,7 +64,7 @@ func newMatrixCmd(s *streams) *cobra.Command {
 }
 
 func newExplainConnCmd(s *streams) *cobra.Command {
-	var src netpolSource
+	src := netpolSource()
 	cmd := &cobra.Command{
 		Use:   "explain SRC DST[:PORT|:PROTO/PORT] [PATH...]",
 		Short: "Say whether SRC may connect to DST and which policy rules decide it",
@@ -168,7 +116,7 @@ func newExplainConnCmd(s *streams) *cobra.Command {
 }
 
 func newIntentCheckCmd(s *streams) *cobra.Command {
-	var src netpolSource
+	src := netpolSource()
 	var intentsPath string
 	cmd := &cobra.Command{
 		Use:   "check --intents FILE [PATH...]",
@@ -181,17 +129,9 @@ func newIntentCheckCmd(s *streams) *cobra.Command {
 			"deny means none is. Each failure names the rules that let traffic through or the policies\n" +
 			"that stop it.",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if intentsPath == "" {
-				return usageErr("--intents is required")
-			}
-			f, err := os.Open(intentsPath)
+			intents, err := readIntents(intentsPath)
 			if err != nil {
-				return usageErr("%v", err)
-			}
-			intents, err := netpol.ParseIntents(intentsPath, f)
-			f.Close()
-			if err != nil {
-				return usageErr("%v", err)
+				return err
 			}
 			inv, bad, err := src.load(cmd.Context(), s, args)
 			if err != nil {
@@ -230,23 +170,15 @@ func newIntentCheckCmd(s *streams) *cobra.Command {
 }
 
 func newGenerateCmd(s *streams) *cobra.Command {
-	var src netpolSource
+	src := netpolSource()
 	var intentsPath string
 	cmd := &cobra.Command{
 		Use:   "generate --intents FILE [PATH...]",
 		Short: "Write default-deny and least-privilege NetworkPolicies that realise the allow intents",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if intentsPath == "" {
-				return usageErr("--intents is required")
-			}
-			f, err := os.Open(intentsPath)
+			intents, err := readIntents(intentsPath)
 			if err != nil {
-				return usageErr("%v", err)
-			}
-			intents, err := netpol.ParseIntents(intentsPath, f)
-			f.Close()
-			if err != nil {
-				return usageErr("%v", err)
+				return err
 			}
 			inv, bad, err := src.load(cmd.Context(), s, args)
 			if err != nil {
@@ -276,4 +208,21 @@ func newGenerateCmd(s *streams) *cobra.Command {
 	src.flags(cmd, "")
 	cmd.Flags().StringVar(&intentsPath, "intents", "", "intents file")
 	return cmd
+}
+
+// readIntents reads the --intents file; problems are usage errors.
+func readIntents(path string) ([]netpol.Intent, error) {
+	if path == "" {
+		return nil, usageErr("--intents is required")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	defer f.Close()
+	intents, err := netpol.ParseIntents(path, f)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	return intents, nil
 }

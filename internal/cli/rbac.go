@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,70 +9,14 @@ import (
 
 	"github.com/spf13/cobra"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/client-go/dynamic"
 
-	"github.com/kubeguard/kubeguard/pkg/control"
-	"github.com/kubeguard/kubeguard/pkg/dockerfile"
-	"github.com/kubeguard/kubeguard/pkg/engine"
-	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/rbac"
-	"github.com/kubeguard/kubeguard/pkg/render"
 )
 
-// rbacSource is where RBAC comes from: the same inputs as scan, or a live
-// cluster.
-type rbacSource struct {
-	cluster    bool
-	kubeconfig string
-	output     string
-}
-
-func (src *rbacSource) flags(cmd *cobra.Command, formats string) {
-	fl := cmd.Flags()
-	fl.BoolVar(&src.cluster, "cluster", false, "read RBAC from the cluster of the kubeconfig instead of files")
-	fl.StringVar(&src.kubeconfig, "kubeconfig", "", "kubeconfig for --cluster (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
-	fl.StringVarP(&src.output, "output", "o", "table", "output format: "+formats)
-}
-
-// load returns the inventory of the inputs or the cluster. Input problems
-// are printed and make the command exit 2 after its answer.
-func (src *rbacSource) load(ctx context.Context, s *streams, args []string) (*inventory.Inventory, bool, error) {
-	if src.cluster {
-		if len(args) > 0 {
-			return nil, false, usageErr("--cluster takes no paths")
-		}
-		rc, err := restConfig(src.kubeconfig)
-		if err != nil {
-			return nil, false, usageErr("cluster connection: %v", err)
-		}
-		dyn, err := dynamic.NewForConfig(rc)
-		if err != nil {
-			return nil, false, usageErr("cluster connection: %v", err)
-		}
-		inv, err := live.List(ctx, dyn, live.RBACKinds)
-		if err != nil {
-			return nil, false, &exitError{code: ExitError, err: err}
-		}
-		return inv, false, nil
-	}
-	if len(args) == 0 {
-		return nil, false, usageErr("give paths to read, or --cluster")
-	}
-	// No controls: the engine only reads, renders and indexes.
-	eng, err := engine.New(engine.Options{Catalog: control.NewCatalog()})
-	if err != nil {
-		return nil, false, err
-	}
-	inputs, diags := object.Expand(args, s.in, dockerfile.Renderer{}, &render.Helm{}, render.Kustomize{})
-	res := eng.ScanInputs(inputs)
-	res.Diagnostics = append(diags, res.Diagnostics...)
-	for _, d := range res.Diagnostics {
-		fmt.Fprintln(s.err, d.String())
-	}
-	return res.Inventory, res.HasErrors(), nil
-}
+// rbacSource reads RBAC and the workloads that carry it.
+func rbacSource() *source { return &source{kinds: live.RBACKinds, what: "RBAC"} }
 
 func newRBACCmd(s *streams) *cobra.Command {
 	cmd := &cobra.Command{
@@ -88,7 +31,7 @@ func newRBACCmd(s *streams) *cobra.Command {
 }
 
 func newWhoCanCmd(s *streams) *cobra.Command {
-	var src rbacSource
+	src := rbacSource()
 	var ns, name, group string
 	cmd := &cobra.Command{
 		Use:   "who-can VERB RESOURCE[/SUBRESOURCE]|URL [PATH...]",
@@ -190,7 +133,7 @@ func writeGrants(w io.Writer, format string, grants []rbac.Grant) error {
 }
 
 func newAccessCmd(s *streams) *cobra.Command {
-	var src rbacSource
+	src := rbacSource()
 	var namespaces, groups []string
 	cmd := &cobra.Command{
 		Use:   "access SUBJECT [PATH...]",
@@ -254,7 +197,7 @@ func newAccessCmd(s *streams) *cobra.Command {
 }
 
 func newRisksCmd(s *streams) *cobra.Command {
-	var src rbacSource
+	src := rbacSource()
 	var opts rbac.RiskOptions
 	cmd := &cobra.Command{
 		Use:   "risks [PATH...]",
@@ -321,7 +264,7 @@ func writeRisks(w io.Writer, risks []rbac.SubjectRisk) error {
 }
 
 func newHygieneCmd(s *streams) *cobra.Command {
-	var src rbacSource
+	src := rbacSource()
 	cmd := &cobra.Command{
 		Use:   "hygiene [PATH...]",
 		Short: "Find bindings to missing roles or ServiceAccounts, unused roles and cluster-admin-equivalent subjects",

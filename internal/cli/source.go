@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/dockerfile"
+	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
+	"github.com/kubeguard/kubeguard/pkg/live"
+	"github.com/kubeguard/kubeguard/pkg/object"
+	"github.com/kubeguard/kubeguard/pkg/render"
+)
+
+// source is what the analysis commands (rbac, netpol) read: the same
+// inputs as scan, or, with --cluster, the kinds they need from a live
+// cluster.
+type source struct {
+	kinds []schema.GroupVersionKind
+	what  string // what --cluster reads, for its help
+
+	cluster    bool
+	kubeconfig string
+	output     string
+}
+
+// flags adds --cluster, --kubeconfig and, when formats is not empty,
+// --output.
+func (src *source) flags(cmd *cobra.Command, formats string) {
+	fl := cmd.Flags()
+	fl.BoolVar(&src.cluster, "cluster", false, "read "+src.what+" from the cluster of the kubeconfig instead of files")
+	fl.StringVar(&src.kubeconfig, "kubeconfig", "", "kubeconfig for --cluster (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
+	if formats != "" {
+		fl.StringVarP(&src.output, "output", "o", "table", "output format: "+formats)
+	}
+}
+
+// load returns the inventory of the inputs or the cluster. Input problems
+// are printed and make the command exit 2 after its answer.
+func (src *source) load(ctx context.Context, s *streams, args []string) (*inventory.Inventory, bool, error) {
+	if src.cluster {
+		if len(args) > 0 {
+			return nil, false, usageErr("--cluster takes no paths")
+		}
+		rc, err := restConfig(src.kubeconfig)
+		if err != nil {
+			return nil, false, usageErr("cluster connection: %v", err)
+		}
+		dyn, err := dynamic.NewForConfig(rc)
+		if err != nil {
+			return nil, false, usageErr("cluster connection: %v", err)
+		}
+		inv, err := live.List(ctx, dyn, src.kinds)
+		if err != nil {
+			return nil, false, &exitError{code: ExitError, err: err}
+		}
+		return inv, false, nil
+	}
+	if len(args) == 0 {
+		return nil, false, usageErr("give paths to read, or --cluster")
+	}
+	// No controls: the engine only reads, renders and indexes.
+	eng, err := engine.New(engine.Options{Catalog: control.NewCatalog()})
+	if err != nil {
+		return nil, false, err
+	}
+	inputs, diags := object.Expand(args, s.in, dockerfile.Renderer{}, &render.Helm{}, render.Kustomize{})
+	res := eng.ScanInputs(inputs)
+	res.Diagnostics = append(diags, res.Diagnostics...)
+	for _, d := range res.Diagnostics {
+		fmt.Fprintln(s.err, d.String())
+	}
+	return res.Inventory, res.HasErrors(), nil
+}
