@@ -2,12 +2,10 @@ package live
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -83,77 +81,23 @@ type Stats struct {
 // of a ReplicaSet of a Deployment is evaluated, and reported, as the
 // Deployment. namespace limits namespaced kinds ("" for all).
 func Snapshot(ctx context.Context, dyn dynamic.Interface, md metadata.Interface, namespace string) ([]*object.Object, Stats, error) {
-	var st Stats
-	var mu sync.Mutex
-	var all []*object.Object
-	var firstErr error
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	list := func(gvk schema.GroupVersionKind, fetch func(opts metav1.ListOptions) ([]map[string]any, string, error)) {
-		defer wg.Done()
-		sem <- struct{}{}
-		defer func() { <-sem }()
-		opts := metav1.ListOptions{Limit: PageSize}
-		var objs []*object.Object
-		for {
-			items, cont, err := fetch(opts)
-			mu.Lock()
-			st.Requests++
-			mu.Unlock()
-			if apierrors.IsNotFound(err) {
-				return // not served by this cluster
-			}
-			if err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = fmt.Errorf("listing %s: %v", gvk.Kind, err)
-				}
-				mu.Unlock()
-				return
-			}
-			for _, c := range items {
-				if m, ok := c["metadata"].(map[string]any); ok {
-					delete(m, "managedFields")
-				}
-				c["apiVersion"], c["kind"] = gvk.GroupVersion().String(), gvk.Kind
-				objs = append(objs, object.New(c, object.Position{}, nil))
-			}
-			if opts.Continue = cont; cont == "" {
-				break
-			}
-		}
-		mu.Lock()
-		all = append(all, objs...)
-		mu.Unlock()
-	}
+	var jobs []job
 	for _, gvk := range PostureKinds {
 		gvr, _ := meta.UnsafeGuessKindToResource(gvk)
-		ri := dyn.Resource(gvr)
-		var r dynamic.ResourceInterface = ri
+		var r dynamic.ResourceInterface = dyn.Resource(gvr)
 		if namespace != "" && !clusterScoped[gvk.Kind] {
-			r = ri.Namespace(namespace)
+			r = dyn.Resource(gvr).Namespace(namespace)
 		}
-		wg.Add(1)
-		go list(gvk, func(opts metav1.ListOptions) ([]map[string]any, string, error) {
-			page, err := r.List(ctx, opts)
-			if err != nil {
-				return nil, "", err
-			}
-			items := make([]map[string]any, len(page.Items))
-			for i := range page.Items {
-				items[i] = page.Items[i].Object
-			}
-			return items, page.GetContinue(), nil
-		})
+		jobs = append(jobs, job{gvk, dynamicFetch(ctx, r)})
 	}
 	// Secrets: metadata only, never their values. Legacy token Secrets are
 	// found with a field selector, which tells their type.
+	secret := schema.GroupVersionKind{Version: "v1", Kind: "Secret"}
 	secrets := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 	tokenUIDs := map[string]bool{}
 	var tokenMu sync.Mutex
 	for _, tokens := range []bool{false, true} {
-		wg.Add(1)
-		go list(schema.GroupVersionKind{Version: "v1", Kind: "Secret"}, func(opts metav1.ListOptions) ([]map[string]any, string, error) {
+		jobs = append(jobs, job{secret, func(opts metav1.ListOptions) ([]map[string]any, string, error) {
 			if tokens {
 				opts.FieldSelector = "type=" + string(corev1.SecretTypeServiceAccountToken)
 			}
@@ -182,19 +126,20 @@ func Snapshot(ctx context.Context, dyn dynamic.Interface, md metadata.Interface,
 				items = append(items, map[string]any{"metadata": m})
 			}
 			return items, page.GetContinue(), nil
-		})
+		}})
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, st, firstErr
+	results, requests, err := listAll(jobs)
+	st := Stats{Requests: requests}
+	if err != nil {
+		return nil, st, err
+	}
+	var all []*object.Object
+	for _, objs := range results {
+		all = append(all, objs...)
 	}
 	for _, o := range all {
-		if o.Kind == "Secret" {
-			if md, _ := o.Content["metadata"].(map[string]any); md != nil {
-				if uid, _ := md["uid"].(string); tokenUIDs[uid] {
-					o.Content["type"] = string(corev1.SecretTypeServiceAccountToken)
-				}
-			}
+		if o.Kind == "Secret" && tokenUIDs[UID(o)] {
+			o.Content["type"] = string(corev1.SecretTypeServiceAccountToken)
 		}
 	}
 	out := fold(all)

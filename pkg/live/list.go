@@ -2,9 +2,11 @@ package live
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -19,57 +21,92 @@ import (
 // PageSize is the number of objects asked for per list request.
 const PageSize = 500
 
-// List reads every object of kinds from a cluster into a new inventory:
-// one paginated list per kind, kinds listed concurrently. Objects are
-// returned as the API server stores them, minus managed fields.
-func List(ctx context.Context, client dynamic.Interface, kinds []schema.GroupVersionKind) (*inventory.Inventory, error) {
-	type result struct {
-		objs []*object.Object
-		err  error
+// fetch gets one page of a kind: its items as unstructured content and
+// the continue token.
+type fetch func(opts metav1.ListOptions) ([]map[string]any, string, error)
+
+// job lists one kind.
+type job struct {
+	gvk   schema.GroupVersionKind
+	fetch fetch
+}
+
+// dynamicFetch pages through a resource with the dynamic client.
+func dynamicFetch(ctx context.Context, r dynamic.ResourceInterface) fetch {
+	return func(opts metav1.ListOptions) ([]map[string]any, string, error) {
+		page, err := r.List(ctx, opts)
+		if err != nil {
+			return nil, "", err
+		}
+		items := make([]map[string]any, len(page.Items))
+		for i := range page.Items {
+			items[i] = page.Items[i].Object
+		}
+		return items, page.GetContinue(), nil
 	}
-	results := make([]result, len(kinds))
+}
+
+// listAll runs the jobs, four at a time, each paginated, and returns their
+// objects in job order with the number of list requests. Objects are as
+// the API server stores them, minus managed fields; a kind the cluster
+// does not serve (an optional CRD) yields none.
+func listAll(jobs []job) ([][]*object.Object, int, error) {
+	results := make([][]*object.Object, len(jobs))
+	errs := make([]error, len(jobs))
+	var requests atomic.Int64
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
-	for i, gvk := range kinds {
+	for i, jb := range jobs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			gvr, _ := meta.UnsafeGuessKindToResource(gvk)
 			opts := metav1.ListOptions{Limit: PageSize}
 			for {
-				page, err := client.Resource(gvr).List(ctx, opts)
+				items, cont, err := jb.fetch(opts)
+				requests.Add(1)
 				if apierrors.IsNotFound(err) {
-					return // a kind this cluster does not serve (an optional CRD)
-				}
-				if err != nil {
-					results[i].err = fmt.Errorf("listing %s: %v", gvr.GroupResource(), err)
 					return
 				}
-				for _, item := range page.Items {
-					c := item.Object
+				if err != nil {
+					errs[i] = fmt.Errorf("listing %s: %v", jb.gvk.Kind, err)
+					return
+				}
+				for _, c := range items {
 					if md, ok := c["metadata"].(map[string]any); ok {
 						delete(md, "managedFields")
 					}
 					// Items of a list carry no TypeMeta on some servers.
-					c["apiVersion"], c["kind"] = gvk.GroupVersion().String(), gvk.Kind
-					results[i].objs = append(results[i].objs, object.New(c, object.Position{}, nil))
+					c["apiVersion"], c["kind"] = jb.gvk.GroupVersion().String(), jb.gvk.Kind
+					results[i] = append(results[i], object.New(c, object.Position{}, nil))
 				}
-				if opts.Continue = page.GetContinue(); opts.Continue == "" {
+				if opts.Continue = cont; cont == "" {
 					return
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	return results, int(requests.Load()), errors.Join(errs...)
+}
+
+// List reads every object of kinds from a cluster into a new inventory:
+// one paginated list per kind, kinds listed concurrently.
+func List(ctx context.Context, client dynamic.Interface, kinds []schema.GroupVersionKind) (*inventory.Inventory, error) {
+	jobs := make([]job, len(kinds))
+	for i, gvk := range kinds {
+		gvr, _ := meta.UnsafeGuessKindToResource(gvk)
+		jobs[i] = job{gvk, dynamicFetch(ctx, client.Resource(gvr))}
+	}
+	results, _, err := listAll(jobs)
+	if err != nil {
+		return nil, err
+	}
 	inv := inventory.New()
-	for _, r := range results {
-		if r.err != nil {
-			return nil, r.err
-		}
-		sort.Slice(r.objs, func(i, j int) bool { return r.objs[i].Ref.String() < r.objs[j].Ref.String() })
-		for _, o := range r.objs {
+	for _, objs := range results {
+		sort.Slice(objs, func(i, j int) bool { return objs[i].Ref.String() < objs[j].Ref.String() })
+		for _, o := range objs {
 			w, _ := inventory.ExtractWorkload(o)
 			inv.Add(o, w)
 		}
