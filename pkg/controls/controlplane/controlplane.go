@@ -112,14 +112,14 @@ func has(l []string, v string) bool {
 	return false
 }
 
-// missing reports the first absent flag of names.
-func missing(c *component, names ...string) string {
+// missing reports the first absent flag of names as a check's answer.
+func missing(c *component, names ...string) (flag, problem string) {
 	for _, n := range names {
 		if v, ok := c.get(n); !ok || v == "" {
-			return n
+			return n, "--" + n + " is not set"
 		}
 	}
-	return ""
+	return "", ""
 }
 
 var checks = []check{
@@ -185,10 +185,7 @@ var checks = []check{
 		remediation: "Configure --encryption-provider-config with a KMS v2 provider (or aescbc/secretbox) for secrets.",
 		refs:        []string{"CIS:1.2.27", "CIS:1.2.28", "NSA:secrets", "NIST:4.1.4"}, appliesTo: []string{"kube-apiserver"},
 		bad: func(c *component) (string, string) {
-			if n := missing(c, "encryption-provider-config"); n != "" {
-				return n, "--encryption-provider-config is not set"
-			}
-			return "", ""
+			return missing(c, "encryption-provider-config")
 		}},
 	{id: "CP-AUDIT-LOG", title: "API server audit logging is off", severity: finding.Medium,
 		rationale:   "Without an audit log or audit webhook, nobody can tell who did what in the cluster, and intrusions go unseen.",
@@ -217,20 +214,14 @@ var checks = []check{
 		remediation: "Set --etcd-certfile, --etcd-keyfile and --etcd-cafile.",
 		refs:        []string{"CIS:1.2.23", "CIS:1.2.29", "NSA:tls", "NIST:4.3.1"}, appliesTo: []string{"kube-apiserver"},
 		bad: func(c *component) (string, string) {
-			if n := missing(c, "etcd-certfile", "etcd-keyfile", "etcd-cafile"); n != "" {
-				return n, "--" + n + " is not set"
-			}
-			return "", ""
+			return missing(c, "etcd-certfile", "etcd-keyfile", "etcd-cafile")
 		}},
 	{id: "CP-KUBELET-TLS", title: "API server does not authenticate to or verify kubelets", severity: finding.High,
 		rationale:   "Without a client certificate the API server cannot use kubelet authentication; without the kubelet CA it cannot detect a man in the middle on exec, logs and port-forward.",
 		remediation: "Set --kubelet-client-certificate, --kubelet-client-key and --kubelet-certificate-authority.",
 		refs:        []string{"CIS:1.2.3", "CIS:1.2.4", "NSA:tls", "NIST:4.3.1"}, appliesTo: []string{"kube-apiserver"},
 		bad: func(c *component) (string, string) {
-			if n := missing(c, "kubelet-client-certificate", "kubelet-client-key", "kubelet-certificate-authority"); n != "" {
-				return n, "--" + n + " is not set"
-			}
-			return "", ""
+			return missing(c, "kubelet-client-certificate", "kubelet-client-key", "kubelet-certificate-authority")
 		}},
 	{id: "CP-SERVICE-ACCOUNT-TOKENS", title: "ServiceAccount tokens are not verified against live accounts or keys", severity: finding.Medium,
 		rationale:   "Without --service-account-lookup, tokens of deleted ServiceAccounts keep working; without a key file the API server cannot verify tokens signed by a rotated key.",
@@ -240,10 +231,7 @@ var checks = []check{
 			if v, _ := c.get("service-account-lookup"); v == "false" {
 				return "service-account-lookup", "--service-account-lookup is false"
 			}
-			if n := missing(c, "service-account-key-file"); n != "" {
-				return n, "--service-account-key-file is not set"
-			}
-			return "", ""
+			return missing(c, "service-account-key-file")
 		}},
 	{id: "CP-INSECURE-PORT", title: "API server serves without TLS or authentication", severity: finding.Critical,
 		rationale:   "The insecure port bypasses authentication and authorization entirely; anything that reaches it is cluster-admin.",
@@ -312,8 +300,8 @@ var checks = []check{
 		remediation: "Set --cert-file and --key-file, --peer-cert-file and --peer-key-file, and never --auto-tls or --peer-auto-tls.",
 		refs:        []string{"CIS:2.1", "CIS:2.4", "NSA:tls", "NIST:4.3.1"}, appliesTo: []string{"etcd"},
 		bad: func(c *component) (string, string) {
-			if n := missing(c, "cert-file", "key-file", "peer-cert-file", "peer-key-file"); n != "" {
-				return n, "--" + n + " is not set"
+			if f, problem := missing(c, "cert-file", "key-file", "peer-cert-file", "peer-key-file"); f != "" {
+				return f, problem
 			}
 			for _, n := range []string{"auto-tls", "peer-auto-tls"} {
 				if v, _ := c.get(n); v == "true" {
