@@ -150,12 +150,7 @@ func create(ctx context.Context, dyn dynamic.Interface, objs []*unstructured.Uns
 		go func() {
 			defer wg.Done()
 			for u := range work {
-				gvr, _ := meta.UnsafeGuessKindToResource(u.GroupVersionKind())
-				var ri dynamic.ResourceInterface = dyn.Resource(gvr)
-				if ns := u.GetNamespace(); ns != "" {
-					ri = dyn.Resource(gvr).Namespace(ns)
-				}
-				if _, err := ri.Create(ctx, u, metav1.CreateOptions{}); err != nil {
+				if _, err := testcluster.Resource(dyn, u).Create(ctx, u, metav1.CreateOptions{}); err != nil {
 					fmt.Fprintln(os.Stderr, "create:", err)
 				}
 			}

@@ -11,13 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubeguard/kubeguard/internal/testcluster"
 	"github.com/kubeguard/kubeguard/pkg/controller"
@@ -82,21 +80,17 @@ webhooks:
 func apply(t *testing.T, dyn dynamic.Interface, manifests string) map[string]*unstructured.Unstructured {
 	t.Helper()
 	out := map[string]*unstructured.Unstructured{}
-	for _, doc := range strings.Split(manifests, "\n---\n") {
-		var u unstructured.Unstructured
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		gvr, _ := meta.UnsafeGuessKindToResource(u.GroupVersionKind())
-		var ri dynamic.ResourceInterface = dyn.Resource(gvr)
-		if ns := u.GetNamespace(); ns != "" {
-			ri = dyn.Resource(gvr).Namespace(ns)
-		}
+	objs, err := testcluster.Objects(manifests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range objs {
+		ri := testcluster.Resource(dyn, u)
 		var created *unstructured.Unstructured
 		var err error
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			created, err = ri.Create(context.Background(), &u, metav1.CreateOptions{})
+			created, err = ri.Create(context.Background(), u, metav1.CreateOptions{})
 			// A ServiceAccount's token Secret waits for the account to be
 			// seen; a new CRD is served after a moment.
 			if err == nil || time.Now().After(deadline) || !strings.Contains(err.Error(), "not found") {

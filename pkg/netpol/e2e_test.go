@@ -8,13 +8,11 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubeguard/kubeguard/internal/testcluster"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
@@ -40,24 +38,19 @@ func TestE2EClusterAnalysisEqualsFiles(t *testing.T) {
 	for _, uc := range upstreamCases {
 		manifests := uc.Manifests()
 		var created []*unstructured.Unstructured
-		for _, doc := range strings.Split(manifests, "\n---\n") {
-			var u unstructured.Unstructured
-			if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-				t.Fatal(err)
-			}
-			gvr, _ := meta.UnsafeGuessKindToResource(u.GroupVersionKind())
-			var ri dynamic.ResourceInterface = dyn.Resource(gvr)
-			if ns := u.GetNamespace(); ns != "" {
-				ri = dyn.Resource(gvr).Namespace(ns)
-			}
-			if _, err := ri.Create(ctx, &u, metav1.CreateOptions{}); err != nil {
+		objs, err := testcluster.Objects(manifests)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range objs {
+			if _, err := testcluster.Resource(dyn, u).Create(ctx, u, metav1.CreateOptions{}); err != nil {
 				if apierrors.IsAlreadyExists(err) && u.GetKind() == "Namespace" {
 					continue
 				}
 				t.Fatalf("%s: creating %s %s: %v", uc.name, u.GetKind(), u.GetName(), err)
 			}
 			if u.GetKind() != "Namespace" {
-				created = append(created, &u)
+				created = append(created, u)
 			}
 		}
 		inv, err := live.List(ctx, dyn, live.NetpolKinds)
@@ -82,8 +75,7 @@ func TestE2EClusterAnalysisEqualsFiles(t *testing.T) {
 		// Pods without a node are deleted at once; the next case starts
 		// from empty namespaces.
 		for _, u := range created {
-			gvr, _ := meta.UnsafeGuessKindToResource(u.GroupVersionKind())
-			if err := dyn.Resource(gvr).Namespace(u.GetNamespace()).Delete(ctx, u.GetName(), metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
+			if err := testcluster.Resource(dyn, u).Delete(ctx, u.GetName(), metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -154,18 +146,13 @@ spec:
   subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: anp-y}}}
   egress: [{name: deny-all, action: Deny, to: [{networks: [0.0.0.0/0]}]}]`
 	deadline := time.Now().Add(30 * time.Second)
-	for _, doc := range strings.Split(manifests, "\n---\n") {
-		var u unstructured.Unstructured
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		gvr, _ := meta.UnsafeGuessKindToResource(u.GroupVersionKind())
-		var ri dynamic.ResourceInterface = dyn.Resource(gvr)
-		if ns := u.GetNamespace(); ns != "" {
-			ri = dyn.Resource(gvr).Namespace(ns)
-		}
+	objs, err := testcluster.Objects(manifests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range objs {
 		for {
-			_, err := ri.Create(ctx, &u, metav1.CreateOptions{})
+			_, err := testcluster.Resource(dyn, u).Create(ctx, u, metav1.CreateOptions{})
 			if err == nil {
 				break
 			}
