@@ -9,8 +9,6 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/controller"
@@ -63,17 +61,6 @@ func newClusterCmd(s *streams) *cobra.Command {
 	return cmd
 }
 
-func clusterConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
-	if kubeconfig == "" && kubeContext == "" {
-		if rc, err := rest.InClusterConfig(); err == nil {
-			return rc, nil
-		}
-	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
-}
-
 func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	failOn, err := finding.ParseSeverity(f.failOn)
 	if err != nil {
@@ -97,7 +84,7 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	rc, err := clusterConfig(f.kubeconfig, f.context)
+	rc, err := restConfig(f.kubeconfig, f.context)
 	if err != nil {
 		return usageErr("cluster connection: %v", err)
 	}

@@ -64,7 +64,7 @@ func newControllerCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			rc, err := restConfig(kubeconfig)
+			rc, err := restConfig(kubeconfig, "")
 			if err != nil {
 				return usageErr("cluster connection: %v", err)
 			}

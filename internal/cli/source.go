@@ -7,6 +7,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/dockerfile"
@@ -47,7 +49,7 @@ func (src *source) load(ctx context.Context, s *streams, args []string) (*invent
 		if len(args) > 0 {
 			return nil, false, usageErr("--cluster takes no paths")
 		}
-		rc, err := restConfig(src.kubeconfig)
+		rc, err := restConfig(src.kubeconfig, "")
 		if err != nil {
 			return nil, false, usageErr("cluster connection: %v", err)
 		}
@@ -76,4 +78,25 @@ func (src *source) load(ctx context.Context, s *streams, args []string) (*invent
 		fmt.Fprintln(s.err, d.String())
 	}
 	return res.Inventory, res.HasErrors(), nil
+}
+
+// restConfig connects to the cluster of an explicit kubeconfig and
+// context, else the in-cluster configuration, else the usual kubeconfig
+// loading rules.
+func restConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
+	if kubeconfig == "" && kubeContext == "" {
+		if rc, err := rest.InClusterConfig(); err == nil {
+			return rc, nil
+		}
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
+	if err != nil {
+		return nil, err
+	}
+	if rc.Host == "" {
+		return nil, fmt.Errorf("no cluster in the kubeconfig")
+	}
+	return rc, nil
 }

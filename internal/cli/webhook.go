@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -17,8 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/controls"
@@ -129,7 +126,7 @@ func runWebhook(ctx context.Context, s *streams, f *webhookFlags) error {
 
 	var client kubernetes.Interface
 	if !f.noCluster {
-		rc, err := restConfig(f.kubeconfig)
+		rc, err := restConfig(f.kubeconfig, "")
 		if err != nil {
 			return usageErr("cluster connection: %v (use --no-cluster to run without one)", err)
 		}
@@ -189,24 +186,4 @@ func runWebhook(ctx context.Context, s *streams, f *webhookFlags) error {
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// restConfig prefers an explicit kubeconfig, then the in-cluster
-// configuration, then the usual kubeconfig loading rules.
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" {
-		if rc, err := rest.InClusterConfig(); err == nil {
-			return rc, nil
-		}
-	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
-	if err != nil {
-		return nil, err
-	}
-	if rc.Host == "" {
-		return nil, fmt.Errorf("no cluster in the kubeconfig")
-	}
-	return rc, nil
 }

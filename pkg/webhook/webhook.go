@@ -345,7 +345,7 @@ func (h *Handler) validate(req *admissionv1.AdmissionRequest) *admissionv1.Admis
 		}
 		c, _ := h.cat.Get(f.ControlID)
 		mode := h.opts.Config.ModeFor(c.ID, c.Category, f.Severity)
-		if adm.CrossObject[c.ID] && !synced && mode != config.Audit {
+		if c.Scope == control.InventoryScope && !synced && mode != config.Audit {
 			// The live inventory may be missing the object that makes
 			// this finding wrong: never deny or warn on a guess.
 			mode = config.Audit
