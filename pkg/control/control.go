@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
@@ -87,12 +88,45 @@ type Control struct {
 	// (a Node's addresses, a legacy token Secret the API server holds):
 	// they run on objects read from a cluster, not on manifests.
 	ClusterOnly bool
+	// Reads, for cross-object controls, lists the kinds the check reads
+	// from the inventory (Workloads for any object with a pod spec), so
+	// that a controller re-evaluates an object when one of them changes.
+	// Reads stay within the checked object's namespace (a Namespace's own
+	// name for a Namespace) and cluster-scoped kinds, unless
+	// ReadsAllNamespaces. A cross-object control without Reads is
+	// re-evaluated on any change.
+	Reads              []string
+	ReadsAllNamespaces bool
 	// CEL, when set, is the control as a ValidatingAdmissionPolicy
 	// expression over a workload (see package policy): for clusters that
 	// enforce without a webhook. The e2e tests hold it to the same verdicts
 	// as Check.
 	CEL   string
 	Check func(*Pass)
+}
+
+// In Reads, Workloads stands for every object that carries a pod spec,
+// AnyKind for every kind.
+const (
+	Workloads = inventory.AnyWorkload
+	AnyKind   = "*"
+)
+
+// DependsOn reports whether the findings of the control on an object in
+// namespace checkedNS can change when an object of kind in namespace ns
+// changes (workload: it carries a pod spec). checkedNS is "" for a
+// cluster-scoped object, which depends on every namespace.
+func (c *Control) DependsOn(kind string, workload bool, ns, checkedNS string) bool {
+	if c.Scope != InventoryScope {
+		return false
+	}
+	if c.Reads == nil {
+		return true
+	}
+	if !slices.Contains(c.Reads, kind) && !slices.Contains(c.Reads, AnyKind) && !(workload && slices.Contains(c.Reads, Workloads)) {
+		return false
+	}
+	return c.ReadsAllNamespaces || ns == "" || checkedNS == "" || ns == checkedNS
 }
 
 // OnlyInFiles reports whether the control skips objects of kind outside
@@ -126,7 +160,10 @@ type Pass struct {
 	Object    *object.Object
 	Workload  *inventory.Workload // nil unless the object carries a pod spec
 	Inventory *inventory.Inventory
-	report    func(finding.Finding)
+	// Now is the time of the scan, for checks on dates (certificates);
+	// zero means the wall clock.
+	Now    time.Time
+	report func(finding.Finding)
 }
 
 // NewPass is used by the engine and by tests.
@@ -135,10 +172,10 @@ func NewPass(c *Control, o *object.Object, w *inventory.Workload, inv *inventory
 }
 
 // Reset points a pass at another control and object, so that the engine
-// reuses one pass per worker instead of allocating one per check. A check
-// must not keep its pass.
+// reuses one pass per worker instead of allocating one per check; the
+// time stays. A check must not keep its pass.
 func (p *Pass) Reset(c *Control, o *object.Object, w *inventory.Workload, inv *inventory.Inventory, report func(finding.Finding)) {
-	*p = Pass{Control: c, Object: o, Workload: w, Inventory: inv, report: report}
+	*p = Pass{Control: c, Object: o, Workload: w, Inventory: inv, Now: p.Now, report: report}
 }
 
 // AppliesTo reports whether the control runs on an object of this kind,

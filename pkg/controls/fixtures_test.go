@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/dockerfile"
@@ -92,7 +93,7 @@ func scanFile(t *testing.T, path string) *engine.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Options{Catalog: cat, Live: strings.HasPrefix(filepath.Base(path), "cluster-")})
+	eng, err := engine.New(engine.Options{Catalog: cat, Now: fixtureNow, Live: strings.HasPrefix(filepath.Base(path), "cluster-")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +103,10 @@ func scanFile(t *testing.T, path string) *engine.Result {
 	}
 	return eng.ScanInputs(inputs)
 }
+
+// fixtureNow is the fixtures' clock, so that certificates stay expired,
+// expiring and fresh whatever the date.
+var fixtureNow = time.Date(2030, 1, 15, 0, 0, 0, 0, time.UTC)
 
 // fixtureOptions trust registry.example.com, so fixtures exercise the
 // registry allow-list.

@@ -99,7 +99,19 @@ type Result struct {
 	Objects     int
 	Inputs      int
 	Inventory   *inventory.Inventory
+	// Evaluated, after a Rescan, holds the objects whose findings were
+	// computed, and by which controls; nil after a full scan.
+	Evaluated map[*object.Object]Evaluation
 }
+
+// Evaluation says which controls a Rescan ran on an object: all of them
+// (a changed object), or some cross-object ones (a dependant).
+type Evaluation struct {
+	All      bool
+	Controls map[string]bool
+}
+
+func (ev Evaluation) ran(id string) bool { return ev.All || ev.Controls[id] }
 
 // HasErrors reports whether any input could not be analysed.
 func (r *Result) HasErrors() bool {
@@ -123,6 +135,9 @@ type worker struct {
 	diags    []object.Diagnostic
 	parsed   int  // objects decoded in ParseOnly mode
 	live     bool // objects come from a cluster or admission, not files
+	// deferred workers leave every control to finish, which knows by then
+	// which objects a Rescan evaluates.
+	deferred bool
 
 	// One pass and one report function per worker, reset for each check:
 	// a scan runs millions of checks.
@@ -133,6 +148,7 @@ type worker struct {
 
 func (e *Engine) newWorker() *worker {
 	w := &worker{anns: map[*object.Object][]annSuppression{}, live: e.live}
+	w.pass.Now = e.now
 	w.report = func(f finding.Finding) {
 		if s, ok := e.severity[f.ControlID]; ok {
 			f.Severity = s
@@ -239,7 +255,7 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 		}()
 	}
 	wg.Wait()
-	res := e.finish(ws)
+	res := e.finish(ws, nil)
 	res.Inputs = len(inputs)
 	res.Diagnostics = append(readDiags, res.Diagnostics...)
 	sortDiags(res.Diagnostics)
@@ -249,14 +265,19 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 // ScanObjects evaluates every control over objects that are already decoded
 // (from a cluster, with Options.Live).
 func (e *Engine) ScanObjects(objs []*object.Object) *Result {
-	// Contiguous chunks, one per worker, keep the inventory in input
-	// order.
+	return e.finish(e.prepare(objs, false), nil)
+}
+
+// prepare runs objects through the workers: contiguous chunks, one per
+// worker, keep the inventory in input order.
+func (e *Engine) prepare(objs []*object.Object, deferred bool) []*worker {
 	chunk := max(1, (len(objs)+e.workers-1)/e.workers)
 	var ws []*worker
 	var wg sync.WaitGroup
 	for start := 0; start < len(objs) || start == 0; start += chunk {
 		part := objs[start:min(start+chunk, len(objs))]
 		w := e.newWorker()
+		w.deferred = deferred
 		ws = append(ws, w)
 		wg.Add(1)
 		go func() {
@@ -270,7 +291,7 @@ func (e *Engine) ScanObjects(objs []*object.Object) *Result {
 		}
 	}
 	wg.Wait()
-	return e.finish(ws)
+	return ws
 }
 
 // object runs the per-object controls and keeps the object for the
@@ -299,16 +320,22 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 	if len(anns) > 0 {
 		w.anns[o] = anns
 	}
+	if !w.deferred {
+		e.objectControls(w, o, wl, anns)
+		o.Compact(anchors(wl)...)
+	}
+	if own {
+		inventory.Slim(o, wl)
+	}
+	w.entries = append(w.entries, inventory.Entry{Object: o, Workload: wl})
+}
+
+func (e *Engine) objectControls(w *worker, o *object.Object, wl *inventory.Workload, anns []annSuppression) {
 	for _, c := range e.controlsFor(false, o.Kind, wl != nil) {
 		if !c.Skips(o.Kind, w.live) {
 			e.run(w, c, o, wl, nil, anns)
 		}
 	}
-	o.Compact(anchors(wl)...)
-	if own {
-		inventory.Slim(o, wl)
-	}
-	w.entries = append(w.entries, inventory.Entry{Object: o, Workload: wl})
 }
 
 type selection struct {
@@ -364,8 +391,10 @@ func anchors(wl *inventory.Workload) []string {
 	return a
 }
 
-// finish builds the inventory and runs the cross-object controls.
-func (e *Engine) finish(ws []*worker) *Result {
+// finish builds the inventory and runs the cross-object controls. With a
+// plan (a Rescan), it runs only the controls the plan selects, once the
+// inventory is known.
+func (e *Engine) finish(ws []*worker, plan func(*inventory.Inventory) map[*object.Object]Evaluation) *Result {
 	res := &Result{}
 	var entries []inventory.Entry
 	anns := map[*object.Object][]annSuppression{}
@@ -393,7 +422,17 @@ func (e *Engine) finish(ws []*worker) *Result {
 	for _, w := range ws {
 		res.Objects += w.parsed
 	}
-	if len(e.invCs) > 0 && !e.parse {
+	if plan != nil {
+		res.Evaluated = plan(inv)
+		var sel []inventory.Entry
+		for _, en := range entries {
+			if _, ok := res.Evaluated[en.Object]; ok {
+				sel = append(sel, en)
+			}
+		}
+		entries = sel
+	}
+	if (len(e.invCs) > 0 || plan != nil) && !e.parse && len(entries) > 0 {
 		chunk := (len(entries) + e.workers - 1) / e.workers
 		pws := make([]*worker, 0, e.workers)
 		var wg sync.WaitGroup
@@ -405,8 +444,15 @@ func (e *Engine) finish(ws []*worker) *Result {
 			go func() {
 				defer wg.Done()
 				for _, en := range part {
+					ev := Evaluation{All: true}
+					if plan != nil {
+						ev = res.Evaluated[en.Object]
+						if ev.All {
+							e.objectControls(w, en.Object, en.Workload, anns[en.Object])
+						}
+					}
 					for _, c := range e.controlsFor(true, en.Object.Kind, en.Workload != nil) {
-						if !c.Skips(en.Object.Kind, w.live) {
+						if ev.ran(c.ID) && !c.Skips(en.Object.Kind, w.live) {
 							e.run(w, c, en.Object, en.Workload, inv, anns[en.Object])
 						}
 					}

@@ -91,43 +91,63 @@ func Snapshot(ctx context.Context, dyn dynamic.Interface, md metadata.Interface,
 		jobs = append(jobs, job{gvk, dynamicFetch(ctx, r)})
 	}
 	// Secrets: metadata only, never their values. Legacy token Secrets are
-	// found with a field selector, which tells their type.
+	// found with a field selector, which tells their type; TLS Secrets are
+	// read with one too, for their certificate alone (the key is dropped as
+	// each page arrives).
 	secret := schema.GroupVersionKind{Version: "v1", Kind: "Secret"}
 	secrets := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
-	tokenUIDs := map[string]bool{}
-	var tokenMu sync.Mutex
-	for _, tokens := range []bool{false, true} {
-		jobs = append(jobs, job{secret, func(opts metav1.ListOptions) ([]map[string]any, string, error) {
-			if tokens {
-				opts.FieldSelector = "type=" + string(corev1.SecretTypeServiceAccountToken)
-			}
-			var page *metav1.PartialObjectMetadataList
-			var err error
-			if namespace != "" {
-				page, err = md.Resource(secrets).Namespace(namespace).List(ctx, opts)
-			} else {
-				page, err = md.Resource(secrets).List(ctx, opts)
-			}
+	tokenUIDs, certs := map[string]bool{}, map[string]string{}
+	var mu sync.Mutex
+	metaList := func(opts metav1.ListOptions) (*metav1.PartialObjectMetadataList, error) {
+		if namespace != "" {
+			return md.Resource(secrets).Namespace(namespace).List(ctx, opts)
+		}
+		return md.Resource(secrets).List(ctx, opts)
+	}
+	jobs = append(jobs, job{secret, func(opts metav1.ListOptions) ([]map[string]any, string, error) {
+		page, err := metaList(opts)
+		if err != nil {
+			return nil, "", err
+		}
+		items := make([]map[string]any, 0, len(page.Items))
+		for i := range page.Items {
+			c, err := secretContent(&page.Items[i])
 			if err != nil {
 				return nil, "", err
 			}
-			var items []map[string]any
-			for i := range page.Items {
-				if tokens {
-					tokenMu.Lock()
-					tokenUIDs[string(page.Items[i].UID)] = true
-					tokenMu.Unlock()
-					continue // the plain list has them too
-				}
-				m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&page.Items[i].ObjectMeta)
-				if err != nil {
-					return nil, "", err
-				}
-				items = append(items, map[string]any{"metadata": m})
-			}
-			return items, page.GetContinue(), nil
-		}})
+			items = append(items, c)
+		}
+		return items, page.GetContinue(), nil
+	}}, job{secret, func(opts metav1.ListOptions) ([]map[string]any, string, error) {
+		opts.FieldSelector = tokenSelector
+		page, err := metaList(opts)
+		if err != nil {
+			return nil, "", err
+		}
+		mu.Lock()
+		for i := range page.Items {
+			tokenUIDs[string(page.Items[i].UID)] = true
+		}
+		mu.Unlock()
+		return nil, page.GetContinue(), nil // the plain list has them
+	}})
+	var tlsList dynamic.ResourceInterface = dyn.Resource(secrets)
+	if namespace != "" {
+		tlsList = dyn.Resource(secrets).Namespace(namespace)
 	}
+	tlsFetch := dynamicFetch(ctx, tlsList)
+	jobs = append(jobs, job{secret, func(opts metav1.ListOptions) ([]map[string]any, string, error) {
+		opts.FieldSelector = tlsSelector
+		items, next, err := tlsFetch(opts)
+		mu.Lock()
+		for _, it := range items {
+			if c := tlsCert(it); c != "" {
+				certs[uidOf(it)] = c
+			}
+		}
+		mu.Unlock()
+		return nil, next, err // the plain list has them
+	}})
 	results, requests, err := listAll(jobs)
 	st := Stats{Requests: requests}
 	if err != nil {
@@ -138,8 +158,8 @@ func Snapshot(ctx context.Context, dyn dynamic.Interface, md metadata.Interface,
 		all = append(all, objs...)
 	}
 	for _, o := range all {
-		if o.Kind == "Secret" && tokenUIDs[UID(o)] {
-			o.Content["type"] = string(corev1.SecretTypeServiceAccountToken)
+		if o.Kind == "Secret" {
+			markSecret(o.Content, tokenUIDs[UID(o)], certs[UID(o)])
 		}
 	}
 	out := fold(all)
@@ -178,8 +198,47 @@ func fold(objs []*object.Object) []*object.Object {
 }
 
 // UID returns an object's metadata.uid.
-func UID(o *object.Object) string {
-	md, _ := o.Content["metadata"].(map[string]any)
+func UID(o *object.Object) string { return uidOf(o.Content) }
+
+func uidOf(content map[string]any) string {
+	md, _ := content["metadata"].(map[string]any)
 	u, _ := md["uid"].(string)
 	return u
+}
+
+// Field selectors that tell a Secret's type, which metadata lists omit.
+var (
+	tokenSelector = "type=" + string(corev1.SecretTypeServiceAccountToken)
+	tlsSelector   = "type=" + string(corev1.SecretTypeTLS)
+)
+
+// secretContent is what kubeguard holds of a Secret: its metadata.
+func secretContent(pm *metav1.PartialObjectMetadata) (map[string]any, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&pm.ObjectMeta)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"metadata": m}, nil
+}
+
+// markSecret adds what the typed lists told of a Secret: that it holds a
+// legacy token, or a TLS certificate (cert non-empty), which certificate
+// checks read. Nothing else of its data is ever kept.
+func markSecret(content map[string]any, token bool, cert string) {
+	switch {
+	case token:
+		content["type"] = string(corev1.SecretTypeServiceAccountToken)
+	case cert != "":
+		content["type"] = string(corev1.SecretTypeTLS)
+		content["data"] = map[string]any{corev1.TLSCertKey: cert}
+	}
+}
+
+// tlsCert returns the certificate of a TLS Secret's content, the one
+// value of a Secret kubeguard keeps: its private key and any other value
+// are dropped as soon as they are read.
+func tlsCert(content map[string]any) string {
+	data, _ := content["data"].(map[string]any)
+	crt, _ := data[corev1.TLSCertKey].(string)
+	return crt
 }

@@ -217,6 +217,7 @@ var noAdmissionPolicy = &control.Control{
 		"webhook or kubeguard policy export --format vap.",
 	Refs:        control.Refs("NSA:admission-control", "NIST:4.3.2", "CIS:5.2.1"),
 	Scope:       control.InventoryScope,
+	Reads:       []string{"Namespace", "ValidatingAdmissionPolicy", "ClusterPolicy", "ConstraintTemplate", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"},
 	Kinds:       []string{"Cluster"},
 	ClusterOnly: true,
 	Check: func(p *control.Pass) {
@@ -255,6 +256,7 @@ var meshMTLS = &control.Control{
 		"spec.mtls.mode: STRICT.",
 	Refs:        control.Refs("NSA:tls", "NIST:4.3.3", "MITRE:T1557"),
 	Scope:       control.InventoryScope,
+	Reads:       []string{"Namespace", "PeerAuthentication"},
 	Kinds:       []string{"Cluster"},
 	ClusterOnly: true,
 	Check: func(p *control.Pass) {
@@ -285,6 +287,7 @@ var noBackup = &control.Control{
 	Remediation: "Schedule backups (for example a Velero Schedule) and test restores regularly.",
 	Refs:        control.Refs("NIST:4.5.1", "MITRE:T1485"),
 	Scope:       control.InventoryScope,
+	Reads:       []string{"Schedule"},
 	Kinds:       []string{"Cluster"},
 	ClusterOnly: true,
 	Check: func(p *control.Pass) {

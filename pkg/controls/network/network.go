@@ -96,6 +96,7 @@ func isolation(id, dir string, sev finding.Severity, ingress bool, refs ...strin
 		Remediation:   "Add a NetworkPolicy that selects the pods (a namespace-wide default deny plus explicit allows is the usual pattern).",
 		Refs:          control.Refs(refs...),
 		Scope:         control.InventoryScope,
+		Reads:         []string{"NetworkPolicy"},
 		WorkloadsOnly: true,
 		Check: func(p *control.Pass) {
 			w := p.Workload
@@ -129,6 +130,7 @@ var noDefaultDeny = &control.Control{
 		"the required flows explicitly (DNS included).",
 	Refs:  control.Refs("CIS:5.3.2", "NSA:network-separation", "NIST:4.3.3"),
 	Scope: control.InventoryScope,
+	Reads: []string{"NetworkPolicy", "Namespace", control.Workloads},
 	Check: func(p *control.Pass) {
 		ns := p.Object.Namespace
 		if p.Object.Kind == "Namespace" && p.Object.Group() == "" {
@@ -278,6 +280,7 @@ var policyDangling = &control.Control{
 	Remediation: "Fix spec.podSelector to match the pods' labels, or delete the policy.",
 	Refs:        control.Refs("NSA:network-separation", "NIST:4.3.3"),
 	Scope:       control.InventoryScope,
+	Reads:       []string{control.AnyKind},
 	Kinds:       []string{"NetworkPolicy"},
 	Check: func(p *control.Pass) {
 		pol, ok := netpol.New(p.Object)
@@ -298,6 +301,7 @@ var serviceDangling = &control.Control{
 	Remediation: "Fix spec.selector to match the pod template labels of the intended workload.",
 	Refs:        control.Refs("NIST:4.3.3"),
 	Scope:       control.InventoryScope,
+	Reads:       []string{control.AnyKind},
 	Kinds:       []string{"Service"},
 	Check: func(p *control.Pass) {
 		if p.Object.Kind != "Service" || p.Object.Group() != "" {
@@ -332,6 +336,7 @@ var ingressBackend = &control.Control{
 	Remediation: "Define the Service in the input or fix the backend's service name.",
 	Refs:        control.Refs("NIST:4.3.3"),
 	Scope:       control.InventoryScope,
+	Reads:       []string{"Service"},
 	Kinds:       []string{"Ingress"},
 	Check: func(p *control.Pass) {
 		if p.Object.Kind != "Ingress" || p.Object.Group() != "networking.k8s.io" || !p.Inventory.HasKindIn("Service", p.Object.Namespace) {
@@ -370,6 +375,7 @@ var hpaTarget = &control.Control{
 	Remediation: "Fix spec.scaleTargetRef to name the workload's kind and name.",
 	Refs:        control.Refs("NSA:resource-policies"),
 	Scope:       control.InventoryScope,
+	Reads:       []string{control.AnyKind},
 	Kinds:       []string{"HorizontalPodAutoscaler"},
 	Check: func(p *control.Pass) {
 		if p.Object.Kind != "HorizontalPodAutoscaler" {
@@ -398,6 +404,7 @@ var pdbDangling = &control.Control{
 	Remediation: "Fix spec.selector to match the pod template labels of the workload it protects.",
 	Refs:        control.Refs("NSA:resource-policies"),
 	Scope:       control.InventoryScope,
+	Reads:       []string{control.AnyKind},
 	Kinds:       []string{"PodDisruptionBudget"},
 	Check: func(p *control.Pass) {
 		if p.Object.Kind != "PodDisruptionBudget" {

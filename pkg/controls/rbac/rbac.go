@@ -154,7 +154,7 @@ func riskControl(r risk) *control.Control {
 	return &control.Control{
 		ID: r.id, Title: r.title, Severity: r.severity, Category: "rbac",
 		Rationale: r.rationale, Remediation: r.remediation, Refs: control.Refs(r.refs...),
-		Scope: control.InventoryScope, Kinds: []string{"Role", "ClusterRole"},
+		Scope: control.InventoryScope, Kinds: []string{"Role", "ClusterRole"}, Reads: []string{"ClusterRole"},
 		Check: func(p *control.Pass) {
 			role := roleOf(p)
 			if role == nil {
@@ -179,6 +179,7 @@ var wildcard = &control.Control{
 	Remediation: "List the verbs, resources and API groups the subject needs.",
 	Refs:        control.Refs("CIS:5.1.3", "NSA:authentication-authorization", "NIST:4.3.1", "MITRE:T1078"),
 	Scope:       control.InventoryScope,
+	Reads:       []string{"ClusterRole"},
 	Kinds:       []string{"Role", "ClusterRole"},
 	Check: func(p *control.Pass) {
 		role := roleOf(p)
@@ -246,6 +247,7 @@ var clusterAdmin = &control.Control{
 	Remediation: "Bind a role with the permissions actually needed; keep cluster-admin for break-glass access.",
 	Refs:        control.Refs("CIS:5.1.1", "NSA:authentication-authorization", "NIST:4.3.1", "MITRE:T1078"),
 	Scope:       control.InventoryScope,
+	Reads:       []string{"Role", "ClusterRole"},
 	Kinds:       []string{"RoleBinding", "ClusterRoleBinding"},
 	Check: func(p *control.Pass) {
 		// A RoleBinding, even to cluster-admin, grants one namespace; the
@@ -284,6 +286,7 @@ var anonymous = &control.Control{
 	Remediation: "Bind the role to the specific users, groups or ServiceAccounts that need it.",
 	Refs:        control.Refs("CIS:5.1.1", "NSA:authentication-authorization", "NIST:4.3.2", "MITRE:T1078"),
 	Scope:       control.InventoryScope,
+	Reads:       []string{},
 	Kinds:       []string{"RoleBinding", "ClusterRoleBinding"},
 	Check: func(p *control.Pass) {
 		b := binding(p)
@@ -308,6 +311,7 @@ var defaultSABound = &control.Control{
 	Remediation: "Create a dedicated ServiceAccount for the workload that needs the role and bind that instead.",
 	Refs:        control.Refs("CIS:5.1.5", "NSA:authentication-authorization", "NIST:4.3.2"),
 	Scope:       control.InventoryScope,
+	Reads:       []string{},
 	Kinds:       []string{"RoleBinding", "ClusterRoleBinding"},
 	Check: func(p *control.Pass) {
 		b := binding(p)
@@ -370,6 +374,7 @@ var workloadSA = &control.Control{
 		"automounting where it does not call the API.",
 	Refs:          control.Refs("CIS:5.1.6", "NSA:authentication-authorization", "NIST:4.3.1", "MITRE:T1528"),
 	Scope:         control.InventoryScope,
+	Reads:         []string{"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"},
 	WorkloadsOnly: true,
 	Check: func(p *control.Pass) {
 		w := p.Workload

@@ -162,6 +162,7 @@ var singleReplica = &control.Control{
 	Remediation: "Run at least two replicas (or let a HorizontalPodAutoscaler with minReplicas >= 2 manage them).",
 	Refs:        control.Refs("NIST:4.4.4"),
 	Scope:       control.InventoryScope,
+	Reads:       []string{"HorizontalPodAutoscaler"},
 	Kinds:       replicatedKinds,
 	Check: func(p *control.Pass) {
 		n, ok := replicas(p)
@@ -181,6 +182,7 @@ var noPDB = &control.Control{
 	Remediation: "Add a PodDisruptionBudget with maxUnavailable: 1 (or minAvailable) selecting the pods.",
 	Refs:        control.Refs("NIST:4.4.4"),
 	Scope:       control.InventoryScope,
+	Reads:       []string{"HorizontalPodAutoscaler", "PodDisruptionBudget"},
 	Kinds:       replicatedKinds,
 	Check: func(p *control.Pass) {
 		n, ok := replicas(p)

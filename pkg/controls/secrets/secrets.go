@@ -1,6 +1,7 @@
 // Package secrets holds controls on credentials: how pods consume Secrets,
-// credentials hard-coded in manifests, and references to keys that do not
-// exist. Findings never quote a secret value; they redact it.
+// credentials hard-coded in manifests, references to keys that do not
+// exist, and TLS certificates due for rotation. Findings never quote a
+// secret value; they redact it.
 package secrets
 
 import (
@@ -20,7 +21,7 @@ import (
 
 // Controls returns the secrets controls.
 func Controls() []*control.Control {
-	return []*control.Control{envSecret, hardcoded, inManifest, missingRef}
+	return []*control.Control{envSecret, hardcoded, inManifest, missingRef, tlsExpired, tlsExpiring}
 }
 
 var envSecret = &control.Control{
@@ -222,6 +223,7 @@ var missingRef = &control.Control{
 	Remediation:   "Define the ConfigMap or Secret with the key in the same input, fix the name, or mark the reference optional: true.",
 	Refs:          control.Refs("NIST:4.3.2"),
 	Scope:         control.InventoryScope,
+	Reads:         []string{"Secret", "ConfigMap"},
 	WorkloadsOnly: true,
 	Check: func(p *control.Pass) {
 		ns := p.Object.Namespace

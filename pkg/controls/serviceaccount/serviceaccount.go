@@ -75,6 +75,7 @@ var missing = &control.Control{
 	Remediation:   "Define the ServiceAccount next to the workload, or fix serviceAccountName.",
 	Refs:          control.Refs("NIST:4.3.2"),
 	Scope:         control.InventoryScope,
+	Reads:         []string{"ServiceAccount"},
 	WorkloadsOnly: true,
 	Check: func(p *control.Pass) {
 		w := p.Workload
@@ -103,6 +104,7 @@ var automount = &control.Control{
 		"projected token only in workloads that call the API.",
 	Refs:          control.Refs("CIS:5.1.6", "NSA:pod-security/sa-token", "NIST:4.3.2", "MITRE:T1528"),
 	Scope:         control.InventoryScope,
+	Reads:         []string{"ServiceAccount"},
 	WorkloadsOnly: true,
 	Check: func(p *control.Pass) {
 		w := p.Workload
