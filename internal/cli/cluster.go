@@ -121,7 +121,7 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	fmt.Fprintf(s.err, "kubeguard: read %d objects (%d more folded into their controllers) in %d list requests, %.2fs; evaluated and reported in %.2fs\n",
 		st.Objects, st.Folded, st.Requests, listed.Seconds(), (time.Since(start) - listed).Seconds())
 	if f.writeReports {
-		n, err := controller.WriteReports(ctx, dyn, rep, f.namespace)
+		n, err := controller.WriteReports(ctx, dyn, rep, f.namespace, nil)
 		if err != nil {
 			return &exitError{code: ExitError, err: err}
 		}

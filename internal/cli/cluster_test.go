@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/kubeguard/kubeguard/internal/testcluster"
 	"github.com/kubeguard/kubeguard/pkg/controller"
 	"github.com/kubeguard/kubeguard/pkg/report"
+	"github.com/kubeguard/kubeguard/pkg/tlsutil"
 )
 
 const secretValue = "s3cr3t-Value-that-must-never-show-9f8e7d6c"
@@ -162,6 +164,23 @@ metadata:
 spec: {hostNetwork: true, containers: [{name: app, image: "nginx:latest", securityContext: {privileged: true}}]}
 `, rs.GetUID()))
 
+	// TLS Secrets: expired, due for renewal, fresh. Their private keys
+	// are Secret values like any other.
+	ca, err := tlsutil.NewCA("e2e-ca", 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for name, validity := range map[string]time.Duration{"tls-old": -48 * time.Hour, "tls-soon": 10 * 24 * time.Hour, "tls-fresh": 365 * 24 * time.Hour} {
+		crt, key, err := ca.Issue(tlsutil.Leaf{CommonName: name + ".example.com", Server: true, Validity: validity})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, strings.Split(string(key), "\n")[1])
+		apply(t, dyn, fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata: {name: %s, namespace: e2e-posture}\ntype: kubernetes.io/tls\n"+
+			"data: {tls.crt: %s, tls.key: %s}\n", name, base64.StdEncoding.EncodeToString(crt), base64.StdEncoding.EncodeToString(key)))
+	}
+
 	code, out, errOut := run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "-n", "e2e-posture", "-o", "json", "--fail-on", "critical")
 	if code != ExitFindings {
 		t.Fatalf("exit %d (want 1 for critical findings): %s", code, errOut)
@@ -188,8 +207,11 @@ spec: {hostNetwork: true, containers: [{name: app, image: "nginx:latest", securi
 	for k, want := range map[string]string{
 		"Secret/e2e-posture/ci-token":                   "SA-LEGACY-TOKEN",
 		"ValidatingWebhookConfiguration//e2e-fail-open": "WEBHOOK-FAIL-OPEN",
+		"Secret/e2e-posture/tls-old":                    "SECRET-TLS-EXPIRED",
+		"Secret/e2e-posture/tls-soon":                   "SECRET-TLS-EXPIRING",
+		"Secret/e2e-posture/tls-fresh":                  "",
 	} {
-		if !strings.Contains(strings.Join(live[k], ","), want) {
+		if got := strings.Join(live[k], ","); got != want && !(want == "WEBHOOK-FAIL-OPEN" && strings.Contains(got, want)) {
 			t.Errorf("%s: %v, want %s", k, live[k], want)
 		}
 	}
@@ -206,8 +228,10 @@ spec: {hostNetwork: true, containers: [{name: app, image: "nginx:latest", securi
 	// Secret values never leave the cluster, in any format.
 	for _, format := range []string{"table", "json", "sarif", "junit", "policyreport"} {
 		_, out, errOut := run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "-o", format)
-		if strings.Contains(out+errOut, secretValue) {
-			t.Errorf("-o %s prints a Secret value", format)
+		for _, v := range append(keys, secretValue) {
+			if strings.Contains(out+errOut, v) {
+				t.Errorf("-o %s prints a Secret value", format)
+			}
 		}
 	}
 

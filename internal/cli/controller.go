@@ -30,14 +30,16 @@ import (
 
 func newControllerCmd(s *streams) *cobra.Command {
 	var kubeconfig, configPath, namespace, identity, listen, logLevel string
-	var interval time.Duration
+	var interval, full time.Duration
 	cmd := &cobra.Command{
 		Use:   "controller",
 		Short: "Keep PolicyReports of the cluster current (in-cluster, leader-elected)",
 		Long: "controller watches the cluster with shared informers (Secrets as metadata only), evaluates it\n" +
-			"with the same controls as cluster whenever objects change, and keeps the PolicyReports and the\n" +
-			"ClusterPolicyReport current. Replicas elect a leader with a Lease; only the leader evaluates and\n" +
-			"writes. /metrics has findings by severity, control and namespace and evaluation durations.",
+			"with the same controls as cluster, and keeps the PolicyReports and the ClusterPolicyReport\n" +
+			"current. A change re-evaluates the changed objects and what depends on them (a NetworkPolicy: the\n" +
+			"pods it selects) and rewrites only the reports it touched; everything is evaluated again every\n" +
+			"--full-interval. Replicas elect a leader with a Lease; only the leader evaluates and writes.\n" +
+			"/metrics has findings by severity, control and namespace, evaluation durations and sizes.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -80,7 +82,7 @@ func newControllerCmd(s *streams) *cobra.Command {
 			ctl := controller.New(controller.Options{Engine: eng, Report: report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat},
 				Client: client, Dynamic: dynamic.NewForConfigOrDie(rc),
 				Watcher: live.NewWatcher(dynamic.NewForConfigOrDie(rc), metadata.NewForConfigOrDie(rc), discovery.NewDiscoveryClientForConfigOrDie(rc), 0),
-				Logger:  log, Interval: interval, Identity: identity, Namespace: namespace, Registerer: reg})
+				Logger:  log, Interval: interval, FullInterval: full, Identity: identity, Namespace: namespace, Registerer: reg})
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			l, err := net.Listen("tcp", listen)
@@ -107,6 +109,7 @@ func newControllerCmd(s *streams) *cobra.Command {
 	fl.StringVar(&identity, "identity", "", "this replica's name in the Lease (default: host name)")
 	fl.StringVar(&listen, "metrics-listen", ":8080", "address of /metrics and /healthz")
 	fl.DurationVar(&interval, "interval", 2*time.Second, "how often changes are evaluated (changes within one interval are evaluated together)")
+	fl.DurationVar(&full, "full-interval", time.Hour, "how often everything is evaluated again (certificates and versions age without changes)")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
 }

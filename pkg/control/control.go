@@ -76,9 +76,10 @@ type Control struct {
 	Scope       Scope
 	// WorkloadsOnly controls are only run on objects carrying a pod spec.
 	WorkloadsOnly bool
-	// Kinds, when set, are the only object kinds the control runs on. The
-	// engine selects controls per kind once, so a scan does not call
-	// every control on every object.
+	// Kinds, when set, are the only object kinds the control runs on
+	// (Workloads: any object with a pod spec). The engine selects controls
+	// per kind once, so a scan does not call every control on every
+	// object.
 	Kinds []string
 	// FileKinds are kinds the control checks only in manifests, never in
 	// a live cluster or at admission: a Secret holding data belongs in
@@ -188,7 +189,7 @@ func (c *Control) AppliesTo(kind string, workload bool) bool {
 		return true
 	}
 	for _, k := range c.Kinds {
-		if k == kind {
+		if k == kind || k == Workloads && workload {
 			return true
 		}
 	}

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/report"
@@ -30,6 +32,10 @@ type Options struct {
 	// Interval is how often changes are looked for; changes within one
 	// interval are evaluated together.
 	Interval time.Duration
+	// FullInterval is how often everything is evaluated again, whatever
+	// changed: findings that depend on the date (certificates, end of
+	// life) age without any change.
+	FullInterval time.Duration
 	// Identity names this replica in the Lease; Namespace holds the Lease.
 	Identity, Namespace string
 	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election.
@@ -41,11 +47,25 @@ type Options struct {
 // PolicyReports current. Several replicas elect a leader through a Lease;
 // only the leader evaluates and writes.
 type Controller struct {
-	opts     Options
-	leader   atomic.Bool
-	findings *prometheus.GaugeVec
-	duration prometheus.Histogram
-	runs     atomic.Int64
+	opts      Options
+	leader    atomic.Bool
+	findings  *prometheus.GaugeVec
+	duration  prometheus.Histogram
+	evaluated prometheus.Histogram
+	runs      atomic.Int64
+	last      atomic.Int64 // objects evaluated by the last evaluation
+
+	// What the last evaluation saw and found, for the next one to re-run
+	// only what changed. Only the leading goroutine touches them.
+	seen     map[object.Ref]seen
+	previous []finding.Finding
+	fullAt   time.Time
+}
+
+// seen is an object as last evaluated.
+type seen struct {
+	obj     *object.Object
+	version string
 }
 
 // LeaseName is the Lease the replicas compete for.
@@ -66,10 +86,15 @@ func New(opts Options) *Controller {
 		findings: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kubeguard_findings",
 			Help: "Unsuppressed findings of the last evaluation, by severity, control and namespace."}, []string{"severity", "control", "namespace"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kubeguard_evaluation_duration_seconds",
-			Help: "Time to evaluate the cluster and write its reports.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
+			Help: "Time to evaluate changes (or the whole cluster) and write the reports they touch.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
+		evaluated: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kubeguard_evaluated_objects",
+			Help: "Objects evaluated per evaluation: the changed ones and their dependants.", Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
+	}
+	if opts.FullInterval <= 0 {
+		c.opts.FullInterval = time.Hour
 	}
 	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(c.findings, c.duration)
+		opts.Registerer.MustRegister(c.findings, c.duration, c.evaluated)
 	}
 	return c
 }
@@ -79,6 +104,9 @@ func (c *Controller) Leader() bool { return c.leader.Load() }
 
 // Evaluations counts the evaluations this replica ran.
 func (c *Controller) Evaluations() int64 { return c.runs.Load() }
+
+// LastEvaluated is the number of objects the last evaluation evaluated.
+func (c *Controller) LastEvaluated() int { return int(c.last.Load()) }
 
 // Run campaigns for the Lease until ctx ends; while leading, it
 // evaluates on every change. Losing the Lease stops the work; the
@@ -118,7 +146,8 @@ func (c *Controller) Run(ctx context.Context) error {
 
 // lead evaluates whenever the watched objects changed, once per interval.
 func (c *Controller) lead(ctx context.Context) {
-	c.opts.Watcher.Changed() // the first evaluation covers everything
+	c.opts.Watcher.Changed()
+	c.seen = nil // a new term starts with everything: another leader wrote meanwhile
 	c.evaluate(ctx)
 	t := time.NewTicker(c.opts.Interval)
 	defer t.Stop()
@@ -134,20 +163,77 @@ func (c *Controller) lead(ctx context.Context) {
 	}
 }
 
+// evaluate re-runs the controls on what changed since the last
+// evaluation, and on its dependants (see engine.Rescan), and rewrites the
+// reports of the namespaces whose findings it touched. The first
+// evaluation of a term, and one every FullInterval, covers everything.
 func (c *Controller) evaluate(ctx context.Context) {
 	start := time.Now()
 	objs := c.opts.Watcher.Objects()
-	res := c.opts.Engine.ScanObjects(objs)
+	now := map[object.Ref]seen{}
+	for _, o := range objs {
+		now[o.Ref] = seen{o, version(o)}
+	}
+	full := c.seen == nil || start.Sub(c.fullAt) >= c.opts.FullInterval
+	var res *engine.Result
+	var touched map[string]bool // namespaces to rewrite; nil for all
+	if full {
+		res = c.opts.Engine.ScanObjects(objs)
+		c.fullAt = start
+	} else {
+		var changes []engine.Change
+		for ref, s := range now {
+			if old, ok := c.seen[ref]; !ok || old.version != s.version {
+				changes = append(changes, engine.Change{Old: old.obj, New: s.obj})
+			}
+		}
+		for ref, old := range c.seen {
+			if _, ok := now[ref]; !ok {
+				changes = append(changes, engine.Change{Old: old.obj})
+			}
+		}
+		if len(changes) == 0 {
+			return // only objects folded into their owners changed
+		}
+		if c.opts.Logger.Enabled(ctx, slog.LevelDebug) {
+			for _, ch := range changes {
+				o := ch.New
+				if o == nil {
+					o = ch.Old
+				}
+				c.opts.Logger.Debug("changed", "object", o.Ref.String(), "deleted", ch.New == nil)
+			}
+		}
+		res = c.opts.Engine.Rescan(objs, changes)
+		res.Carry(c.previous)
+		touched = map[string]bool{}
+		for _, ch := range changes {
+			for _, o := range []*object.Object{ch.Old, ch.New} {
+				if o != nil {
+					touched[o.Namespace] = true
+				}
+			}
+		}
+		for o := range res.Evaluated {
+			touched[o.Namespace] = true
+		}
+	}
 	rep := c.opts.Report
 	rep.Findings, rep.Diagnostics, rep.Objects = res.Findings, res.Diagnostics, res.Objects
 	rep.UIDs = make(map[object.Ref]string, len(objs))
 	for _, o := range objs {
 		rep.UIDs[o.Ref] = live.UID(o)
 	}
-	n, err := WriteReports(ctx, c.opts.Dynamic, &rep, "")
+	n, err := WriteReports(ctx, c.opts.Dynamic, &rep, "", touched)
 	if err != nil {
 		c.opts.Logger.Error("writing policy reports", "error", err)
+		c.seen = nil // the reports may be partly written: start over
 		return
+	}
+	c.seen, c.previous = now, res.Findings
+	evaluated := len(objs)
+	if !full {
+		evaluated = len(res.Evaluated)
 	}
 	c.findings.Reset()
 	count := 0
@@ -158,6 +244,24 @@ func (c *Controller) evaluate(ctx context.Context) {
 		}
 	}
 	c.runs.Add(1)
+	c.last.Store(int64(evaluated))
+	c.evaluated.Observe(float64(evaluated))
 	c.duration.Observe(time.Since(start).Seconds())
-	c.opts.Logger.Info("evaluated", "objects", len(objs), "findings", count, "reports", n, "seconds", time.Since(start).Seconds())
+	c.opts.Logger.Info("evaluated", "objects", len(objs), "evaluated", evaluated, "full", full,
+		"findings", count, "reports", n, "seconds", time.Since(start).Seconds())
+}
+
+// version tells whether an object changed: its resourceVersion, and for a
+// TLS Secret its certificate, which arrives through a cache of its own.
+func version(o *object.Object) string {
+	md, _ := o.Content["metadata"].(map[string]any)
+	v, _ := md["resourceVersion"].(string)
+	if data, ok := o.Content["data"].(map[string]any); ok && o.Kind == "Secret" {
+		crt, _ := data["tls.crt"].(string)
+		v += "/" + crt
+	}
+	if v == "" {
+		return fmt.Sprint(o.Content) // the synthetic Cluster object
+	}
+	return v
 }

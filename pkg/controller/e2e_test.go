@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -25,6 +26,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/report"
+	"github.com/kubeguard/kubeguard/pkg/tlsutil"
 )
 
 func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
@@ -110,27 +112,78 @@ func TestE2EControllerKeepsReportsCurrentWithOneLeader(t *testing.T) {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ctl"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: "app", Image: "nginx:latest", SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)}}}}}
 	}
-	reported := func(name string) bool {
+	// policies returns the controls the namespace's report lists for an
+	// object.
+	policies := func(name string) map[string]bool {
+		out := map[string]bool{}
 		r, err := dyn.Resource(controller.PolicyReports).Namespace("ctl").Get(ctx, report.ReportName, metav1.GetOptions{})
 		if err != nil {
-			return false
+			return out
 		}
 		results, _, _ := unstructured.NestedSlice(r.Object, "results")
 		for _, res := range results {
 			resources, _, _ := unstructured.NestedSlice(res.(map[string]any), "resources")
 			for _, rr := range resources {
 				if n, _ := rr.(map[string]any)["name"].(string); n == name {
-					return true
+					out[res.(map[string]any)["policy"].(string)] = true
 				}
 			}
 		}
-		return false
+		return out
 	}
+	reported := func(name string) bool { return len(policies(name)) > 0 }
 	if _, err := client.CoreV1().Pods("ctl").Create(ctx, pod("bad"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	took := waitFor(t, "report for a new pod", 20*time.Second, func() bool { return reported("bad") })
 	t.Logf("PolicyReport showed the new pod after %s", took.Round(10*time.Millisecond))
+
+	// A new NetworkPolicy re-evaluates the pods it selects (and the
+	// namespace's default-deny check), not the rest of the cluster.
+	leader := b
+	if a.Leader() {
+		leader = a
+	}
+	other := pod("other")
+	other.Labels = map[string]string{"app": "other"}
+	if _, err := client.CoreV1().Pods("ctl").Create(ctx, other, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "report for the other pod", 20*time.Second, func() bool { return policies("other")["NET-NO-INGRESS-POLICY"] })
+	np := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: "ctl"},
+		Spec: networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "other"}},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}}}
+	runs := leader.Evaluations()
+	if _, err := client.NetworkingV1().NetworkPolicies("ctl").Create(ctx, np, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	took = waitFor(t, "the selected pod isolated for ingress", 20*time.Second, func() bool {
+		return !policies("other")["NET-NO-INGRESS-POLICY"]
+	})
+	if !policies("bad")["NET-NO-INGRESS-POLICY"] {
+		t.Error("the pod the policy does not select lost its finding")
+	}
+	t.Logf("the policy took effect after %s and %d evaluation(s); the last evaluated %d objects",
+		took.Round(10*time.Millisecond), leader.Evaluations()-runs, leader.LastEvaluated())
+	if n := leader.LastEvaluated(); n == 0 || n > 3 {
+		t.Errorf("the NetworkPolicy's evaluation covered %d objects; want the policy, the pod it selects and the namespace", n)
+	}
+
+	// An expired certificate, read through the cache that keeps only
+	// certificates.
+	ca, err := tlsutil.NewCA("e2e-ca", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crt, key, err := ca.Issue(tlsutil.Leaf{CommonName: "old.example.com", Server: true, Validity: -time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().Secrets("ctl").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "old-tls"},
+		Type: corev1.SecretTypeTLS, Data: map[string][]byte{"tls.crt": crt, "tls.key": key}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "expired certificate reported", 20*time.Second, func() bool { return policies("old-tls")["SECRET-TLS-EXPIRED"] })
 
 	if err := client.CoreV1().Pods("ctl").Delete(ctx, "bad", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
 		t.Fatal(err)

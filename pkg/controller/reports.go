@@ -25,10 +25,15 @@ var (
 
 // WriteReports creates or replaces kubeguard's reports and deletes those
 // of earlier runs that have no findings now. Nothing else is modified.
-func WriteReports(ctx context.Context, dyn dynamic.Interface, rep *report.Report, namespace string) (int, error) {
+// namespace limits it to one namespace's report; only, when not nil, to
+// the reports of these namespaces ("" for the ClusterPolicyReport).
+func WriteReports(ctx context.Context, dyn dynamic.Interface, rep *report.Report, namespace string, only map[string]bool) (int, error) {
 	written := map[string]bool{}
 	for _, r := range report.PolicyReports(rep, time.Now()) {
 		u := &unstructured.Unstructured{Object: r}
+		if only != nil && !only[u.GetNamespace()] {
+			continue
+		}
 		ri := dyn.Resource(ClusterPolicyReports).(dynamic.ResourceInterface)
 		if u.GetKind() == "PolicyReport" {
 			ri = dyn.Resource(PolicyReports).Namespace(u.GetNamespace())
@@ -48,6 +53,16 @@ func WriteReports(ctx context.Context, dyn dynamic.Interface, rep *report.Report
 		}
 		written[u.GetNamespace()] = true
 	}
+	if only != nil {
+		for ns := range only {
+			if !written[ns] {
+				if err := deleteReport(ctx, dyn, ns); err != nil {
+					return 0, err
+				}
+			}
+		}
+		return len(written), nil
+	}
 	// Stale reports: namespaces whose findings are gone.
 	sel := metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=kubeguard"}
 	var old *unstructured.UnstructuredList
@@ -62,15 +77,28 @@ func WriteReports(ctx context.Context, dyn dynamic.Interface, rep *report.Report
 	}
 	for _, o := range old.Items {
 		if o.GetName() == report.ReportName && !written[o.GetNamespace()] {
-			if err := dyn.Resource(PolicyReports).Namespace(o.GetNamespace()).Delete(ctx, o.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			if err := deleteReport(ctx, dyn, o.GetNamespace()); err != nil {
 				return 0, err
 			}
 		}
 	}
 	if namespace == "" && !written[""] {
-		if err := dyn.Resource(ClusterPolicyReports).Delete(ctx, report.ReportName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		if err := deleteReport(ctx, dyn, ""); err != nil {
 			return 0, err
 		}
 	}
 	return len(written), nil
+}
+
+// deleteReport deletes kubeguard's report of a namespace, or its
+// ClusterPolicyReport for "".
+func deleteReport(ctx context.Context, dyn dynamic.Interface, ns string) error {
+	ri := dyn.Resource(ClusterPolicyReports).(dynamic.ResourceInterface)
+	if ns != "" {
+		ri = dyn.Resource(PolicyReports).Namespace(ns)
+	}
+	if err := ri.Delete(ctx, report.ReportName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
@@ -31,6 +30,7 @@ type Watcher struct {
 	kinds    []watched
 	secrets  cache.SharedIndexInformer
 	tokens   cache.SharedIndexInformer
+	certs    cache.SharedIndexInformer // TLS Secrets, reduced to their certificate
 	changed  atomic.Bool
 	informed []cache.InformerSynced
 	disc     discovery.DiscoveryInterface
@@ -67,9 +67,21 @@ func NewWatcher(dyn dynamic.Interface, md metadata.Interface, disc discovery.Dis
 	w.secrets = w.md.ForResource(secrets).Informer()
 	w.secrets.AddEventHandler(mark)
 	tokens := metadatainformer.NewFilteredMetadataInformer(md, secrets, metav1.NamespaceAll, resync, cache.Indexers{},
-		func(o *metav1.ListOptions) { o.FieldSelector = "type=" + string(corev1.SecretTypeServiceAccountToken) })
+		func(o *metav1.ListOptions) { o.FieldSelector = tokenSelector })
 	w.tokens = tokens.Informer()
-	w.informed = append(w.informed, w.secrets.HasSynced, w.tokens.HasSynced)
+	w.certs = dynamicinformer.NewFilteredDynamicInformer(dyn, secrets, metav1.NamespaceAll, resync, cache.Indexers{},
+		func(o *metav1.ListOptions) { o.FieldSelector = tlsSelector }).Informer()
+	// The cache holds the certificate alone: the transform runs before an
+	// object is stored, so the private key is never kept.
+	_ = w.certs.SetTransform(func(obj any) (any, error) {
+		if u, ok := obj.(*unstructured.Unstructured); ok {
+			return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
+				"metadata": u.Object["metadata"], "data": map[string]any{corev1.TLSCertKey: tlsCert(u.Object)}}}, nil
+		}
+		return obj, nil
+	})
+	w.certs.AddEventHandler(mark) // the two caches of a renewed Secret update one after the other
+	w.informed = append(w.informed, w.secrets.HasSynced, w.tokens.HasSynced, w.certs.HasSynced)
 	return w
 }
 
@@ -91,6 +103,7 @@ func (w *Watcher) Start(ctx context.Context) bool {
 	w.dyn.Start(ctx.Done())
 	w.md.Start(ctx.Done())
 	go w.tokens.Run(ctx.Done())
+	go w.certs.Run(ctx.Done())
 	ok := cache.WaitForCacheSync(ctx.Done(), w.informed...)
 	w.changed.Store(true)
 	return ok
@@ -118,19 +131,22 @@ func (w *Watcher) Objects() []*object.Object {
 			tokens[string(m.GetUID())] = true
 		}
 	}
+	certs := map[string]string{}
+	for _, item := range w.certs.GetStore().List() {
+		if u, ok := item.(*unstructured.Unstructured); ok {
+			certs[string(u.GetUID())] = tlsCert(u.Object)
+		}
+	}
 	for _, item := range w.secrets.GetStore().List() {
 		pm, ok := item.(*metav1.PartialObjectMetadata)
 		if !ok {
 			continue
 		}
-		md, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&pm.ObjectMeta)
+		c, err := secretContent(pm)
 		if err != nil {
 			continue
 		}
-		c := map[string]any{"metadata": md}
-		if tokens[string(pm.UID)] {
-			c["type"] = string(corev1.SecretTypeServiceAccountToken)
-		}
+		markSecret(c, tokens[string(pm.UID)], certs[string(pm.UID)])
 		all = append(all, liveObject(c, schema.GroupVersionKind{Version: "v1", Kind: "Secret"}))
 	}
 	out := fold(all)

@@ -131,6 +131,7 @@ var noDefaultDeny = &control.Control{
 	Refs:  control.Refs("CIS:5.3.2", "NSA:network-separation", "NIST:4.3.3"),
 	Scope: control.InventoryScope,
 	Reads: []string{"NetworkPolicy", "Namespace", control.Workloads},
+	Kinds: []string{"Namespace", control.Workloads},
 	Check: func(p *control.Pass) {
 		ns := p.Object.Namespace
 		if p.Object.Kind == "Namespace" && p.Object.Group() == "" {
