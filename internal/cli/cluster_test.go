@@ -111,7 +111,7 @@ func apply(t *testing.T, dyn dynamic.Interface, manifests string) map[string]*un
 type jsonOut struct {
 	Findings []struct {
 		ControlID string
-		Object    struct{ Kind, Namespace, Name string }
+		Object    struct{ Kind, Namespace, Name, UID string }
 	}
 }
 
@@ -186,6 +186,13 @@ spec: {hostNetwork: true, containers: [{name: app, image: "nginx:latest", securi
 		t.Fatalf("exit %d (want 1 for critical findings): %s", code, errOut)
 	}
 	live := findings(t, out)
+	var parsed jsonOut
+	json.Unmarshal([]byte(out), &parsed)
+	for _, f := range parsed.Findings {
+		if f.Object.Kind == "Deployment" && f.Object.Name == "insecure" && f.Object.UID != string(dep.GetUID()) {
+			t.Errorf("finding %s on the Deployment has uid %q, want %q", f.ControlID, f.Object.UID, dep.GetUID())
+		}
+	}
 
 	// The Deployment gets exactly what scan finds in its manifest, minus
 	// what only files are checked for; its ReplicaSet and Pod are folded

@@ -33,7 +33,7 @@ type jsonFinding struct {
 	Title       string               `json:"title"`
 	Severity    finding.Severity     `json:"severity"`
 	Category    string               `json:"category"`
-	Object      object.Ref           `json:"object"`
+	Object      jsonObject           `json:"object"`
 	Container   string               `json:"container,omitempty"`
 	Path        string               `json:"path"`
 	Position    object.Position      `json:"position"`
@@ -42,6 +42,15 @@ type jsonFinding struct {
 	Remediation string               `json:"remediation"`
 	Frameworks  []control.Ref        `json:"frameworks"`
 	Suppressed  *finding.Suppression `json:"suppressed,omitempty"`
+}
+
+// jsonObject is object.Ref with the uid of a live object.
+type jsonObject struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+	UID        string `json:"uid,omitempty"`
 }
 
 // JSON writes the versioned JSON report.
@@ -83,7 +92,9 @@ func JSON(w io.Writer, r *Report) error {
 		frameworks := map[string][]byte{} // per control, written once
 		var buf []byte
 		for i, f := range listed {
-			jf := jsonFinding{ControlID: f.ControlID, Severity: f.Severity, Object: f.Object, Container: f.Container,
+			o := f.Object
+			jf := jsonFinding{ControlID: f.ControlID, Severity: f.Severity, Container: f.Container,
+				Object: jsonObject{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, UID: r.UIDs[o]},
 				Path: f.Path, Position: f.Position, Origin: f.Origin, Message: f.Message, Suppressed: f.Suppressed}
 			if c := r.control(f.ControlID); c != nil {
 				jf.Title, jf.Category, jf.Remediation, jf.Frameworks = c.Title, c.Category, c.Remediation, c.Refs

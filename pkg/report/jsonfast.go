@@ -31,6 +31,10 @@ func appendFinding(b []byte, jf *jsonFinding, frameworks []byte) []byte {
 	}
 	b = append(b, ","+f+`  "name": `...)
 	b = appendString(b, jf.Object.Name)
+	if jf.Object.UID != "" {
+		b = append(b, ","+f+`  "uid": `...)
+		b = appendString(b, jf.Object.UID)
+	}
 	b = append(b, f+"}"...)
 	if jf.Container != "" {
 		b = append(b, ","+f+`"container": `...)

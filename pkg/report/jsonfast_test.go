@@ -19,7 +19,7 @@ func TestAppendFindingMatchesEncodingJSON(t *testing.T) {
 		for j, pos := range []object.Position{{}, {File: s}, {File: "a.yaml", Line: 3}, {File: "a.yaml", Line: 3, Column: 7}, {Line: 2}} {
 			for k, sup := range []*finding.Suppression{nil, {Kind: "annotation", Reason: s}, {Kind: "config", Reason: "r", Expires: "2027-01-01"}} {
 				jf := jsonFinding{ControlID: "ID-" + s, Title: s, Severity: finding.Severity(1 + (i+j+k)%5), Category: s,
-					Object:    object.Ref{APIVersion: "v1", Kind: s, Namespace: strs[(i+1)%len(strs)], Name: s},
+					Object:    jsonObject{APIVersion: "v1", Kind: s, Namespace: strs[(i+1)%len(strs)], Name: s, UID: strs[(i+k+1)%len(strs)]},
 					Container: strs[(i+j)%len(strs)], Path: s, Position: pos, Origin: strs[(i+k)%len(strs)], Message: s,
 					Remediation: s, Frameworks: refs[(i+j+k)%len(refs)], Suppressed: sup}
 				want, err := json.MarshalIndent(jf, "    ", "  ")
