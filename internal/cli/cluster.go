@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/metadata"
 
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/controller"
@@ -93,18 +92,21 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	if err != nil {
 		return usageErr("cluster connection: %v", err)
 	}
-	md, err := metadata.NewForConfig(rc)
-	if err != nil {
-		return usageErr("cluster connection: %v", err)
-	}
+	oneShotGC()
+	// Objects are evaluated as their pages arrive; the cross-object
+	// controls run once everything is listed.
 	start := time.Now()
-	objs, st, err := live.Snapshot(ctx, dyn, md, f.namespace)
+	stream := eng.Stream()
+	objs, st, err := live.Snapshot(ctx, rc, f.namespace, stream.Add)
 	if err != nil {
+		stream.Finish()
 		return &exitError{code: ExitError, err: err}
 	}
 	if disc, err := discovery.NewDiscoveryClientForConfig(rc); err == nil {
 		if v, err := disc.ServerVersion(); err == nil && f.namespace == "" {
-			objs = append(objs, live.ClusterObject(v.GitVersion))
+			c := live.ClusterObject(v.GitVersion)
+			objs = append(objs, c)
+			stream.Add([]*object.Object{c})
 		}
 	}
 	listed := time.Since(start)
@@ -112,13 +114,13 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	for _, o := range objs {
 		uids[o.Ref] = live.UID(o)
 	}
-	res := eng.ScanObjects(objs)
+	res := stream.Finish()
 	rep := &report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat, Findings: res.Findings,
 		Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: 1, FailOn: failOn, Color: useColor(f.color, s), UIDs: uids}
 	if err := report.Write(s.out, f.output, rep); err != nil {
 		return usageErr("%v", err)
 	}
-	fmt.Fprintf(s.err, "kubeguard: read %d objects (%d more folded into their controllers) in %d list requests, %.2fs; evaluated and reported in %.2fs\n",
+	fmt.Fprintf(s.err, "kubeguard: read %d objects (%d more folded into their controllers) in %d list requests, %.2fs; finished evaluating and reported in %.2fs more\n",
 		st.Objects, st.Folded, st.Requests, listed.Seconds(), (time.Since(start) - listed).Seconds())
 	if f.writeReports {
 		n, err := controller.WriteReports(ctx, dyn, rep, f.namespace, nil)

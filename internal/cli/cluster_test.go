@@ -232,6 +232,33 @@ spec: {hostNetwork: true, containers: [{name: app, image: "nginx:latest", securi
 		t.Errorf("restricted namespace reported: %v", got)
 	}
 
+	// A static pod's mirror is owned by its Node, and checked on its own:
+	// the control-plane flags are read from it.
+	node := apply(t, dyn, `apiVersion: v1
+kind: Node
+metadata: {name: e2e-node}`)["Node/e2e-node"]
+	apply(t, dyn, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: kube-apiserver-e2e-node
+  namespace: kube-system
+  ownerReferences: [{apiVersion: v1, kind: Node, name: e2e-node, uid: %s, controller: true}]
+spec:
+  nodeName: e2e-node
+  hostNetwork: true
+  containers:
+  - name: kube-apiserver
+    image: registry.k8s.io/kube-apiserver:v1.37.2
+    command: [kube-apiserver, --anonymous-auth=true, --authorization-mode=AlwaysAllow]
+`, node.GetUID()))
+	_, out, _ = run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "-n", "kube-system", "-o", "json", "--fail-on", "critical")
+	cp := strings.Join(findings(t, out)["Pod/kube-system/kube-apiserver-e2e-node"], ",")
+	for _, id := range []string{"CP-ANONYMOUS-AUTH", "CP-AUTHORIZATION-MODE"} {
+		if !strings.Contains(cp, id) {
+			t.Errorf("mirror pod of kube-apiserver: %s, want %s", cp, id)
+		}
+	}
+
 	// Secret values never leave the cluster, in any format.
 	for _, format := range []string{"table", "json", "sarif", "junit", "policyreport"} {
 		_, out, errOut := run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "-o", format)

@@ -4,10 +4,12 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -404,14 +406,21 @@ func (e *Engine) finish(ws []*worker, plan func(*inventory.Inventory) map[*objec
 			anns[o] = a
 		}
 	}
-	// Workers deliver objects in any order; index them in input order so
+	// Workers deliver objects in any order; index them in input order
+	// (objects without a position, from a cluster, by reference) so that
 	// results do not depend on scheduling.
-	sort.SliceStable(entries, func(i, j int) bool {
-		a, b := entries[i].Object.Source, entries[j].Object.Source
-		if a.File != b.File {
-			return a.File < b.File
+	slices.SortStableFunc(entries, func(x, y inventory.Entry) int {
+		a, b := x.Object.Source, y.Object.Source
+		if c := cmp.Compare(a.File, b.File); c != 0 {
+			return c
 		}
-		return a.Line < b.Line
+		if c := cmp.Compare(a.Line, b.Line); c != 0 {
+			return c
+		}
+		if a.File != "" {
+			return 0
+		}
+		return strings.Compare(x.Object.Ref.String(), y.Object.Ref.String())
 	})
 	inv := inventory.New()
 	for _, en := range entries {
@@ -478,4 +487,49 @@ func sortDiags(d []object.Diagnostic) {
 		}
 		return a.Column < b.Column
 	})
+}
+
+// Stream evaluates objects while they are still being read (a cluster
+// scan lists kinds concurrently): Add runs the per-object controls on the
+// engine's workers, Finish the cross-object controls once all are in.
+type Stream struct {
+	e  *Engine
+	in chan []*object.Object
+	ws []*worker
+	wg sync.WaitGroup
+}
+
+// Stream starts workers for objects that are already decoded (from a
+// cluster, with Options.Live).
+func (e *Engine) Stream() *Stream {
+	s := &Stream{e: e, in: make(chan []*object.Object, 64)}
+	for range e.workers {
+		w := e.newWorker()
+		s.ws = append(s.ws, w)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for objs := range s.in {
+				for _, o := range objs {
+					e.object(w, o, false)
+				}
+			}
+		}()
+	}
+	return s
+}
+
+// Add hands objects to the workers; it is safe for concurrent use.
+func (s *Stream) Add(objs []*object.Object) {
+	if len(objs) > 0 {
+		s.in <- objs
+	}
+}
+
+// Finish waits for the objects added and evaluates the cross-object
+// controls.
+func (s *Stream) Finish() *Result {
+	close(s.in)
+	s.wg.Wait()
+	return s.e.finish(s.ws, nil)
 }

@@ -10,8 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
@@ -79,16 +79,27 @@ type Stats struct {
 // Snapshot lists the posture kinds (paginated, several kinds at once) and
 // the Secrets' metadata, and folds objects into their controllers: a pod
 // of a ReplicaSet of a Deployment is evaluated, and reported, as the
-// Deployment. namespace limits namespaced kinds ("" for all).
-func Snapshot(ctx context.Context, dyn dynamic.Interface, md metadata.Interface, namespace string) ([]*object.Object, Stats, error) {
+// Deployment. namespace limits namespaced kinds ("" for all). emit, when
+// not nil, receives every object of the result exactly once, as early as
+// possible: objects no controller may own as soon as their page arrives,
+// so that evaluation overlaps listing; the rest once folding is decided.
+func Snapshot(ctx context.Context, rc *rest.Config, namespace string, emit func([]*object.Object)) ([]*object.Object, Stats, error) {
+	raw, err := rawClient(rc)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	md, err := metadata.NewForConfig(rc)
+	if err != nil {
+		return nil, Stats{}, err
+	}
 	var jobs []job
 	for _, gvk := range PostureKinds {
 		gvr, _ := meta.UnsafeGuessKindToResource(gvk)
-		var r dynamic.ResourceInterface = dyn.Resource(gvr)
-		if namespace != "" && !clusterScoped[gvk.Kind] {
-			r = dyn.Resource(gvr).Namespace(namespace)
+		ns := namespace
+		if clusterScoped[gvk.Kind] {
+			ns = ""
 		}
-		jobs = append(jobs, job{gvk, dynamicFetch(ctx, r)})
+		jobs = append(jobs, job{gvk, rawFetch(ctx, raw, gvr, ns)})
 	}
 	// Secrets: metadata only, never their values. Legacy token Secrets are
 	// found with a field selector, which tells their type; TLS Secrets are
@@ -131,11 +142,7 @@ func Snapshot(ctx context.Context, dyn dynamic.Interface, md metadata.Interface,
 		mu.Unlock()
 		return nil, page.GetContinue(), nil // the plain list has them
 	}})
-	var tlsList dynamic.ResourceInterface = dyn.Resource(secrets)
-	if namespace != "" {
-		tlsList = dyn.Resource(secrets).Namespace(namespace)
-	}
-	tlsFetch := dynamicFetch(ctx, tlsList)
+	tlsFetch := rawFetch(ctx, raw, secrets, namespace)
 	jobs = append(jobs, job{secret, func(opts metav1.ListOptions) ([]map[string]any, string, error) {
 		opts.FieldSelector = tlsSelector
 		items, next, err := tlsFetch(opts)
@@ -148,7 +155,23 @@ func Snapshot(ctx context.Context, dyn dynamic.Interface, md metadata.Interface,
 		mu.Unlock()
 		return nil, next, err // the plain list has them
 	}})
-	results, requests, err := listAll(jobs)
+	var emitted sync.Map
+	var page func([]*object.Object)
+	if emit != nil {
+		page = func(objs []*object.Object) {
+			var now []*object.Object
+			for _, o := range objs {
+				if o.Kind != "Secret" && controllerKind(o) == "" { // Secrets wait for their type
+					now = append(now, o)
+					emitted.Store(o, true)
+				}
+			}
+			if len(now) > 0 {
+				emit(now)
+			}
+		}
+	}
+	results, requests, err := listAll(jobs, page)
 	st := Stats{Requests: requests}
 	if err != nil {
 		return nil, st, err
@@ -165,15 +188,46 @@ func Snapshot(ctx context.Context, dyn dynamic.Interface, md metadata.Interface,
 	out := fold(all)
 	st.Objects, st.Folded = len(out), len(all)-len(out)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Ref.String() < out[j].Ref.String() })
+	if emit != nil {
+		var rest []*object.Object
+		for _, o := range out {
+			if _, ok := emitted.Load(o); !ok {
+				rest = append(rest, o)
+			}
+		}
+		emit(rest)
+	}
 	return out, st, nil
 }
 
-// fold drops objects whose controller is also in the list: findings on
-// them would repeat those on the controller.
+// templated are the kinds whose pod template covers the pods they own:
+// findings on an owned pod would repeat those on its controller.
+var templated = map[string]bool{"ReplicaSet": true, "ReplicationController": true, "Deployment": true,
+	"StatefulSet": true, "DaemonSet": true, "Job": true, "CronJob": true}
+
+// controllerKind returns the kind of an object's controller when it is one
+// that folds it (see templated), else "".
+func controllerKind(o *object.Object) string {
+	md, _ := o.Content["metadata"].(map[string]any)
+	owners, _ := md["ownerReferences"].([]any)
+	for _, ow := range owners {
+		m, _ := ow.(map[string]any)
+		if c, _ := m["controller"].(bool); c {
+			if k, _ := m["kind"].(string); templated[k] {
+				return k
+			}
+		}
+	}
+	return ""
+}
+
+// fold drops objects whose controller is also in the list and has a pod
+// template (see templated): findings on them would repeat those on the
+// controller. A static pod's mirror, owned by its Node, stays.
 func fold(objs []*object.Object) []*object.Object {
 	uids := map[string]bool{}
 	for _, o := range objs {
-		if u := UID(o); u != "" {
+		if u := UID(o); u != "" && templated[o.Kind] {
 			uids[u] = true
 		}
 	}

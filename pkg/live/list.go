@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -13,6 +14,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	kjson "sigs.k8s.io/json"
 
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/object"
@@ -46,11 +50,59 @@ func dynamicFetch(ctx context.Context, r dynamic.ResourceInterface) fetch {
 	}
 }
 
+// rawClient returns a client for plain GET requests of JSON lists.
+func rawClient(rc *rest.Config) (rest.Interface, error) {
+	cfg := rest.CopyConfig(rc)
+	cfg.APIPath, cfg.GroupVersion = "/", &schema.GroupVersion{}
+	cfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion() // decodes error Status replies
+	cfg.AcceptContentTypes, cfg.ContentType = "application/json", "application/json"
+	return rest.UnversionedRESTClientFor(cfg)
+}
+
+// rawFetch pages through a resource (in ns, "" for all) decoding each
+// page in one pass: the dynamic client decodes a list twice, the list and
+// then every item again, which dominates listing a large cluster.
+func rawFetch(ctx context.Context, c rest.Interface, gvr schema.GroupVersionResource, ns string) fetch {
+	path := "/apis/" + gvr.Group + "/" + gvr.Version
+	if gvr.Group == "" {
+		path = "/api/" + gvr.Version
+	}
+	if ns != "" {
+		path += "/namespaces/" + ns
+	}
+	path += "/" + gvr.Resource
+	return func(opts metav1.ListOptions) ([]map[string]any, string, error) {
+		req := c.Get().AbsPath(path).Param("limit", strconv.FormatInt(opts.Limit, 10))
+		if opts.Continue != "" {
+			req.Param("continue", opts.Continue)
+		}
+		if opts.FieldSelector != "" {
+			req.Param("fieldSelector", opts.FieldSelector)
+		}
+		data, err := req.Do(ctx).Raw()
+		if err != nil {
+			return nil, "", err
+		}
+		var list struct {
+			Metadata struct {
+				Continue string `json:"continue"`
+			} `json:"metadata"`
+			Items []map[string]any `json:"items"`
+		}
+		// Integers stay int64, as in unstructured objects.
+		if err := kjson.UnmarshalCaseSensitivePreserveInts(data, &list); err != nil {
+			return nil, "", fmt.Errorf("decoding %s: %v", path, err)
+		}
+		return list.Items, list.Metadata.Continue, nil
+	}
+}
+
 // listAll runs the jobs, four at a time, each paginated, and returns their
 // objects in job order with the number of list requests. Objects are as
 // the API server stores them, minus managed fields; a kind the cluster
-// does not serve (an optional CRD) yields none.
-func listAll(jobs []job) ([][]*object.Object, int, error) {
+// does not serve (an optional CRD) yields none. page, when not nil, sees
+// each page as it arrives, from several goroutines at once.
+func listAll(jobs []job, page func([]*object.Object)) ([][]*object.Object, int, error) {
 	results := make([][]*object.Object, len(jobs))
 	errs := make([]error, len(jobs))
 	var requests atomic.Int64
@@ -73,13 +125,18 @@ func listAll(jobs []job) ([][]*object.Object, int, error) {
 					errs[i] = fmt.Errorf("listing %s: %v", jb.gvk.Kind, err)
 					return
 				}
-				for _, c := range items {
+				objs := make([]*object.Object, len(items))
+				for k, c := range items {
 					if md, ok := c["metadata"].(map[string]any); ok {
 						delete(md, "managedFields")
 					}
 					// Items of a list carry no TypeMeta on some servers.
 					c["apiVersion"], c["kind"] = jb.gvk.GroupVersion().String(), jb.gvk.Kind
-					results[i] = append(results[i], object.New(c, object.Position{}, nil))
+					objs[k] = object.New(c, object.Position{}, nil)
+				}
+				results[i] = append(results[i], objs...)
+				if page != nil && len(objs) > 0 {
+					page(objs)
 				}
 				if opts.Continue = cont; cont == "" {
 					return
@@ -99,7 +156,7 @@ func List(ctx context.Context, client dynamic.Interface, kinds []schema.GroupVer
 		gvr, _ := meta.UnsafeGuessKindToResource(gvk)
 		jobs[i] = job{gvk, dynamicFetch(ctx, client.Resource(gvr))}
 	}
-	results, _, err := listAll(jobs)
+	results, _, err := listAll(jobs, nil)
 	if err != nil {
 		return nil, err
 	}
