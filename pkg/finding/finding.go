@@ -74,9 +74,11 @@ type Suppression struct {
 	Expires string `json:"expires,omitempty"`
 }
 
-// Compare orders findings by position, then control, object, container,
+// Compare orders findings by position, then object, control, container,
 // path and message: a total order, so sorting needs no stability and the
-// output never depends on scheduling.
+// output never depends on scheduling. Objects read from a cluster have no
+// position; their findings group by object. Fields are compared one by
+// one: building strings here would dominate sorting large scans.
 func Compare(a, b *Finding) int {
 	if c := cmp.Compare(a.Position.File, b.Position.File); c != 0 {
 		return c
@@ -87,11 +89,11 @@ func Compare(a, b *Finding) int {
 	if c := cmp.Compare(a.Position.Column, b.Position.Column); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.ControlID, b.ControlID); c != 0 {
+	if c := compareRefs(&a.Object, &b.Object); c != 0 {
 		return c
 	}
-	if a.Object != b.Object {
-		return cmp.Compare(a.Object.String(), b.Object.String())
+	if c := cmp.Compare(a.ControlID, b.ControlID); c != 0 {
+		return c
 	}
 	if c := cmp.Compare(a.Container, b.Container); c != 0 {
 		return c
@@ -100,4 +102,17 @@ func Compare(a, b *Finding) int {
 		return c
 	}
 	return cmp.Compare(a.Message, b.Message)
+}
+
+func compareRefs(a, b *object.Ref) int {
+	if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Namespace, b.Namespace); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.APIVersion, b.APIVersion)
 }

@@ -95,7 +95,7 @@ func JSON(w io.Writer, r *Report) error {
 			o := f.Object
 			jf := jsonFinding{ControlID: f.ControlID, Severity: f.Severity, Container: f.Container,
 				Object: jsonObject{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, UID: r.UIDs[o]},
-				Path: f.Path, Position: f.Position, Origin: f.Origin, Message: f.Message, Suppressed: f.Suppressed}
+				Path:   f.Path, Position: f.Position, Origin: f.Origin, Message: f.Message, Suppressed: f.Suppressed}
 			if c := r.control(f.ControlID); c != nil {
 				jf.Title, jf.Category, jf.Remediation, jf.Frameworks = c.Title, c.Category, c.Remediation, c.Refs
 			}

@@ -5,6 +5,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
@@ -34,8 +35,8 @@ type Report struct {
 
 // Listed returns the findings a format prints.
 func (r *Report) Listed() []finding.Finding {
-	if r.ShowSuppressed {
-		return r.Findings
+	if r.ShowSuppressed || !slices.ContainsFunc(r.Findings, func(f finding.Finding) bool { return f.Suppressed != nil }) {
+		return r.Findings // no copy: large scans list hundreds of thousands
 	}
 	out := make([]finding.Finding, 0, len(r.Findings))
 	for _, f := range r.Findings {
