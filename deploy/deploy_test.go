@@ -4,12 +4,14 @@ package deploy_test
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
 
 	"github.com/kubeguard/kubeguard/deploy"
+	"github.com/kubeguard/kubeguard/internal/cli"
 	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/object"
@@ -76,5 +78,19 @@ func TestManifestsAreCurrent(t *testing.T) {
 	got, err := os.ReadFile("kubeguard.yaml")
 	if err != nil || string(got) != want {
 		t.Error("deploy/kubeguard.yaml is stale: run make manifests")
+	}
+}
+
+// kubeguard scan deploy/ finds nothing at all, as a user runs it: the
+// chart with Helm's default release, the plain manifests, the CRDs, and
+// deploy/.kubeguard.yaml (which is configuration, not a manifest).
+func TestScanDeployDirectory(t *testing.T) {
+	var out, errOut strings.Builder
+	code := cli.Main([]string{"scan", ".", "--fail-on", "info"}, strings.NewReader(""), &out, &errOut)
+	if code != 0 || errOut.Len() > 0 {
+		t.Errorf("exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "no findings") {
+		t.Errorf("want no findings:\n%s", out.String())
 	}
 }

@@ -56,10 +56,11 @@ type Rendered struct {
 const StdinName = "<stdin>"
 
 // IsManifestFile reports whether a directory walk should read name. A
-// kustomization file is never a Kubernetes object, rendered or not.
+// kustomization file is never a Kubernetes object, rendered or not, and
+// neither is kubeguard's own configuration (config.FileNames).
 func IsManifestFile(name string) bool {
 	switch filepath.Base(name) {
-	case "kustomization.yaml", "kustomization.yml":
+	case "kustomization.yaml", "kustomization.yml", ".kubeguard.yaml", ".kubeguard.yml":
 		return false
 	}
 	switch strings.ToLower(filepath.Ext(name)) {
