@@ -185,7 +185,13 @@ func (w *worker) add(f finding.Finding) {
 // Findings are sorted as pointers and copied once: large scans have
 // hundreds of thousands.
 func collect(res *Result, ws ...*worker) {
-	var ptrs []*finding.Finding
+	n := 0
+	for _, w := range ws {
+		for _, c := range w.findings {
+			n += len(c)
+		}
+	}
+	ptrs := make([]*finding.Finding, 0, n)
 	for _, w := range ws {
 		for _, c := range w.findings {
 			for i := range c {
@@ -324,7 +330,7 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 	}
 	if !w.deferred {
 		e.objectControls(w, o, wl, anns)
-		o.Compact(anchors(wl)...)
+		o.Compact(anchors(wl))
 	}
 	if own {
 		inventory.Slim(o, wl)
@@ -382,16 +388,27 @@ func (e *Engine) run(w *worker, c *control.Control, o *object.Object, wl *invent
 }
 
 // anchors are the paths whose positions survive compaction: the places
-// cross-object findings point at.
+// cross-object findings point at. The list depends only on where the pod
+// spec sits, so one list serves every workload of a shape.
 func anchors(wl *inventory.Workload) []string {
+	key := ""
+	if wl != nil {
+		key = wl.SpecPath + "|" + wl.MetaPath
+	}
+	if v, ok := anchorLists.Load(key); ok {
+		return v.([]string)
+	}
 	a := []string{"", "metadata", "metadata.name", "metadata.namespace", "spec", "spec.selector", "spec.replicas",
 		"spec.podSelector", "spec.scaleTargetRef.name"}
 	if wl != nil {
 		a = append(a, wl.SpecPath, wl.MetaPath, wl.MetaPath+".labels", wl.Field("serviceAccountName"),
 			wl.Field("serviceAccount"), wl.Field("automountServiceAccountToken"))
 	}
-	return a
+	v, _ := anchorLists.LoadOrStore(key, a)
+	return v.([]string)
 }
+
+var anchorLists sync.Map // SpecPath|MetaPath -> []string
 
 // finish builds the inventory and runs the cross-object controls. With a
 // plan (a Rescan), it runs only the controls the plan selects, once the

@@ -1,6 +1,8 @@
 package inventory
 
 import (
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
@@ -25,6 +27,7 @@ var related = map[string]bool{
 // cross-object analysis needs. Only objects the engine owns are slimmed.
 func Slim(o *object.Object, w *Workload) {
 	if w != nil {
+		w.slim()
 		// the pod view lives on in w; cross-object analysis reads the
 		// replica count and the selector besides it
 		spec, _ := o.Content["spec"].(map[string]any)
@@ -51,5 +54,22 @@ func keep(content map[string]any) {
 		if k != "apiVersion" && k != "kind" && k != "metadata" {
 			delete(content, k)
 		}
+	}
+}
+
+// slim drops what no cross-object analysis reads of a workload's typed
+// view: resources, probes, security contexts, commands, scheduling. What
+// stays: the service account and its token, host networking, volumes, and
+// each container's name, image, ports (named ports for NetworkPolicies)
+// and environment (Secret and ConfigMap references).
+func (w *Workload) slim() {
+	w.isolated = nil
+	s := &w.Spec
+	s.Affinity, s.Tolerations, s.SecurityContext, s.TopologySpreadConstraints = nil, nil, nil, nil
+	s.DNSConfig, s.HostAliases, s.ReadinessGates, s.Overhead, s.SchedulingGates = nil, nil, nil, nil, nil
+	s.ResourceClaims, s.Resources, s.NodeSelector, s.ImagePullSecrets = nil, nil, nil, nil
+	for _, c := range w.Containers {
+		*c.Container = corev1.Container{Name: c.Name, Image: c.Image, Ports: c.Ports, Env: c.Env, EnvFrom: c.EnvFrom,
+			ImagePullPolicy: c.ImagePullPolicy}
 	}
 }

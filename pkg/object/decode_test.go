@@ -60,7 +60,7 @@ func sameAsBatches(data []byte, objs []*Object, diags []Diagnostic, lim Limits, 
 			if quick {
 				continue
 			}
-			b.Compact()
+			b.Compact(nil)
 			if o.Locate(p) != b.Locate(p) {
 				return fmt.Sprintf("object %d: %s at %v in batch after compaction, %v per document", i, p, b.Locate(p), o.Locate(p))
 			}
@@ -87,7 +87,7 @@ func TestMultiDocumentPositions(t *testing.T) {
 		t.Errorf("missing field at %v, want the securityContext line 16", p)
 	}
 	// positions survive compaction (re-parse on demand)
-	objs[1].Compact()
+	objs[1].Compact(nil)
 	if p := objs[1].Locate("spec.containers[0].securityContext.privileged"); p.Line != 17 {
 		t.Errorf("after compaction: %v", p)
 	}
@@ -106,7 +106,7 @@ func TestJSONAndLists(t *testing.T) {
 	if p := objs[1].Locate("spec.hostNetwork"); p.Line != 4 || p.Column != 13 {
 		t.Errorf("hostNetwork at %v", p)
 	}
-	objs[1].Compact()
+	objs[1].Compact(nil)
 	if p := objs[1].Locate("spec.hostNetwork"); p.Line != 4 {
 		t.Errorf("compacted list item: %v", p)
 	}
@@ -210,7 +210,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		for _, o := range objs {
 			o.Locate("spec.containers[0].securityContext")
-			o.Compact("metadata")
+			o.Compact([]string{"metadata"})
 			o.Locate("metadata.name")
 		}
 	})

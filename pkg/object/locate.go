@@ -12,32 +12,33 @@ type nodeLocator struct {
 	node    *yaml.Node // the object's own node; nil once compacted
 	raw     []byte
 	prefix  string // path of the object inside the document (List items)
-	// anchors are positions resolved before compaction for the paths that
-	// cross-object controls usually report, so they need no re-parse.
-	anchors []anchor
+	// anchors are paths whose positions were resolved before compaction,
+	// because cross-object controls usually report them, so they need no
+	// re-parse; at holds line and column of each. The path list is shared
+	// by many objects (see Compact).
+	anchors []string
+	at      []int32
 }
 
-type anchor struct {
-	path         string
-	line, column int32 // in l.file; kept small, there is a handful per object
-}
-
+// Compact keeps the positions of anchors. The caller may share one
+// anchors slice between objects and must not modify it afterwards: a
+// large input has hundreds of thousands of compacted objects.
 func (l *nodeLocator) Compact(anchors []string) Locator {
 	c := &nodeLocator{file: l.file, lineOff: l.rawOff, rawOff: l.rawOff, raw: l.raw, prefix: l.prefix}
 	if l.node != nil {
-		c.anchors = make([]anchor, len(anchors))
+		c.anchors, c.at = anchors, make([]int32, 2*len(anchors))
 		for i, a := range anchors {
 			p := l.Locate(a)
-			c.anchors[i] = anchor{a, int32(p.Line), int32(p.Column)}
+			c.at[2*i], c.at[2*i+1] = int32(p.Line), int32(p.Column)
 		}
 	}
 	return c
 }
 
 func (l *nodeLocator) Locate(path string) Position {
-	for _, a := range l.anchors {
-		if a.path == path {
-			return Position{File: l.file, Line: int(a.line), Column: int(a.column)}
+	for i, a := range l.anchors {
+		if a == path {
+			return Position{File: l.file, Line: int(l.at[2*i]), Column: int(l.at[2*i+1])}
 		}
 	}
 	n := l.node

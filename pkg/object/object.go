@@ -108,8 +108,9 @@ func (o *Object) Locate(path string) Position {
 
 // Compact replaces the object's locator with one that holds no parse tree,
 // so that objects kept for cross-object analysis stay small. The positions
-// of the anchor paths are kept; others are found again on demand.
-func (o *Object) Compact(anchors ...string) {
+// of the anchor paths are kept; others are found again on demand. The
+// anchors slice may be shared between objects and is never modified.
+func (o *Object) Compact(anchors []string) {
 	if c, ok := o.loc.(interface{ Compact([]string) Locator }); ok {
 		o.loc = c.Compact(anchors)
 	}
