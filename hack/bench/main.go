@@ -24,7 +24,7 @@ import (
 
 func main() {
 	cli.TuneRuntime() // measure what the binary does
-	cli.OneShotGC()
+	cli.OneShotGC(cli.ScanGCPercent)
 	tmp, err := os.MkdirTemp("", "kubeguard-bench")
 	check(err)
 	defer os.RemoveAll(tmp)

@@ -92,7 +92,7 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	if err != nil {
 		return usageErr("cluster connection: %v", err)
 	}
-	OneShotGC()
+	OneShotGC(ClusterGCPercent)
 	// Objects are evaluated as their pages arrive; the cross-object
 	// controls run once everything is listed.
 	start := time.Now()

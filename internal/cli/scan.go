@@ -42,7 +42,7 @@ func newScanCmd(s *streams) *cobra.Command {
 			"  kubeguard scan deploy/overlays/prod -o sarif > kubeguard.sarif",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			OneShotGC()
+			OneShotGC(ScanGCPercent)
 			return runScan(s, &f, args)
 		},
 	}

@@ -45,7 +45,7 @@ func (src *source) flags(cmd *cobra.Command, formats string) {
 // load returns the inventory of the inputs or the cluster. Input problems
 // are printed and make the command exit 2 after its answer.
 func (src *source) load(ctx context.Context, s *streams, args []string) (*inventory.Inventory, bool, error) {
-	OneShotGC()
+	OneShotGC(ScanGCPercent)
 	if src.cluster {
 		if len(args) > 0 {
 			return nil, false, usageErr("--cluster takes no paths")

@@ -89,7 +89,7 @@ func JSON(w io.Writer, r *Report) error {
 		bw.WriteString("  \"findings\": [],\n")
 	} else {
 		bw.WriteString("  \"findings\": [\n")
-		frameworks := map[string][]byte{} // per control, written once
+		controls := map[string]*controlJSON{}
 		var buf []byte
 		for i, f := range listed {
 			o := f.Object
@@ -99,12 +99,12 @@ func JSON(w io.Writer, r *Report) error {
 			if c := r.control(f.ControlID); c != nil {
 				jf.Title, jf.Category, jf.Remediation, jf.Frameworks = c.Title, c.Category, c.Remediation, c.Refs
 			}
-			fw, ok := frameworks[f.ControlID]
+			c, ok := controls[f.ControlID]
 			if !ok {
-				fw = appendFrameworks(nil, jf.Frameworks)
-				frameworks[f.ControlID] = fw
+				c = newControlJSON(&jf)
+				controls[f.ControlID] = c
 			}
-			buf = appendFinding(append(buf[:0], "    "...), &jf, fw)
+			buf = appendFinding(append(buf[:0], "    "...), &jf, c)
 			bw.Write(buf)
 			if i < len(listed)-1 {
 				bw.WriteString(",")

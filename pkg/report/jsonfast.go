@@ -11,16 +11,16 @@ import (
 // would, without reflection or a second indentation pass: large scans
 // write hundreds of thousands of findings. A test holds the two to the
 // same bytes.
-func appendFinding(b []byte, jf *jsonFinding, frameworks []byte) []byte {
+func appendFinding(b []byte, jf *jsonFinding, c *controlJSON) []byte {
 	const f = "\n      " // field indentation inside a finding
 	b = append(b, "{"+f+`"controlID": `...)
 	b = appendString(b, jf.ControlID)
 	b = append(b, ","+f+`"title": `...)
-	b = appendString(b, jf.Title)
+	b = append(b, c.title...)
 	b = append(b, ","+f+`"severity": `...)
 	b = appendString(b, jf.Severity.String())
 	b = append(b, ","+f+`"category": `...)
-	b = appendString(b, jf.Category)
+	b = append(b, c.category...)
 	b = append(b, ","+f+`"object": {`+f+`  "apiVersion": `...)
 	b = appendString(b, jf.Object.APIVersion)
 	b = append(b, ","+f+`  "kind": `...)
@@ -72,9 +72,9 @@ func appendFinding(b []byte, jf *jsonFinding, frameworks []byte) []byte {
 	b = append(b, ","+f+`"message": `...)
 	b = appendString(b, jf.Message)
 	b = append(b, ","+f+`"remediation": `...)
-	b = appendString(b, jf.Remediation)
+	b = append(b, c.remediation...)
 	b = append(b, ","+f+`"frameworks": `...)
-	b = append(b, frameworks...)
+	b = append(b, c.frameworks...)
 	if s := jf.Suppressed; s != nil {
 		b = append(b, ","+f+`"suppressed": {`+f+`  "kind": `...)
 		b = appendString(b, s.Kind)
@@ -89,8 +89,18 @@ func appendFinding(b []byte, jf *jsonFinding, frameworks []byte) []byte {
 	return append(b, "\n    }"...)
 }
 
+// controlJSON is what a control contributes to each of its findings,
+// quoted once per control: remediation texts are long, and a large report
+// repeats them hundreds of thousands of times.
+type controlJSON struct{ title, category, remediation, frameworks []byte }
+
+func newControlJSON(jf *jsonFinding) *controlJSON {
+	return &controlJSON{appendString(nil, jf.Title), appendString(nil, jf.Category),
+		appendString(nil, jf.Remediation), appendFrameworks(nil, jf.Frameworks)}
+}
+
 // appendFrameworks writes a control's references as they appear inside a
-// finding; computed once per control.
+// finding.
 func appendFrameworks(b []byte, refs []control.Ref) []byte {
 	if len(refs) == 0 {
 		return append(b, "[]"...)

@@ -31,7 +31,7 @@ func TestAppendFindingMatchesEncodingJSON(t *testing.T) {
 					jf.Frameworks = []control.Ref{}
 					want, _ = json.MarshalIndent(jf, "    ", "  ")
 				}
-				got := appendFinding(nil, &jf, appendFrameworks(nil, jf.Frameworks))
+				got := appendFinding(nil, &jf, newControlJSON(&jf))
 				if string(got) != string(want) {
 					t.Fatalf("case %d/%d/%d:\ngot  %s\nwant %s", i, j, k, got, want)
 				}
