@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/kubeguard/kubeguard/internal/testcluster"
 	"github.com/kubeguard/kubeguard/pkg/controller"
+	"github.com/kubeguard/kubeguard/pkg/live"
+	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/report"
 	"github.com/kubeguard/kubeguard/pkg/tlsutil"
 )
@@ -334,3 +337,49 @@ data: {DB_PASSWORD: "pw-`+secretValue+`"}`)
 }
 
 var configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+
+// Lists are paginated, and Snapshot hands every object of its result to
+// emit exactly once.
+func TestE2ESnapshotPaginates(t *testing.T) {
+	c := testcluster.Shared(t)
+	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifests := "apiVersion: v1\nkind: Namespace\nmetadata: {name: e2e-pages}\n"
+	for i := range 7 {
+		manifests += fmt.Sprintf("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%d, namespace: e2e-pages}\n", i)
+	}
+	apply(t, dynamic.NewForConfigOrDie(rc), manifests)
+	defer func(n int64) { live.PageSize = n }(live.PageSize)
+	live.PageSize = 3
+
+	var mu sync.Mutex
+	emitted := map[string]int{}
+	objs, st, err := live.Snapshot(context.Background(), rc, "e2e-pages", func(objs []*object.Object) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, o := range objs {
+			emitted[o.Ref.String()]++
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cms := 0
+	for _, o := range objs {
+		if o.Kind == "ConfigMap" && strings.HasPrefix(o.Name, "cm-") {
+			cms++
+		}
+		if emitted[o.Ref.String()] != 1 {
+			t.Errorf("%s emitted %d times", o.Ref, emitted[o.Ref.String()])
+		}
+	}
+	if cms != 7 || len(emitted) != len(objs) {
+		t.Errorf("%d of 7 ConfigMaps listed; %d objects emitted, %d returned", cms, len(emitted), len(objs))
+	}
+	// Every kind takes a request; the ConfigMaps take three pages of 3.
+	if min := len(live.PostureKinds) + 3 + 2; st.Requests < min {
+		t.Errorf("%d list requests, want at least %d: lists are not paginated", st.Requests, min)
+	}
+}
