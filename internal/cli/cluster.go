@@ -11,7 +11,6 @@ import (
 
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/controller"
-	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/live"
@@ -71,17 +70,9 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 			return usageErr("%v", err)
 		}
 	}
-	opts := controls.Options{PSSVersion: f.pssVersion}
-	if cfg != nil {
-		opts.AllowedRegistries = cfg.Images.AllowedRegistries
-	}
-	cat, err := controls.Catalog(opts)
+	cat, eng, err := newEngine(cfg, f.pssVersion, engine.Options{Live: true})
 	if err != nil {
-		return usageErr("%v", err)
-	}
-	eng, err := engine.New(engine.Options{Catalog: cat, Config: cfg, Live: true})
-	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
 	rc, err := restConfig(f.kubeconfig, f.context)
 	if err != nil {

@@ -22,7 +22,6 @@ import (
 
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/controller"
-	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/report"
@@ -54,17 +53,9 @@ func newControllerCmd(s *streams) *cobra.Command {
 					return usageErr("%v", err)
 				}
 			}
-			opts := controls.Options{}
-			if cfg != nil {
-				opts.AllowedRegistries = cfg.Images.AllowedRegistries
-			}
-			cat, err := controls.Catalog(opts)
+			cat, eng, err := newEngine(cfg, "", engine.Options{Live: true})
 			if err != nil {
-				return usageErr("%v", err)
-			}
-			eng, err := engine.New(engine.Options{Catalog: cat, Config: cfg, Live: true})
-			if err != nil {
-				return usageErr("%v", err)
+				return err
 			}
 			rc, err := restConfig(kubeconfig, "")
 			if err != nil {

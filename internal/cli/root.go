@@ -9,6 +9,11 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kubeguard/kubeguard/pkg/config"
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/controls"
+	"github.com/kubeguard/kubeguard/pkg/engine"
 )
 
 // Exit codes shared by every command.
@@ -99,4 +104,25 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "kubeguard:", err)
 	return ExitError
+}
+
+// newEngine builds the catalog and the engine a command evaluates with,
+// from its configuration (nil for defaults): the allowed registries and
+// every ID the configuration names are checked here. opts.Catalog and
+// opts.Config are filled in; errors are usage errors.
+func newEngine(cfg *config.Config, pssVersion string, opts engine.Options) (*control.Catalog, *engine.Engine, error) {
+	copts := controls.Options{PSSVersion: pssVersion}
+	if cfg != nil {
+		copts.AllowedRegistries = cfg.Images.AllowedRegistries
+	}
+	cat, err := controls.Catalog(copts)
+	if err != nil {
+		return nil, nil, usageErr("%v", err)
+	}
+	opts.Catalog, opts.Config = cat, cfg
+	eng, err := engine.New(opts)
+	if err != nil {
+		return nil, nil, usageErr("%v", err)
+	}
+	return cat, eng, nil
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubeguard/kubeguard/pkg/config"
-	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/dockerfile"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
@@ -84,17 +83,9 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	opts := controls.Options{PSSVersion: f.pssVersion}
-	if cfg != nil {
-		opts.AllowedRegistries = cfg.Images.AllowedRegistries
-	}
-	cat, err := controls.Catalog(opts)
+	cat, eng, err := newEngine(cfg, f.pssVersion, engine.Options{})
 	if err != nil {
-		return usageErr("%v", err)
-	}
-	eng, err := engine.New(engine.Options{Catalog: cat, Config: cfg})
-	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
 	renderers := []object.Renderer{dockerfile.Renderer{}}
 	if !f.noRender {

@@ -18,7 +18,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubeguard/kubeguard/pkg/config"
-	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/tlsutil"
@@ -115,13 +114,9 @@ func runWebhook(ctx context.Context, s *streams, f *webhookFlags) error {
 			return usageErr("%v", err)
 		}
 	}
-	cat, err := controls.Catalog(controls.Options{PSSVersion: f.pssVersion, AllowedRegistries: cfg.Images.AllowedRegistries})
+	cat, eng, err := newEngine(cfg, f.pssVersion, engine.Options{Workers: 1})
 	if err != nil {
-		return usageErr("%v", err)
-	}
-	eng, err := engine.New(engine.Options{Catalog: cat, Config: cfg, Workers: 1})
-	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
 
 	var client kubernetes.Interface
