@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -54,11 +53,7 @@ func (src *source) load(ctx context.Context, s *streams, args []string) (*invent
 		if err != nil {
 			return nil, false, usageErr("cluster connection: %v", err)
 		}
-		dyn, err := dynamic.NewForConfig(rc)
-		if err != nil {
-			return nil, false, usageErr("cluster connection: %v", err)
-		}
-		inv, err := live.List(ctx, dyn, src.kinds)
+		inv, err := live.List(ctx, rc, src.kinds)
 		if err != nil {
 			return nil, false, &exitError{code: ExitError, err: err}
 		}

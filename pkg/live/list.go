@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	kjson "sigs.k8s.io/json"
@@ -36,21 +35,6 @@ type fetch func(opts metav1.ListOptions) ([]map[string]any, string, error)
 type job struct {
 	gvk   schema.GroupVersionKind
 	fetch fetch
-}
-
-// dynamicFetch pages through a resource with the dynamic client.
-func dynamicFetch(ctx context.Context, r dynamic.ResourceInterface) fetch {
-	return func(opts metav1.ListOptions) ([]map[string]any, string, error) {
-		page, err := r.List(ctx, opts)
-		if err != nil {
-			return nil, "", err
-		}
-		items := make([]map[string]any, len(page.Items))
-		for i := range page.Items {
-			items[i] = page.Items[i].Object
-		}
-		return items, page.GetContinue(), nil
-	}
 }
 
 // rawClient returns a client for plain GET requests of JSON lists.
@@ -153,11 +137,15 @@ func listAll(jobs []job, page func([]*object.Object)) ([][]*object.Object, int, 
 
 // List reads every object of kinds from a cluster into a new inventory:
 // one paginated list per kind, kinds listed concurrently.
-func List(ctx context.Context, client dynamic.Interface, kinds []schema.GroupVersionKind) (*inventory.Inventory, error) {
+func List(ctx context.Context, rc *rest.Config, kinds []schema.GroupVersionKind) (*inventory.Inventory, error) {
+	raw, err := rawClient(rc)
+	if err != nil {
+		return nil, err
+	}
 	jobs := make([]job, len(kinds))
 	for i, gvk := range kinds {
 		gvr, _ := meta.UnsafeGuessKindToResource(gvk)
-		jobs[i] = job{gvk, dynamicFetch(ctx, client.Resource(gvr))}
+		jobs[i] = job{gvk, rawFetch(ctx, raw, gvr, "")}
 	}
 	results, _, err := listAll(jobs, nil)
 	if err != nil {

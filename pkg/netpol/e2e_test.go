@@ -53,7 +53,7 @@ func TestE2EClusterAnalysisEqualsFiles(t *testing.T) {
 				created = append(created, u)
 			}
 		}
-		inv, err := live.List(ctx, dyn, live.NetpolKinds)
+		inv, err := live.List(ctx, rc, live.NetpolKinds)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +81,7 @@ func TestE2EClusterAnalysisEqualsFiles(t *testing.T) {
 		}
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			left, err := live.List(ctx, dyn, live.NetpolKinds[1:])
+			left, err := live.List(ctx, rc, live.NetpolKinds[1:])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,7 +163,7 @@ spec:
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	inv, err := live.List(ctx, dyn, live.NetpolKinds)
+	inv, err := live.List(ctx, rc, live.NetpolKinds)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -230,11 +229,10 @@ func TestE2ERBACAgreesWithSubjectAccessReview(t *testing.T) {
 
 	// Wait for the aggregation controller to settle: the stored rules of
 	// every aggregated role equal what the model computes.
-	dyn := dynamic.NewForConfigOrDie(rc)
 	var model *rbac.Model
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		inv, err := live.List(ctx, dyn, live.RBACKinds)
+		inv, err := live.List(ctx, rc, live.RBACKinds)
 		if err != nil {
 			t.Fatal(err)
 		}
