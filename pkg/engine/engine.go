@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -437,7 +436,7 @@ func (e *Engine) finish(ws []*worker, plan func(*inventory.Inventory) map[*objec
 		if a.File != "" {
 			return 0
 		}
-		return strings.Compare(x.Object.Ref.String(), y.Object.Ref.String())
+		return x.Object.Ref.Compare(y.Object.Ref)
 	})
 	inv := inventory.New()
 	for _, en := range entries {

@@ -89,7 +89,7 @@ func Compare(a, b *Finding) int {
 	if c := cmp.Compare(a.Position.Column, b.Position.Column); c != 0 {
 		return c
 	}
-	if c := compareRefs(&a.Object, &b.Object); c != 0 {
+	if c := a.Object.Compare(b.Object); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.ControlID, b.ControlID); c != 0 {
@@ -102,17 +102,4 @@ func Compare(a, b *Finding) int {
 		return c
 	}
 	return cmp.Compare(a.Message, b.Message)
-}
-
-func compareRefs(a, b *object.Ref) int {
-	if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.Namespace, b.Namespace); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.Name, b.Name); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.APIVersion, b.APIVersion)
 }

@@ -2,7 +2,7 @@ package live
 
 import (
 	"context"
-	"sort"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -187,7 +187,7 @@ func Snapshot(ctx context.Context, rc *rest.Config, namespace string, emit func(
 	}
 	out := fold(all)
 	st.Objects, st.Folded = len(out), len(all)-len(out)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Ref.String() < out[j].Ref.String() })
+	slices.SortFunc(out, func(a, b *object.Object) int { return a.Ref.Compare(b.Ref) })
 	if emit != nil {
 		var rest []*object.Object
 		for _, o := range out {

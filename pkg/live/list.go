@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -153,7 +153,7 @@ func List(ctx context.Context, rc *rest.Config, kinds []schema.GroupVersionKind)
 	}
 	inv := inventory.New()
 	for _, objs := range results {
-		sort.Slice(objs, func(i, j int) bool { return objs[i].Ref.String() < objs[j].Ref.String() })
+		slices.SortFunc(objs, func(a, b *object.Object) int { return a.Ref.Compare(b.Ref) })
 		for _, o := range objs {
 			w, _ := inventory.ExtractWorkload(o)
 			inv.Add(o, w)

@@ -2,7 +2,7 @@ package live
 
 import (
 	"context"
-	"sort"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -150,7 +150,7 @@ func (w *Watcher) Objects() []*object.Object {
 		all = append(all, liveObject(c, schema.GroupVersionKind{Version: "v1", Kind: "Secret"}))
 	}
 	out := fold(all)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Ref.String() < out[j].Ref.String() })
+	slices.SortFunc(out, func(a, b *object.Object) int { return a.Ref.Compare(b.Ref) })
 	if v, err := w.disc.ServerVersion(); err == nil {
 		out = append(out, ClusterObject(v.GitVersion))
 	}
