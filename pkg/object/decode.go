@@ -1,7 +1,6 @@
 package object
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
@@ -51,101 +50,59 @@ type Document struct {
 
 // Decode parses a document into objects. A document holding a List yields
 // its items. Empty documents yield nothing. Problems are returned as
-// diagnostics; a document with an error yields no objects.
+// diagnostics; a document with an error yields no objects. The objects
+// share doc.Data, which must not change afterwards.
 func Decode(doc Document, lim Limits) ([]*Object, []Diagnostic) {
+	if objs, diags, ok := fastDecode(doc, lim); ok {
+		return objs, diags
+	}
+	return decodeYAML(doc, lim)
+}
+
+// decodeYAML decodes doc with the YAML parser, the reference for every
+// document.
+func decodeYAML(doc Document, lim Limits) ([]*Object, []Diagnostic) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(doc.Data, &root); err != nil {
 		return nil, []Diagnostic{syntaxError(doc, err)}
 	}
-	objs, diags, _ := decodeRoot(doc, &root, doc.Line, lim)
-	return objs, diags
+	return decodeRoot(doc, &root, lim)
 }
 
-// DecodeBatch decodes every document of b. When the documents share one
-// buffer a single parser reads them all: for small objects, setting up a
-// parser per document costs more than parsing it. Whenever that stream
-// and the per-document split disagree (a syntax error, an alias to an
-// anchor of an earlier document, a boundary seen differently), the rest of
-// the batch is decoded one document at a time, which is the reference.
+// DecodeBatch decodes every document of b.
 func DecodeBatch(b Batch, lim Limits) ([]*Object, []Diagnostic) {
 	objs := b.Objects
 	var diags []Diagnostic
-	next := 0 // first document not decoded yet
-	if b.Data != nil && len(b.Docs) > 1 {
-		dec := yaml.NewDecoder(bytes.NewReader(b.Data))
-		for next < len(b.Docs) {
-			var root yaml.Node
-			if err := dec.Decode(&root); err != nil {
-				break // io.EOF, or an error the document alone will explain
-			}
-			if len(root.Content) == 0 || root.Content[0].Kind == yaml.ScalarNode && root.Content[0].Tag == "!!null" {
-				continue // an empty document: the stream places it where the next starts
-			}
-			line := b.Line + root.Content[0].Line - 1
-			k := next
-			for k < len(b.Docs) && !(b.Docs[k].Line <= line && (k+1 == len(b.Docs) || line < b.Docs[k+1].Line)) {
-				k++
-			}
-			if k == len(b.Docs) {
-				break
-			}
-			end := 1 << 62
-			if k+1 < len(b.Docs) {
-				end = b.Docs[k+1].Line
-			}
-			o, ds, ok := decodeStream(b.Docs[k], &root, b.Line, end, lim)
-			if !ok {
-				next = k
-				break
-			}
-			objs, diags, next = append(objs, o...), append(diags, ds...), k+1
-		}
-	}
-	for _, d := range b.Docs[next:] {
+	for _, d := range b.Docs {
 		o, ds := Decode(d, lim)
 		objs, diags = append(objs, o...), append(diags, ds...)
 	}
 	return objs, diags
 }
 
-// decodeStream decodes root, read by a stream parser whose lines start at
-// base, as document doc whose content must end before line end.
-func decodeStream(doc Document, root *yaml.Node, base, end int, lim Limits) ([]*Object, []Diagnostic, bool) {
-	objs, diags, d := decodeRoot(doc, root, base, lim)
-	if d != nil && (d.crossDoc || d.maxLine+base-1 >= end) {
-		return nil, nil, false
-	}
-	return objs, diags, true
-}
-
-// decodeRoot converts a parsed document. Node lines count from line base of
-// doc.File; doc.Data alone must parse to the same tree.
-func decodeRoot(doc Document, root *yaml.Node, base int, lim Limits) ([]*Object, []Diagnostic, *decoder) {
+// decodeRoot converts the parse tree of doc.
+func decodeRoot(doc Document, root *yaml.Node, lim Limits) ([]*Object, []Diagnostic) {
 	lim = lim.withDefaults()
 	if len(root.Content) == 0 {
-		return nil, nil, nil // empty document or comments only
+		return nil, nil // empty document or comments only
 	}
 	top := root.Content[0]
-	d := &decoder{doc: doc, base: base, lim: lim, budget: len(doc.Data) + 1024, minLine: doc.Line - base + 1}
+	d := &decoder{doc: doc, lim: lim, budget: len(doc.Data) + 1024}
 	pos := d.pos(top)
-	d.maxLine = top.Line
-	if d.foreign(top) {
-		return nil, nil, d
-	}
 	if top.Kind != yaml.MappingNode {
 		if top.Kind == yaml.ScalarNode && top.ShortTag() == "!!null" {
-			return nil, nil, nil
+			return nil, nil
 		}
 		return nil, []Diagnostic{{Pos: pos, Severity: SeverityWarning,
-			Message: "not a Kubernetes object: the document is a " + kindName(top) + ", not a mapping"}}, d
+			Message: "not a Kubernetes object: the document is a " + kindName(top) + ", not a mapping"}}
 	}
 	v, err := d.value(top, 0)
 	if err != nil {
-		return nil, append(d.diags, Diagnostic{Pos: d.errPos, Severity: SeverityError, Message: err.Error()}), d
+		return nil, append(d.diags, Diagnostic{Pos: d.errPos, Severity: SeverityError, Message: err.Error()})
 	}
 	content := v.(map[string]any)
 	locator := func(n *yaml.Node, prefix string) *nodeLocator {
-		return &nodeLocator{file: doc.File, lineOff: base - 1, rawOff: doc.Line - 1, node: n, raw: doc.Data, prefix: prefix}
+		return &nodeLocator{file: doc.File, lineOff: doc.Line - 1, node: n, raw: doc.Data, prefix: prefix}
 	}
 	if items, ok := content["items"].([]any); ok && isList(content) {
 		itemsNode := mapValue(top, "items")
@@ -162,12 +119,12 @@ func decodeRoot(doc Document, root *yaml.Node, base int, lim Limits) ([]*Object,
 				objs = append(objs, o)
 			}
 		}
-		return objs, d.diags, d
+		return objs, d.diags
 	}
 	if o := d.object(content, top, locator(top, "")); o != nil {
-		return []*Object{o}, d.diags, d
+		return []*Object{o}, d.diags
 	}
-	return nil, d.diags, d
+	return nil, d.diags
 }
 
 // isList reports whether content is a v1 List or a typed list (PodList...).
@@ -196,21 +153,14 @@ func (d *decoder) object(content map[string]any, n *yaml.Node, loc *nodeLocator)
 
 type decoder struct {
 	doc    Document
-	base   int // line of doc.File on which node line 1 is
 	lim    Limits
 	budget int // nodes left to visit; aliases count every time they expand
 	diags  []Diagnostic
 	errPos Position
-	// In a stream of documents, anchors of earlier documents are still
-	// known to the parser; an alias to one (before minLine) must fail as it
-	// does when the document is parsed alone. maxLine is the last line
-	// seen, to check the document ends where the split says.
-	minLine, maxLine int
-	crossDoc         bool
 }
 
 func (d *decoder) pos(n *yaml.Node) Position {
-	return Position{File: d.doc.File, Line: n.Line + d.base - 1, Column: n.Column}
+	return Position{File: d.doc.File, Line: n.Line + d.doc.Line - 1, Column: n.Column}
 }
 
 var errBudget = errors.New("document expands to too many values (alias bomb?); refused")
@@ -228,9 +178,6 @@ func (d *decoder) value(n *yaml.Node, depth int) (any, error) {
 	if d.budget < 0 {
 		return nil, d.fail(n, errBudget)
 	}
-	if n.Line > d.maxLine {
-		d.maxLine = n.Line
-	}
 	if depth > d.lim.MaxDepth {
 		return nil, d.fail(n, fmt.Errorf("document nests deeper than %d levels; refused", d.lim.MaxDepth))
 	}
@@ -238,9 +185,6 @@ func (d *decoder) value(n *yaml.Node, depth int) (any, error) {
 	case yaml.AliasNode:
 		if n.Alias == nil {
 			return nil, d.fail(n, errors.New("unknown alias"))
-		}
-		if d.foreign(n) {
-			return nil, d.fail(n, errors.New("unknown anchor"))
 		}
 		return d.value(n.Alias, depth+1)
 	case yaml.ScalarNode:
@@ -259,9 +203,6 @@ func (d *decoder) value(n *yaml.Node, depth int) (any, error) {
 		out := make(map[string]any, len(n.Content)/2)
 		var merges []*yaml.Node
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if d.foreign(n.Content[i]) {
-				return nil, d.fail(n, errors.New("unknown anchor"))
-			}
 			k := resolve(n.Content[i])
 			if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
 				merges = append(merges, n.Content[i+1])
@@ -340,15 +281,6 @@ func scalar(n *yaml.Node) any {
 		}
 	}
 	return n.Value
-}
-
-// foreign reports whether n is an alias of an anchor before the document
-// (possible only when a stream parser read several documents).
-func (d *decoder) foreign(n *yaml.Node) bool {
-	if n.Kind == yaml.AliasNode && n.Alias != nil && n.Alias.Line < d.minLine {
-		d.crossDoc = true
-	}
-	return d.crossDoc
 }
 
 func resolve(n *yaml.Node) *yaml.Node {

@@ -7,8 +7,7 @@ import "gopkg.in/yaml.v3"
 // positions of cross-object findings are rare, parse trees are big.
 type nodeLocator struct {
 	file    string
-	lineOff int        // added to the lines of node
-	rawOff  int        // added to the lines of raw parsed alone
+	lineOff int        // added to the lines of raw (the document's first line - 1)
 	node    *yaml.Node // the object's own node; nil once compacted
 	raw     []byte
 	prefix  string // path of the object inside the document (List items)
@@ -24,7 +23,7 @@ type nodeLocator struct {
 // anchors slice between objects and must not modify it afterwards: a
 // large input has hundreds of thousands of compacted objects.
 func (l *nodeLocator) Compact(anchors []string) Locator {
-	c := &nodeLocator{file: l.file, lineOff: l.rawOff, rawOff: l.rawOff, raw: l.raw, prefix: l.prefix}
+	c := &nodeLocator{file: l.file, lineOff: l.lineOff, raw: l.raw, prefix: l.prefix}
 	if l.node != nil {
 		c.anchors, c.at = anchors, make([]int32, 2*len(anchors))
 		for i, a := range anchors {

@@ -196,20 +196,18 @@ func cleanErr(err error) string {
 	return err.Error()
 }
 
-// Batch is a run of consecutive documents of one input. When they follow
-// each other in one buffer, Data holds them all, starting at line Line, so
-// that one parser decodes the run (see DecodeBatch).
+// Batch is a run of consecutive documents of one input, starting at line
+// Line: workers take documents a batch at a time.
 type Batch struct {
 	File string
 	Line int
-	Data []byte // nil when the documents were read one at a time
 	Docs []Document
 	// Objects are passed through as they are (inputs that are not YAML).
 	Objects []*Object
 }
 
 // batchDocs is how many documents a batch holds at most: enough to
-// amortise a parser's setup, few enough that the documents of one large
+// amortise handing work over, few enough that the documents of one large
 // file still spread over every worker.
 const batchDocs = 32
 
@@ -300,44 +298,36 @@ func Split(name string, r io.Reader, lim Limits, emit func(Batch)) []Diagnostic 
 // splitBatches splits data in place into batches of up to batchDocs
 // documents.
 func splitBatches(name string, data []byte, emit func(Batch)) []Diagnostic {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // offsets below are past it
 	var b Batch
-	first := 0
-	flush := func(end int) {
+	flush := func() {
 		if len(b.Docs) > 0 {
-			b.Data = data[first:end:end]
 			emit(b)
 		}
 		b = Batch{}
 	}
-	diags := splitBytes(name, data, func(d Document, start, end int) {
+	diags := SplitBytes(name, data, func(d Document) {
 		if len(b.Docs) == batchDocs {
-			flush(start)
+			flush()
 		}
 		if len(b.Docs) == 0 {
-			b.File, b.Line, first = name, d.Line, start
+			b.File, b.Line = name, d.Line
 		}
 		b.Docs = append(b.Docs, d)
-	}, func(end int) { flush(end) })
+	})
+	flush()
 	return diags
 }
 
 // SplitBytes splits data, already in memory, into documents that share
 // its backing array.
 func SplitBytes(name string, data []byte, emit func(Document)) []Diagnostic {
-	return splitBytes(name, data, func(d Document, _, _ int) { emit(d) }, func(int) {})
-}
-
-// splitBytes calls emit with every document and its offsets in data, and
-// done with the offset where the last document ends.
-func splitBytes(name string, data []byte, emit func(d Document, start, end int), done func(end int)) []Diagnostic {
 	if bytes.IndexByte(data[:min(len(data), 8000)], 0) >= 0 {
 		return []Diagnostic{{Pos: Position{File: name}, Severity: SeverityNote, Message: "binary file skipped"}}
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	doc := func(line, start, end int) {
 		if end > start {
-			emit(Document{File: name, Line: line, Data: data[start:end:end]}, start, end)
+			emit(Document{File: name, Line: line, Data: data[start:end:end]})
 		}
 	}
 	start, startOff, line := 1, 0, 1
@@ -360,7 +350,6 @@ func splitBytes(name string, data []byte, emit func(d Document, start, end int),
 		line++
 	}
 	doc(start, startOff, len(data))
-	done(len(data))
 	return nil
 }
 

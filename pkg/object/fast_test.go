@@ -1,0 +1,186 @@
+package object
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// sameAsParser compares the fast decoder with the YAML parser on doc: when
+// the fast decoder reads a document, objects, diagnostics and the position
+// of every field (before and after compaction) must be the parser's. It
+// returns whether the fast decoder read it.
+func sameAsParser(doc Document, lim Limits) (bool, string) {
+	fObjs, fDiags, ok := fastDecode(doc, lim)
+	if !ok {
+		return false, ""
+	}
+	rObjs, rDiags := decodeYAML(doc, lim)
+	if len(fObjs) != len(rObjs) || !reflect.DeepEqual(fDiags, rDiags) {
+		return true, fmt.Sprintf("fast: %d objects, %v; parser: %d objects, %v", len(fObjs), fDiags, len(rObjs), rDiags)
+	}
+	for i, f := range fObjs {
+		r := rObjs[i]
+		if f.Ref != r.Ref || f.Source != r.Source || f.Origin != r.Origin {
+			return true, fmt.Sprintf("fast %v at %v, parser %v at %v", f.Ref, f.Source, r.Ref, r.Source)
+		}
+		if !reflect.DeepEqual(f.Content, r.Content) {
+			return true, fmt.Sprintf("content differs:\nfast   %#v\nparser %#v", f.Content, r.Content)
+		}
+		paths := fieldPaths(f.Content)
+		for _, p := range paths {
+			if a, b := f.Locate(p), r.Locate(p); a != b {
+				return true, fmt.Sprintf("%s: fast %v, parser %v", p, a, b)
+			}
+		}
+		// positions kept by compaction, and those found again after it
+		anchors := paths[:min(len(paths), 8)]
+		f.Compact(anchors)
+		r.Compact(anchors)
+		for _, p := range paths[:min(len(paths), 16)] {
+			if a, b := f.Locate(p), r.Locate(p); a != b {
+				return true, fmt.Sprintf("%s after compaction: fast %v, parser %v", p, a, b)
+			}
+		}
+	}
+	return true, ""
+}
+
+// fieldPaths lists the path of every field and item of v, and paths that
+// leave it (missing keys, indexes past the end, keys of scalars).
+func fieldPaths(v any) []string {
+	out := []string{"", "nope", "[0]"}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			keys := make([]string, 0, len(t))
+			for k := range t {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				p := Key(path, k)
+				out = append(out, p)
+				walk(p, t[k])
+			}
+			out = append(out, Key(path, "missing"), Index(path, 0))
+		case []any:
+			for i, e := range t {
+				p := Index(path, i)
+				out = append(out, p)
+				walk(p, e)
+			}
+			out = append(out, Index(path, len(t)), Key(path, "k"))
+		default:
+			out = append(out, Key(path, "below"))
+		}
+	}
+	walk("", v)
+	return out
+}
+
+// TestFastCorpus compares the fast decoder with the YAML parser on every
+// document of the shared corpus of real-world manifests, and checks that
+// it reads most of them: otherwise it would silently stop being fast.
+func TestFastCorpus(t *testing.T) {
+	inputs, _ := Expand([]string{"../../../shared/corpus"}, nil)
+	if len(inputs) == 0 {
+		t.Skip("corpus not found")
+	}
+	docs, fast := 0, 0
+	var bytes, fastBytes int
+	for _, in := range inputs {
+		data, err := os.ReadFile(in.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		SplitBytes(in.Name, data, func(d Document) {
+			docs++
+			bytes += len(d.Data)
+			ok, diff := sameAsParser(d, Limits{})
+			if ok {
+				fast++
+				fastBytes += len(d.Data)
+			}
+			if diff != "" {
+				t.Errorf("%s:%d: %s", d.File, d.Line, diff)
+			}
+		})
+	}
+	t.Logf("fast decoder read %d of %d documents (%.1f%% of %d MB)", fast, docs, 100*float64(fastBytes)/float64(bytes), bytes>>20)
+	if fast < docs*9/10 {
+		t.Errorf("fast decoder read only %d of %d documents", fast, docs)
+	}
+}
+
+// TestFastCases pins the constructs the fast decoder reads, and those it
+// leaves to the parser.
+func TestFastCases(t *testing.T) {
+	head := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"
+	read := []string{
+		"data:\n  m: multi\n    line\n\n     plain # comment\n  n: x\n  q: \"a \\\" b\n\n    c  \n    d\"\n  r: 'x''\n     y'\n  # comment\n  o: y\n  a: 1\n  b: -2\n  c: 0777\n  d: 08\n  e: 1.5e3\n  f: .5\n  g: 1_000\n  h: 0x1F\n  i: +3\n  j: 12345678901234567890\n",
+		"data:\n  a: true\n  b: False\n  c: ~\n  d: null\n  e:\n  f: yes\n  g: 'it''s'\n  h: \"tab\\there \\u00e9\"\n",
+		"data:\n  a: 2024-01-02\n  b: .inf\n  c: -.Inf\n  d: 1.2.3\n  e: 100m\n  f: 10.0.0.1\n  g: -Xmx1g\n",
+		"data:\n  lit: |\n    one\n\n    two\n\n  keep: |+\n    x\n\n  strip: >-\n    a\n    b\n\n    c\n  fold: >\n\n    p\n    q\n",
+		"spec:\n  list:\n  - a\n  - b: 1\n    c: [x, {y: z}, \"q\", []]\n  -   - n\n      - m\n  flow: {a: 1, b: [2, 3], \"c\": d,}\n  url: http://x:80/p#frag\n",
+		"spec:\n  # comment\n  a: b # trailing\n\n  c:   # on its own\n    d: e\n  \"quoted key\": 1\n  'single': 2\n  dup: 1\n  dup: 2\n",
+		"data:\n  a: |\n    no final break",
+		"data:\n  a: >+\n    no final break",
+		"data:\n  a: text\n    - more\n    * and `more`\n",
+		"spec:\n  é: ü\n  list: [é, x]\n  k: {a: ü, b: c}\n",
+	}
+	for i, body := range read {
+		data := head + body
+		if i%2 == 1 {
+			data = "--- # comment\n" + data // a document marker, as split
+		}
+		ok, diff := sameAsParser(Document{File: "f.yaml", Line: 3, Data: []byte(data)}, Limits{})
+		if !ok {
+			t.Errorf("fast decoder gave up on:\n%s", body)
+		}
+		if diff != "" {
+			t.Errorf("%s\n%s", body, diff)
+		}
+	}
+	left := []string{
+		"data:\n  a: &x 1\n  b: *x\n",
+		"data:\n  a: !!str 1\n",
+		"data:\n  a: \"multi\\\n    line\"\n",
+		"data:\n  a: [1,\n    2]\n",
+		"data:\n  ? a\n  : b\n",
+		"data:\n  a: |2\n     x\n",
+		"data:\n  a: >\n    x\n      more\n",
+		"data:\n  <<: {a: 1}\n",
+		"data:\n\ta: 1\n",
+		"data:\r\n  a: 1\r\n",
+		"data:\n  a: b: c\n",
+		"data:\n  a: 1\n - b\n",
+		"kind: List\nitems: []\n",
+	}
+	for _, body := range left {
+		data := head + body
+		if strings.HasPrefix(body, "kind: List") {
+			data = "apiVersion: v1\n" + body
+		}
+		if _, _, ok := fastDecode(Document{File: "f.yaml", Line: 1, Data: []byte(data)}, Limits{}); ok {
+			t.Errorf("fast decoder read what the parser must decide:\n%s", body)
+		}
+	}
+}
+
+// FuzzFast compares the fast decoder with the YAML parser on arbitrary
+// input.
+func FuzzFast(f *testing.F) {
+	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    args: [\"-x\", 'y']\n"))
+	f.Add([]byte("apiVersion: v1\nkind: ConfigMap\ndata:\n  a: |-\n    x\n\n    y\n  b: >\n    p\n    q\n"))
+	f.Add([]byte("kind: K\napiVersion: v\nx: 0o17\ny: 2001-12-14\nz: -.5\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, diff := sameAsParser(Document{File: "f.yaml", Line: 1, Data: data}, Limits{MaxDepth: 50}); diff != "" {
+			t.Error(diff)
+		}
+	})
+}
