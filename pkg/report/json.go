@@ -15,14 +15,6 @@ import (
 // Fields are only ever added within a version.
 const JSONSchemaVersion = "kubeguard.io/report/v1"
 
-type jsonReport struct {
-	SchemaVersion string              `json:"schemaVersion"`
-	Tool          jsonTool            `json:"tool"`
-	Summary       Summary             `json:"summary"`
-	Findings      []jsonFinding       `json:"findings"`
-	Diagnostics   []object.Diagnostic `json:"diagnostics"`
-}
-
 type jsonTool struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`

@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
@@ -40,4 +41,36 @@ func TestAppendFindingMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 	t.Logf("%d findings encoded identically", n)
+}
+
+// The hand-written SARIF result encoder produces exactly what
+// encoding/json does at the depth of results in the log.
+func TestAppendSARIFResultMatchesEncodingJSON(t *testing.T) {
+	strs := []string{"", "plain", `quote " and \ backslash`, "<tag> & amp", "tab\tnew\nline\x01", "ünïcödé ✓", "bad \xff utf8", "line\u2028sep"}
+	n := 0
+	for i, s := range strs {
+		for j, ph := range []*sarifPhysical{nil, physical(object.Position{File: s}), physical(object.Position{File: "a.yaml", Line: 3}),
+			physical(object.Position{File: "a b.yaml", Line: 3, Column: 7})} {
+			for k, sup := range [][]sarifSuppression{nil, {{Kind: "inSource", Justification: s}}, {{Kind: "external"}, {Kind: "x", Justification: "y"}}} {
+				locs := [][]sarifLocation{{{PhysicalLocation: ph, LogicalLocations: []sarifLogical{{FullyQualifiedName: s, Kind: "object"}}}},
+					{{PhysicalLocation: ph}}, nil, {{}, {PhysicalLocation: ph}}}[(i+j+k)%4]
+				r := sarifResult{RuleID: s, RuleIndex: i * j, Level: strs[(i+1)%len(strs)], Message: sarifText{Text: s, Markdown: strs[(i+k)%len(strs)]},
+					Locations: locs, Suppressions: sup,
+					Properties: resultProperties{Container: strs[(i+j)%len(strs)], Object: object.Ref{APIVersion: s, Kind: "K", Namespace: strs[(j+k)%len(strs)], Name: s},
+						Origin: strs[(i+k)%len(strs)], Path: s, Severity: "high"}}
+				want, err := json.MarshalIndent(r, "        ", "  ")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Locations == nil {
+					want = []byte(strings.Replace(string(want), `"locations": null`, `"locations": []`, 1))
+				}
+				if got := appendSARIFResult(nil, &r); string(got) != string(want) {
+					t.Fatalf("case %d/%d/%d:\ngot  %s\nwant %s", i, j, k, got, want)
+				}
+				n++
+			}
+		}
+	}
+	t.Logf("%d results encoded identically", n)
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,19 +15,8 @@ import (
 )
 
 // SARIF 2.1.0 output, as consumed by GitHub code scanning and other SARIF
-// viewers. Only the properties kubeguard fills are modelled.
-
-type sarifLog struct {
-	Schema  string     `json:"$schema"`
-	Version string     `json:"version"`
-	Runs    []sarifRun `json:"runs"`
-}
-
-type sarifRun struct {
-	Tool        sarifTool         `json:"tool"`
-	Results     []sarifResult     `json:"results"`
-	Invocations []sarifInvocation `json:"invocations"`
-}
+// viewers. Only the properties kubeguard fills are modelled. The log holds
+// one run: its tool, its results and one invocation.
 
 type sarifTool struct {
 	Driver sarifDriver `json:"driver"`
@@ -65,7 +55,16 @@ type sarifResult struct {
 	Message      sarifText          `json:"message"`
 	Locations    []sarifLocation    `json:"locations"`
 	Suppressions []sarifSuppression `json:"suppressions,omitempty"`
-	Properties   map[string]any     `json:"properties,omitempty"`
+	Properties   resultProperties   `json:"properties"`
+}
+
+// resultProperties are a result's properties, in the order of their keys.
+type resultProperties struct {
+	Container string     `json:"container,omitempty"`
+	Object    object.Ref `json:"object"`
+	Origin    string     `json:"origin,omitempty"`
+	Path      string     `json:"path"`
+	Severity  string     `json:"severity"`
 }
 
 type sarifLocation struct {
@@ -171,29 +170,6 @@ func SARIF(w io.Writer, r *Report) error {
 			},
 		})
 	}
-	results := []sarifResult{}
-	for _, f := range r.Listed() {
-		loc := sarifLocation{PhysicalLocation: physical(f.Position),
-			LogicalLocations: []sarifLogical{{FullyQualifiedName: f.Object.String() + ":" + f.Path, Kind: "object"}}}
-		res := sarifResult{RuleID: f.ControlID, RuleIndex: ruleIndex[f.ControlID], Level: sarifLevel(f.Severity),
-			Message: sarifText{Text: f.Message}, Locations: []sarifLocation{loc},
-			Properties: map[string]any{"severity": f.Severity.String(), "object": f.Object, "path": f.Path}}
-		if f.Container != "" {
-			res.Properties["container"] = f.Container
-		}
-		if f.Origin != "" {
-			res.Properties["origin"] = f.Origin
-			res.Message.Text += " (" + f.Origin + ")"
-		}
-		if f.Suppressed != nil {
-			kind := "external"
-			if f.Suppressed.Kind == "annotation" {
-				kind = "inSource"
-			}
-			res.Suppressions = []sarifSuppression{{Kind: kind, Justification: f.Suppressed.Reason}}
-		}
-		results = append(results, res)
-	}
 	inv := sarifInvocation{ExecutionSuccessful: true}
 	for _, d := range r.Diagnostics {
 		n := sarifNotification{Level: "note", Message: sarifText{Text: d.Message}}
@@ -209,18 +185,64 @@ func SARIF(w io.Writer, r *Report) error {
 		}
 		inv.Notifications = append(inv.Notifications, n)
 	}
-	log := sarifLog{
-		Schema:  "https://json.schemastore.org/sarif-2.1.0.json",
-		Version: "2.1.0",
-		Runs: []sarifRun{{
-			Tool:        sarifTool{Driver: sarifDriver{Name: r.Tool, Version: r.Version, InformationURI: "https://github.com/kubeguard/kubeguard", Rules: rules}},
-			Results:     results,
-			Invocations: []sarifInvocation{inv},
-		}},
+	tool := sarifTool{Driver: sarifDriver{Name: r.Tool, Version: r.Version, InformationURI: "https://github.com/kubeguard/kubeguard", Rules: rules}}
+
+	// The log is written as it is built, a result at a time, indented as
+	// one encoding of the whole would be: large scans have hundreds of
+	// thousands of results, and the whole would be held in memory twice.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString("{\n  \"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\",\n  \"version\": \"2.1.0\",\n  \"runs\": [\n    {\n      \"tool\": ")
+	if err := writeIndented(bw, tool, "      "); err != nil {
+		return err
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(log)
+	bw.WriteString(",\n      \"results\": [")
+	listed := r.Listed()
+	var buf []byte
+	for i, f := range listed {
+		loc := sarifLocation{PhysicalLocation: physical(f.Position),
+			LogicalLocations: []sarifLogical{{FullyQualifiedName: f.Object.String() + ":" + f.Path, Kind: "object"}}}
+		res := sarifResult{RuleID: f.ControlID, RuleIndex: ruleIndex[f.ControlID], Level: sarifLevel(f.Severity),
+			Message: sarifText{Text: f.Message}, Locations: []sarifLocation{loc},
+			Properties: resultProperties{Severity: f.Severity.String(), Object: f.Object, Path: f.Path, Container: f.Container}}
+		if f.Origin != "" {
+			res.Properties.Origin = f.Origin
+			res.Message.Text += " (" + f.Origin + ")"
+		}
+		if f.Suppressed != nil {
+			kind := "external"
+			if f.Suppressed.Kind == "annotation" {
+				kind = "inSource"
+			}
+			res.Suppressions = []sarifSuppression{{Kind: kind, Justification: f.Suppressed.Reason}}
+		}
+		buf = buf[:0]
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, "\n        "...)
+		buf = appendSARIFResult(buf, &res)
+		bw.Write(buf)
+	}
+	if len(listed) > 0 {
+		bw.WriteString("\n      ")
+	}
+	bw.WriteString("],\n      \"invocations\": ")
+	if err := writeIndented(bw, []sarifInvocation{inv}, "      "); err != nil {
+		return err
+	}
+	bw.WriteString("\n    }\n  ]\n}\n")
+	return bw.Flush()
+}
+
+// writeIndented writes v as JSON indented by two spaces, its lines after
+// the first prefixed by prefix.
+func writeIndented(w *bufio.Writer, v any, prefix string) error {
+	b, err := json.MarshalIndent(v, prefix, "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
 }
 
 func refList(refs []control.Ref) string {
