@@ -181,30 +181,76 @@ func (w *worker) add(f finding.Finding) {
 }
 
 // collect moves the findings and diagnostics of workers into res, sorted.
-// Findings are sorted as pointers and copied once: large scans have
-// hundreds of thousands.
+// Large scans report hundreds of thousands of findings: each worker's are
+// sorted as pointers in parallel and merged, and copied once, in parallel
+// too (a copy of a finding is mostly write barriers while the collector
+// runs).
 func collect(res *Result, ws ...*worker) {
-	n := 0
-	for _, w := range ws {
-		for _, c := range w.findings {
-			n += len(c)
-		}
+	runs := make([][]*finding.Finding, len(ws))
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		res.Diagnostics = append(res.Diagnostics, w.diags...)
+		chunks := w.findings
+		w.findings, w.diags = nil, nil
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := 0
+			for _, c := range chunks {
+				n += len(c)
+			}
+			run := make([]*finding.Finding, 0, n)
+			for _, c := range chunks {
+				for j := range c {
+					run = append(run, &c[j])
+				}
+			}
+			slices.SortFunc(run, finding.Compare)
+			runs[i] = run
+		}()
 	}
-	ptrs := make([]*finding.Finding, 0, n)
-	for _, w := range ws {
-		for _, c := range w.findings {
-			for i := range c {
-				ptrs = append(ptrs, &c[i])
+	wg.Wait()
+	for len(runs) > 1 {
+		var next [][]*finding.Finding
+		for i := 0; i < len(runs); i += 2 {
+			if i+1 == len(runs) {
+				next = append(next, runs[i])
+			} else {
+				next = append(next, merge(runs[i], runs[i+1]))
 			}
 		}
-		res.Diagnostics = append(res.Diagnostics, w.diags...)
-		w.findings, w.diags = nil, nil
+		runs = next
 	}
-	slices.SortFunc(ptrs, finding.Compare)
+	var ptrs []*finding.Finding
+	if len(runs) == 1 {
+		ptrs = runs[0]
+	}
 	res.Findings = make([]finding.Finding, len(ptrs))
-	for i, f := range ptrs {
-		res.Findings[i] = *f
+	parts := min(len(ws), max(1, len(ptrs)/4096))
+	for p := range parts {
+		lo, hi := p*len(ptrs)/parts, (p+1)*len(ptrs)/parts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				res.Findings[i] = *ptrs[i]
+			}
+		}()
 	}
+	wg.Wait()
+}
+
+// merge merges two sorted runs of findings.
+func merge(a, b []*finding.Finding) []*finding.Finding {
+	out := make([]*finding.Finding, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if finding.Compare(b[0], a[0]) < 0 {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // ScanInputs reads inputs (files, stdin) and evaluates every control. One
@@ -438,7 +484,7 @@ func (e *Engine) finish(ws []*worker, plan func(*inventory.Inventory) map[*objec
 		}
 		return x.Object.Ref.Compare(y.Object.Ref)
 	})
-	inv := inventory.New()
+	inv := inventory.NewSized(len(entries))
 	for _, en := range entries {
 		inv.Add(en.Object, en.Workload)
 	}

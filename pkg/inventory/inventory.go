@@ -45,8 +45,12 @@ type memoEntry struct {
 }
 
 // New returns an empty inventory.
-func New() *Inventory {
-	return &Inventory{byKey: map[key]int{}, byKind: map[string][]int{}, kindNS: map[key]bool{}}
+func New() *Inventory { return NewSized(0) }
+
+// NewSized returns an empty inventory with room for n objects, so that
+// building a large one does not rehash its index again and again.
+func NewSized(n int) *Inventory {
+	return &Inventory{entries: make([]Entry, 0, n), byKey: make(map[key]int, n), byKind: map[string][]int{}, kindNS: map[key]bool{}}
 }
 
 // Overlay returns base with o added, replacing any object of the same

@@ -222,7 +222,20 @@ func Split(name string, r io.Reader, lim Limits, emit func(Batch)) []Diagnostic 
 	// without copying each document.
 	if f, ok := r.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() <= int64(lim.MaxDocumentBytes) {
-			data, err := io.ReadAll(f)
+			// read into a buffer of the file's size: objects keep it
+			// for positions, and a growing one would be up to twice that
+			data := make([]byte, st.Size())
+			n, err := io.ReadFull(f, data)
+			if err == io.ErrUnexpectedEOF {
+				err = nil // the file shrank while being read
+			}
+			data = data[:n]
+			if err == nil {
+				// the file grew while being read: take the rest too
+				var more []byte
+				more, err = io.ReadAll(f)
+				data = append(data, more...)
+			}
 			if err != nil {
 				return []Diagnostic{{Pos: Position{File: name}, Severity: SeverityError, Message: "read: " + err.Error()}}
 			}
