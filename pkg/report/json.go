@@ -49,7 +49,8 @@ type jsonObject struct {
 func JSON(w io.Writer, r *Report) error {
 	// Findings are encoded one at a time: a large scan has hundreds of
 	// thousands, and encoding the report as one value would hold all of
-	// it in memory twice. The layout is that of jsonReport, indented.
+	// it in memory twice. The report is an object of schemaVersion, tool
+	// (name, version), summary, findings and diagnostics, indented.
 	bw := bufio.NewWriterSize(w, 256<<10)
 	diags := r.Diagnostics
 	if diags == nil {
