@@ -7,8 +7,6 @@ import (
 	"slices"
 	"sync"
 
-	"k8s.io/apimachinery/pkg/runtime"
-
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
@@ -200,7 +198,7 @@ func (inv *Inventory) Memo(key string, kinds []string, build func(*Inventory) an
 // kinds are few, and only the controls that read them pay for it.
 func As[T any](o *object.Object) (*T, bool) {
 	var t T
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Content, &t); err != nil {
+	if err := convertTo(o.Content, &t); err != nil {
 		return nil, false
 	}
 	return &t, true

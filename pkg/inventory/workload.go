@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
@@ -119,7 +118,7 @@ func ExtractWorkload(o *object.Object) (*Workload, error) {
 	}
 	w := &Workload{SpecPath: specPath, MetaPath: metaPath}
 	var convErr error
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(specM, &w.Spec); err != nil {
+	if err := convertTo(specM, &w.Spec); err != nil {
 		// The fast converter stops at the first bad value and does not say
 		// where it is. encoding/json names the field and decodes the rest,
 		// so the pod is still analysed without the bad field.
