@@ -67,7 +67,9 @@ func fastDecode(doc Document, lim Limits) (objs []*Object, diags []Diagnostic, o
 		return nil, nil, false
 	}
 	f := &fastParser{doc: doc, data: doc.Data, lim: lim, line: 1}
-	f.nodes = make([]fastNode, 1, 1+strings.Count(unsafe.String(unsafe.SliceData(doc.Data), len(doc.Data)), "\n"))
+	// a node per line, and per item or entry of one-line flow collections
+	text := unsafe.String(unsafe.SliceData(doc.Data), len(doc.Data))
+	f.nodes = make([]fastNode, 1, 2+strings.Count(text, "\n")+strings.Count(text, ",")+strings.Count(text, "{"))
 	defer func() {
 		if r := recover(); r != nil {
 			if _, ok := r.(giveUp); !ok {
@@ -952,7 +954,8 @@ func (f *fastParser) flowValue() (any, int32, uint8) {
 // its end, leaving p at the indicator that ends it.
 func (f *fastParser) flowPlainEnd() int {
 	start := f.p
-	if c := f.at(start); isIndicator(c) || (c == '-' || c == '?' || c == ':') && (f.blank(start+1) || strings.IndexByte(",[]{}", f.at(start+1)) >= 0) {
+	// inside flow collections ? and : always start a key or a value
+	if c := f.at(start); isIndicator(c) || c == '?' || c == ':' || c == '-' && (f.blank(start+1) || strings.IndexByte(",[]{}", f.at(start+1)) >= 0) {
 		f.fail()
 	}
 	end := start
@@ -1022,19 +1025,23 @@ func number(s string) any {
 		strings.Contains(s, "0b") || strings.Contains(s, "0o") {
 		return slowScalar(s)
 	}
+	if s[0] == '.' {
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			return f
+		}
+		return s
+	}
 	plain := s
 	if strings.IndexByte(s, '_') >= 0 {
 		plain = strings.ReplaceAll(s, "_", "")
 	}
-	if s[0] != '.' {
+	if intChars(plain) {
 		if i, err := strconv.ParseInt(plain, 0, 64); err == nil {
 			return i
 		}
 		if _, err := strconv.ParseUint(plain, 0, 64); err == nil {
 			return slowScalar(s)
 		}
-	} else if f, err := strconv.ParseFloat(s, 64); err == nil {
-		return f
 	}
 	if floatChars(plain) && yamlFloat.MatchString(plain) {
 		if f, err := strconv.ParseFloat(plain, 64); err == nil {
@@ -1042,6 +1049,19 @@ func number(s string) any {
 		}
 	}
 	return s
+}
+
+// intChars reports whether s could be an integer in some base (ParseInt
+// with base 0 fails on anything else, allocating an error to say so).
+func intChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F', c == 'x', c == 'X', c == 'o', c == 'O', c == '+', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // timestampLike reports the shape the parser tries as a timestamp.
