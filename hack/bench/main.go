@@ -44,16 +44,25 @@ func main() {
 	build.Stderr = os.Stderr
 	check(build.Run())
 	var binary []string
-	for _, in := range []string{"../shared/corpus", big} {
+	wall := map[string]float64{}
+	for _, in := range []string{"../shared/corpus", small, big} {
 		for _, format := range []string{"json", "sarif"} {
-			cmd := exec.Command(bin, "scan", "-o", format, "--fail-on", "critical", in)
-			start := time.Now()
-			_ = cmd.Run() // exit 1 (findings) is expected
-			ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-			binary = append(binary, fmt.Sprintf("kubeguard scan -o %-5s %-10s wall %.3fs  peak RSS %d MiB",
-				format, filepath.Base(in), time.Since(start).Seconds(), ru.Maxrss/1024))
+			best, rss := 0.0, int64(0)
+			for i := 0; i < 3; i++ {
+				cmd := exec.Command(bin, "scan", "-o", format, "--fail-on", "critical", in)
+				start := time.Now()
+				_ = cmd.Run() // exit 1 (findings) is expected
+				if d := time.Since(start).Seconds(); i == 0 || d < best {
+					best = d
+				}
+				rss = max(rss, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss/1024)
+			}
+			wall[in+format] = best
+			binary = append(binary, fmt.Sprintf("kubeguard scan -o %-5s %-10s wall %.3fs (best of 3)  peak RSS %d MiB",
+				format, filepath.Base(in), best, rss))
 		}
 	}
+	binary = append(binary, fmt.Sprintf("linearity of the binary (10x objects, fresh processes): %.2fx time", wall[big+"json"]/wall[small+"json"]))
 
 	fmt.Printf("%-16s %-6s %10s %12s %10s %12s %7s %14s\n", "input", "cores", "objects", "parse s", "scan s", "scan obj/s", "ratio", "yaml.v3 parse s")
 	inputs := []string{"../shared/corpus", small, big}
@@ -89,7 +98,7 @@ func main() {
 		fmt.Printf("corpus charts: %d charts rendered and scanned (%d objects) in %.3f s\n", charts, n, best)
 	}
 	cores := runtime.NumCPU()
-	fmt.Printf("linearity (10x objects, %d cores): %.2fx time\n", cores, times[fmt.Sprintf("%s/%d", big, cores)]/times[fmt.Sprintf("%s/%d", small, cores)])
+	fmt.Printf("linearity in-process (10x objects, %d cores, memory warmed by the inputs before): %.2fx time\n", cores, times[fmt.Sprintf("%s/%d", big, cores)]/times[fmt.Sprintf("%s/%d", small, cores)])
 	for _, line := range binary {
 		fmt.Println(line)
 	}

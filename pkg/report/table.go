@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/object"
@@ -13,6 +15,25 @@ import (
 var severityColor = map[finding.Severity]string{
 	finding.Critical: "\x1b[1;31m", finding.High: "\x1b[31m", finding.Medium: "\x1b[33m",
 	finding.Low: "\x1b[36m", finding.Info: "\x1b[2m",
+}
+
+// pad writes s left-aligned in n characters.
+func pad(w *bufio.Writer, s string, n int) {
+	w.WriteString(s)
+	w.WriteString(spaces(n - utf8.RuneCountInString(s)))
+}
+
+const manySpaces = "                                        "
+
+// spaces returns n spaces (none when n is not positive).
+func spaces(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	if n > len(manySpaces) {
+		return strings.Repeat(" ", n)
+	}
+	return manySpaces[:n]
 }
 
 // Table writes findings grouped by object, then diagnostics and a summary.
@@ -33,10 +54,14 @@ func Table(out io.Writer, r *Report) error {
 		origin string
 		items  []int
 	}
+	type groupKey struct {
+		file string
+		ref  object.Ref
+	}
 	var groups []*group
-	idx := map[string]*group{}
+	idx := map[groupKey]*group{}
 	for i, f := range listed {
-		k := f.Position.File + "\x00" + f.Object.String()
+		k := groupKey{f.Position.File, f.Object}
 		g, ok := idx[k]
 		if !ok {
 			g = &group{ref: f.Object, first: f.Position, origin: f.Origin}
@@ -45,6 +70,14 @@ func Table(out io.Writer, r *Report) error {
 		}
 		g.items = append(g.items, i)
 	}
+	// Lines are written field by field, padded as fmt's %-Ns pads (by
+	// characters): large scans list hundreds of thousands of findings.
+	var sevs [finding.Critical + 1]string
+	for sev := range sevs {
+		sevs[sev] = paint(finding.Severity(sev), strings.ToUpper(finding.Severity(sev).String()))
+	}
+	const blank = "  " + "        " + "  " + "       " + "  " + "                              " + " "
+	var num []byte
 	for _, g := range groups {
 		loc := g.first.File
 		if loc == "" {
@@ -53,22 +86,41 @@ func Table(out io.Writer, r *Report) error {
 		if g.origin != "" {
 			loc += "  (" + g.origin + ")"
 		}
-		fmt.Fprintf(w, "%s  %s\n", g.ref, loc)
+		w.WriteString(g.ref.String())
+		w.WriteString("  ")
+		w.WriteString(loc)
+		w.WriteByte('\n')
 		for _, i := range g.items {
-			f := listed[i]
-			sev := strings.ToUpper(f.Severity.String())
-			pos := ""
+			f := &listed[i]
+			w.WriteString("  ")
+			pad(w, sevs[f.Severity], 8)
+			w.WriteString("  ")
+			num = num[:0]
 			if f.Position.Line > 0 {
-				pos = fmt.Sprintf("%d:%d", f.Position.Line, f.Position.Column)
+				num = strconv.AppendInt(num, int64(f.Position.Line), 10)
+				num = append(num, ':')
+				num = strconv.AppendInt(num, int64(f.Position.Column), 10)
 			}
-			fmt.Fprintf(w, "  %-8s  %-7s  %-30s %s\n", paint(f.Severity, sev), pos, f.ControlID, f.Message)
+			w.Write(num)
+			w.WriteString(spaces(7 - len(num)))
+			w.WriteString("  ")
+			pad(w, f.ControlID, 30)
+			w.WriteByte(' ')
+			w.WriteString(f.Message)
+			w.WriteByte('\n')
 			if f.Suppressed != nil {
-				fmt.Fprintf(w, "  %-8s  %-7s  %-30s suppressed (%s): %s\n", "", "", "", f.Suppressed.Kind, f.Suppressed.Reason)
+				w.WriteString(blank + "suppressed (")
+				w.WriteString(f.Suppressed.Kind)
+				w.WriteString("): ")
+				w.WriteString(f.Suppressed.Reason)
+				w.WriteByte('\n')
 			} else if c := r.control(f.ControlID); c != nil && c.Remediation != "" {
-				fmt.Fprintf(w, "  %-8s  %-7s  %-30s fix: %s\n", "", "", "", c.Remediation)
+				w.WriteString(blank + "fix: ")
+				w.WriteString(c.Remediation)
+				w.WriteByte('\n')
 			}
 		}
-		fmt.Fprintln(w)
+		w.WriteByte('\n')
 	}
 	for _, d := range r.Diagnostics {
 		fmt.Fprintln(w, d.String())
