@@ -56,3 +56,4 @@ docs:
 
 fuzz:
 	$(GO) test ./pkg/object -run '^$$' -fuzz FuzzDecode -fuzztime 60s
+	$(GO) test ./pkg/object -run '^$$' -fuzz FuzzFast -fuzztime 60s
