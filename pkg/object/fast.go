@@ -57,6 +57,10 @@ type fastParser struct {
 	lim   Limits
 	nodes []fastNode
 	diags []Diagnostic
+	// colAt and colN: an offset on line colLine and its column
+	colLine int32
+	colAt   int
+	colN    int32
 }
 
 // fastDecode decodes doc when it holds one object in the subset of YAML
@@ -130,13 +134,19 @@ func plainText(data []byte) bool {
 func (f *fastParser) fail() { panic(giveUp{}) }
 
 // col is the 1-based column of offset p, in characters like the parser's.
+// Columns are counted on from the last one asked for on the line: one
+// line can hold a whole JSON document.
 func (f *fastParser) col(p int) int32 {
-	for i := f.ls; i < p; i++ {
-		if f.data[i] >= utf8.RuneSelf {
-			return int32(utf8.RuneCount(f.data[f.ls:p]) + 1)
+	if f.colLine != f.line || f.colAt > p {
+		f.colLine, f.colAt, f.colN = f.line, f.ls, 1
+	}
+	for i := f.colAt; i < p; i++ {
+		if f.data[i] < utf8.RuneSelf || utf8.RuneStart(f.data[i]) {
+			f.colN++
 		}
 	}
-	return int32(p - f.ls + 1)
+	f.colAt = p
+	return f.colN
 }
 
 func (f *fastParser) str(a, b int) string {

@@ -184,3 +184,31 @@ func FuzzFast(f *testing.F) {
 		}
 	})
 }
+
+// A long line (a large flow mapping) is read in one pass: positions on it
+// must not be counted from its start each time.
+func TestFastLongLine(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: é}\ndata: {")
+	for i := range 100_000 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, `"k%d": "ü%d"`, i, i)
+	}
+	b.WriteString("}\n")
+	doc := Document{File: "f.yaml", Line: 1, Data: []byte(b.String())}
+	f, _, ok := fastDecode(doc, Limits{})
+	if !ok {
+		t.Fatal("fast decoder gave up")
+	}
+	r, _ := decodeYAML(doc, Limits{})
+	if !reflect.DeepEqual(f[0].Content, r[0].Content) {
+		t.Fatal("content differs from the parser's")
+	}
+	for _, p := range []string{"data.k0", "data.k50000", "data.k99999", "metadata.name"} {
+		if a, b := f[0].Locate(p), r[0].Locate(p); a != b {
+			t.Errorf("%s: fast %v, parser %v", p, a, b)
+		}
+	}
+}
