@@ -13,16 +13,15 @@ import (
 )
 
 // The fast decoder reads the YAML that manifests are made of (block
-// mappings and sequences, plain and quoted scalars, literal and folded
-// block scalars, one-line flow collections, comments) straight into
-// unstructured content, and records where each key and list item starts.
-// A general YAML parser builds a node tree first and then converts it,
-// which costs several times the scan of an object; decoding is most of a
-// scan. Whatever it does not read exactly as the YAML parser would (anchors,
-// tags, multi-line flow or plain scalars, explicit keys, Lists, syntax
-// errors) it gives up on, and the document goes to the YAML parser, which
-// stays the reference: tests compare both on every document of the corpus
-// and under fuzzing.
+// mappings and sequences, plain, quoted and block scalars, one-line flow
+// collections, comments) straight into unstructured content, and records
+// where each key and list item starts. A general YAML parser builds a node
+// tree that is then converted, which was most of the cost of a scan.
+// Whatever the fast decoder does not read exactly as the YAML parser would
+// (anchors, tags, explicit keys, multi-line flow collections, escaped line
+// breaks, more-indented folded lines, Lists, syntax errors) it gives up on,
+// and the document goes to the YAML parser, which stays the reference:
+// tests compare both on every document of the corpus and under fuzzing.
 //
 // Strings share the document's bytes: Document.Data must not change once
 // decoded (locators keep it for positions anyway).
@@ -135,7 +134,7 @@ func (f *fastParser) fail() { panic(giveUp{}) }
 
 // col is the 1-based column of offset p, in characters like the parser's.
 // Columns are counted on from the last one asked for on the line: one
-// line can hold a whole JSON document.
+// line can hold a flow collection of any size.
 func (f *fastParser) col(p int) int32 {
 	if f.colLine != f.line || f.colAt > p {
 		f.colLine, f.colAt, f.colN = f.line, f.ls, 1
@@ -371,7 +370,7 @@ func (f *fastParser) mapping(ind int) (map[string]any, int32) {
 			f.fail() // merge keys
 		}
 		f.p = after
-		v, child, kind := f.value(ind, true)
+		v, child, kind := f.value(ind)
 		f.nodes[n].child, f.nodes[n].kind = child, kind
 		if _, dup := m[key]; dup {
 			f.diags = append(f.diags, Diagnostic{Pos: Position{File: f.doc.File, Line: int(kline) + f.doc.Line - 1, Column: int(kcol)},
@@ -441,8 +440,9 @@ func (f *fastParser) node(c, parent int) (any, int32, uint8) {
 }
 
 // value reads what follows the colon of a key of a mapping indented by
-// ind: a value on the same line, or a block on the next ones.
-func (f *fastParser) value(ind int, inMapping bool) (any, int32, uint8) {
+// ind: a value on the same line, or a block on the next ones (a sequence
+// may sit at the mapping's own indentation).
+func (f *fastParser) value(ind int) (any, int32, uint8) {
 	for f.at(f.p) == ' ' {
 		f.p++
 	}
@@ -454,7 +454,7 @@ func (f *fastParser) value(ind int, inMapping bool) (any, int32, uint8) {
 		switch {
 		case f.ind > ind:
 			return f.node(f.ind, ind)
-		case f.ind == ind && inMapping && f.data[f.p] == '-' && f.blank(f.p+1):
+		case f.ind == ind && f.data[f.p] == '-' && f.blank(f.p+1):
 			v, first := f.sequence(ind)
 			return v, first, valSeq
 		}
