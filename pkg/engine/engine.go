@@ -186,15 +186,19 @@ func (w *worker) add(f finding.Finding) {
 // too (a copy of a finding is mostly write barriers while the collector
 // runs).
 func collect(res *Result, ws ...*worker) {
+	total := 0
+	for _, w := range ws {
+		for _, c := range w.findings {
+			total += len(c)
+		}
+	}
 	runs := make([][]*finding.Finding, len(ws))
 	var wg sync.WaitGroup
 	for i, w := range ws {
 		res.Diagnostics = append(res.Diagnostics, w.diags...)
 		chunks := w.findings
 		w.findings, w.diags = nil, nil
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		sortRun := func() {
 			n := 0
 			for _, c := range chunks {
 				n += len(c)
@@ -207,6 +211,15 @@ func collect(res *Result, ws ...*worker) {
 			}
 			slices.SortFunc(run, finding.Compare)
 			runs[i] = run
+		}
+		if total < parallelFindings {
+			sortRun() // an admission request: goroutines would cost more
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sortRun()
 		}()
 	}
 	wg.Wait()
@@ -226,7 +239,13 @@ func collect(res *Result, ws ...*worker) {
 		ptrs = runs[0]
 	}
 	res.Findings = make([]finding.Finding, len(ptrs))
-	parts := min(len(ws), max(1, len(ptrs)/4096))
+	parts := min(len(ws), max(1, len(ptrs)/parallelFindings))
+	if parts == 1 {
+		for i, f := range ptrs {
+			res.Findings[i] = *f
+		}
+		return
+	}
 	for p := range parts {
 		lo, hi := p*len(ptrs)/parts, (p+1)*len(ptrs)/parts
 		wg.Add(1)
@@ -239,6 +258,10 @@ func collect(res *Result, ws ...*worker) {
 	}
 	wg.Wait()
 }
+
+// parallelFindings is how many findings make collecting them in parallel
+// worth it.
+const parallelFindings = 4096
 
 // merge merges two sorted runs of findings.
 func merge(a, b []*finding.Finding) []*finding.Finding {
