@@ -19,7 +19,7 @@ import (
 // tree that is then converted, which was most of the cost of a scan.
 // Whatever the fast decoder does not read exactly as the YAML parser would
 // (anchors, tags, explicit keys, multi-line flow collections, escaped line
-// breaks, more-indented folded lines, Lists, syntax errors) it gives up on,
+// breaks, more-indented folded lines, syntax errors) it gives up on,
 // and the document goes to the YAML parser, which stays the reference:
 // tests compare both on every document of the corpus and under fuzzing.
 //
@@ -93,19 +93,47 @@ func fastDecode(doc Document, lim Limits) (objs []*Object, diags []Diagnostic, o
 		return nil, nil, false // content left of the root mapping
 	}
 	f.nodes[0] = fastNode{line: line, col: col, k0: -1, child: first, next: -1, kind: valMap}
-	if isList(content) {
+	if items, ok := content["items"].([]any); ok && isList(content) {
+		// a List (kubectl get -o yaml): its items are the objects
+		itemsNode := int32(-1)
+		for c := first; c >= 0; c = f.nodes[c].next {
+			if n := f.nodes[c]; f.str(int(n.k0), int(n.k1)) == "items" {
+				itemsNode = c
+			}
+		}
+		objs = make([]*Object, 0, len(items))
+		n := f.nodes[itemsNode].child
+		for i, it := range items {
+			m, ok := it.(map[string]any)
+			if !ok || !isObject(m) {
+				return nil, nil, false // the parser says what is wrong with it
+			}
+			objs = append(objs, f.object(m, n, Index("items", i)))
+			n = f.nodes[n].next
+		}
+		return objs, f.diags, true
+	}
+	if !isObject(content) {
 		return nil, nil, false
 	}
-	if s, _ := content["apiVersion"].(string); s == "" {
-		return nil, nil, false
-	}
-	if s, _ := content["kind"].(string); s == "" {
-		return nil, nil, false
-	}
-	loc := &fastLocator{file: doc.File, lineOff: int32(doc.Line - 1), raw: doc.Data, nodes: f.nodes}
-	o := New(content, Position{File: doc.File, Line: int(line) + doc.Line - 1, Column: int(col)}, loc)
-	o.Origin = doc.Origin
-	return []*Object{o}, f.diags, true
+	return []*Object{f.object(content, 0, "")}, f.diags, true
+}
+
+// isObject reports whether content names its API version and kind.
+func isObject(content map[string]any) bool {
+	v, _ := content["apiVersion"].(string)
+	k, _ := content["kind"].(string)
+	return v != "" && k != ""
+}
+
+// object returns the object of content, whose node is n, at path prefix
+// of the document.
+func (f *fastParser) object(content map[string]any, n int32, prefix string) *Object {
+	loc := &fastLocator{file: f.doc.File, lineOff: int32(f.doc.Line - 1), raw: f.doc.Data, nodes: f.nodes, root: n, prefix: prefix}
+	nd := f.nodes[n]
+	o := New(content, Position{File: f.doc.File, Line: int(nd.line) + f.doc.Line - 1, Column: int(nd.col)}, loc)
+	o.Origin = f.doc.Origin
+	return o
 }
 
 // plainText reports whether data holds only characters the fast decoder
@@ -1145,11 +1173,13 @@ type fastLocator struct {
 	file    string
 	lineOff int32
 	raw     []byte
-	nodes   []fastNode // nodes[0] is the object
+	nodes   []fastNode // of the whole document
+	root    int32      // the object's node: 0, or an item of a List
+	prefix  string     // the object's path in the document
 }
 
 func (l *fastLocator) Locate(path string) Position {
-	best := int32(0)
+	best := l.root
 	eachElem(path, func(e PathElem) bool {
 		n := l.nodes[best]
 		next := int32(-1)
@@ -1179,7 +1209,7 @@ func (l *fastLocator) Locate(path string) Position {
 // Compact keeps the positions of anchors; others are found again by the
 // YAML parser, which places them where this locator does.
 func (l *fastLocator) Compact(anchors []string) Locator {
-	c := &nodeLocator{file: l.file, lineOff: int(l.lineOff), raw: l.raw,
+	c := &nodeLocator{file: l.file, lineOff: int(l.lineOff), raw: l.raw, prefix: l.prefix,
 		anchors: anchors, at: make([]int32, 2*len(anchors))}
 	for i, a := range anchors {
 		p := l.Locate(a)

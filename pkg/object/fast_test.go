@@ -131,10 +131,16 @@ func TestFastCases(t *testing.T) {
 		"data:\n  a: |\n    no final break",
 		"data:\n  a: >+\n    no final break",
 		"data:\n  a: text\n    - more\n    * and `more`\n",
+		"kind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n  spec:\n    containers:\n    - name: c\n- {apiVersion: v1, kind: Service, metadata: {name: b}}\n",
+		"kind: List\nitems: []\n",
+		"kind: PodList\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata:\n      name: a\n",
 		"spec:\n  é: ü\n  list: [é, x]\n  k: {a: ü, b: c}\n",
 	}
 	for i, body := range read {
 		data := head + body
+		if strings.HasPrefix(body, "kind: List") {
+			data = "apiVersion: v1\n" + body
+		}
 		if i%2 == 1 {
 			data = "--- # comment\n" + data // a document marker, as split
 		}
@@ -159,7 +165,8 @@ func TestFastCases(t *testing.T) {
 		"data:\r\n  a: 1\r\n",
 		"data:\n  a: b: c\n",
 		"data:\n  a: 1\n - b\n",
-		"kind: List\nitems: []\n",
+		"kind: List\nitems:\n- 1\n",
+		"kind: List\nitems:\n- metadata: {name: no-kind}\n",
 	}
 	for _, body := range left {
 		data := head + body
@@ -178,6 +185,7 @@ func FuzzFast(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    args: [\"-x\", 'y']\n"))
 	f.Add([]byte("apiVersion: v1\nkind: ConfigMap\ndata:\n  a: |-\n    x\n\n    y\n  b: >\n    p\n    q\n"))
 	f.Add([]byte("kind: K\napiVersion: v\nx: 0o17\ny: 2001-12-14\nz: -.5\n"))
+	f.Add([]byte("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n- {apiVersion: v1, kind: Secret}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if _, diff := sameAsParser(Document{File: "f.yaml", Line: 1, Data: data}, Limits{MaxDepth: 50}); diff != "" {
 			t.Error(diff)
