@@ -217,8 +217,7 @@ func (d *decoder) value(n *yaml.Node, depth int) (any, error) {
 				return nil, err
 			}
 			if _, dup := out[key]; dup {
-				d.diags = append(d.diags, Diagnostic{Pos: d.pos(k), Severity: SeverityWarning,
-					Message: fmt.Sprintf("duplicate key %q; the last value wins", key)})
+				d.diags = append(d.diags, duplicateKey(d.pos(k), key))
 			}
 			out[key] = v
 		}
@@ -252,6 +251,11 @@ func (d *decoder) value(n *yaml.Node, depth int) (any, error) {
 		return d.value(n.Content[0], depth)
 	}
 	return nil, d.fail(n, errors.New("unsupported YAML node"))
+}
+
+// duplicateKey warns of a key a mapping holds twice, at pos.
+func duplicateKey(pos Position, key string) Diagnostic {
+	return Diagnostic{Pos: pos, Severity: SeverityWarning, Message: fmt.Sprintf("duplicate key %q; the last value wins", key)}
 }
 
 // scalar resolves a scalar the way a YAML-to-JSON conversion does.

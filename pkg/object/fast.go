@@ -1,7 +1,6 @@
 package object
 
 import (
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -272,9 +271,27 @@ func (f *fastParser) rest() {
 	}
 }
 
-func (f *fastParser) add(n fastNode) int32 {
+// entries are the nodes of one collection, linked in order.
+type entries struct{ first, last int32 }
+
+var noEntries = entries{-1, -1}
+
+// add records n as the next entry of es.
+func (f *fastParser) add(es *entries, n fastNode) int32 {
 	f.nodes = append(f.nodes, n)
-	return int32(len(f.nodes) - 1)
+	i := int32(len(f.nodes) - 1)
+	if es.last >= 0 {
+		f.nodes[es.last].next = i
+	} else {
+		es.first = i
+	}
+	es.last = i
+	return i
+}
+
+// duplicate reports a key seen before in its mapping, at line and col.
+func (f *fastParser) duplicate(key string, line, col int32) {
+	f.diags = append(f.diags, duplicateKey(Position{File: f.doc.File, Line: int(line) + f.doc.Line - 1, Column: int(col)}, key))
 }
 
 func (f *fastParser) enter() {
@@ -380,19 +397,13 @@ func (f *fastParser) mapping(ind int) (map[string]any, int32) {
 	f.enter()
 	defer func() { f.depth-- }()
 	m := map[string]any{}
-	first, last := int32(-1), int32(-1)
+	es := noEntries
 	for {
 		k0, k1, after, ok := f.keyAt(f.p)
 		if !ok {
 			f.fail()
 		}
-		n := f.add(fastNode{line: f.line, col: f.col(f.p), k0: int32(k0), k1: int32(k1), child: -1, next: -1})
-		if last >= 0 {
-			f.nodes[last].next = n
-		} else {
-			first = n
-		}
-		last = n
+		n := f.add(&es, fastNode{line: f.line, col: f.col(f.p), k0: int32(k0), k1: int32(k1), child: -1, next: -1})
 		key, kline, kcol := f.str(k0, k1), f.line, f.nodes[n].col
 		if key == "<<" && f.at(f.p) != '"' && f.at(f.p) != '\'' {
 			f.fail() // merge keys
@@ -401,12 +412,11 @@ func (f *fastParser) mapping(ind int) (map[string]any, int32) {
 		v, child, kind := f.value(ind)
 		f.nodes[n].child, f.nodes[n].kind = child, kind
 		if _, dup := m[key]; dup {
-			f.diags = append(f.diags, Diagnostic{Pos: Position{File: f.doc.File, Line: int(kline) + f.doc.Line - 1, Column: int(kcol)},
-				Severity: SeverityWarning, Message: fmt.Sprintf("duplicate key %q; the last value wins", key)})
+			f.duplicate(key, kline, kcol)
 		}
 		m[key] = v
 		if f.ind < ind {
-			return m, first
+			return m, es.first
 		}
 		if f.ind > ind {
 			f.fail()
@@ -419,7 +429,7 @@ func (f *fastParser) sequence(ind int) ([]any, int32) {
 	f.enter()
 	defer func() { f.depth-- }()
 	var out []any
-	first, last := int32(-1), int32(-1)
+	es := noEntries
 	for {
 		f.p++ // the dash
 		for f.at(f.p) == ' ' {
@@ -431,24 +441,18 @@ func (f *fastParser) sequence(ind int) ([]any, int32) {
 				f.fail() // an empty item
 			}
 		}
-		n := f.add(fastNode{line: f.line, col: f.col(f.p), k0: -1, child: -1, next: -1})
-		if last >= 0 {
-			f.nodes[last].next = n
-		} else {
-			first = n
-		}
-		last = n
+		n := f.add(&es, fastNode{line: f.line, col: f.col(f.p), k0: -1, child: -1, next: -1})
 		v, child, kind := f.node(f.p-f.ls, ind)
 		f.nodes[n].child, f.nodes[n].kind = child, kind
 		out = append(out, v)
 		if f.ind < ind {
-			return out, first
+			return out, es.first
 		}
 		if f.ind > ind {
 			f.fail()
 		}
 		if f.data[f.p] != '-' || !f.blank(f.p+1) {
-			return out, first // a key of the mapping this sequence is the value of
+			return out, es.first // a key of the mapping this sequence is the value of
 		}
 	}
 }
@@ -866,15 +870,7 @@ func (f *fastParser) flow() (any, int32, uint8) {
 	defer func() { f.depth-- }()
 	open := f.data[f.p]
 	f.p++
-	first, last := int32(-1), int32(-1)
-	link := func(n int32) {
-		if last >= 0 {
-			f.nodes[last].next = n
-		} else {
-			first = n
-		}
-		last = n
-	}
+	es := noEntries
 	if open == '[' {
 		var out []any
 		for {
@@ -884,10 +880,9 @@ func (f *fastParser) flow() (any, int32, uint8) {
 				if out == nil {
 					out = []any{}
 				}
-				return out, first, valSeq
+				return out, es.first, valSeq
 			}
-			n := f.add(fastNode{line: f.line, col: f.col(f.p), k0: -1, child: -1, next: -1})
-			link(n)
+			n := f.add(&es, fastNode{line: f.line, col: f.col(f.p), k0: -1, child: -1, next: -1})
 			v, child, kind := f.flowValue()
 			f.nodes[n].child, f.nodes[n].kind = child, kind
 			out = append(out, v)
@@ -906,7 +901,7 @@ func (f *fastParser) flow() (any, int32, uint8) {
 		f.spaces()
 		if f.at(f.p) == '}' {
 			f.p++
-			return m, first, valMap
+			return m, es.first, valMap
 		}
 		var k0, k1 int
 		line, col := f.line, f.col(f.p)
@@ -932,8 +927,7 @@ func (f *fastParser) flow() (any, int32, uint8) {
 			f.fail()
 		}
 		f.p++ // the colon
-		n := f.add(fastNode{line: line, col: col, k0: int32(k0), k1: int32(k1), child: -1, next: -1})
-		link(n)
+		n := f.add(&es, fastNode{line: line, col: col, k0: int32(k0), k1: int32(k1), child: -1, next: -1})
 		f.spaces()
 		var v any
 		if c := f.at(f.p); c != ',' && c != '}' {
@@ -943,8 +937,7 @@ func (f *fastParser) flow() (any, int32, uint8) {
 			f.nodes[n].child, f.nodes[n].kind = child, kind
 		}
 		if _, dup := m[key]; dup {
-			f.diags = append(f.diags, Diagnostic{Pos: Position{File: f.doc.File, Line: int(line) + f.doc.Line - 1, Column: int(col)},
-				Severity: SeverityWarning, Message: fmt.Sprintf("duplicate key %q; the last value wins", key)})
+			f.duplicate(key, line, col)
 		}
 		m[key] = v
 		f.spaces()
