@@ -21,16 +21,8 @@ func appendFinding(b []byte, jf *jsonFinding, c *controlJSON) []byte {
 	b = appendString(b, jf.Severity.String())
 	b = append(b, ","+f+`"category": `...)
 	b = append(b, c.category...)
-	b = append(b, ","+f+`"object": {`+f+`  "apiVersion": `...)
-	b = appendString(b, jf.Object.APIVersion)
-	b = append(b, ","+f+`  "kind": `...)
-	b = appendString(b, jf.Object.Kind)
-	if jf.Object.Namespace != "" {
-		b = append(b, ","+f+`  "namespace": `...)
-		b = appendString(b, jf.Object.Namespace)
-	}
-	b = append(b, ","+f+`  "name": `...)
-	b = appendString(b, jf.Object.Name)
+	b = append(b, ","+f+`"object": {`...)
+	b = appendRef(b, f+"  ", jf.Object.APIVersion, jf.Object.Kind, jf.Object.Namespace, jf.Object.Name)
 	if jf.Object.UID != "" {
 		b = append(b, ","+f+`  "uid": `...)
 		b = appendString(b, jf.Object.UID)
@@ -120,6 +112,29 @@ func appendFrameworks(b []byte, refs []control.Ref) []byte {
 }
 
 const hex = "0123456789abcdef"
+
+// appendRef writes the fields of an object reference, each on a line
+// starting with in (a line break and the indentation): apiVersion, kind,
+// namespace when set, and name.
+func appendRef(b []byte, in, apiVersion, kind, namespace, name string) []byte {
+	b = append(b, in...)
+	b = append(b, `"apiVersion": `...)
+	b = appendString(b, apiVersion)
+	b = append(b, ',')
+	b = append(b, in...)
+	b = append(b, `"kind": `...)
+	b = appendString(b, kind)
+	if namespace != "" {
+		b = append(b, ',')
+		b = append(b, in...)
+		b = append(b, `"namespace": `...)
+		b = appendString(b, namespace)
+	}
+	b = append(b, ',')
+	b = append(b, in...)
+	b = append(b, `"name": `...)
+	return appendString(b, name)
+}
 
 // appendString quotes s as encoding/json does: <, > and & escaped for
 // HTML, invalid UTF-8 replaced by U+FFFD, U+2028 and U+2029 escaped.

@@ -56,16 +56,9 @@ func appendSARIFResult(b []byte, r *sarifResult) []byte {
 		b = appendString(b, pr.Container)
 		b = append(b, ',')
 	}
-	b = append(b, p+`    "object": {`+p+`      "apiVersion": `...)
-	b = appendString(b, pr.Object.APIVersion)
-	b = append(b, ","+p+`      "kind": `...)
-	b = appendString(b, pr.Object.Kind)
-	if pr.Object.Namespace != "" {
-		b = append(b, ","+p+`      "namespace": `...)
-		b = appendString(b, pr.Object.Namespace)
-	}
-	b = append(b, ","+p+`      "name": `...)
-	b = appendString(b, pr.Object.Name)
+	b = append(b, p+`    "object": {`...)
+	o := &pr.Object
+	b = appendRef(b, p+"      ", o.APIVersion, o.Kind, o.Namespace, o.Name)
 	b = append(b, p+"    },"...)
 	if pr.Origin != "" {
 		b = append(b, p+`    "origin": `...)
