@@ -13,12 +13,13 @@ import (
 
 // The fast decoder reads the YAML that manifests are made of (block
 // mappings and sequences, plain, quoted and block scalars, one-line flow
-// collections, comments) straight into unstructured content, and records
+// collections, JSON documents, comments) straight into unstructured content, and records
 // where each key and list item starts. A general YAML parser builds a node
 // tree that is then converted, which was most of the cost of a scan.
 // Whatever the fast decoder does not read exactly as the YAML parser would
-// (anchors, tags, explicit keys, multi-line flow collections, escaped line
-// breaks, more-indented folded lines, syntax errors) it gives up on,
+// (anchors, tags, explicit keys, flow collections over several lines in
+// block context, escaped line breaks, more-indented folded lines, syntax
+// errors) it gives up on,
 // and the document goes to the YAML parser, which stays the reference:
 // tests compare both on every document of the corpus and under fuzzing.
 //
@@ -59,6 +60,9 @@ type fastParser struct {
 	colLine int32
 	colAt   int
 	colN    int32
+	// multi lets flow collections span lines: the root is one (a JSON
+	// document, such as kubectl get -o json prints)
+	multi bool
 }
 
 // fastDecode decodes doc when it holds one object in the subset of YAML
@@ -69,9 +73,6 @@ func fastDecode(doc Document, lim Limits) (objs []*Object, diags []Diagnostic, o
 		return nil, nil, false
 	}
 	f := &fastParser{doc: doc, data: doc.Data, lim: lim, line: 1}
-	// a node per line, and per item or entry of one-line flow collections
-	text := unsafe.String(unsafe.SliceData(doc.Data), len(doc.Data))
-	f.nodes = make([]fastNode, 1, 2+strings.Count(text, "\n")+strings.Count(text, ",")+strings.Count(text, "{"))
 	defer func() {
 		if r := recover(); r != nil {
 			if _, ok := r.(giveUp); !ok {
@@ -83,13 +84,36 @@ func fastDecode(doc Document, lim Limits) (objs []*Object, diags []Diagnostic, o
 	if !f.start() {
 		return nil, nil, false // empty or comments only: the parser says what it is
 	}
-	line, col := f.line, f.col(f.p)
-	if !f.isKey() {
-		return nil, nil, false
+	// a node per line, and per item or entry of flow collections; in a
+	// JSON document, where a line holds an entry or closes a collection,
+	// per entry only
+	text := unsafe.String(unsafe.SliceData(doc.Data), len(doc.Data))
+	size := 2 + strings.Count(text, ",") + strings.Count(text, "{")
+	if f.at(f.p) == '{' {
+		size += strings.Count(text, "[")
+	} else {
+		size += strings.Count(text, "\n")
 	}
-	content, first := f.mapping(f.ind)
-	if f.ind >= 0 {
-		return nil, nil, false // content left of the root mapping
+	f.nodes = make([]fastNode, 1, size)
+	line, col := f.line, f.col(f.p)
+	var content map[string]any
+	var first int32
+	if f.at(f.p) == '{' {
+		f.multi = true
+		v, c, _ := f.flow()
+		content, first = v.(map[string]any), c
+		f.rest()
+		if f.next() {
+			return nil, nil, false // more than the root collection
+		}
+	} else {
+		if !f.isKey() {
+			return nil, nil, false
+		}
+		content, first = f.mapping(f.ind)
+		if f.ind >= 0 {
+			return nil, nil, false // content left of the root mapping
+		}
 	}
 	f.nodes[0] = fastNode{line: line, col: col, k0: -1, child: first, next: -1, kind: valMap}
 	if items, ok := content["items"].([]any); ok && isList(content) {
@@ -736,7 +760,7 @@ func unescape(s string) (string, bool) {
 			b.WriteByte('\r')
 		case 'e':
 			b.WriteByte(0x1b)
-		case ' ', '"', '/', '\\':
+		case ' ', '"', '\\': // not JSON's \/, which the parser refuses
 			b.WriteByte(s[i])
 		case 'N':
 			b.WriteRune(0x85)
@@ -864,7 +888,8 @@ func (f *fastParser) blockScalar(parent int) string {
 	return b.String()
 }
 
-// flow reads a one-line flow sequence or mapping at p.
+// flow reads a flow sequence or mapping at p: of one line, or of any
+// number at the root.
 func (f *fastParser) flow() (any, int32, uint8) {
 	f.enter()
 	defer func() { f.depth-- }()
@@ -951,12 +976,25 @@ func (f *fastParser) flow() (any, int32, uint8) {
 	}
 }
 
+// spaces moves past the spaces between the tokens of a flow collection,
+// and past line breaks when it may span lines.
 func (f *fastParser) spaces() {
-	for f.at(f.p) == ' ' {
-		f.p++
-	}
-	if c := f.at(f.p); c == '\n' || c == 0 || c == '#' || c == '\t' {
-		f.fail() // flow collections over several lines
+	for {
+		for f.at(f.p) == ' ' {
+			f.p++
+		}
+		c := f.at(f.p)
+		if c == '\n' && f.multi {
+			f.newline(f.p + 1)
+			if m := f.str(f.p, min(f.p+3, len(f.data))); m == "---" || m == "..." {
+				f.fail()
+			}
+			continue
+		}
+		if c == '\n' || c == 0 || c == '#' || c == '\t' {
+			f.fail() // comments, tabs, and line breaks in a one-line collection
+		}
+		return
 	}
 }
 
@@ -992,7 +1030,13 @@ func (f *fastParser) flowPlainEnd() int {
 	end := start
 	for i := start; ; i++ {
 		switch c := f.at(i); c {
-		case 0, '\n', '\t':
+		case '\n':
+			if f.multi && f.flowEnds(i) {
+				f.p = i
+				return end
+			}
+			f.fail() // a plain scalar over several lines folds
+		case 0, '\t':
 			f.fail()
 		case ',', '[', ']', '{', '}':
 			f.p = i
@@ -1011,6 +1055,22 @@ func (f *fastParser) flowPlainEnd() int {
 		}
 		end = i + 1
 	}
+}
+
+// flowEnds reports whether the first token after the line break at i
+// ends a flow entry or collection (a plain scalar before it then ends at
+// the break rather than going on over the next line).
+func (f *fastParser) flowEnds(i int) bool {
+	for ; i < len(f.data); i++ {
+		switch f.data[i] {
+		case ' ', '\n':
+		case ',', ']', '}':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // resolvePlain gives a plain scalar the value the YAML parser gives it

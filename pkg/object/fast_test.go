@@ -179,6 +179,43 @@ func TestFastCases(t *testing.T) {
 	}
 }
 
+// TestFastJSON: JSON documents (kubectl get -o json) are flow collections
+// over many lines, read by the fast decoder as the parser reads them.
+func TestFastJSON(t *testing.T) {
+	read := []string{
+		`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":{}},"spec":{"containers":[{"name":"c","args":["-x","y z"]}]}}`,
+		"{\n    \"apiVersion\": \"v1\",\n    \"kind\": \"Pod\",\n    \"metadata\": {\n        \"name\": \"p\",\n        \"annotations\": {\n            \"a\": \"tab\\there \\u00e9 \\\"q\\\" \\\\ \\u00fc\"\n        }\n    },\n    \"spec\": {\n        \"hostNetwork\": true,\n        \"priority\": -5,\n        \"x\": 1.5e3,\n        \"y\": null,\n        \"z\": false,\n        \"big\": 12345678901234567890,\n        \"empty\": [\n        ],\n        \"none\": {\n        },\n        \"containers\": [\n            {\n                \"name\": \"c\",\n                \"ports\": [\n                    {\n                        \"containerPort\": 80\n                    }\n                ]\n            }\n        ]\n    }\n}\n",
+		"{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n  {\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"a\"}},\n  {\"apiVersion\": \"v1\", \"kind\": \"Service\", \"metadata\": {\"name\": \"b\"}}\n]}\n",
+		"{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"data\":\n  {\"a\":\n    \"1\", \"a\": 2\n  }\n} # comment\n\n",
+		"{apiVersion: v1, kind: ConfigMap,\ndata: {a: b c,\n b: [1, 2\n]}}\n",
+	}
+	for i, data := range read {
+		ok, diff := sameAsParser(Document{File: "f.json", Line: 1 + i, Data: []byte(data)}, Limits{})
+		if !ok {
+			t.Errorf("fast decoder gave up on:\n%s", data)
+		}
+		if diff != "" {
+			t.Errorf("%s\n%s", data, diff)
+		}
+	}
+	left := []string{
+		"{\"apiVersion\": \"v1\", \"kind\": \"Pod\" # comment\n}",
+		"{\n\t\"apiVersion\": \"v1\",\n\t\"kind\": \"Pod\"\n}",
+		"{apiVersion: v1, kind: Pod, a: b\n c}",
+		"{\"apiVersion\": \"v1\", \"kind\": \"Pod\"}\n{\"b\": 2}",
+		"[{\"apiVersion\": \"v1\", \"kind\": \"Pod\"}]",
+		`{"apiVersion": "v1", "kind": "Pod", "a": "x \/ y"}`,
+		`{"apiVersion": "v1", "kind": "Pod", "a": "\ud83d\ude00"}`,
+		"{\"apiVersion\": \"v1\", \"kind\": \"Pod\"}: x",
+		"{\"apiVersion\": \"v1\", \"kind\": \"Pod\",\n---\n}",
+	}
+	for _, data := range left {
+		if _, _, ok := fastDecode(Document{File: "f.json", Line: 1, Data: []byte(data)}, Limits{}); ok {
+			t.Errorf("fast decoder read what the parser must decide:\n%s", data)
+		}
+	}
+}
+
 // FuzzFast compares the fast decoder with the YAML parser on arbitrary
 // input.
 func FuzzFast(f *testing.F) {
@@ -186,6 +223,7 @@ func FuzzFast(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: ConfigMap\ndata:\n  a: |-\n    x\n\n    y\n  b: >\n    p\n    q\n"))
 	f.Add([]byte("kind: K\napiVersion: v\nx: 0o17\ny: 2001-12-14\nz: -.5\n"))
 	f.Add([]byte("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n- {apiVersion: v1, kind: Secret}\n"))
+	f.Add([]byte("{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"List\",\n  \"items\": [\n    {\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"spec\": {\"n\": 1\n}}\n  ]\n}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if _, diff := sameAsParser(Document{File: "f.yaml", Line: 1, Data: data}, Limits{MaxDepth: 50}); diff != "" {
 			t.Error(diff)
