@@ -313,6 +313,17 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 			rc.Close()
 		}
 	}()
+	// The items of a large List (kubectl get -o json) come out of one
+	// document: the worker that decoded them hands parts of them to the
+	// others, without ever blocking, and checks what nobody took before it
+	// reads on. parts closes once no worker reads documents any more.
+	parts := make(chan []*object.Object, 256)
+	var reading sync.WaitGroup
+	reading.Add(e.workers)
+	go func() {
+		reading.Wait()
+		close(parts)
+	}()
 	ws := make([]*worker, e.workers)
 	var wg sync.WaitGroup
 	for i := range ws {
@@ -321,12 +332,45 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for b := range docs {
-				objs, diags := object.DecodeBatch(b, e.lim)
-				w.diags = append(w.diags, diags...)
+			check := func(objs []*object.Object) {
 				for _, o := range objs {
 					e.object(w, o, true)
 				}
+			}
+			for in := docs; in != nil; {
+				select {
+				case part := <-parts:
+					check(part)
+				case b, ok := <-in:
+					if !ok {
+						in = nil
+						break
+					}
+					objs, diags := object.DecodeBatch(b, e.lim)
+					w.diags = append(w.diags, diags...)
+				share:
+					for e.workers > 1 && len(objs) > 2*listPart {
+						select {
+						case parts <- objs[len(objs)-listPart:]:
+							objs = objs[:len(objs)-listPart]
+						default:
+							break share
+						}
+					}
+					check(objs)
+					for more := true; more; {
+						select {
+						case part := <-parts:
+							check(part)
+						default:
+							more = false
+						}
+					}
+				}
+			}
+			reading.Done()
+			for part := range parts {
+				check(part)
 			}
 		}()
 	}
@@ -337,6 +381,10 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 	sortDiags(res.Diagnostics)
 	return res
 }
+
+// listPart is how many objects of a List a worker hands to another at a
+// time: enough to be worth the handover, few enough to balance the load.
+const listPart = 128
 
 // ScanObjects evaluates every control over objects that are already decoded
 // (from a cluster, with Options.Live).
@@ -501,6 +549,9 @@ func (e *Engine) finish(ws []*worker, plan func(*inventory.Inventory) map[*objec
 		}
 		if c := cmp.Compare(a.Line, b.Line); c != 0 {
 			return c
+		}
+		if c := cmp.Compare(a.Column, b.Column); c != 0 {
+			return c // the items of a List on one line
 		}
 		if a.File != "" {
 			return 0
