@@ -13,15 +13,16 @@ import (
 
 // The fast decoder reads the YAML that manifests are made of (block
 // mappings and sequences, plain, quoted and block scalars, one-line flow
-// collections, JSON documents, comments) straight into unstructured content, and records
-// where each key and list item starts. A general YAML parser builds a node
-// tree that is then converted, which was most of the cost of a scan.
+// collections, comments) and JSON documents straight into unstructured
+// content, and records where each key and list item starts. A general
+// YAML parser builds a node tree that is then converted, which was most of
+// the cost of a scan.
 // Whatever the fast decoder does not read exactly as the YAML parser would
 // (anchors, tags, explicit keys, flow collections over several lines in
 // block context, escaped line breaks, more-indented folded lines, syntax
-// errors) it gives up on,
-// and the document goes to the YAML parser, which stays the reference:
-// tests compare both on every document of the corpus and under fuzzing.
+// errors) it gives up on, and the document goes to the YAML parser, which
+// stays the reference: tests compare both on every document of the corpus
+// and under fuzzing.
 //
 // Strings share the document's bytes: Document.Data must not change once
 // decoded (locators keep it for positions anyway).
