@@ -1,12 +1,14 @@
 // Command bench measures kubeguard scan throughput (make bench): on the
-// shared corpus and on generated inputs of 10,000 and 100,000
-// workload-sized objects, it prints objects/s and time for a parse-only
-// pass and for the full scan, on one core and on all, the time a general
-// YAML parser needs to parse the same documents, and the peak RSS of the
-// kubeguard binary scanning the largest input.
+// shared corpus, on generated inputs of 10,000 and 100,000 workload-sized
+// objects and on a List of 7,500 Deployments in JSON, it prints objects/s
+// and time for a parse-only pass and for the full scan, on one core and on
+// all, the time a general YAML parser needs to parse the same documents,
+// and the wall time and peak RSS of the kubeguard binary on each input.
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -35,6 +37,8 @@ func main() {
 	small, big := filepath.Join(tmp, "gen10k"), filepath.Join(tmp, "gen100k")
 	generate(small, 10_000)
 	generate(big, 100_000)
+	list := filepath.Join(tmp, "list7500")
+	generateList(list, 7_500)
 
 	// The binary runs first, while this process is small: a child's peak
 	// RSS starts at its parent's resident size and survives exec, so
@@ -45,7 +49,7 @@ func main() {
 	check(build.Run())
 	var binary []string
 	wall := map[string]float64{}
-	for _, in := range []string{"../shared/corpus", small, big} {
+	for _, in := range []string{"../shared/corpus", small, big, list} {
 		for _, format := range []string{"json", "sarif"} {
 			best, rss := 0.0, int64(0)
 			for i := 0; i < 3; i++ {
@@ -65,7 +69,7 @@ func main() {
 	binary = append(binary, fmt.Sprintf("linearity of the binary (10x objects, fresh processes): %.2fx time", wall[big+"json"]/wall[small+"json"]))
 
 	fmt.Printf("%-16s %-6s %10s %12s %10s %12s %7s %14s\n", "input", "cores", "objects", "parse s", "scan s", "scan obj/s", "ratio", "yaml.v3 parse s")
-	inputs := []string{"../shared/corpus", small, big}
+	inputs := []string{"../shared/corpus", small, big, list}
 	times := map[string]float64{}
 	for _, in := range inputs {
 		if _, err := os.Stat(in); err != nil {
@@ -192,6 +196,57 @@ func generate(dir string, n int) {
 			b.Reset()
 		}
 	}
+}
+
+// generateList writes n Deployments as one List in the JSON that kubectl
+// get -o json prints (four-space indentation, server-set fields and
+// status): a cluster dump, one document that every core must share.
+func generateList(dir string, n int) {
+	check(os.MkdirAll(dir, 0o755))
+	// written an item at a time: this process stays small (see main)
+	out, err := os.Create(filepath.Join(dir, "list.json"))
+	check(err)
+	b := bufio.NewWriter(out)
+	b.WriteString("{\n    \"apiVersion\": \"v1\",\n    \"items\": [\n")
+	for i := range n {
+		app, ns := fmt.Sprintf("app-%d", i), fmt.Sprintf("team-%d", i%50)
+		container := map[string]any{
+			"name": "app", "image": fmt.Sprintf("registry.example.com/%s:1.%d.0", app, i%7), "imagePullPolicy": "IfNotPresent",
+			"ports":     []any{map[string]any{"name": "http", "containerPort": 8080, "protocol": "TCP"}},
+			"env":       []any{map[string]any{"name": "LOG_FORMAT", "value": "json"}},
+			"resources": map[string]any{"requests": map[string]any{"cpu": "100m", "memory": "128Mi"}, "limits": map[string]any{"memory": "256Mi"}},
+			"securityContext": map[string]any{"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+				"capabilities": map[string]any{"drop": []any{"ALL"}}},
+			"readinessProbe":         map[string]any{"httpGet": map[string]any{"path": "/ready", "port": "http", "scheme": "HTTP"}, "periodSeconds": 10},
+			"terminationMessagePath": "/dev/termination-log",
+		}
+		item := map[string]any{
+			"apiVersion": "apps/v1", "kind": "Deployment",
+			"metadata": map[string]any{"name": app, "namespace": ns, "uid": fmt.Sprintf("8d1f0a2c-0000-4000-8000-%012d", i),
+				"resourceVersion": fmt.Sprint(1000 + i), "labels": map[string]any{"app.kubernetes.io/part-of": "shop"},
+				"annotations": map[string]any{"deployment.kubernetes.io/revision": "3"}},
+			"spec": map[string]any{
+				"replicas": i%5 + 1, "selector": map[string]any{"matchLabels": map[string]any{"app": app}},
+				"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": app}}, "spec": map[string]any{
+					"automountServiceAccountToken": i%2 == 0, "restartPolicy": "Always", "dnsPolicy": "ClusterFirst",
+					"securityContext": map[string]any{"runAsNonRoot": true, "runAsUser": 10001, "seccompProfile": map[string]any{"type": "RuntimeDefault"}},
+					"containers":      []any{container},
+				}},
+			},
+			"status": map[string]any{"replicas": 1, "readyReplicas": 1},
+		}
+		data, err := json.MarshalIndent(item, "        ", "    ")
+		check(err)
+		b.WriteString("        ")
+		b.Write(data)
+		if i < n-1 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("    ],\n    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n")
+	check(b.Flush())
+	check(out.Close())
 }
 
 const deployment = `apiVersion: apps/v1
