@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,6 +78,47 @@ func TestStdin(t *testing.T) {
 	}
 }
 
+
+// TestMaxDocumentSize: a document over --max-document-size is refused (exit
+// 2, saying how to raise the limit) while the rest is scanned, from files
+// and from stdin, and a higher limit reads it.
+func TestMaxDocumentSize(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"apiVersion": "v1", "kind": "List", "items": [`)
+	for i := range 40 {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		fmt.Fprintf(&b, `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p%d", "namespace": "x"}, "spec": {"containers": [{"name": "c", "image": "a:1", "securityContext": {"privileged": true}}]}}`, i)
+	}
+	b.WriteString("]}\n")
+	list := b.String() // about 7 KiB
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "dump.json"), []byte(list), 0o644)
+	os.WriteFile(filepath.Join(dir, "pod.yaml"), []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: small, namespace: x}\nspec:\n  containers:\n  - name: c\n    image: a:1\n"), 0o644)
+	objects := func(out string) int {
+		var rep struct{ Summary struct{ Objects int } }
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep.Summary.Objects
+	}
+	code, out, errs := run(t, "", "scan", "-o", "json", "--max-document-size", "4Ki", dir)
+	if code != ExitError || objects(out) != 1 || !strings.Contains(errs, "dump.json:1:1: error: document is larger than 4096 bytes; refused (--max-document-size raises the limit)") {
+		t.Errorf("4Ki: exit %d, %d objects, stderr %s", code, objects(out), errs)
+	}
+	code, out, _ = run(t, list, "scan", "-o", "json", "--max-document-size", "4Ki", "-")
+	if code != ExitError || objects(out) != 0 {
+		t.Errorf("4Ki from stdin: exit %d, %d objects", code, objects(out))
+	}
+	code, out, errs = run(t, "", "scan", "-o", "json", "--max-document-size", "1Mi", dir)
+	if code != ExitFindings || objects(out) != 41 || errs != "" {
+		t.Errorf("1Mi: exit %d, %d objects, stderr %s", code, objects(out), errs)
+	}
+	if code, _, errs := run(t, "", "scan", "--max-document-size", "-1", dir); code != ExitError || !strings.Contains(errs, "--max-document-size") {
+		t.Errorf("negative size: exit %d, stderr %s", code, errs)
+	}
+}
 func TestConfig(t *testing.T) {
 	dir := t.TempDir()
 	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: agent, namespace: ops}\nspec:\n  hostPID: true\n  containers:\n  - {name: c, image: 'a:1'}\n"

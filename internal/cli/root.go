@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
 // Exit codes shared by every command.
@@ -104,6 +107,22 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "kubeguard:", err)
 	return ExitError
+}
+
+// maxDocumentSize adds --max-document-size, the largest document read
+// from files, to a command that reads them.
+func maxDocumentSize(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "max-document-size", "32Mi",
+		"largest YAML or JSON document read, as a quantity (32Mi, 200Mi): a bigger one is refused; raise it for large kubectl get -o json dumps")
+}
+
+// limits turns --max-document-size into input limits.
+func limits(size string) (object.Limits, error) {
+	q, err := resource.ParseQuantity(size)
+	if err != nil || q.Sign() <= 0 || q.Value() > math.MaxInt32 {
+		return object.Limits{}, usageErr("--max-document-size: %q is not a size between 1 byte and 2Gi", size)
+	}
+	return object.Limits{MaxDocumentBytes: int(q.Value())}, nil
 }
 
 // newEngine builds the catalog and the engine a command evaluates with,

@@ -23,6 +23,7 @@ type scanFlags struct {
 	pssVersion     string
 	color          string
 	noRender       bool
+	maxDocSize     string
 	helm           render.Helm
 }
 
@@ -60,6 +61,7 @@ func newScanCmd(s *streams) *cobra.Command {
 	fl.StringVar(&f.helm.ReleaseName, "release-name", "release-name", "Helm release name")
 	fl.StringVarP(&f.helm.Namespace, "namespace", "n", "", "Helm release namespace (.Release.Namespace; empty by default)")
 	fl.StringVar(&f.helm.KubeVersion, "kube-version", "", "Kubernetes version charts are rendered for (.Capabilities.KubeVersion)")
+	maxDocumentSize(cmd, &f.maxDocSize)
 	return cmd
 }
 
@@ -79,11 +81,15 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	if !validFormat {
 		return usageErr("--output: unknown format %q (want table, json, sarif or junit)", f.output)
 	}
+	lim, err := limits(f.maxDocSize)
+	if err != nil {
+		return err
+	}
 	cfg, err := loadConfig(f.configPath, args)
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	cat, eng, err := newEngine(cfg, f.pssVersion, engine.Options{})
+	cat, eng, err := newEngine(cfg, f.pssVersion, engine.Options{Limits: lim})
 	if err != nil {
 		return err
 	}

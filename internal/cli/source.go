@@ -28,10 +28,11 @@ type source struct {
 	cluster    bool
 	kubeconfig string
 	output     string
+	maxDocSize string
 }
 
-// flags adds --cluster, --kubeconfig and, when formats is not empty,
-// --output.
+// flags adds --cluster, --kubeconfig, --max-document-size and, when
+// formats is not empty, --output.
 func (src *source) flags(cmd *cobra.Command, formats string) {
 	fl := cmd.Flags()
 	fl.BoolVar(&src.cluster, "cluster", false, "read "+src.what+" from the cluster of the kubeconfig instead of files")
@@ -39,6 +40,7 @@ func (src *source) flags(cmd *cobra.Command, formats string) {
 	if formats != "" {
 		fl.StringVarP(&src.output, "output", "o", "table", "output format: "+formats)
 	}
+	maxDocumentSize(cmd, &src.maxDocSize)
 }
 
 // load returns the inventory of the inputs or the cluster. Input problems
@@ -62,8 +64,12 @@ func (src *source) load(ctx context.Context, s *streams, args []string) (*invent
 	if len(args) == 0 {
 		return nil, false, usageErr("give paths to read, or --cluster")
 	}
+	lim, err := limits(src.maxDocSize)
+	if err != nil {
+		return nil, false, err
+	}
 	// No controls: the engine only reads, renders and indexes.
-	eng, err := engine.New(engine.Options{Catalog: control.NewCatalog()})
+	eng, err := engine.New(engine.Options{Catalog: control.NewCatalog(), Limits: lim})
 	if err != nil {
 		return nil, false, err
 	}

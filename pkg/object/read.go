@@ -254,7 +254,7 @@ func Split(name string, r io.Reader, lim Limits, emit func(Batch)) []Diagnostic 
 	flush := func() {
 		if oversized {
 			diags = append(diags, Diagnostic{Pos: Position{File: name, Line: start, Column: 1}, Severity: SeverityError,
-				Message: fmt.Sprintf("document is larger than %d MiB; refused", lim.MaxDocumentBytes>>20)})
+				Message: fmt.Sprintf("document is larger than %s; refused (--max-document-size raises the limit)", byteSize(lim.MaxDocumentBytes))})
 		} else if buf.Len() > 0 {
 			emit(Batch{File: name, Line: start, Docs: []Document{{File: name, Line: start, Data: bytes.Clone(buf.Bytes())}}})
 		}
@@ -374,4 +374,12 @@ func isMarker(line []byte, marker string) bool {
 	}
 	rest := line[3:]
 	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\n' || rest[0] == '\r'
+}
+
+// byteSize says n bytes in MiB when it is a whole number of them.
+func byteSize(n int) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
