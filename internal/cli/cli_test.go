@@ -78,7 +78,6 @@ func TestStdin(t *testing.T) {
 	}
 }
 
-
 // TestMaxDocumentSize: a document over --max-document-size is refused (exit
 // 2, saying how to raise the limit) while the rest is scanned, from files
 // and from stdin, and a higher limit reads it.
@@ -119,6 +118,7 @@ func TestMaxDocumentSize(t *testing.T) {
 		t.Errorf("negative size: exit %d, stderr %s", code, errs)
 	}
 }
+
 func TestConfig(t *testing.T) {
 	dir := t.TempDir()
 	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: agent, namespace: ops}\nspec:\n  hostPID: true\n  containers:\n  - {name: c, image: 'a:1'}\n"
