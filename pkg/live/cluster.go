@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
+	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
@@ -161,7 +162,8 @@ func Snapshot(ctx context.Context, rc *rest.Config, namespace string, emit func(
 		page = func(objs []*object.Object) {
 			var now []*object.Object
 			for _, o := range objs {
-				if o.Kind != "Secret" && controllerKind(o) == "" { // Secrets wait for their type
+				// Secrets wait for their type, owned objects for folding
+				if k, _ := inventory.Controller(o); o.Kind != "Secret" && !inventory.FoldsOwned(k) {
 					now = append(now, o)
 					emitted.Store(o, true)
 				}
@@ -185,7 +187,7 @@ func Snapshot(ctx context.Context, rc *rest.Config, namespace string, emit func(
 			markSecret(o.Content, tokenUIDs[UID(o)], certs[UID(o)])
 		}
 	}
-	out := fold(all)
+	out := inventory.Fold(all)
 	st.Objects, st.Folded = len(out), len(all)-len(out)
 	slices.SortFunc(out, func(a, b *object.Object) int { return a.Ref.Compare(b.Ref) })
 	if emit != nil {
@@ -200,65 +202,10 @@ func Snapshot(ctx context.Context, rc *rest.Config, namespace string, emit func(
 	return out, st, nil
 }
 
-// templated are the kinds whose pod template covers the pods they own:
-// findings on an owned pod would repeat those on its controller.
-var templated = map[string]bool{"ReplicaSet": true, "ReplicationController": true, "Deployment": true,
-	"StatefulSet": true, "DaemonSet": true, "Job": true, "CronJob": true}
-
-// controllerKind returns the kind of an object's controller when it is one
-// that folds it (see templated), else "".
-func controllerKind(o *object.Object) string {
-	md, _ := o.Content["metadata"].(map[string]any)
-	owners, _ := md["ownerReferences"].([]any)
-	for _, ow := range owners {
-		m, _ := ow.(map[string]any)
-		if c, _ := m["controller"].(bool); c {
-			if k, _ := m["kind"].(string); templated[k] {
-				return k
-			}
-		}
-	}
-	return ""
-}
-
-// fold drops objects whose controller is also in the list and has a pod
-// template (see templated): findings on them would repeat those on the
-// controller. A static pod's mirror, owned by its Node, stays.
-func fold(objs []*object.Object) []*object.Object {
-	uids := map[string]bool{}
-	for _, o := range objs {
-		if u := UID(o); u != "" && templated[o.Kind] {
-			uids[u] = true
-		}
-	}
-	var out []*object.Object
-	for _, o := range objs {
-		md, _ := o.Content["metadata"].(map[string]any)
-		owners, _ := md["ownerReferences"].([]any)
-		owned := false
-		for _, ow := range owners {
-			m, _ := ow.(map[string]any)
-			if c, _ := m["controller"].(bool); c {
-				if u, _ := m["uid"].(string); uids[u] {
-					owned = true
-				}
-			}
-		}
-		if !owned {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
 // UID returns an object's metadata.uid.
-func UID(o *object.Object) string { return uidOf(o.Content) }
+func UID(o *object.Object) string { return inventory.UID(o) }
 
-func uidOf(content map[string]any) string {
-	md, _ := content["metadata"].(map[string]any)
-	u, _ := md["uid"].(string)
-	return u
-}
+func uidOf(content map[string]any) string { return inventory.UIDOf(content) }
 
 // Field selectors that tell a Secret's type, which metadata lists omit.
 var (

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
@@ -149,7 +150,7 @@ func (w *Watcher) Objects() []*object.Object {
 		markSecret(c, tokens[string(pm.UID)], certs[string(pm.UID)])
 		all = append(all, liveObject(c, schema.GroupVersionKind{Version: "v1", Kind: "Secret"}))
 	}
-	out := fold(all)
+	out := inventory.Fold(all)
 	slices.SortFunc(out, func(a, b *object.Object) int { return a.Ref.Compare(b.Ref) })
 	if v, err := w.disc.ServerVersion(); err == nil {
 		out = append(out, ClusterObject(v.GitVersion))
