@@ -107,7 +107,7 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	}
 	res := stream.Finish()
 	rep := &report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat, Findings: res.Findings,
-		Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: 1, FailOn: failOn, Color: useColor(f.color, s), UIDs: uids}
+		Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: 1, Folded: st.Folded, FailOn: failOn, Color: useColor(f.color, s), UIDs: uids}
 	if err := report.Write(s.out, f.output, rep); err != nil {
 		return usageErr("%v", err)
 	}

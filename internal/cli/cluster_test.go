@@ -214,6 +214,42 @@ spec: {hostNetwork: true, containers: [{name: app, image: "nginx:latest", securi
 			t.Errorf("%s reported (%v); it belongs to the Deployment", k, live[k])
 		}
 	}
+
+	// A dump of the same objects (kubectl get ns,deploy,rs,pods -o json)
+	// is scanned as the cluster is: the ReplicaSet and Pod fold into the
+	// Deployment, which gets the cluster's findings.
+	ns, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Get(context.Background(), "e2e-posture", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump := []any{ns.Object}
+	for _, gvr := range []schema.GroupVersionResource{
+		{Group: "apps", Version: "v1", Resource: "deployments"}, {Group: "apps", Version: "v1", Resource: "replicasets"}, {Version: "v1", Resource: "pods"},
+	} {
+		list, err := dyn.Resource(gvr).Namespace("e2e-posture").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range list.Items {
+			dump = append(dump, it.Object)
+		}
+	}
+	data, _ := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": dump}, "", "    ")
+	os.WriteFile(filepath.Join(dir, "dump.json"), data, 0o600)
+	_, dumpOut, _ := run(t, "", "scan", filepath.Join(dir, "dump.json"), "-o", "json", "--fail-on", "critical")
+	dumped := findings(t, dumpOut)
+	if strings.Join(dumped[key], ",") != strings.Join(live[key], ",") {
+		t.Errorf("Deployment findings differ:\ncluster %v\ndump    %v", live[key], dumped[key])
+	}
+	var summary struct{ Summary struct{ Objects, Folded int } }
+	json.Unmarshal([]byte(dumpOut), &summary)
+	// NS-NO-POD-SECURITY is checked on live clusters only
+	if got := strings.Join(dumped["Namespace//e2e-posture"], ","); got != "NET-NO-DEFAULT-DENY" {
+		t.Errorf("Namespace in the dump: %v, want NET-NO-DEFAULT-DENY", got)
+	}
+	if len(dumped) != 2 || summary.Summary.Objects != 2 || summary.Summary.Folded != len(dump)-2 || len(dump) < 4 {
+		t.Errorf("dump of %d objects: findings on %v, summary %+v; want the Namespace and the Deployment, the rest folded", len(dump), dumped, summary.Summary)
+	}
 	for k, want := range map[string]string{
 		"Secret/e2e-posture/ci-token":                   "SA-LEGACY-TOKEN",
 		"ValidatingWebhookConfiguration//e2e-fail-open": "WEBHOOK-FAIL-OPEN",

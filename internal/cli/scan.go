@@ -102,7 +102,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	res.Diagnostics = append(diags, res.Diagnostics...)
 	rep := &report.Report{
 		Tool: "kubeguard", Version: Version(), Catalog: cat,
-		Findings: res.Findings, Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: res.Inputs,
+		Findings: res.Findings, Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: res.Inputs, Folded: res.Folded,
 		ShowSuppressed: f.showSuppressed, FailOn: failOn, Color: useColor(f.color, s),
 	}
 	if err := report.Write(s.out, f.output, rep); err != nil {

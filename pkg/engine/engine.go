@@ -99,7 +99,10 @@ type Result struct {
 	Diagnostics []object.Diagnostic
 	Objects     int
 	Inputs      int
-	Inventory   *inventory.Inventory
+	// Folded counts the objects of a cluster dump left out because their
+	// controller is in the input too (see fold).
+	Folded    int
+	Inventory *inventory.Inventory
 	// Evaluated, after a Rescan, holds the objects whose findings were
 	// computed, and by which controls; nil after a full scan.
 	Evaluated map[*object.Object]Evaluation
@@ -134,8 +137,12 @@ type worker struct {
 	// of thousands, and growing one slice would copy them over and over.
 	findings [][]finding.Finding
 	diags    []object.Diagnostic
-	parsed   int  // objects decoded in ParseOnly mode
-	live     bool // objects come from a cluster or admission, not files
+	// found counts the findings added; spans holds, for each entry, the
+	// findings its object's checks added (see fold).
+	found  int
+	spans  [][2]int
+	parsed int  // objects decoded in ParseOnly mode
+	live   bool // objects come from a cluster or admission, not files
 	// deferred workers leave every control to finish, which knows by then
 	// which objects a Rescan evaluates.
 	deferred bool
@@ -178,6 +185,67 @@ func (w *worker) add(f finding.Finding) {
 	}
 	last := &w.findings[len(w.findings)-1]
 	*last = append(*last, f)
+	w.found++
+}
+
+// fold drops the objects of a cluster dump (kubectl get -o json) whose
+// controller the input holds too, with their findings: those come from
+// the controller's pod template, whose findings say them once, as
+// kubeguard cluster does. Hand-written manifests have no uids and fold
+// nothing. It returns how many objects were folded.
+func fold(ws []*worker) int {
+	var owners []*object.Object
+	for _, w := range ws {
+		for _, en := range w.entries {
+			if inventory.FoldsOwned(en.Object.Kind) && inventory.UID(en.Object) != "" {
+				owners = append(owners, en.Object)
+			}
+		}
+	}
+	if len(owners) == 0 {
+		return 0
+	}
+	uids := inventory.Owners(owners)
+	n := 0
+	for _, w := range ws {
+		n += w.fold(uids)
+	}
+	return n
+}
+
+// fold drops the worker's objects whose controller is one of owners, and
+// their findings.
+func (w *worker) fold(owners map[string]bool) int {
+	var drop [][2]int // spans of findings, in order
+	entries := w.entries[:0]
+	for i, en := range w.entries {
+		if inventory.Folded(en.Object, owners) {
+			drop = append(drop, w.spans[i])
+			delete(w.anns, en.Object)
+			continue
+		}
+		entries = append(entries, en)
+	}
+	// spans of kept objects count dropped findings: fold runs once
+	w.entries, w.spans = entries, nil
+	if len(drop) == 0 {
+		return 0
+	}
+	idx, d := 0, 0
+	for ci, c := range w.findings {
+		kept := c[:0]
+		for _, f := range c {
+			for d < len(drop) && idx >= drop[d][1] {
+				d++
+			}
+			if d == len(drop) || idx < drop[d][0] {
+				kept = append(kept, f)
+			}
+			idx++
+		}
+		w.findings[ci] = kept
+	}
+	return len(drop)
 }
 
 // collect moves the findings and diagnostics of workers into res, sorted.
@@ -375,8 +443,9 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 		}()
 	}
 	wg.Wait()
+	folded := fold(ws)
 	res := e.finish(ws, nil)
-	res.Inputs = len(inputs)
+	res.Inputs, res.Folded = len(inputs), folded
 	res.Diagnostics = append(readDiags, res.Diagnostics...)
 	sortDiags(res.Diagnostics)
 	return res
@@ -432,6 +501,7 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 		w.parsed++ // the baseline only decodes; it keeps nothing
 		return
 	}
+	first := w.found
 	wl, err := inventory.ExtractWorkload(o)
 	if err != nil {
 		// kubectl would refuse such an object; say so, but analyse what
@@ -452,6 +522,7 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 		inventory.Slim(o, wl)
 	}
 	w.entries = append(w.entries, inventory.Entry{Object: o, Workload: wl})
+	w.spans = append(w.spans, [2]int{first, w.found})
 }
 
 func (e *Engine) objectControls(w *worker, o *object.Object, wl *inventory.Workload, anns []annSuppression) {

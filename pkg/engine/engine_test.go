@@ -64,3 +64,77 @@ func TestListSharedByWorkers(t *testing.T) {
 		}
 	}
 }
+
+// TestFoldOwned: in a cluster dump, objects whose controller is in the
+// input too are left out with their findings (they repeat those of the
+// controller's pod template), as kubeguard cluster does; a static pod's
+// mirror (controlled by its Node) and pods whose controller is not in the
+// input stay. Manifests without uids fold nothing.
+func TestFoldOwned(t *testing.T) {
+	spec := `{"containers": [{"name": "c", "image": "nginx:1.27", "securityContext": {"privileged": true}}]}`
+	owner := func(kind, uid string) string {
+		if kind == "" {
+			return ""
+		}
+		return fmt.Sprintf(`, "ownerReferences": [{"apiVersion": "v1", "kind": "%s", "name": "o", "uid": "%s", "controller": true}]`, kind, uid)
+	}
+	item := func(kind, name, uid, ownerKind, ownerUID string) string {
+		meta := fmt.Sprintf(`{"name": "%s", "namespace": "shop", "uid": "%s"%s}`, name, uid, owner(ownerKind, ownerUID))
+		if kind == "Pod" {
+			return fmt.Sprintf(`{"apiVersion": "v1", "kind": "Pod", "metadata": %s, "spec": %s}`, meta, spec)
+		}
+		return fmt.Sprintf(`{"apiVersion": "apps/v1", "kind": "%s", "metadata": %s, "spec": {"selector": {"matchLabels": {"app": "a"}}, "template": {"metadata": {"labels": {"app": "a"}}, "spec": %s}}}`, kind, meta, spec)
+	}
+	kept := []string{
+		item("Deployment", "web", "d1", "", ""),
+		item("Pod", "mirror", "p3", "Node", "n1"),
+		item("Pod", "bare", "p4", "", ""),
+		item("Pod", "orphan", "p5", "ReplicaSet", "r-gone"),
+	}
+	folded := []string{
+		item("ReplicaSet", "web-1", "r1", "Deployment", "d1"),
+		item("Pod", "web-1-a", "p1", "ReplicaSet", "r1"),
+		item("Pod", "web-1-b", "p2", "ReplicaSet", "r1"),
+	}
+	list := func(items []string) string {
+		return `{"apiVersion": "v1", "kind": "List", "items": [` + strings.Join(items, ",\n") + "]}\n"
+	}
+	cat, err := controls.Catalog(controls.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan := func(data string) *Result {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "dump.json"), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		eng, err := New(Options{Catalog: cat, Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs, _ := object.Expand([]string{dir}, nil)
+		return eng.ScanInputs(inputs)
+	}
+	all := scan(list(append(append([]string{}, folded[:2]...), append(kept, folded[2])...)))
+	if all.Objects != 4 || all.Folded != 3 {
+		t.Fatalf("%d objects, %d folded; want 4 and 3", all.Objects, all.Folded)
+	}
+	only := scan(list(kept))
+	if a, b := keys(all.Findings), keys(only.Findings); !reflect.DeepEqual(a, b) {
+		t.Errorf("findings with the folded objects differ from those without them:\n%s\n---\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+	privileged := 0
+	for _, f := range all.Findings {
+		if f.ControlID == "PSS-PRIVILEGED" {
+			privileged++
+		}
+	}
+	if privileged != 4 {
+		t.Errorf("%d privileged findings, want one per kept object", privileged)
+	}
+	// the same objects written by hand: no uids, nothing folded
+	noUIDs := strings.NewReplacer(`"uid": "`, `"x-uid": "`).Replace(list(append(kept, folded...)))
+	if res := scan(noUIDs); res.Objects != 7 || res.Folded != 0 {
+		t.Errorf("without uids: %d objects, %d folded; want 7 and 0", res.Objects, res.Folded)
+	}
+}

@@ -22,6 +22,9 @@ type Report struct {
 	Diagnostics []object.Diagnostic
 	Objects     int
 	Inputs      int
+	// Folded counts objects left out because their controller, also read,
+	// reports their findings (pods of a Deployment in a cluster or a dump).
+	Folded int
 	// ShowSuppressed lists suppressed findings (they are always counted).
 	ShowSuppressed bool
 	// FailOn is the threshold that makes the exit code 1.
@@ -51,6 +54,7 @@ func (r *Report) Listed() []finding.Finding {
 type Summary struct {
 	Objects    int            `json:"objects"`
 	Inputs     int            `json:"inputs"`
+	Folded     int            `json:"folded,omitempty"`
 	Findings   int            `json:"findings"`
 	Suppressed int            `json:"suppressed"`
 	BySeverity map[string]int `json:"bySeverity"`
@@ -61,7 +65,7 @@ type Summary struct {
 
 // Summarize counts r's findings.
 func (r *Report) Summarize() Summary {
-	s := Summary{Objects: r.Objects, Inputs: r.Inputs, BySeverity: map[string]int{}}
+	s := Summary{Objects: r.Objects, Inputs: r.Inputs, Folded: r.Folded, BySeverity: map[string]int{}}
 	for _, f := range r.Findings {
 		if f.Suppressed != nil {
 			s.Suppressed++

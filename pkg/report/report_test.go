@@ -191,3 +191,26 @@ func TestTableGroupsAndSummary(t *testing.T) {
 		t.Error("colour without Color")
 	}
 }
+
+// Objects folded into their controllers are counted in the summary of the
+// table and of the JSON report, which leaves the field out when none are.
+func TestFoldedSummary(t *testing.T) {
+	r := &report.Report{Tool: "kubeguard", Objects: 2, Inputs: 1, Folded: 3}
+	var table, js bytes.Buffer
+	report.Table(&table, r)
+	if !strings.Contains(table.String(), "2 objects in 1 inputs (3 more folded into their controllers): no findings") {
+		t.Errorf("table summary: %s", table.String())
+	}
+	report.JSON(&js, r)
+	if !strings.Contains(js.String(), `"folded": 3`) {
+		t.Errorf("JSON summary: %s", js.String())
+	}
+	r.Folded = 0
+	table.Reset()
+	js.Reset()
+	report.Table(&table, r)
+	report.JSON(&js, r)
+	if strings.Contains(table.String()+js.String(), "folded") {
+		t.Errorf("folded said with none folded:\n%s\n%s", table.String(), js.String())
+	}
+}

@@ -136,7 +136,11 @@ func Table(out io.Writer, r *Report) error {
 	if len(parts) > 0 {
 		counts = strings.Join(parts, ", ")
 	}
-	fmt.Fprintf(w, "%d objects in %d inputs: %s", s.Objects, s.Inputs, counts)
+	fmt.Fprintf(w, "%d objects in %d inputs", s.Objects, s.Inputs)
+	if s.Folded > 0 {
+		fmt.Fprintf(w, " (%d more folded into their controllers)", s.Folded)
+	}
+	fmt.Fprintf(w, ": %s", counts)
 	if s.Suppressed > 0 {
 		fmt.Fprintf(w, "; %d suppressed", s.Suppressed)
 	}
