@@ -189,23 +189,24 @@ func (w *worker) add(f finding.Finding) {
 }
 
 // fold drops the objects of a cluster dump (kubectl get -o json) whose
-// controller the input holds too, with their findings: those come from
-// the controller's pod template, whose findings say them once, as
-// kubeguard cluster does. Hand-written manifests have no uids and fold
-// nothing. It returns how many objects were folded.
+// controller the input holds too, with their findings: those repeat what
+// is reported on the controller's pod template, and kubeguard cluster
+// leaves such objects out the same way. Hand-written manifests have no
+// uids and fold nothing. It returns how many objects were folded.
 func fold(ws []*worker) int {
-	var owners []*object.Object
+	uids := map[string]bool{}
 	for _, w := range ws {
 		for _, en := range w.entries {
-			if inventory.FoldsOwned(en.Object.Kind) && inventory.UID(en.Object) != "" {
-				owners = append(owners, en.Object)
+			if inventory.FoldsOwned(en.Object.Kind) {
+				if u := inventory.UID(en.Object); u != "" {
+					uids[u] = true
+				}
 			}
 		}
 	}
-	if len(owners) == 0 {
+	if len(uids) == 0 {
 		return 0
 	}
-	uids := inventory.Owners(owners)
 	n := 0
 	for _, w := range ws {
 		n += w.fold(uids)

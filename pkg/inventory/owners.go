@@ -39,9 +39,9 @@ func Controller(o *object.Object) (kind, uid string) {
 	return "", ""
 }
 
-// Owners returns the uids of the objects that fold what they control
+// owners returns the uids of the objects that fold what they control
 // (see FoldsOwned).
-func Owners(objs []*object.Object) map[string]bool {
+func owners(objs []*object.Object) map[string]bool {
 	uids := map[string]bool{}
 	for _, o := range objs {
 		if u := UID(o); u != "" && templated[o.Kind] {
@@ -64,10 +64,10 @@ func Folded(o *object.Object, owners map[string]bool) bool {
 
 // Fold drops the objects whose controller is also among objs (see Folded).
 func Fold(objs []*object.Object) []*object.Object {
-	owners := Owners(objs)
+	uids := owners(objs)
 	var out []*object.Object
 	for _, o := range objs {
-		if !Folded(o, owners) {
+		if !Folded(o, uids) {
 			out = append(out, o)
 		}
 	}
