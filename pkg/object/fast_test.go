@@ -117,6 +117,28 @@ func TestFastCorpus(t *testing.T) {
 	}
 }
 
+// readAsParser fails t unless the fast decoder reads doc, and reads it as
+// the parser does; what names the input in messages.
+func readAsParser(t *testing.T, doc Document, what string) {
+	t.Helper()
+	ok, diff := sameAsParser(doc, Limits{})
+	if !ok {
+		t.Errorf("fast decoder gave up on:\n%s", what)
+	}
+	if diff != "" {
+		t.Errorf("%s\n%s", what, diff)
+	}
+}
+
+// leftToParser fails t when the fast decoder reads doc, which the parser
+// must decide.
+func leftToParser(t *testing.T, doc Document, what string) {
+	t.Helper()
+	if _, _, ok := fastDecode(doc, Limits{}); ok {
+		t.Errorf("fast decoder read what the parser must decide:\n%s", what)
+	}
+}
+
 // TestFastCases pins the constructs the fast decoder reads, and those it
 // leaves to the parser.
 func TestFastCases(t *testing.T) {
@@ -144,13 +166,7 @@ func TestFastCases(t *testing.T) {
 		if i%2 == 1 {
 			data = "--- # comment\n" + data // a document marker, as split
 		}
-		ok, diff := sameAsParser(Document{File: "f.yaml", Line: 3, Data: []byte(data)}, Limits{})
-		if !ok {
-			t.Errorf("fast decoder gave up on:\n%s", body)
-		}
-		if diff != "" {
-			t.Errorf("%s\n%s", body, diff)
-		}
+		readAsParser(t, Document{File: "f.yaml", Line: 3, Data: []byte(data)}, body)
 	}
 	left := []string{
 		"data:\n  a: &x 1\n  b: *x\n",
@@ -173,9 +189,7 @@ func TestFastCases(t *testing.T) {
 		if strings.HasPrefix(body, "kind: List") {
 			data = "apiVersion: v1\n" + body
 		}
-		if _, _, ok := fastDecode(Document{File: "f.yaml", Line: 1, Data: []byte(data)}, Limits{}); ok {
-			t.Errorf("fast decoder read what the parser must decide:\n%s", body)
-		}
+		leftToParser(t, Document{File: "f.yaml", Line: 1, Data: []byte(data)}, body)
 	}
 }
 
@@ -190,13 +204,7 @@ func TestFastJSON(t *testing.T) {
 		"{apiVersion: v1, kind: ConfigMap,\ndata: {a: b c,\n b: [1, 2\n]}}\n",
 	}
 	for i, data := range read {
-		ok, diff := sameAsParser(Document{File: "f.json", Line: 1 + i, Data: []byte(data)}, Limits{})
-		if !ok {
-			t.Errorf("fast decoder gave up on:\n%s", data)
-		}
-		if diff != "" {
-			t.Errorf("%s\n%s", data, diff)
-		}
+		readAsParser(t, Document{File: "f.json", Line: 1 + i, Data: []byte(data)}, data)
 	}
 	left := []string{
 		"{\"apiVersion\": \"v1\", \"kind\": \"Pod\" # comment\n}",
@@ -210,9 +218,7 @@ func TestFastJSON(t *testing.T) {
 		"{\"apiVersion\": \"v1\", \"kind\": \"Pod\",\n---\n}",
 	}
 	for _, data := range left {
-		if _, _, ok := fastDecode(Document{File: "f.json", Line: 1, Data: []byte(data)}, Limits{}); ok {
-			t.Errorf("fast decoder read what the parser must decide:\n%s", data)
-		}
+		leftToParser(t, Document{File: "f.json", Line: 1, Data: []byte(data)}, data)
 	}
 }
 
