@@ -88,9 +88,10 @@ func fastDecode(doc Document, lim Limits) (objs []*Object, diags []Diagnostic, o
 	// a node per line, and per item or entry of flow collections; in a
 	// JSON document, where a line holds an entry or closes a collection,
 	// per entry only
+	f.multi = f.at(f.p) == '{' // a JSON document: its root is a flow mapping
 	text := unsafe.String(unsafe.SliceData(doc.Data), len(doc.Data))
 	size := 2 + strings.Count(text, ",") + strings.Count(text, "{")
-	if f.at(f.p) == '{' {
+	if f.multi {
 		size += strings.Count(text, "[")
 	} else {
 		size += strings.Count(text, "\n")
@@ -99,8 +100,7 @@ func fastDecode(doc Document, lim Limits) (objs []*Object, diags []Diagnostic, o
 	line, col := f.line, f.col(f.p)
 	var content map[string]any
 	var first int32
-	if f.at(f.p) == '{' {
-		f.multi = true
+	if f.multi {
 		v, c, _ := f.flow()
 		content, first = v.(map[string]any), c
 		f.rest()
