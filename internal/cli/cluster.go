@@ -13,6 +13,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/controller"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/report"
@@ -103,7 +104,7 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	listed := time.Since(start)
 	uids := make(map[object.Ref]string, len(objs))
 	for _, o := range objs {
-		uids[o.Ref] = live.UID(o)
+		uids[o.Ref] = inventory.UID(o)
 	}
 	res := stream.Finish()
 	rep := &report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat, Findings: res.Findings,

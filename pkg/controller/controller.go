@@ -16,6 +16,7 @@ import (
 
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/report"
@@ -222,7 +223,7 @@ func (c *Controller) evaluate(ctx context.Context) {
 	rep.Findings, rep.Diagnostics, rep.Objects = res.Findings, res.Diagnostics, res.Objects
 	rep.UIDs = make(map[object.Ref]string, len(objs))
 	for _, o := range objs {
-		rep.UIDs[o.Ref] = live.UID(o)
+		rep.UIDs[o.Ref] = inventory.UID(o)
 	}
 	n, err := WriteReports(ctx, c.opts.Dynamic, &rep, "", touched)
 	if err != nil {

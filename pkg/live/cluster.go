@@ -150,7 +150,7 @@ func Snapshot(ctx context.Context, rc *rest.Config, namespace string, emit func(
 		mu.Lock()
 		for _, it := range items {
 			if c := tlsCert(it); c != "" {
-				certs[uidOf(it)] = c
+				certs[inventory.UIDOf(it)] = c
 			}
 		}
 		mu.Unlock()
@@ -184,7 +184,7 @@ func Snapshot(ctx context.Context, rc *rest.Config, namespace string, emit func(
 	}
 	for _, o := range all {
 		if o.Kind == "Secret" {
-			markSecret(o.Content, tokenUIDs[UID(o)], certs[UID(o)])
+			markSecret(o.Content, tokenUIDs[inventory.UID(o)], certs[inventory.UID(o)])
 		}
 	}
 	out := inventory.Fold(all)
@@ -201,11 +201,6 @@ func Snapshot(ctx context.Context, rc *rest.Config, namespace string, emit func(
 	}
 	return out, st, nil
 }
-
-// UID returns an object's metadata.uid.
-func UID(o *object.Object) string { return inventory.UID(o) }
-
-func uidOf(content map[string]any) string { return inventory.UIDOf(content) }
 
 // Field selectors that tell a Secret's type, which metadata lists omit.
 var (
