@@ -59,7 +59,7 @@ type Controller struct {
 	// What the last evaluation saw and found, for the next one to re-run
 	// only what changed. Only the leading goroutine touches them.
 	seen     map[object.Ref]seen
-	previous []finding.Finding
+	previous []*finding.Finding
 	fullAt   time.Time
 }
 

@@ -94,8 +94,10 @@ func New(opts Options) (*Engine, error) {
 // Result is what a scan found.
 type Result struct {
 	// Findings holds every finding, suppressed ones included, sorted by
-	// position.
-	Findings    []finding.Finding
+	// position. They point into the chunks the workers filled: a large
+	// scan has hundreds of thousands, and copying them into one array
+	// would hold them in memory twice.
+	Findings    []*finding.Finding
 	Diagnostics []object.Diagnostic
 	Objects     int
 	Inputs      int
@@ -251,9 +253,8 @@ func (w *worker) fold(owners map[string]bool) int {
 
 // collect moves the findings and diagnostics of workers into res, sorted.
 // Large scans report hundreds of thousands of findings: each worker's are
-// sorted as pointers in parallel and merged, and copied once, in parallel
-// too (a copy of a finding is mostly write barriers while the collector
-// runs).
+// sorted as pointers in parallel and merged; the findings themselves stay
+// where the workers put them.
 func collect(res *Result, ws ...*worker) {
 	total := 0
 	for _, w := range ws {
@@ -303,29 +304,9 @@ func collect(res *Result, ws ...*worker) {
 		}
 		runs = next
 	}
-	var ptrs []*finding.Finding
 	if len(runs) == 1 {
-		ptrs = runs[0]
+		res.Findings = runs[0]
 	}
-	res.Findings = make([]finding.Finding, len(ptrs))
-	parts := min(len(ws), max(1, len(ptrs)/parallelFindings))
-	if parts == 1 {
-		for i, f := range ptrs {
-			res.Findings[i] = *f
-		}
-		return
-	}
-	for p := range parts {
-		lo, hi := p*len(ptrs)/parts, (p+1)*len(ptrs)/parts
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				res.Findings[i] = *ptrs[i]
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // parallelFindings is how many findings make collecting them in parallel

@@ -33,7 +33,7 @@ func (e *Engine) Rescan(objs []*object.Object, changes []Change) *Result {
 // Carry completes a Rescan's findings with those of an earlier evaluation
 // (prev) on the objects it did not evaluate and that still exist, and
 // sorts them. Objects are matched by reference.
-func (r *Result) Carry(prev []finding.Finding) {
+func (r *Result) Carry(prev []*finding.Finding) {
 	evaluated := map[object.Ref]Evaluation{}
 	for o, ev := range r.Evaluated {
 		evaluated[o.Ref] = ev
@@ -47,7 +47,7 @@ func (r *Result) Carry(prev []finding.Finding) {
 			r.Findings = append(r.Findings, f)
 		}
 	}
-	slices.SortFunc(r.Findings, func(a, b finding.Finding) int { return finding.Compare(&a, &b) })
+	slices.SortFunc(r.Findings, finding.Compare)
 }
 
 // changed is what affected needs to know of one change.

@@ -41,7 +41,7 @@ func fixtureObjects(t *testing.T) []*object.Object {
 	return out
 }
 
-func keys(fs []finding.Finding) []string {
+func keys(fs []*finding.Finding) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, fmt.Sprintf("%s %s %s %s", f.Object, f.ControlID, f.Path, f.Message))

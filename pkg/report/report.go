@@ -18,7 +18,7 @@ type Report struct {
 	Tool        string
 	Version     string
 	Catalog     *control.Catalog
-	Findings    []finding.Finding // all of them, suppressed included
+	Findings    []*finding.Finding // all of them, suppressed included
 	Diagnostics []object.Diagnostic
 	Objects     int
 	Inputs      int
@@ -37,11 +37,11 @@ type Report struct {
 }
 
 // Listed returns the findings a format prints.
-func (r *Report) Listed() []finding.Finding {
-	if r.ShowSuppressed || !slices.ContainsFunc(r.Findings, func(f finding.Finding) bool { return f.Suppressed != nil }) {
+func (r *Report) Listed() []*finding.Finding {
+	if r.ShowSuppressed || !slices.ContainsFunc(r.Findings, func(f *finding.Finding) bool { return f.Suppressed != nil }) {
 		return r.Findings // no copy: large scans list hundreds of thousands
 	}
-	out := make([]finding.Finding, 0, len(r.Findings))
+	out := make([]*finding.Finding, 0, len(r.Findings))
 	for _, f := range r.Findings {
 		if f.Suppressed == nil {
 			out = append(out, f)

@@ -91,7 +91,7 @@ func Table(out io.Writer, r *Report) error {
 		w.WriteString(loc)
 		w.WriteByte('\n')
 		for _, i := range g.items {
-			f := &listed[i]
+			f := listed[i]
 			w.WriteString("  ")
 			pad(w, sevs[f.Severity], 8)
 			w.WriteString("  ")
