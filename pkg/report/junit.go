@@ -2,108 +2,252 @@ package report
 
 import (
 	"encoding/xml"
-	"fmt"
 	"io"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Skipped  int         `xml:"skipped,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	File      string        `xml:"file,attr,omitempty"`
-	Line      int           `xml:"line,attr,omitempty"`
-	Failure   *junitMessage `xml:"failure,omitempty"`
-	Error     *junitMessage `xml:"error,omitempty"`
-	Skipped   *junitMessage `xml:"skipped,omitempty"`
-}
-
-type junitMessage struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
-}
-
 // JUnit writes one test suite per control with findings (a failing test
 // case per finding, a skipped one per suppressed finding) and one suite
 // for input errors, so CI systems show each violation as a failed test.
+//
+// The document is written as it goes, in the layout encoding/xml gives
+// with two-space indentation (a test holds the two to the same bytes):
+// large scans have hundreds of thousands of test cases, and building them
+// as values for the reflective encoder took longer than the scan.
 func JUnit(w io.Writer, r *Report) error {
-	out := junitSuites{Name: r.Tool}
-	suites := map[string]*junitSuite{}
-	var order []string
-	for _, f := range r.Listed() {
-		s, ok := suites[f.ControlID]
+	type suite struct {
+		id                string
+		failures, skipped int
+		items             []int
+	}
+	listed := r.Listed()
+	var suites []*suite
+	byID := map[string]*suite{}
+	for i, f := range listed {
+		s, ok := byID[f.ControlID]
 		if !ok {
-			s = &junitSuite{Name: f.ControlID}
-			if c := r.control(f.ControlID); c != nil {
-				s.Name = f.ControlID + ": " + c.Title
-			}
-			suites[f.ControlID] = s
-			order = append(order, f.ControlID)
-		}
-		tc := junitCase{Name: fmt.Sprintf("%s %s", f.Object, f.Path), Classname: f.ControlID, File: f.Position.File, Line: f.Position.Line}
-		text := fmt.Sprintf("%s\n%s\n", f.Position, f.Message)
-		if f.Origin != "" {
-			text += "rendered by " + f.Origin + "\n"
-		}
-		if c := r.control(f.ControlID); c != nil {
-			text += "Remediation: " + c.Remediation + "\n"
+			s = &suite{id: f.ControlID}
+			byID[f.ControlID] = s
+			suites = append(suites, s)
 		}
 		if f.Suppressed != nil {
-			tc.Skipped = &junitMessage{Message: "suppressed: " + f.Suppressed.Reason, Type: f.Suppressed.Kind}
-			s.Skipped++
+			s.skipped++
 		} else {
-			tc.Failure = &junitMessage{Message: f.Message, Type: f.Severity.String(), Text: text}
-			s.Failures++
+			s.failures++
 		}
-		s.Tests++
-		s.Cases = append(s.Cases, tc)
+		s.items = append(s.items, i)
 	}
-	for _, id := range order {
-		s := suites[id]
-		out.Suites = append(out.Suites, *s)
-		out.Tests += s.Tests
-		out.Failures += s.Failures
-	}
-	var errs []junitCase
+	var errs []object.Diagnostic
 	for _, d := range r.Diagnostics {
-		if d.Severity != object.SeverityError {
-			continue
+		if d.Severity == object.SeverityError {
+			errs = append(errs, d)
 		}
-		errs = append(errs, junitCase{Name: d.Pos.String(), Classname: "input", File: d.Pos.File, Line: d.Pos.Line,
-			Error: &junitMessage{Message: d.Message, Type: "input-error", Text: d.String()}})
+	}
+	failures := 0
+	for _, s := range suites {
+		failures += s.failures
+	}
+
+	b := make([]byte, 0, 64<<10)
+	var werr error
+	flush := func() {
+		if werr == nil {
+			_, werr = w.Write(b)
+		}
+		b = b[:0]
+	}
+	b = append(b, xml.Header...)
+	b = append(b, `<testsuites`...)
+	b = appendAttr(b, "name", r.Tool)
+	b = appendAttrInt(b, "tests", len(listed)+len(errs))
+	b = appendAttrInt(b, "failures", failures)
+	b = appendAttrInt(b, "errors", len(errs))
+	b = append(b, '>')
+	if len(suites) == 0 && len(errs) == 0 {
+		b = append(b, "</testsuites>\n"...)
+		flush()
+		return werr
+	}
+	for _, s := range suites {
+		name, ctl := s.id, r.control(s.id)
+		if ctl != nil {
+			name = s.id + ": " + ctl.Title
+		}
+		b = appendSuiteStart(b, name, len(s.items), s.failures, 0, s.skipped)
+		for _, i := range s.items {
+			f := listed[i]
+			b = append(b, "\n    <testcase name=\""...)
+			b = appendXML(b, f.Object.Kind)
+			b = append(b, '/')
+			if f.Object.Namespace != "" {
+				b = appendXML(b, f.Object.Namespace)
+				b = append(b, '/')
+			}
+			b = appendXML(b, f.Object.Name)
+			b = append(b, ' ')
+			b = appendXML(b, f.Path)
+			b = appendCaseAttrs(b, f.ControlID, f.Position)
+			if f.Suppressed != nil {
+				b = append(b, "\n      <skipped"...)
+				b = appendAttr(b, "message", "suppressed: "+f.Suppressed.Reason)
+				b = appendAttr(b, "type", f.Suppressed.Kind)
+				b = append(b, "></skipped>"...)
+			} else {
+				b = append(b, "\n      <failure"...)
+				b = appendAttr(b, "message", f.Message)
+				b = appendAttr(b, "type", f.Severity.String())
+				b = append(b, '>')
+				b = appendPosition(b, f.Position)
+				b = append(b, "&#xA;"...)
+				b = appendXML(b, f.Message)
+				b = append(b, "&#xA;"...)
+				if f.Origin != "" {
+					b = append(b, "rendered by "...)
+					b = appendXML(b, f.Origin)
+					b = append(b, "&#xA;"...)
+				}
+				if ctl != nil {
+					b = append(b, "Remediation: "...)
+					b = appendXML(b, ctl.Remediation)
+					b = append(b, "&#xA;"...)
+				}
+				b = append(b, "</failure>"...)
+			}
+			b = append(b, "\n    </testcase>"...)
+			if len(b) > 48<<10 {
+				flush()
+			}
+		}
+		b = append(b, "\n  </testsuite>"...)
 	}
 	if len(errs) > 0 {
-		out.Suites = append(out.Suites, junitSuite{Name: "input", Tests: len(errs), Errors: len(errs), Cases: errs})
-		out.Tests += len(errs)
-		out.Errors += len(errs)
+		b = appendSuiteStart(b, "input", len(errs), 0, len(errs), 0)
+		for _, d := range errs {
+			b = append(b, "\n    <testcase name=\""...)
+			b = appendPosition(b, d.Pos)
+			b = appendCaseAttrs(b, "input", d.Pos)
+			b = append(b, "\n      <error"...)
+			b = appendAttr(b, "message", d.Message)
+			b = append(b, ` type="input-error">`...)
+			b = appendXML(b, d.String())
+			b = append(b, "</error>\n    </testcase>"...)
+		}
+		b = append(b, "\n  </testsuite>"...)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
+	b = append(b, "\n</testsuites>\n"...)
+	flush()
+	return werr
+}
+
+func appendSuiteStart(b []byte, name string, tests, failures, errors, skipped int) []byte {
+	b = append(b, "\n  <testsuite"...)
+	b = appendAttr(b, "name", name)
+	b = appendAttrInt(b, "tests", tests)
+	b = appendAttrInt(b, "failures", failures)
+	b = appendAttrInt(b, "errors", errors)
+	b = appendAttrInt(b, "skipped", skipped)
+	return append(b, '>')
+}
+
+// appendCaseAttrs closes the name of a test case and writes the rest of
+// its start tag; file and line are left out when unknown, as the
+// omitempty attributes of encoding/xml are.
+func appendCaseAttrs(b []byte, classname string, pos object.Position) []byte {
+	b = append(b, '"')
+	b = appendAttr(b, "classname", classname)
+	if pos.File != "" {
+		b = appendAttr(b, "file", pos.File)
 	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return err
+	if pos.Line != 0 {
+		b = appendAttrInt(b, "line", pos.Line)
 	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return append(b, '>')
+}
+
+// appendPosition writes what pos.String() returns, escaped.
+func appendPosition(b []byte, pos object.Position) []byte {
+	if pos.File == "" {
+		return b
+	}
+	b = appendXML(b, pos.File)
+	if pos.Line != 0 {
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(pos.Line), 10)
+		if pos.Column != 0 {
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(pos.Column), 10)
+		}
+	}
+	return b
+}
+
+func appendAttr(b []byte, name, v string) []byte {
+	b = append(b, ' ')
+	b = append(b, name...)
+	b = append(b, `="`...)
+	b = appendXML(b, v)
+	return append(b, '"')
+}
+
+func appendAttrInt(b []byte, name string, v int) []byte {
+	b = append(b, ' ')
+	b = append(b, name...)
+	b = append(b, `="`...)
+	b = strconv.AppendInt(b, int64(v), 10)
+	return append(b, '"')
+}
+
+// appendXML escapes s for an attribute value or character data exactly as
+// encoding/xml does: markup characters and whitespace other than spaces
+// as character references, and what XML cannot hold as U+FFFD.
+func appendXML(b []byte, s string) []byte {
+	last := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf && c >= 0x20 && !xmlMarkup[c] {
+			i++ // the common case: printable ASCII that is not markup
+			continue
+		}
+		r, width := utf8.DecodeRuneInString(s[i:])
+		i += width
+		var esc string
+		switch r {
+		case '"':
+			esc = "&#34;"
+		case '\'':
+			esc = "&#39;"
+		case '&':
+			esc = "&amp;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		case '\t':
+			esc = "&#x9;"
+		case '\n':
+			esc = "&#xA;"
+		case '\r':
+			esc = "&#xD;"
+		default:
+			if !xmlChar(r) || (r == utf8.RuneError && width == 1) {
+				esc = "\uFFFD"
+				break
+			}
+			continue
+		}
+		b = append(b, s[last:i-width]...)
+		b = append(b, esc...)
+		last = i
+	}
+	return append(b, s[last:]...)
+}
+
+var xmlMarkup = [utf8.RuneSelf]bool{'"': true, '\'': true, '&': true, '<': true, '>': true}
+
+// xmlChar reports whether r may appear in an XML document.
+func xmlChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
 }
