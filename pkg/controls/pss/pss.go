@@ -212,7 +212,11 @@ func run(p *control.Pass, fn policy.CheckPodFn, loc locator) {
 		c := &w.Containers[i]
 		// A container is at fault only when adding it changes the verdict;
 		// a pod-level violation alone is reported once, at pod level.
-		if r := fn(&w.Meta, w.Isolated(i)); !r.Allowed && (pod.Allowed || r.ForbiddenDetail != pod.ForbiddenDetail) {
+		r := res // a pod of one container is that container in isolation
+		if len(w.Containers) > 1 {
+			r = fn(&w.Meta, w.Isolated(i))
+		}
+		if !r.Allowed && (pod.Allowed || r.ForbiddenDetail != pod.ForbiddenDetail) {
 			add(c.Name, orDefault(loc(w, c, res.ForbiddenDetail), c.Path), r.ForbiddenDetail)
 		}
 	}
