@@ -50,33 +50,34 @@ type Workload struct {
 	// order.
 	Containers []Container
 
-	isolated []corev1.PodSpec // see Isolated
+	isolated []*corev1.PodSpec // see Isolated
 }
 
 // Isolated returns the pod spec with only container i (i >= 0) or with no
 // containers at all (i < 0). Pod-level verdicts of whole-pod policies are
-// attributed to containers with it. The copies are made once per workload;
-// a workload is analysed by one goroutine at a time.
+// attributed to containers with it. Each copy is made once, when first
+// asked for; a workload is analysed by one goroutine at a time.
 func (w *Workload) Isolated(i int) *corev1.PodSpec {
 	if w.isolated == nil {
-		bare := w.Spec
-		bare.Containers, bare.InitContainers, bare.EphemeralContainers = nil, nil, nil
-		w.isolated = make([]corev1.PodSpec, len(w.Containers)+1)
-		w.isolated[0] = bare
-		for j, c := range w.Containers {
-			one := bare
-			switch c.Kind {
-			case Init:
-				one.InitContainers = []corev1.Container{*c.Container}
-			case Regular:
-				one.Containers = []corev1.Container{*c.Container}
-			case Ephemeral:
-				one.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon(*c.Container)}}
-			}
-			w.isolated[j+1] = one
+		w.isolated = make([]*corev1.PodSpec, len(w.Containers)+1)
+	}
+	if p := w.isolated[i+1]; p != nil {
+		return p
+	}
+	one := w.Spec
+	one.Containers, one.InitContainers, one.EphemeralContainers = nil, nil, nil
+	if i >= 0 {
+		switch c := w.Containers[i]; c.Kind {
+		case Init:
+			one.InitContainers = []corev1.Container{*c.Container}
+		case Regular:
+			one.Containers = []corev1.Container{*c.Container}
+		case Ephemeral:
+			one.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon(*c.Container)}}
 		}
 	}
-	return &w.isolated[i+1]
+	w.isolated[i+1] = &one
+	return &one
 }
 
 // Field returns the path of a pod spec field.
