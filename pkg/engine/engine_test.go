@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/object"
@@ -136,5 +137,50 @@ func TestFoldOwned(t *testing.T) {
 	noUIDs := strings.NewReplacer(`"uid": "`, `"x-uid": "`).Replace(list(append(kept, folded...)))
 	if res := scan(noUIDs); res.Objects != 7 || res.Folded != 0 {
 		t.Errorf("without uids: %d objects, %d folded; want 7 and 0", res.Objects, res.Folded)
+	}
+}
+
+// TestMessagesInterned: findings with the same message share one string,
+// and the table stops growing at its bound.
+func TestMessagesInterned(t *testing.T) {
+	cat, err := controls.Catalog(controls.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := New(Options{Catalog: cat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []string
+	for i := range 50 {
+		docs = append(docs, fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata: {name: p%d, namespace: shop}\nspec:\n  containers:\n  - {name: app, image: nginx}\n", i))
+	}
+	path := filepath.Join(t.TempDir(), "pods.yaml")
+	if err := os.WriteFile(path, []byte(strings.Join(docs, "---\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inputs, _ := object.Expand([]string{path}, nil)
+	res := eng.ScanInputs(inputs)
+	byMessage := map[string]*byte{}
+	n := 0
+	for _, f := range res.Findings {
+		p := unsafe.StringData(f.Message)
+		if q, ok := byMessage[f.Message]; ok && q != p {
+			t.Fatalf("message %q held twice", f.Message)
+		}
+		byMessage[f.Message] = p
+		n++
+	}
+	if n < 100 || len(byMessage) > n/10 {
+		t.Fatalf("%d findings with %d messages: want many findings sharing few messages", n, len(byMessage))
+	}
+	var tab interned
+	for i := range maxInterned + 10 {
+		if s := fmt.Sprint("m", i); tab.intern(s) != s {
+			t.Fatal("intern changed a message")
+		}
+	}
+	if tab.n.Load() != maxInterned {
+		t.Errorf("%d messages interned, bound %d", tab.n.Load(), maxInterned)
 	}
 }
