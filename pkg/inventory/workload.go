@@ -32,7 +32,7 @@ type Container struct {
 }
 
 // Field returns the path of a field of the container.
-func (c Container) Field(p string) string { return join(c.Path, p) }
+func (c Container) Field(p string) string { return paths.Join(c.Path, p) }
 
 // Workload is the pod view of an object that runs pods, extracted once.
 type Workload struct {
@@ -81,7 +81,7 @@ func (w *Workload) Isolated(i int) *corev1.PodSpec {
 }
 
 // Field returns the path of a pod spec field.
-func (w *Workload) Field(p string) string { return join(w.SpecPath, p) }
+func (w *Workload) Field(p string) string { return paths.Join(w.SpecPath, p) }
 
 // candidate pod spec locations, most specific first. Any kind that carries
 // a pod template at one of these places is a workload (Argo Rollouts,

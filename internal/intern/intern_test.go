@@ -1,0 +1,63 @@
+package intern
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"unsafe"
+)
+
+func TestJoin(t *testing.T) {
+	tab := New()
+	buf := []byte("spec.template.spec.containers[0]")
+	base := unsafe.String(&buf[0], len(buf)) // as the decoder's strings alias files
+	a := tab.Join(base, "securityContext")
+	buf[len(buf)-2] = '9' // the buffer is reused: the table must not see it
+	b := tab.Join("spec.template.spec.containers[0]", "securityContext")
+	if a != "spec.template.spec.containers[0].securityContext" || a != b {
+		t.Fatalf("Join: %q, %q", a, b)
+	}
+	if unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Error("the same path was built twice")
+	}
+	if c := tab.Join(base, "securityContext"); c != "spec.template.spec.containers[9].securityContext" {
+		t.Errorf("Join after the buffer changed: %q", c)
+	}
+	// "a.b" + "c" and "a" + "b.c" are the same path
+	if got := tab.Join("a", "b.c"); got != "a.b.c" {
+		t.Errorf("Join: %q", got)
+	}
+	if got := tab.Join("a.b", "c"); got != "a.b.c" {
+		t.Errorf("Join: %q", got)
+	}
+}
+
+// Far more distinct strings than slots, from several goroutines: every
+// answer is right, and repeated strings are shared.
+func TestStringEvictsButStaysRight(t *testing.T) {
+	tab := New()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 4 * slots {
+				want := fmt.Sprint("container \"c", (i*7+g)%(3*slots), "\" sets no cpu limit")
+				if got := tab.String(want); got != want {
+					t.Errorf("String(%q) = %q", want, got)
+					return
+				}
+				if got := tab.Join("spec", want); got != "spec."+want {
+					t.Errorf("Join = %q", got)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	x := tab.String(fmt.Sprint("pod does not set ", "hostUsers: false"))
+	y := tab.String(fmt.Sprint("pod does not set ", "hostUsers: false"))
+	if unsafe.StringData(x) != unsafe.StringData(y) {
+		t.Error("a repeated message was not shared")
+	}
+}
