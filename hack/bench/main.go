@@ -138,14 +138,11 @@ func generalParse(path string, cores int) float64 {
 	inputs, _ := object.Expand([]string{path}, nil)
 	var docs [][]byte
 	for _, in := range inputs {
-		rc, err := in.Open()
-		check(err)
-		object.Split(in.Name, rc, object.Limits{}, func(b object.Batch) {
+		in.Split(object.Limits{}, func(b object.Batch) {
 			for _, d := range b.Docs {
 				docs = append(docs, d.Data)
 			}
 		})
-		rc.Close()
 	}
 	best := 0.0
 	for i := 0; i < 3; i++ {

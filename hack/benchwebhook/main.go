@@ -89,11 +89,7 @@ func corpusPods(dir string, limit int) []map[string]any {
 	inputs, _ := object.Expand([]string{dir}, nil)
 	var pods []map[string]any
 	for _, in := range inputs {
-		rc, err := in.Open()
-		if err != nil {
-			continue
-		}
-		object.Split(in.Name, rc, object.Limits{}, func(b object.Batch) {
+		in.Split(object.Limits{}, func(b object.Batch) {
 			objs, _ := object.DecodeBatch(b, object.Limits{})
 			for _, o := range objs {
 				w, err := inventory.ExtractWorkload(o)
@@ -111,7 +107,6 @@ func corpusPods(dir string, limit int) []map[string]any {
 				pods = append(pods, map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": md, "spec": spec})
 			}
 		})
-		rc.Close()
 	}
 	return pods
 }

@@ -361,13 +361,7 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 				}
 				continue
 			}
-			rc, err := in.Open()
-			if err != nil {
-				readDiags = append(readDiags, object.Diagnostic{Pos: object.Position{File: in.Name}, Severity: object.SeverityError, Message: err.Error()})
-				continue
-			}
-			readDiags = append(readDiags, object.Split(in.Name, rc, e.lim, func(b object.Batch) { docs <- b })...)
-			rc.Close()
+			readDiags = append(readDiags, in.Split(e.lim, func(b object.Batch) { docs <- b })...)
 		}
 	}()
 	// The items of a large List (kubectl get -o json) come out of one

@@ -21,6 +21,8 @@ type Input struct {
 	// directory walk finding it).
 	Explicit bool
 	open     func() (io.ReadCloser, error)
+	// path is set for files found on disk, which Split reads whole.
+	path string
 	// Rendered holds the documents of a rendered input, Objects the
 	// objects of an input that is not YAML (a Dockerfile); Open is not used.
 	Rendered []Document
@@ -29,6 +31,33 @@ type Input struct {
 
 // Open opens the input for reading.
 func (in Input) Open() (io.ReadCloser, error) { return in.open() }
+
+// Split reads the input and calls emit for every run of its documents,
+// as the function Split does; regular files on disk are read whole with
+// the fewest system calls (see openInput).
+func (in Input) Split(lim Limits, emit func(Batch)) []Diagnostic {
+	lim = lim.withDefaults()
+	var rc io.ReadCloser
+	var err error
+	if in.path != "" {
+		var data []byte
+		var f *os.File
+		data, f, err = openInput(in.path, lim.MaxDocumentBytes)
+		if err == nil && f == nil {
+			return splitBatches(in.Name, data, emit)
+		}
+		if f != nil {
+			rc = f
+		}
+	} else {
+		rc, err = in.Open()
+	}
+	if err != nil {
+		return []Diagnostic{{Pos: Position{File: in.Name}, Severity: SeverityError, Message: err.Error()}}
+	}
+	defer rc.Close()
+	return Split(in.Name, rc, lim, emit)
+}
 
 // IsRendered reports whether the input was produced by a Renderer.
 func (in Input) IsRendered() bool { return in.open == nil }
@@ -185,7 +214,7 @@ func isChart(dir string) bool {
 }
 
 func fileInput(path string, explicit bool) Input {
-	return Input{Name: path, Explicit: explicit, open: func() (io.ReadCloser, error) { return os.Open(path) }}
+	return Input{Name: path, Explicit: explicit, path: path, open: func() (io.ReadCloser, error) { return os.Open(path) }}
 }
 
 func cleanErr(err error) string {
