@@ -104,6 +104,12 @@ type Control struct {
 	// as Check.
 	CEL   string
 	Check func(*Pass)
+	// Prepare, when set, builds what Check needs that is slow to build
+	// (a compiled rule set). Engines start it in the background as they
+	// are created, so that it overlaps with reading input or with a
+	// webhook's start rather than delaying the first check. It must be
+	// safe to call more than once and concurrently with Check.
+	Prepare func()
 }
 
 // In Reads, Workloads stands for every object that carries a pod spec,

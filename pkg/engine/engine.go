@@ -90,6 +90,13 @@ func New(opts Options) (*Engine, error) {
 			e.objectCs = append(e.objectCs, c)
 		}
 	}
+	// Rule sets that are slow to build are built while the caller reads
+	// input (or a webhook starts), not by the first check that needs them.
+	for _, c := range append(e.objectCs[:len(e.objectCs):len(e.objectCs)], e.invCs...) {
+		if c.Prepare != nil {
+			go c.Prepare()
+		}
+	}
 	for id, s := range cfg.Severity {
 		c, _ := opts.Catalog.Get(id)
 		e.severity[c.ID] = s

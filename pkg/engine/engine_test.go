@@ -7,9 +7,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
+	"github.com/kubeguard/kubeguard/pkg/config"
+	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/controls"
+	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
@@ -172,5 +176,34 @@ func TestMessagesInterned(t *testing.T) {
 	}
 	if n < 100 || len(byMessage) > n/10 {
 		t.Fatalf("%d findings with %d messages: want many findings sharing few messages", n, len(byMessage))
+	}
+}
+
+// TestPrepareStarts: an enabled control's Prepare runs as the engine is
+// created, a disabled one's never.
+func TestPrepareStarts(t *testing.T) {
+	started := make(chan string, 2)
+	mk := func(id string) *control.Control {
+		return &control.Control{ID: id, Title: id, Severity: finding.Low, Check: func(*control.Pass) {},
+			Prepare: func() { started <- id }}
+	}
+	cat := control.NewCatalog(mk("ON"), mk("OFF"))
+	cfg := &config.Config{}
+	cfg.Controls.Disable = []string{"OFF"}
+	if _, err := New(Options{Catalog: cat, Config: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-started:
+		if id != "ON" {
+			t.Fatalf("Prepare of %s ran", id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Prepare did not run")
+	}
+	select {
+	case id := <-started:
+		t.Fatalf("Prepare of %s ran too", id)
+	case <-time.After(100 * time.Millisecond):
 	}
 }

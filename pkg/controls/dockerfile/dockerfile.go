@@ -167,6 +167,8 @@ var secretEnv = dockerControl("DF-SECRET", "Secret in the Dockerfile", finding.H
 		}
 	})
 
+func init() { secretEnv.Prepare = secrets.Prepare }
+
 // keyValues returns the name/value pairs of ENV (pairs of arguments) and
 // ARG (name=value) instructions.
 func keyValues(in df.Instruction) [][2]string {

@@ -18,6 +18,10 @@ var (
 	leaks     *detect.Detector
 )
 
+// Prepare builds the gitleaks rule set (about 140 ms: its configuration is
+// parsed and some two hundred expressions compiled) unless it is built.
+func Prepare() { detector() }
+
 func detector() *detect.Detector {
 	leaksOnce.Do(func() {
 		d, err := detect.NewDetectorDefaultConfig()

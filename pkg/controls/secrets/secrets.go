@@ -109,6 +109,7 @@ var hardcoded = &control.Control{
 		"(External Secrets, Sealed Secrets, SOPS) and reference it.",
 	Refs:      control.Refs("CIS:5.4.2", "NSA:secrets", "NIST:4.1.4", "MITRE:T1552.001"),
 	FileKinds: []string{"Secret"},
+	Prepare:   Prepare,
 	Check: func(p *control.Pass) {
 		o := p.Object
 		report := func(container, path, what string, l Leak) {
