@@ -82,28 +82,30 @@ func JSON(w io.Writer, r *Report) error {
 		bw.WriteString("  \"findings\": [],\n")
 	} else {
 		bw.WriteString("  \"findings\": [\n")
-		controls := map[string]*controlJSON{}
-		var buf []byte
-		for i, f := range listed {
-			o := f.Object
-			jf := jsonFinding{ControlID: f.ControlID, Severity: f.Severity, Container: f.Container,
-				Object: jsonObject{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, UID: r.UIDs[o]},
-				Path:   f.Path, Position: f.Position, Origin: f.Origin, Message: f.Message, Suppressed: f.Suppressed}
-			if c := r.control(f.ControlID); c != nil {
-				jf.Title, jf.Category, jf.Remediation, jf.Frameworks = c.Title, c.Category, c.Remediation, c.Refs
+		encodeChunks(len(listed), func(buf []byte, lo, hi int) []byte {
+			controls := map[string]*controlJSON{} // per chunk: chunks are encoded in parallel
+			for i := lo; i < hi; i++ {
+				f := listed[i]
+				o := f.Object
+				jf := jsonFinding{ControlID: f.ControlID, Severity: f.Severity, Container: f.Container,
+					Object: jsonObject{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, UID: r.UIDs[o]},
+					Path:   f.Path, Position: f.Position, Origin: f.Origin, Message: f.Message, Suppressed: f.Suppressed}
+				if c := r.control(f.ControlID); c != nil {
+					jf.Title, jf.Category, jf.Remediation, jf.Frameworks = c.Title, c.Category, c.Remediation, c.Refs
+				}
+				c, ok := controls[f.ControlID]
+				if !ok {
+					c = newControlJSON(&jf)
+					controls[f.ControlID] = c
+				}
+				buf = appendFinding(append(buf, "    "...), &jf, c)
+				if i < len(listed)-1 {
+					buf = append(buf, ',')
+				}
+				buf = append(buf, '\n')
 			}
-			c, ok := controls[f.ControlID]
-			if !ok {
-				c = newControlJSON(&jf)
-				controls[f.ControlID] = c
-			}
-			buf = appendFinding(append(buf[:0], "    "...), &jf, c)
-			bw.Write(buf)
-			if i < len(listed)-1 {
-				bw.WriteString(",")
-			}
-			bw.WriteString("\n")
-		}
+			return buf
+		}, func(b []byte) { bw.Write(b) })
 		bw.WriteString("  ],\n")
 	}
 	if err := field("diagnostics", diags, true); err != nil {

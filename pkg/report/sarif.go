@@ -197,32 +197,33 @@ func SARIF(w io.Writer, r *Report) error {
 	}
 	bw.WriteString(",\n      \"results\": [")
 	listed := r.Listed()
-	var buf []byte
-	for i, f := range listed {
-		loc := sarifLocation{PhysicalLocation: physical(f.Position),
-			LogicalLocations: []sarifLogical{{FullyQualifiedName: f.Object.String() + ":" + f.Path, Kind: "object"}}}
-		res := sarifResult{RuleID: f.ControlID, RuleIndex: ruleIndex[f.ControlID], Level: sarifLevel(f.Severity),
-			Message: sarifText{Text: f.Message}, Locations: []sarifLocation{loc},
-			Properties: resultProperties{Severity: f.Severity.String(), Object: f.Object, Path: f.Path, Container: f.Container}}
-		if f.Origin != "" {
-			res.Properties.Origin = f.Origin
-			res.Message.Text += " (" + f.Origin + ")"
-		}
-		if f.Suppressed != nil {
-			kind := "external"
-			if f.Suppressed.Kind == "annotation" {
-				kind = "inSource"
+	encodeChunks(len(listed), func(buf []byte, lo, hi int) []byte {
+		for i := lo; i < hi; i++ {
+			f := listed[i]
+			loc := sarifLocation{PhysicalLocation: physical(f.Position),
+				LogicalLocations: []sarifLogical{{FullyQualifiedName: f.Object.String() + ":" + f.Path, Kind: "object"}}}
+			res := sarifResult{RuleID: f.ControlID, RuleIndex: ruleIndex[f.ControlID], Level: sarifLevel(f.Severity),
+				Message: sarifText{Text: f.Message}, Locations: []sarifLocation{loc},
+				Properties: resultProperties{Severity: f.Severity.String(), Object: f.Object, Path: f.Path, Container: f.Container}}
+			if f.Origin != "" {
+				res.Properties.Origin = f.Origin
+				res.Message.Text += " (" + f.Origin + ")"
 			}
-			res.Suppressions = []sarifSuppression{{Kind: kind, Justification: f.Suppressed.Reason}}
+			if f.Suppressed != nil {
+				kind := "external"
+				if f.Suppressed.Kind == "annotation" {
+					kind = "inSource"
+				}
+				res.Suppressions = []sarifSuppression{{Kind: kind, Justification: f.Suppressed.Reason}}
+			}
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, "\n        "...)
+			buf = appendSARIFResult(buf, &res)
 		}
-		buf = buf[:0]
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, "\n        "...)
-		buf = appendSARIFResult(buf, &res)
-		bw.Write(buf)
-	}
+		return buf
+	}, func(b []byte) { bw.Write(b) })
 	if len(listed) > 0 {
 		bw.WriteString("\n      ")
 	}
