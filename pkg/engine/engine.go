@@ -506,7 +506,11 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 	}
 	if !w.deferred {
 		e.objectControls(w, o, wl, anns)
-		o.Compact(anchors(wl))
+		if locatedInside[o.Kind] {
+			o.CompactUnlessSmall(anchors(wl), 4096)
+		} else {
+			o.Compact(anchors(wl))
+		}
 	}
 	if own {
 		inventory.Slim(o, wl)
@@ -586,6 +590,11 @@ func anchors(wl *inventory.Workload) []string {
 }
 
 var anchorLists sync.Map // SpecPath|MetaPath -> []string
+
+// locatedInside are the kinds whose cross-object findings point at fields
+// no anchor covers (rules[3].verbs[0], subjects[1], an Ingress backend):
+// they keep their positions unless they are large.
+var locatedInside = map[string]bool{"Role": true, "ClusterRole": true, "RoleBinding": true, "ClusterRoleBinding": true, "Ingress": true}
 
 // finish builds the inventory and runs the cross-object controls. With a
 // plan (a Rescan), it runs only the controls the plan selects, once the

@@ -2,6 +2,7 @@ package object
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1258,6 +1259,18 @@ func (l *fastLocator) Locate(path string) Position {
 	})
 	n := l.nodes[best]
 	return Position{File: l.file, Line: int(n.line + l.lineOff), Column: int(n.col)}
+}
+
+// small returns the locator with its nodes in an array of their own when
+// the object is alone in its document and has at most max of them, else
+// nil.
+func (l *fastLocator) small(max int) Locator {
+	if l.root != 0 || len(l.nodes) > max {
+		return nil
+	}
+	c := *l
+	c.nodes = slices.Clone(l.nodes) // the parser sized the array for the document
+	return &c
 }
 
 // Compact keeps the positions of anchors; others are found again by the

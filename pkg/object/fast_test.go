@@ -264,3 +264,37 @@ func TestFastLongLine(t *testing.T) {
 		}
 	}
 }
+
+// TestCompactUnlessSmall: a small object alone in its document keeps every
+// position, without the document being parsed again; an item of a List and
+// a document over the bound are compacted, and all of them still place
+// each path where the full locator does.
+func TestCompactUnlessSmall(t *testing.T) {
+	role := "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: ns}\nrules:\n" +
+		"- apiGroups: ['']\n  resources: [pods]\n  verbs: [get]\n- apiGroups: ['']\n  resources: [secrets]\n  verbs: [get, list]\n"
+	list := "apiVersion: v1\nkind: List\nitems:\n- " + strings.ReplaceAll(strings.TrimSuffix(role, "\n"), "\n", "\n  ") + "\n"
+	paths := []string{"rules[1]", "rules[1].verbs[1]", "rules[0].resources[0]", "metadata.name", "rules[5]"}
+	for _, c := range []struct {
+		name, doc string
+		max       int
+		kept      bool
+	}{{"small", role, 4096, true}, {"over the bound", role, 5, false}, {"List item", list, 4096, false}} {
+		decode := func() *Object {
+			objs, diags, ok := fastDecode(Document{File: "r.yaml", Line: 1, Data: []byte(c.doc)}, Limits{})
+			if !ok || len(objs) != 1 || len(diags) != 0 {
+				t.Fatalf("%s: decode: %d objects, %v", c.name, len(objs), diags)
+			}
+			return objs[0]
+		}
+		full, o := decode(), decode()
+		o.CompactUnlessSmall([]string{"metadata"}, c.max)
+		if _, kept := o.loc.(*fastLocator); kept != c.kept {
+			t.Errorf("%s: positions kept %v, want %v", c.name, kept, c.kept)
+		}
+		for _, p := range paths {
+			if got, want := o.Locate(p), full.Locate(p); got != want {
+				t.Errorf("%s: %s at %v, want %v", c.name, p, got, want)
+			}
+		}
+	}
+}

@@ -132,6 +132,21 @@ func (o *Object) Compact(anchors []string) {
 	}
 }
 
+// CompactUnlessSmall is Compact, except that an object alone in its
+// document with at most maxNodes fields and items keeps every position:
+// for kinds whose cross-object findings point deep inside them (a Role's
+// rules, a binding's subjects), finding each again would parse the
+// document again.
+func (o *Object) CompactUnlessSmall(anchors []string, maxNodes int) {
+	if s, ok := o.loc.(interface{ small(int) Locator }); ok {
+		if l := s.small(maxNodes); l != nil {
+			o.loc = l
+			return
+		}
+	}
+	o.Compact(anchors)
+}
+
 // Metadata returns metadata.<field> as a string map (labels, annotations).
 func (o *Object) Metadata(field string) map[string]string {
 	md, _ := o.Content["metadata"].(map[string]any)
