@@ -5,6 +5,7 @@
 package secrets
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"maps"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/finding"
@@ -62,12 +64,45 @@ var (
 	placeholder = regexp.MustCompile(`^(\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\$\(.*\)|\{\{.*\}\}|<.*>|%.*%|\*+|x+|X+|changeme|CHANGEME|REPLACE_?ME|replace[_-]?me|TODO|todo|none|None|null|nil|true|false|yes|no|[0-9.]+|(/[\w.\-]+)+/?)$`)
 )
 
+// sensitiveWords holds a word of every alternative of sensitiveName.
+var sensitiveWords = []string{"passw", "pwd", "secret", "token", "key", "credential"}
+
+// maySensitive is a necessary condition of sensitiveName that costs a
+// fraction of the expression, which runs on every environment variable
+// and ConfigMap key and which most names fail: an ASCII name without one
+// of sensitiveWords cannot match. Other names (non-ASCII letters fold in
+// ways ASCII lowering does not, such as the Kelvin sign to k) are left to
+// the expression.
+func maySensitive(name string) bool {
+	var buf [128]byte
+	if len(name) > len(buf) {
+		return true
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= utf8.RuneSelf {
+			return true
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	lower := buf[:len(name)]
+	for _, w := range sensitiveWords {
+		if bytes.Contains(lower, []byte(w)) {
+			return true
+		}
+	}
+	return false
+}
+
 // literal reports whether a credential-like name holds a literal value
 // rather than a reference, template or placeholder. Passwords chosen by
 // people are too short and regular for the format and entropy rules.
 func literal(name, value string) bool {
 	v := strings.TrimSpace(value)
-	if !sensitiveName.MatchString(name) || notACredential.MatchString(name) || len(v) < 6 || placeholder.MatchString(v) {
+	if !maySensitive(name) || !sensitiveName.MatchString(name) || notACredential.MatchString(name) || len(v) < 6 || placeholder.MatchString(v) {
 		return false
 	}
 	return !strings.ContainsAny(v, " \n") || entropy(v) >= 4 // prose or configuration is not a credential
