@@ -89,10 +89,9 @@ func New(opts Options) (*Engine, error) {
 		} else {
 			e.objectCs = append(e.objectCs, c)
 		}
-	}
-	// Rule sets that are slow to build are built while the caller reads
-	// input (or a webhook starts), not by the first check that needs them.
-	for _, c := range append(e.objectCs[:len(e.objectCs):len(e.objectCs)], e.invCs...) {
+		// Rule sets that are slow to build are built while the caller
+		// reads input (or a webhook starts), not by the first check that
+		// needs them.
 		if c.Prepare != nil {
 			go c.Prepare()
 		}
