@@ -42,11 +42,7 @@ func TestConvertCorpus(t *testing.T) {
 	}
 	specs, planned := 0, 0
 	for _, in := range inputs {
-		rc, err := in.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		object.Split(in.Name, rc, object.Limits{}, func(b object.Batch) {
+		in.Split(object.Limits{}, func(b object.Batch) {
 			objs, _ := object.DecodeBatch(b, object.Limits{})
 			for _, o := range objs {
 				where := o.Source.String()
@@ -77,7 +73,6 @@ func TestConvertCorpus(t *testing.T) {
 				}
 			}
 		})
-		rc.Close()
 	}
 	t.Logf("%d of %d pod specs converted by plan", planned, specs)
 	if planned < specs*9/10 {

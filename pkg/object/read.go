@@ -247,30 +247,6 @@ const batchDocs = 32
 // limit is skipped with an error without ever being held in memory whole.
 func Split(name string, r io.Reader, lim Limits, emit func(Batch)) []Diagnostic {
 	lim = lim.withDefaults()
-	// Regular files that fit the limit are read whole and split in place,
-	// without copying each document.
-	if f, ok := r.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() <= int64(lim.MaxDocumentBytes) {
-			// read into a buffer of the file's size: objects keep it
-			// for positions, and a growing one would be up to twice that
-			data := make([]byte, st.Size())
-			n, err := io.ReadFull(f, data)
-			if err == io.ErrUnexpectedEOF {
-				err = nil // the file shrank while being read
-			}
-			data = data[:n]
-			if err == nil {
-				// the file grew while being read: take the rest too
-				var more []byte
-				more, err = io.ReadAll(f)
-				data = append(data, more...)
-			}
-			if err != nil {
-				return []Diagnostic{{Pos: Position{File: name}, Severity: SeverityError, Message: "read: " + err.Error()}}
-			}
-			return splitBatches(name, data, emit)
-		}
-	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(8000)
 	if bytes.IndexByte(head, 0) >= 0 {
