@@ -29,6 +29,12 @@ type typePlan struct {
 	unmarshaler bool // converted through its UnmarshalJSON, as the converter does
 	fields      []fieldPlan
 	ok          bool // a struct whose every field can be set
+	// byName finds a field by its JSON name and inline lists the embedded
+	// structs read from the same map: content sets a few of a pod spec's
+	// forty fields, so walking the content's keys beats looking up every
+	// field. nil when two fields share a name.
+	byName map[string]int
+	inline []int
 }
 
 type fieldPlan struct {
@@ -39,7 +45,10 @@ type fieldPlan struct {
 
 var plans sync.Map // reflect.Type -> *typePlan
 
-var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+var (
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	stringMap       = reflect.TypeFor[map[string]string]()
+)
 
 func planFor(t reflect.Type) *typePlan {
 	if p, ok := plans.Load(t); ok {
@@ -69,6 +78,17 @@ func planFor(t reflect.Type) *typePlan {
 				name = ""
 			}
 			p.fields = append(p.fields, fieldPlan{name: name, index: i, inline: name == ""})
+		}
+		p.byName = map[string]int{}
+		for _, f := range p.fields {
+			if f.inline {
+				p.inline = append(p.inline, f.index)
+			} else if _, dup := p.byName[f.name]; dup {
+				p.byName = nil
+				break
+			} else {
+				p.byName[f.name] = f.index
+			}
 		}
 	}
 	v, _ := plans.LoadOrStore(t, p)
@@ -149,6 +169,20 @@ func convert(v any, dst reflect.Value) bool {
 		if !ok || t.Key().Kind() != reflect.String {
 			return false
 		}
+		if t == stringMap {
+			// labels, annotations and selectors, in nearly every object:
+			// built without reflection
+			out := make(map[string]string, len(m))
+			for k, e := range m {
+				s, ok := e.(string)
+				if !ok && e != nil {
+					return false
+				}
+				out[k] = s
+			}
+			dst.Set(reflect.ValueOf(out))
+			return true
+		}
 		out := reflect.MakeMapWithSize(t, len(m))
 		for k, e := range m {
 			ev := reflect.New(t.Elem()).Elem()
@@ -163,6 +197,19 @@ func convert(v any, dst reflect.Value) bool {
 		m, ok := v.(map[string]any)
 		if !ok || !p.ok {
 			return false
+		}
+		if p.byName != nil {
+			for k, e := range m {
+				if i, ok := p.byName[k]; ok && !convert(e, dst.Field(i)) {
+					return false
+				}
+			}
+			for _, i := range p.inline {
+				if !convert(v, dst.Field(i)) {
+					return false
+				}
+			}
+			return true
 		}
 		for _, f := range p.fields {
 			fv := dst.Field(f.index)

@@ -94,6 +94,8 @@ func TestConvertCases(t *testing.T) {
 		{"containers": []any{map[string]any{"resources": map[string]any{"limits": map[string]any{"cpu": "lots"}}}}},
 		{"volumes": []any{map[string]any{"name": "v", "emptyDir": map[string]any{"sizeLimit": "1Gi"}}}, "nodeSelector": map[string]any{"a": nil}},
 		{"securityContext": map[string]any{"runAsUser": int64(-1), "sysctls": []any{}}, "containers": "no"},
+		{"nodeSelector": map[string]any{"a": int64(1)}},
+		{"unknown": true, "containers": []any{map[string]any{"name": "a", "unknown": "x"}}},
 	}
 	for i, c := range cases {
 		sameAsConverter[corev1.PodSpec](t, "case "+string(rune('0'+i)), c)
