@@ -38,6 +38,20 @@ func (t *Table) String(s string) string {
 	return s
 }
 
+// Bytes returns a string equal to b, the same one for equal contents
+// while it stays in the table; a string is built only when the table does
+// not hold one. b may be reused once Bytes returns: formatting into one
+// buffer and interning the result leaves no garbage when the text is known.
+func (t *Table) Bytes(b []byte) string {
+	slot := &t.slots[maphash.Bytes(t.seed, b)&(slots-1)]
+	if p := slot.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	s := string(b)
+	slot.Store(&s)
+	return s
+}
+
 // Join returns base + "." + field, built once while it stays in the
 // table. base and field may alias memory that changes: the table keeps
 // only the joined copy.

@@ -7,6 +7,26 @@ import (
 	"unsafe"
 )
 
+func TestBytes(t *testing.T) {
+	tab := New()
+	buf := []byte("container app: image nginx has no tag")
+	a := tab.Bytes(buf)
+	copy(buf, "CONTAINER") // the buffer is reused: a must not change
+	if a != "container app: image nginx has no tag" {
+		t.Fatalf("Bytes kept the caller's buffer: %q", a)
+	}
+	b := tab.Bytes([]byte("container app: image nginx has no tag"))
+	if unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Error("the same message was built twice")
+	}
+	if c := tab.Bytes(buf); c != "CONTAINER app: image nginx has no tag" {
+		t.Errorf("Bytes after the buffer changed: %q", c)
+	}
+	if s := tab.Bytes(nil); s != "" {
+		t.Errorf("Bytes(nil) = %q", s)
+	}
+}
+
 func TestJoin(t *testing.T) {
 	tab := New()
 	buf := []byte("spec.template.spec.containers[0]")

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubeguard/kubeguard/internal/intern"
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/object"
@@ -169,8 +170,13 @@ type Pass struct {
 	Inventory *inventory.Inventory
 	// Now is the time of the scan, for checks on dates (certificates);
 	// zero means the wall clock.
-	Now    time.Time
-	report func(finding.Finding)
+	Now time.Time
+	// Messages, when set, keeps one copy of each formatted finding
+	// message: a large scan formats a few thousand distinct messages
+	// hundreds of thousands of times, into buf.
+	Messages *intern.Table
+	buf      []byte
+	report   func(finding.Finding)
 }
 
 // NewPass is used by the engine and by tests.
@@ -180,9 +186,10 @@ func NewPass(c *Control, o *object.Object, w *inventory.Workload, inv *inventory
 
 // Reset points a pass at another control and object, so that the engine
 // reuses one pass per worker instead of allocating one per check; the
-// time stays. A check must not keep its pass.
+// time, the message table and the buffer stay. A check must not keep its
+// pass.
 func (p *Pass) Reset(c *Control, o *object.Object, w *inventory.Workload, inv *inventory.Inventory, report func(finding.Finding)) {
-	*p = Pass{Control: c, Object: o, Workload: w, Inventory: inv, Now: p.Now, report: report}
+	*p = Pass{Control: c, Object: o, Workload: w, Inventory: inv, Now: p.Now, Messages: p.Messages, buf: p.buf, report: report}
 }
 
 // AppliesTo reports whether the control runs on an object of this kind,
@@ -211,7 +218,12 @@ func (p *Pass) Report(path, format string, args ...any) {
 // suppressions can be scoped to it.
 func (p *Pass) ReportContainer(container, path, format string, args ...any) {
 	msg := format
-	if len(args) > 0 {
+	switch {
+	case len(args) == 0:
+	case p.Messages != nil:
+		p.buf = fmt.Appendf(p.buf[:0], format, args...)
+		msg = p.Messages.Bytes(p.buf)
+	default:
 		msg = fmt.Sprintf(format, args...)
 	}
 	p.report(finding.Finding{
