@@ -2,10 +2,16 @@ package inventory
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
+	"strconv"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // convertTo fills dst, a pointer to a zero API value, from unstructured
@@ -48,7 +54,45 @@ var plans sync.Map // reflect.Type -> *typePlan
 var (
 	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 	stringMap       = reflect.TypeFor[map[string]string]()
+	quantityType    = reflect.TypeFor[resource.Quantity]()
+	intOrStringType = reflect.TypeFor[intstr.IntOrString]()
 )
+
+// quantity parses resource requests and limits the way the converter's
+// JSON round trip does, for the values where that round trip changes
+// nothing: integers, and strings of characters JSON does not escape.
+// false leaves the value to the round trip.
+func quantity(v any) (resource.Quantity, bool) {
+	var s string
+	switch x := v.(type) {
+	case int64:
+		s = strconv.FormatInt(x, 10)
+	case string:
+		for i := 0; i < len(x); i++ {
+			c := x[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '+' || c == '-' || c == ' ') {
+				return resource.Quantity{}, false
+			}
+		}
+		s = strings.TrimSpace(x)
+	default:
+		return resource.Quantity{}, false
+	}
+	q, err := resource.ParseQuantity(s)
+	return q, err == nil
+}
+
+// intOrString is IntOrString's UnmarshalJSON for the values its JSON round
+// trip keeps as they are: valid UTF-8 strings and integers of 32 bits.
+func intOrString(v any) (intstr.IntOrString, bool) {
+	switch x := v.(type) {
+	case string:
+		return intstr.IntOrString{Type: intstr.String, StrVal: x}, utf8.ValidString(x)
+	case int64:
+		return intstr.IntOrString{Type: intstr.Int, IntVal: int32(x)}, x >= math.MinInt32 && x <= math.MaxInt32
+	}
+	return intstr.IntOrString{}, false
+}
 
 func planFor(t reflect.Type) *typePlan {
 	if p, ok := plans.Load(t); ok {
@@ -137,6 +181,18 @@ func convert(v any, dst reflect.Value) bool {
 			return true
 		}
 		return false
+	}
+	switch t {
+	case quantityType:
+		if q, ok := quantity(v); ok {
+			dst.Set(reflect.ValueOf(q))
+			return true
+		}
+	case intOrStringType:
+		if is, ok := intOrString(v); ok {
+			dst.Set(reflect.ValueOf(is))
+			return true
+		}
 	}
 	p := planFor(t)
 	if p.unmarshaler {

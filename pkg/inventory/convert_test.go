@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"reflect"
+	"strconv"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -95,9 +96,16 @@ func TestConvertCases(t *testing.T) {
 		{"volumes": []any{map[string]any{"name": "v", "emptyDir": map[string]any{"sizeLimit": "1Gi"}}}, "nodeSelector": map[string]any{"a": nil}},
 		{"securityContext": map[string]any{"runAsUser": int64(-1), "sysctls": []any{}}, "containers": "no"},
 		{"nodeSelector": map[string]any{"a": int64(1)}},
+		// quantities and int-or-strings the JSON round trip would change
+		{"containers": []any{map[string]any{"name": "a", "resources": map[string]any{"limits": map[string]any{"cpu": "100m\n", "memory": " 1Gi "}}}}},
+		{"containers": []any{map[string]any{"name": "a", "resources": map[string]any{"limits": map[string]any{"cpu": int64(2), "memory": 1.5e9}}}}},
+		{"containers": []any{map[string]any{"name": "a", "resources": map[string]any{"limits": map[string]any{"cpu": "1<2"}}}}},
+		{"containers": []any{map[string]any{"name": "a", "livenessProbe": map[string]any{"httpGet": map[string]any{"port": "h\xfft"}}}}},
+		{"containers": []any{map[string]any{"name": "a", "livenessProbe": map[string]any{"httpGet": map[string]any{"port": int64(1) << 40}}}}},
+		{"containers": []any{map[string]any{"name": "a", "livenessProbe": map[string]any{"httpGet": map[string]any{"port": true}}}}},
 		{"unknown": true, "containers": []any{map[string]any{"name": "a", "unknown": "x"}}},
 	}
 	for i, c := range cases {
-		sameAsConverter[corev1.PodSpec](t, "case "+string(rune('0'+i)), c)
+		sameAsConverter[corev1.PodSpec](t, "case "+strconv.Itoa(i), c)
 	}
 }
