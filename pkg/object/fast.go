@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
 
@@ -762,7 +763,7 @@ func unescape(s string) (string, bool) {
 			b.WriteByte('\r')
 		case 'e':
 			b.WriteByte(0x1b)
-		case ' ', '"', '\\': // not JSON's \/, which the parser refuses
+		case ' ', '"', '\\', '/': // \/ is JSON's, and YAML 1.2's
 			b.WriteByte(s[i])
 		case 'N':
 			b.WriteRune(0x85)
@@ -778,11 +779,32 @@ func unescape(s string) (string, bool) {
 				return "", false
 			}
 			r, err := strconv.ParseUint(s[i+1:i+1+n], 16, 32)
-			if err != nil || !utf8.ValidRune(rune(r)) {
+			if err != nil {
+				return "", false
+			}
+			i += n
+			if n == 4 && utf16.IsSurrogate(rune(r)) {
+				// JSON writes characters beyond the BMP as a pair of
+				// escaped surrogates (Python's json.dumps by default);
+				// decoded as encoding/json does, a lone one as U+FFFD
+				lo := rune(-1)
+				if i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
+					if v, err := strconv.ParseUint(s[i+3:i+7], 16, 32); err == nil && utf16.IsSurrogate(rune(v)) {
+						lo = rune(v)
+					}
+				}
+				if c := utf16.DecodeRune(rune(r), lo); c != utf8.RuneError {
+					b.WriteRune(c)
+					i += 6
+				} else {
+					b.WriteRune(utf8.RuneError)
+				}
+				continue
+			}
+			if !utf8.ValidRune(rune(r)) {
 				return "", false
 			}
 			b.WriteRune(rune(r))
-			i += n
 		default:
 			return "", false
 		}
