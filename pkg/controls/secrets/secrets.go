@@ -147,7 +147,9 @@ var hardcoded = &control.Control{
 	Prepare:   Prepare,
 	Check: func(p *control.Pass) {
 		o := p.Object
+		var found []string // the credentials reported on this object
 		report := func(container, path, what string, l Leak) {
+			found = append(found, l.Secret)
 			p.ReportContainer(container, path, "%s holds a credential (rule %s: %s)", what, l.Rule, Redact(l.Secret))
 		}
 		if t, ok := o.Native.(*object.Text); ok {
@@ -207,7 +209,11 @@ var hardcoded = &control.Control{
 				pairs[i] = Pair{k, v}
 			}
 			for _, l := range ScanPairs(pairs, false) {
-				report("", object.Key("metadata.annotations", keys[l.Index]), "annotation "+keys[l.Index], l)
+				// a copy of the object (last-applied-configuration) repeats
+				// what its fields showed: one finding per credential
+				if !slices.ContainsFunc(found, func(s string) bool { return strings.Contains(l.Secret, s) || strings.Contains(s, l.Secret) }) {
+					report("", object.Key("metadata.annotations", keys[l.Index]), "annotation "+keys[l.Index], l)
+				}
 			}
 		}
 	},
