@@ -109,11 +109,12 @@ func Expand(paths []string, stdin io.Reader, renderers ...Renderer) ([]Input, []
 	var out []Input
 	var diags []Diagnostic
 	owned := map[string]bool{}
+	wd, _ := os.Getwd()
 	render := func(r Renderer, p string, explicit bool) {
 		res := r.Render(p)
 		diags = append(diags, res.Diags...)
 		for _, f := range res.Read {
-			owned[absPath(f)] = true
+			owned[absPath(wd, f)] = true
 		}
 		out = append(out, Input{Name: p, Explicit: explicit, Rendered: res.Docs, Objects: res.Objects})
 	}
@@ -191,20 +192,24 @@ func Expand(paths []string, stdin io.Reader, renderers ...Renderer) ([]Input, []
 		}
 	}
 	for _, in := range plain {
-		if in.Explicit || !owned[absPath(in.Name)] {
+		// only files a renderer read can be owned: most scans render
+		// nothing and need no absolute paths
+		if in.Explicit || len(owned) == 0 || !owned[absPath(wd, in.Name)] {
 			out = append(out, in)
 		}
 	}
 	return out, diags
 }
 
-func absPath(p string) string {
-	if a, err := filepath.Abs(p); err == nil {
-		return a
+// absPath is filepath.Abs against wd, the working directory looked up
+// once per Expand: os.Getwd stats two directories on every call, which for
+// thousands of files cost more than walking the tree.
+func absPath(wd, p string) string {
+	if filepath.IsAbs(p) || wd == "" {
+		return filepath.Clean(p)
 	}
-	return filepath.Clean(p)
+	return filepath.Join(wd, p)
 }
-
 // skipDirs are never walked: version control and dependency trees.
 var skipDirs = map[string]bool{".git": true, ".hg": true, ".svn": true, ".github": true, "node_modules": true}
 
