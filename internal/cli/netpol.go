@@ -17,7 +17,7 @@ import (
 
 // netpolSource reads workloads and NetworkPolicies.
 func netpolSource() *source {
-	return &source{kinds: live.NetpolKinds, what: "workloads and NetworkPolicies"}
+	return &source{kinds: live.NetpolKinds, what: "workloads and NetworkPolicies", gc: NetpolGCPercent}
 }
 
 func newNetpolCmd(s *streams) *cobra.Command {

@@ -16,7 +16,9 @@ import (
 )
 
 // rbacSource reads RBAC and the workloads that carry it.
-func rbacSource() *source { return &source{kinds: live.RBACKinds, what: "RBAC"} }
+func rbacSource() *source {
+	return &source{kinds: live.RBACKinds, what: "RBAC", gc: ScanGCPercent}
+}
 
 func newRBACCmd(s *streams) *cobra.Command {
 	cmd := &cobra.Command{

@@ -24,6 +24,7 @@ import (
 type source struct {
 	kinds []schema.GroupVersionKind
 	what  string // what --cluster reads, for its help
+	gc    int    // the command's GC target (see ScanGCPercent)
 
 	cluster    bool
 	kubeconfig string
@@ -46,7 +47,7 @@ func (src *source) flags(cmd *cobra.Command, formats string) {
 // load returns the inventory of the inputs or the cluster. Input problems
 // are printed and make the command exit 2 after its answer.
 func (src *source) load(ctx context.Context, s *streams, args []string) (*inventory.Inventory, bool, error) {
-	OneShotGC(ScanGCPercent)
+	OneShotGC(src.gc)
 	if src.cluster {
 		if len(args) > 0 {
 			return nil, false, usageErr("--cluster takes no paths")
