@@ -1,11 +1,14 @@
 package object
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	goccy "github.com/goccy/go-yaml"
 	goccyparser "github.com/goccy/go-yaml/parser"
@@ -64,9 +67,74 @@ func Decode(doc Document, lim Limits) ([]*Object, []Diagnostic) {
 func decodeYAML(doc Document, lim Limits) ([]*Object, []Diagnostic) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(doc.Data, &root); err != nil {
+		// JSON the fast decoder leaves to the parser (indented with
+		// tabs, say) may hold escapes the parser refuses: written as
+		// YAML escapes, it reads. Lines stay; columns after such an
+		// escape on its line move by up to two.
+		if data, ok := yamlEscapes(doc.Data); ok {
+			var again yaml.Node
+			if yaml.Unmarshal(data, &again) == nil {
+				doc.Data = data
+				return decodeRoot(doc, &again, lim)
+			}
+		}
 		return nil, []Diagnostic{syntaxError(doc, err)}
 	}
 	return decodeRoot(doc, &root, lim)
+}
+
+// yamlEscapes rewrites, in the double-quoted strings of a JSON document,
+// the escapes YAML parsers refuse: \/ becomes /, a pair of escaped
+// surrogates one \U escape, a lone surrogate U+FFFD (as encoding/json
+// reads them). It reports whether data is JSON and anything changed.
+func yamlEscapes(data []byte) ([]byte, bool) {
+	if t := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(t) == 0 || t[0] != '{' && t[0] != '[' {
+		return nil, false
+	}
+	var out []byte
+	changed := false
+	var quote byte // the quote of the string being read, 0 outside
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case quote == 0:
+			if c == '"' || c == '\'' {
+				quote = c
+			}
+		case c == quote:
+			quote = 0
+		case c == '\\' && quote == '"' && i+1 < len(data):
+			switch n := data[i+1]; {
+			case n == '/':
+				out, changed = append(out, '/'), true
+				i++
+				continue
+			case n == 'u' && i+6 <= len(data):
+				r, err := strconv.ParseUint(string(data[i+2:i+6]), 16, 32)
+				if err != nil || !utf16.IsSurrogate(rune(r)) {
+					break
+				}
+				lo := rune(-1)
+				if i+12 <= len(data) && data[i+6] == '\\' && data[i+7] == 'u' {
+					if v, err := strconv.ParseUint(string(data[i+8:i+12]), 16, 32); err == nil {
+						lo = rune(v)
+					}
+				}
+				if c := utf16.DecodeRune(rune(r), lo); c != utf8.RuneError {
+					out, i = fmt.Appendf(out, "\\U%08X", c), i+11
+				} else {
+					out, i = append(out, `\uFFFD`...), i+5
+				}
+				changed = true
+				continue
+			}
+			out = append(out, c, data[i+1]) // the escaped character stays
+			i++
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, changed
 }
 
 // DecodeBatch decodes every document of b.

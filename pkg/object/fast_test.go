@@ -20,9 +20,9 @@ func sameAsParser(doc Document, lim Limits) (bool, string) {
 		return false, ""
 	}
 	rObjs, rDiags := decodeYAML(doc, lim)
-	if len(rObjs) == 0 && len(rDiags) == 1 && jsonEscape.Match(doc.Data) && strings.Contains(rDiags[0].Message, "escape") {
-		return true, "" // JSON's escapes, which the parser refuses (TestJSONEscapes)
-	}
+	// the parser reads JSON's escapes only rewritten, which moves columns
+	// (TestJSONEscapes): positions are compared only without them
+	escapes := jsonEscape.Match(doc.Data)
 	if len(fObjs) != len(rObjs) || !reflect.DeepEqual(fDiags, rDiags) {
 		return true, fmt.Sprintf("fast: %d objects, %v; parser: %d objects, %v", len(fObjs), fDiags, len(rObjs), rDiags)
 	}
@@ -33,6 +33,9 @@ func sameAsParser(doc Document, lim Limits) (bool, string) {
 		}
 		if !reflect.DeepEqual(f.Content, r.Content) {
 			return true, fmt.Sprintf("content differs:\nfast   %#v\nparser %#v", f.Content, r.Content)
+		}
+		if escapes {
+			continue
 		}
 		paths := fieldPaths(f.Content)
 		for _, p := range paths {
@@ -243,6 +246,25 @@ func TestJSONEscapes(t *testing.T) {
 	// positions after the escapes count the bytes of the file
 	if p, col := objs[0].Locate("data.z"), strings.Index(data, `"z"`)+1; p.Line != 1 || p.Column != col {
 		t.Errorf("data.z at %v, want 1:%d", p, col)
+	}
+	// JSON the fast decoder leaves to the parser (tabs) reads too: the
+	// escapes are rewritten for it, lines stay
+	tabbed := "{\n\t\"apiVersion\": \"v1\",\n\t\"kind\": \"ConfigMap\",\n\t\"metadata\": {\"name\": \"c\"},\n\t\"data\": {\n" +
+		"\t\t\"url\": \"http:\\/\\/x\",\n\t\t\"emoji\": \"\\ud83d\\ude00 \\ud83d '\\/\",\n\t\t\"plain\": \"a\\\\/b \\\" \\u00e9\",\n\t\t\"z\": \"end\"\n\t}\n}\n"
+	doc := Document{File: "f.json", Line: 1, Data: []byte(tabbed)}
+	if _, _, ok := fastDecode(doc, Limits{}); ok {
+		t.Fatal("the fast decoder read tabs; the test needs the parser")
+	}
+	objs, diags = Decode(doc, Limits{})
+	if len(diags) != 0 || len(objs) != 1 {
+		t.Fatalf("parser: %d objects, %v", len(objs), diags)
+	}
+	want = map[string]any{"url": "http://x", "emoji": "\U0001F600 \uFFFD '/", "plain": "a\\/b \" \u00e9", "z": "end"}
+	if got := objs[0].Content["data"]; !reflect.DeepEqual(got, want) {
+		t.Errorf("data %q, want %q", got, want)
+	}
+	if p := objs[0].Locate("data.z"); p.Line != 9 || p.Column != 3 {
+		t.Errorf("data.z at %v, want 9:3", p)
 	}
 	for _, bad := range []string{`"\ud83d\u12"`, `"\U0000d83d"`, `"\x"`} {
 		doc := `{"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": ` + bad + `}}`
