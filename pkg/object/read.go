@@ -210,6 +210,7 @@ func absPath(wd, p string) string {
 	}
 	return filepath.Join(wd, p)
 }
+
 // skipDirs are never walked: version control and dependency trees.
 var skipDirs = map[string]bool{".git": true, ".hg": true, ".svn": true, ".github": true, "node_modules": true}
 
