@@ -56,10 +56,39 @@ type Document struct {
 // diagnostics; a document with an error yields no objects. The objects
 // share doc.Data, which must not change afterwards.
 func Decode(doc Document, lim Limits) ([]*Object, []Diagnostic) {
+	if directivesOnly(doc.Data) {
+		return nil, nil
+	}
 	if objs, diags, ok := fastDecode(doc, lim); ok {
 		return objs, diags
 	}
 	return decodeYAML(doc, lim)
+}
+
+// directivesOnly reports whether data holds YAML directives (%YAML 1.2,
+// %TAG) and nothing but comments and blank lines besides: what precedes a
+// document's "---", which splitting leaves on its own. yaml.v3 refuses
+// "%YAML 1.2" (it knows only 1.1); the directives change nothing
+// kubeguard reads, so such a part is no document rather than an error.
+func directivesOnly(data []byte) bool {
+	directive := false
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		line = bytes.TrimPrefix(line, []byte("\ufeff"))
+		switch t := bytes.TrimSpace(line); {
+		case len(t) == 0 || t[0] == '#':
+		case line[0] == '%':
+			directive = true
+		default:
+			return false
+		}
+	}
+	return directive
 }
 
 // decodeYAML decodes doc with the YAML parser, the reference for every

@@ -93,6 +93,30 @@ func TestMultiDocumentPositions(t *testing.T) {
 	}
 }
 
+// TestDirectives: "%YAML 1.2" (which yaml.v3 refuses) and %TAG lines
+// before a document's "---" are no document of their own.
+func TestDirectives(t *testing.T) {
+	data := "%YAML 1.2\n# a comment\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n...\n---\n" +
+		"apiVersion: v1\nkind: Pod\nmetadata:\n  name: b\nspec:\n  hostNetwork: true\n"
+	objs, diags := load(t, data)
+	if len(diags) != 0 || len(objs) != 2 {
+		t.Fatalf("got %d objects, diags %v", len(objs), diags)
+	}
+	if p := objs[1].Locate("spec.hostNetwork"); p.Line != 14 || p.Column != 3 {
+		t.Errorf("hostNetwork at %v, want 14:3", p)
+	}
+	for _, doc := range []string{"%YAML 1.2\n", "\ufeff%YAML 1.2\n%TAG ! tag:example.com,2000:\n\n# c\n"} {
+		if !directivesOnly([]byte(doc)) {
+			t.Errorf("%q: not read as directives only", doc)
+		}
+	}
+	for _, doc := range []string{"", "# only a comment\n", "%YAML 1.2\na: 1\n", " %x: 1\n"} {
+		if directivesOnly([]byte(doc)) {
+			t.Errorf("%q: read as directives only", doc)
+		}
+	}
+}
+
 func TestJSONAndLists(t *testing.T) {
 	data := `{"apiVersion": "v1", "kind": "List", "items": [
   {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}},
