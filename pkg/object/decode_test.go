@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf16"
 )
 
 // load splits and decodes data like a scan of stdin does, one document at
@@ -207,6 +208,46 @@ func TestBinarySkipped(t *testing.T) {
 	diags := Split("bin.yaml", bytes.NewReader([]byte{0x7f, 'E', 'L', 'F', 0, 0, 1}), Limits{}, func(Batch) { t.Error("emitted") })
 	if len(diags) != 1 || diags[0].Severity != SeverityNote {
 		t.Errorf("%v", diags)
+	}
+}
+
+// TestUTF16: files with a UTF-16 byte order mark (Windows PowerShell 5's
+// redirections) are read, in memory and streamed, in both byte orders.
+func TestUTF16(t *testing.T) {
+	text := "apiVersion: v1\r\nkind: Pod\r\nmetadata:\r\n  name: é\r\n---\r\napiVersion: v1\r\nkind: Pod\r\nmetadata: {name: b}\r\nspec:\r\n  hostNetwork: true\r\n"
+	for _, big := range []bool{false, true} {
+		data := []byte{0xff, 0xfe}
+		if big {
+			data = []byte{0xfe, 0xff}
+		}
+		for _, u := range utf16.Encode([]rune(text)) {
+			if big {
+				data = append(data, byte(u>>8), byte(u))
+			} else {
+				data = append(data, byte(u), byte(u>>8))
+			}
+		}
+		var viaBytes, viaStream []*Object
+		if diags := SplitBytes("w.yaml", data, func(d Document) {
+			o, _ := Decode(d, Limits{})
+			viaBytes = append(viaBytes, o...)
+		}); len(diags) != 0 {
+			t.Fatalf("big-endian %v: %v", big, diags)
+		}
+		if diags := Split("w.yaml", bytes.NewReader(data), Limits{}, func(b Batch) {
+			o, _ := DecodeBatch(b, Limits{})
+			viaStream = append(viaStream, o...)
+		}); len(diags) != 0 {
+			t.Fatalf("big-endian %v, streamed: %v", big, diags)
+		}
+		for _, objs := range [][]*Object{viaBytes, viaStream} {
+			if len(objs) != 2 || objs[0].Name != "é" {
+				t.Fatalf("big-endian %v: %d objects", big, len(objs))
+			}
+			if p := objs[1].Locate("spec.hostNetwork"); p.Line != 10 || p.Column != 3 {
+				t.Errorf("big-endian %v: hostNetwork at %v, want 10:3", big, p)
+			}
+		}
 	}
 }
 

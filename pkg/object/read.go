@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 )
 
 // Input is one file (or stdin) to read, or a rendered chart or
@@ -255,6 +258,10 @@ func Split(name string, r io.Reader, lim Limits, emit func(Batch)) []Diagnostic 
 	lim = lim.withDefaults()
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(8000)
+	if utf16BOM(head) {
+		br = bufio.NewReaderSize(transform.NewReader(br, fromUTF16()), 64<<10)
+		head, _ = br.Peek(8000)
+	}
 	if bytes.IndexByte(head, 0) >= 0 {
 		return []Diagnostic{{Pos: Position{File: name}, Severity: SeverityNote, Message: "binary file skipped"}}
 	}
@@ -342,9 +349,29 @@ func splitBatches(name string, data []byte, emit func(Batch)) []Diagnostic {
 	return diags
 }
 
+// utf16BOM reports whether data starts with a UTF-16 byte order mark, as
+// files do that Windows PowerShell 5 writes ("kubectl get -o yaml > f"):
+// they are read as UTF-8 after conversion, not skipped as binary.
+func utf16BOM(data []byte) bool {
+	return len(data) >= 2 && (data[0] == 0xff && data[1] == 0xfe || data[0] == 0xfe && data[1] == 0xff)
+}
+
+// fromUTF16 converts text with a UTF-16 byte order mark to UTF-8 without
+// one.
+func fromUTF16() transform.Transformer {
+	return unicode.BOMOverride(unicode.UTF8.NewDecoder())
+}
+
 // SplitBytes splits data, already in memory, into documents that share
 // its backing array.
 func SplitBytes(name string, data []byte, emit func(Document)) []Diagnostic {
+	if utf16BOM(data) {
+		u, _, err := transform.Bytes(fromUTF16(), data)
+		if err != nil {
+			return []Diagnostic{{Pos: Position{File: name}, Severity: SeverityError, Message: "UTF-16: " + err.Error()}}
+		}
+		data = u
+	}
 	if bytes.IndexByte(data[:min(len(data), 8000)], 0) >= 0 {
 		return []Diagnostic{{Pos: Position{File: name}, Severity: SeverityNote, Message: "binary file skipped"}}
 	}
