@@ -176,7 +176,24 @@ func Expand(paths []string, stdin io.Reader, renderers ...Renderer) ([]Input, []
 				}
 				return nil
 			}
-			if !d.Type().IsRegular() {
+			if d.Type()&fs.ModeSymlink != 0 {
+				// kubectl apply -R reads linked files too (an overlay
+				// linking a base file); linked directories are not
+				// walked, which could loop, and say so
+				st, err := os.Stat(path)
+				switch {
+				case err != nil:
+					if IsManifestFile(path) {
+						diags = append(diags, Diagnostic{Pos: Position{File: path}, Severity: SeverityWarning, Message: "broken symbolic link: " + cleanErr(err)})
+					}
+					return nil
+				case st.IsDir():
+					diags = append(diags, Diagnostic{Pos: Position{File: path}, Severity: SeverityNote, Message: "symbolic link to a directory not followed"})
+					return nil
+				case !st.Mode().IsRegular():
+					return nil
+				}
+			} else if !d.Type().IsRegular() {
 				return nil
 			}
 			if r := claim(path, false); r != nil {

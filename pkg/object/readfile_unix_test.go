@@ -62,3 +62,41 @@ func TestInputSplit(t *testing.T) {
 		t.Errorf("FIFO: %d docs %v", len(docs), diags)
 	}
 }
+
+// TestExpandSymlinks: a linked manifest in a scanned directory is read (an
+// overlay linking a base file, as kubectl apply -R reads it); a linked
+// directory is not walked and a broken link to a manifest is reported.
+func TestExpandSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	base, prod := filepath.Join(dir, "base"), filepath.Join(dir, "prod")
+	for _, d := range []string{base, prod} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(base, "pod.yaml"), []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{
+		filepath.Join(prod, "pod.yaml"):    "../base/pod.yaml",
+		filepath.Join(prod, "gone.yaml"):   "../base/missing.yaml",
+		filepath.Join(prod, "gone.sh"):     "../base/missing.sh",
+		filepath.Join(prod, "base-linked"): "../base",
+	} {
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inputs, diags := Expand([]string{prod}, nil)
+	if len(inputs) != 1 || inputs[0].Name != filepath.Join(prod, "pod.yaml") {
+		t.Errorf("inputs %v, want the linked pod.yaml alone", inputs)
+	}
+	got := map[string]DiagSeverity{}
+	for _, d := range diags {
+		got[filepath.Base(d.Pos.File)] = d.Severity
+	}
+	want := map[string]DiagSeverity{"gone.yaml": SeverityWarning, "base-linked": SeverityNote}
+	if len(got) != len(want) || got["gone.yaml"] != want["gone.yaml"] || got["base-linked"] != want["base-linked"] {
+		t.Errorf("diagnostics %v, want a warning for gone.yaml and a note for base-linked", diags)
+	}
+}
