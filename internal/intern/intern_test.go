@@ -2,6 +2,7 @@ package intern
 
 import (
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"testing"
 	"unsafe"
@@ -79,5 +80,56 @@ func TestStringEvictsButStaysRight(t *testing.T) {
 	y := tab.String(fmt.Sprint("pod does not set ", "hostUsers: false"))
 	if unsafe.StringData(x) != unsafe.StringData(y) {
 		t.Error("a repeated message was not shared")
+	}
+}
+
+// Two strings whose hashes pick the same pair of slots both stay: a scan
+// whose few messages met in one slot built them again at every finding.
+func TestCollidingStringsBothStay(t *testing.T) {
+	tab := New()
+	first := map[uint64]string{}
+	var a, b string
+	for i := 0; a == ""; i++ {
+		s := fmt.Sprint("message ", i)
+		pair := maphash.String(tab.seed, s) & (slots - 1) &^ 1
+		if o, ok := first[pair]; ok {
+			a, b = o, s
+		}
+		first[pair] = s
+	}
+	x, y := tab.String(a), tab.Bytes([]byte(b))
+	for range 3 {
+		if p := tab.Bytes([]byte(a)); unsafe.StringData(p) != unsafe.StringData(x) {
+			t.Fatalf("%q was built again", a)
+		}
+		if p := tab.String(b); unsafe.StringData(p) != unsafe.StringData(y) {
+			t.Fatalf("%q was built again", b)
+		}
+	}
+}
+
+// Goroutines that add the same new string at once get one copy.
+func TestRacingAddsShareOneCopy(t *testing.T) {
+	for round := range 200 {
+		tab := New()
+		msg := fmt.Sprint("container \"app\" round ", round)
+		got := make([]string, 8)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				got[g] = tab.Bytes([]byte(msg))
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for _, s := range got[1:] {
+			if unsafe.StringData(s) != unsafe.StringData(got[0]) {
+				t.Fatalf("round %d: %q held twice", round, msg)
+			}
+		}
 	}
 }
