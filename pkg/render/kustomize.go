@@ -45,8 +45,14 @@ func (Kustomize) Render(dir string) object.Rendered {
 		return object.Rendered{Diags: []object.Diagnostic{{Pos: object.Position{File: file}, Severity: object.SeverityError,
 			Message: "Kustomize: " + err.Error()}}, Read: []string{file}}
 	}
-	if remote := remoteRefs(file); len(remote) > 0 {
+	remote, charts := remoteRefs(file)
+	if len(remote) > 0 {
 		return fail(fmt.Errorf("remote bases and resources are not supported (kubeguard works offline): %s", strings.Join(remote, ", ")))
+	}
+	if len(charts) > 0 {
+		// kustomize inflates them by running the helm binary
+		return fail(fmt.Errorf("helmCharts are not supported (kubeguard runs no helm binary and fetches no charts): %s; "+
+			"scan the chart itself (kubeguard scan CHART -f VALUES)", strings.Join(charts, ", ")))
 	}
 	fs := &recordingFS{FileSystem: filesys.MakeFsOnDisk(), read: map[string]bool{}}
 	opts := krusty.MakeDefaultOptions()
@@ -68,30 +74,36 @@ func (Kustomize) Render(dir string) object.Rendered {
 }
 
 // remoteRefs lists the entries of a kustomization that point at the
-// network (git or HTTP), which kustomize would fetch.
-func remoteRefs(file string) []string {
+// network (git or HTTP), which kustomize would fetch, and the names of its
+// helmCharts, which it would inflate with the helm binary.
+func remoteRefs(file string) (remote, charts []string) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	var k struct {
 		Resources  []string `json:"resources"`
 		Bases      []string `json:"bases"`
 		Components []string `json:"components"`
+		HelmCharts []struct {
+			Name string `json:"name"`
+		} `json:"helmCharts"`
 	}
 	if yaml.Unmarshal(data, &k) != nil {
-		return nil
+		return nil, nil
 	}
-	var out []string
 	for _, lists := range [][]string{k.Resources, k.Bases, k.Components} {
 		for _, r := range lists {
 			if strings.Contains(r, "://") || strings.HasPrefix(r, "git@") || strings.HasPrefix(r, "github.com/") ||
 				strings.HasPrefix(r, "gitlab.com/") || strings.HasPrefix(r, "bitbucket.org/") || strings.Contains(r, "?ref=") {
-				out = append(out, r)
+				remote = append(remote, r)
 			}
 		}
 	}
-	return out
+	for _, c := range k.HelmCharts {
+		charts = append(charts, c.Name)
+	}
+	return remote, charts
 }
 
 // recordingFS notes every file a build reads, so that a directory walk

@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -146,6 +147,20 @@ func TestHelmRenderError(t *testing.T) {
 	}
 	if _, diags := object.Expand([]string{chart}, nil, &render.Helm{KubeVersion: "not-a-version"}); len(diags) != 1 || !strings.Contains(diags[0].Message, "--kube-version") {
 		t.Errorf("bad --kube-version: %v", diags)
+	}
+}
+
+// TestKustomizeHelmCharts: kustomize would run the helm binary for
+// helmCharts; the error says so and what to scan instead.
+func TestKustomizeHelmCharts(t *testing.T) {
+	dir := t.TempDir()
+	k := "helmCharts:\n- name: redis\n  repo: https://charts.example.com\n  version: 1.0.0\nresources:\n- cm.yaml\n"
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, diags := object.Expand([]string{dir}, nil, render.Kustomize{})
+	if len(diags) != 1 || !strings.Contains(diags[0].Message, "helmCharts are not supported") || !strings.Contains(diags[0].Message, "redis") {
+		t.Errorf("diagnostics %v", diags)
 	}
 }
 
