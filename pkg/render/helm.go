@@ -86,6 +86,14 @@ func (h *Helm) Render(path string) object.Rendered {
 	if err != nil {
 		return fail(err)
 	}
+	// helm template refuses a chart whose dependencies were not fetched;
+	// the chart's own objects are still scanned, and the error says what
+	// was not
+	var diags []object.Diagnostic
+	if missing := missingDependencies(ch); len(missing) > 0 {
+		diags = fail(fmt.Errorf("dependencies in Chart.yaml missing from charts/ (helm dependency build fetches them), "+
+			"their objects are not scanned: %s", strings.Join(missing, ", "))).Diags
+	}
 	opts := values.Options{ValueFiles: h.ValueFiles, Values: h.Set, StringValues: h.SetString, FileValues: h.SetFile}
 	// No getters: values come from local files only, never the network.
 	vals, err := opts.MergeValues(getter.Providers{})
@@ -147,7 +155,23 @@ func (h *Helm) Render(path string) object.Rendered {
 		}
 		docs = append(docs, object.Document{File: templateFile(path, n), Line: 1, Data: []byte(out[n]), Origin: origin})
 	}
-	return object.Rendered{Docs: docs, Objects: texts}
+	return object.Rendered{Docs: docs, Objects: texts, Diags: diags}
+}
+
+// missingDependencies names the dependencies of ch's Chart.yaml that are
+// not in its charts/ directory.
+func missingDependencies(ch *chart.Chart) []string {
+	have := map[string]bool{}
+	for _, d := range ch.Dependencies() {
+		have[d.Name()] = true
+	}
+	var missing []string
+	for _, d := range ch.Metadata.Dependencies {
+		if !have[d.Name] {
+			missing = append(missing, d.Name)
+		}
+	}
+	return missing
 }
 
 // templateFile maps a template name ("chart/templates/x.yaml",

@@ -150,6 +150,36 @@ func TestHelmRenderError(t *testing.T) {
 	}
 }
 
+// TestHelmMissingDependency: helm template refuses a chart whose
+// dependencies were not fetched; kubeguard scans the chart's own objects
+// and reports an error naming the missing ones.
+func TestHelmMissingDependency(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "app")
+	if err := os.MkdirAll(filepath.Join(dir, "templates"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"Chart.yaml":         "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: redis\n  version: 17.0.0\n  repository: https://charts.example.com\n",
+		"templates/pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec:\n  containers:\n  - name: c\n    image: nginx:1.2\n    securityContext: {privileged: true}\n",
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := scan(t, []string{dir}, &render.Helm{})
+	if len(res.Diagnostics) != 1 || !strings.Contains(res.Diagnostics[0].Message, "missing from charts/") || !strings.Contains(res.Diagnostics[0].Message, "redis") {
+		t.Errorf("diagnostics %v", res.Diagnostics)
+	}
+	privileged := false
+	for _, f := range res.Findings {
+		privileged = privileged || f.ControlID == "PSS-PRIVILEGED"
+	}
+	if !privileged {
+		t.Error("the chart's own Pod was not scanned")
+	}
+}
+
 // TestKustomizeHelmCharts: kustomize would run the helm binary for
 // helmCharts; the error says so and what to scan instead.
 func TestKustomizeHelmCharts(t *testing.T) {
