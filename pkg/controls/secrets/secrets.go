@@ -211,7 +211,10 @@ var hardcoded = &control.Control{
 			for _, l := range ScanPairs(pairs, false) {
 				// a copy of the object (last-applied-configuration) repeats
 				// what its fields showed: one finding per credential
-				if !slices.ContainsFunc(found, func(s string) bool { return strings.Contains(l.Secret, s) || strings.Contains(s, l.Secret) }) {
+				repeated := l.Secret != "" && slices.ContainsFunc(found, func(s string) bool {
+					return s != "" && (strings.Contains(l.Secret, s) || strings.Contains(s, l.Secret))
+				})
+				if !repeated {
 					report("", object.Key("metadata.annotations", keys[l.Index]), "annotation "+keys[l.Index], l)
 				}
 			}
