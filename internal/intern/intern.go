@@ -33,22 +33,6 @@ func (t *Table) pair(h uint64) (a, b *atomic.Pointer[string]) {
 	return &t.slots[i], &t.slots[i+1]
 }
 
-// String returns a string equal to s, the same one for equal strings
-// while it stays in the table. s must not alias memory that changes.
-func (t *Table) String(s string) string {
-	h := maphash.String(t.seed, s)
-	a, b := t.pair(h)
-	if p := a.Load(); p != nil && *p == s {
-		return *p
-	}
-	if p := b.Load(); p != nil && *p == s {
-		return *p
-	}
-	p := new(string) // only here: &s would move every caller's s to the heap
-	*p = s
-	return t.put(h, p)
-}
-
 // Bytes returns a string equal to b, the same one for equal contents
 // while it stays in the table; a string is built only when the table does
 // not hold one. b may be reused once Bytes returns: formatting into one
