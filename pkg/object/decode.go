@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	goccy "github.com/goccy/go-yaml"
@@ -138,22 +137,17 @@ func yamlEscapes(data []byte) ([]byte, bool) {
 				out, changed = append(out, '/'), true
 				i++
 				continue
-			case n == 'u' && i+6 <= len(data):
-				r, err := strconv.ParseUint(string(data[i+2:i+6]), 16, 32)
-				if err != nil || !utf16.IsSurrogate(rune(r)) {
+			case n == 'u':
+				c, w, ok := jsonSurrogates(data[i:])
+				if !ok {
 					break
 				}
-				lo := rune(-1)
-				if i+12 <= len(data) && data[i+6] == '\\' && data[i+7] == 'u' {
-					if v, err := strconv.ParseUint(string(data[i+8:i+12]), 16, 32); err == nil {
-						lo = rune(v)
-					}
-				}
-				if c := utf16.DecodeRune(rune(r), lo); c != utf8.RuneError {
-					out, i = fmt.Appendf(out, "\\U%08X", c), i+11
+				if c == utf8.RuneError {
+					out = append(out, `\uFFFD`...)
 				} else {
-					out, i = append(out, `\uFFFD`...), i+5
+					out = fmt.Appendf(out, "\\U%08X", c)
 				}
+				i += w - 1
 				changed = true
 				continue
 			}

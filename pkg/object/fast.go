@@ -774,42 +774,50 @@ func unescape(s string) (string, bool) {
 		case 'P':
 			b.WriteRune(0x2029)
 		case 'x', 'u', 'U':
+			if c, n, ok := jsonSurrogates(s[i-1:]); ok {
+				b.WriteRune(c)
+				i += n - 2 // from the u to the last character taken
+				continue
+			}
 			n := map[byte]int{'x': 2, 'u': 4, 'U': 8}[s[i]]
 			if i+n >= len(s) {
 				return "", false
 			}
 			r, err := strconv.ParseUint(s[i+1:i+1+n], 16, 32)
-			if err != nil {
-				return "", false
-			}
-			i += n
-			if n == 4 && utf16.IsSurrogate(rune(r)) {
-				// JSON writes characters beyond the BMP as a pair of
-				// escaped surrogates (Python's json.dumps by default);
-				// decoded as encoding/json does, a lone one as U+FFFD
-				lo := rune(-1)
-				if i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
-					if v, err := strconv.ParseUint(s[i+3:i+7], 16, 32); err == nil && utf16.IsSurrogate(rune(v)) {
-						lo = rune(v)
-					}
-				}
-				if c := utf16.DecodeRune(rune(r), lo); c != utf8.RuneError {
-					b.WriteRune(c)
-					i += 6
-				} else {
-					b.WriteRune(utf8.RuneError)
-				}
-				continue
-			}
-			if !utf8.ValidRune(rune(r)) {
+			if err != nil || !utf8.ValidRune(rune(r)) {
 				return "", false
 			}
 			b.WriteRune(rune(r))
+			i += n
 		default:
 			return "", false
 		}
 	}
 	return b.String(), true
+}
+
+// jsonSurrogates decodes s, which starts with the escape \uXXXX of a
+// UTF-16 surrogate, as encoding/json does: JSON writes a character beyond
+// the BMP as a pair of escaped surrogates (Python's json.dumps by
+// default), which is one character; a lone surrogate is U+FFFD. It returns
+// the character and how many bytes of s it took (12 or 6); ok is false
+// when s does not start with the escape of a surrogate.
+func jsonSurrogates[T ~string | ~[]byte](s T) (r rune, n int, ok bool) {
+	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
+		return 0, 0, false
+	}
+	hi, err := strconv.ParseUint(string(s[2:6]), 16, 32)
+	if err != nil || !utf16.IsSurrogate(rune(hi)) {
+		return 0, 0, false
+	}
+	if len(s) >= 12 && s[6] == '\\' && s[7] == 'u' {
+		if lo, err := strconv.ParseUint(string(s[8:12]), 16, 32); err == nil {
+			if c := utf16.DecodeRune(rune(hi), rune(lo)); c != utf8.RuneError {
+				return c, 12, true
+			}
+		}
+	}
+	return utf8.RuneError, 6, true
 }
 
 // blockScalar reads a literal (|) or folded (>) block scalar whose header
