@@ -210,16 +210,15 @@ func (w *worker) add(f finding.Finding) {
 // leaves such objects out the same way. Hand-written manifests have no
 // uids and fold nothing. It returns how many objects were folded.
 func fold(ws []*worker) int {
-	uids := map[string]bool{}
-	for _, w := range ws {
-		for _, en := range w.entries {
-			if inventory.FoldsOwned(en.Object.Kind) {
-				if u := inventory.UID(en.Object); u != "" {
-					uids[u] = true
+	uids := inventory.Owners(func(yield func(*object.Object) bool) {
+		for _, w := range ws {
+			for _, en := range w.entries {
+				if !yield(en.Object) {
+					return
 				}
 			}
 		}
-	}
+	})
 	if len(uids) == 0 {
 		return 0
 	}

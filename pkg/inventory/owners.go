@@ -1,6 +1,11 @@
 package inventory
 
-import "github.com/kubeguard/kubeguard/pkg/object"
+import (
+	"iter"
+	"slices"
+
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
 
 // templated are the kinds whose pod template covers the objects they
 // control: findings on an owned ReplicaSet or pod would repeat those on
@@ -39,11 +44,11 @@ func Controller(o *object.Object) (kind, uid string) {
 	return "", ""
 }
 
-// owners returns the uids of the objects that fold what they control
+// Owners returns the uids of the objects that fold what they control
 // (see FoldsOwned).
-func owners(objs []*object.Object) map[string]bool {
+func Owners(objs iter.Seq[*object.Object]) map[string]bool {
 	uids := map[string]bool{}
-	for _, o := range objs {
+	for o := range objs {
 		if u := UID(o); u != "" && templated[o.Kind] {
 			uids[u] = true
 		}
@@ -64,7 +69,7 @@ func Folded(o *object.Object, owners map[string]bool) bool {
 
 // Fold drops the objects whose controller is also among objs (see Folded).
 func Fold(objs []*object.Object) []*object.Object {
-	uids := owners(objs)
+	uids := Owners(slices.Values(objs))
 	var out []*object.Object
 	for _, o := range objs {
 		if !Folded(o, uids) {
