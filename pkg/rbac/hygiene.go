@@ -68,7 +68,7 @@ func (m *Model) Hygiene(inv *inventory.Inventory, live bool) []Issue {
 		for k := range labels {
 			aggregatedInto = aggregatedInto || strings.Contains(k, "aggregate-to-")
 		}
-		if bound[r] || aggregatedInto || defaultRole(r.Object.Name) {
+		if bound[r] || aggregatedInto || r.Builtin || defaultRole(r.Object.Name) {
 			continue
 		}
 		out = append(out, Issue{"unused-role", r.Object.Ref.String(), "no binding refers to it"})

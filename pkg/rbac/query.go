@@ -121,6 +121,9 @@ func (m *Model) Access(u User, inv *inventory.Inventory, namespaces []string) []
 		resources[r] = wellKnownGroups[base]
 	}
 	for _, role := range m.roles {
+		if role.Builtin && !m.bound(role) {
+			continue // the default policy's roles that nothing here binds add no rows
+		}
 		for _, rule := range role.Rules {
 			for _, res := range rule.Resources {
 				if strings.Contains(res, "*") || len(rule.APIGroups) != 1 || rule.APIGroups[0] == "*" {
@@ -166,6 +169,16 @@ func (m *Model) Access(u User, inv *inventory.Inventory, namespaces []string) []
 		}
 	}
 	return out
+}
+
+// bound reports whether a binding of the model grants role.
+func (m *Model) bound(role *Role) bool {
+	for _, b := range m.Bindings {
+		if r, ok := m.Role(b); ok && r == role {
+			return true
+		}
+	}
+	return false
 }
 
 // forUser returns a view of the model with only the bindings that have

@@ -28,6 +28,11 @@ type Role struct {
 	Own int
 	// Aggregated roles get their rules from other ClusterRoles only.
 	Aggregated bool
+	// Builtin roles come from the API server's default policy, not from
+	// the input (which binds them without defining them).
+	Builtin bool
+
+	aggregation *rbacv1.AggregationRule
 }
 
 // Binding is a RoleBinding or ClusterRoleBinding.
@@ -73,7 +78,6 @@ func isRBAC(o *object.Object) bool { return o.Group() == "rbac.authorization.k8s
 
 func build(inv *inventory.Inventory) *Model {
 	m := &Model{roles: map[key]*Role{}, subjects: map[string][]*Binding{}, byNS: map[string][]*Binding{}}
-	var aggregated []*rbacv1.ClusterRole
 	for _, e := range inv.OfKind("Role") {
 		if r, ok := inventory.As[rbacv1.Role](e.Object); ok && isRBAC(e.Object) {
 			m.roles[key{e.Object.Namespace, e.Object.Name}] = &Role{Object: e.Object, Rules: r.Rules, Own: len(r.Rules)}
@@ -81,13 +85,11 @@ func build(inv *inventory.Inventory) *Model {
 	}
 	for _, e := range inv.OfKind("ClusterRole") {
 		if r, ok := inventory.As[rbacv1.ClusterRole](e.Object); ok && isRBAC(e.Object) {
-			m.roles[key{"", e.Object.Name}] = &Role{Object: e.Object, Cluster: true, Rules: r.Rules, Own: len(r.Rules)}
-			if r.AggregationRule != nil {
-				aggregated = append(aggregated, r)
-			}
+			m.roles[key{"", e.Object.Name}] = &Role{Object: e.Object, Cluster: true, Rules: r.Rules, Own: len(r.Rules), aggregation: r.AggregationRule}
 		}
 	}
-	resolveAggregation(m, aggregated)
+	m.addBootstrap()
+	resolveAggregation(m)
 	for _, kind := range []string{"RoleBinding", "ClusterRoleBinding"} {
 		for _, e := range inv.OfKind(kind) {
 			if !isRBAC(e.Object) {
@@ -130,12 +132,15 @@ func build(inv *inventory.Inventory) *Model {
 // its selectors match (an empty selector matches all), without itself. The
 // controller replaces the role's own rules, and aggregated roles feed each
 // other, so the result is the transitive closure.
-func resolveAggregation(m *Model, aggregated []*rbacv1.ClusterRole) {
+func resolveAggregation(m *Model) {
 	sels := map[*Role][]labels.Selector{}
-	for _, agg := range aggregated {
-		r := m.roles[key{"", agg.Name}]
-		for i := range agg.AggregationRule.ClusterRoleSelectors {
-			if sel, err := metav1.LabelSelectorAsSelector(&agg.AggregationRule.ClusterRoleSelectors[i]); err == nil {
+	for k, r := range m.roles {
+		if k.ns != "" || r.aggregation == nil {
+			continue
+		}
+		sels[r] = []labels.Selector{}
+		for i := range r.aggregation.ClusterRoleSelectors {
+			if sel, err := metav1.LabelSelectorAsSelector(&r.aggregation.ClusterRoleSelectors[i]); err == nil {
 				sels[r] = append(sels[r], sel)
 			}
 		}
@@ -192,6 +197,25 @@ func (m *Model) Role(b *Binding) (*Role, bool) {
 	}
 	r, ok := m.roles[key{ns, b.RoleRef.Name}]
 	return r, ok
+}
+
+// Roles returns every role of the model, ClusterRoles first, by name.
+func (m *Model) Roles() []*Role {
+	out := make([]*Role, 0, len(m.roles))
+	for _, r := range m.roles {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].Object, out[j].Object
+		if out[i].Cluster != out[j].Cluster {
+			return out[i].Cluster
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	return out
 }
 
 // RoleNamed returns a Role (ns set) or ClusterRole (ns empty).

@@ -21,7 +21,7 @@ import (
 
 // Controls returns the RBAC controls.
 func Controls() []*control.Control {
-	out := []*control.Control{wildcard, clusterAdmin, anonymous, defaultSABound, workloadSA}
+	out := []*control.Control{wildcard, clusterAdmin, namespaceAdmin, anonymous, defaultSABound, workloadSA}
 	for _, r := range risks {
 		out = append(out, riskControl(r))
 	}
@@ -270,6 +270,53 @@ var clusterAdmin = &control.Control{
 	},
 }
 
+// adminRole reports whether a role is cluster-admin, admin or grants as
+// much: full control of whatever namespace it is granted in.
+func adminRole(b *rbac.Binding, role *rbac.Role, ok bool) bool {
+	if b.RoleRef.Kind == "ClusterRole" && (b.RoleRef.Name == "cluster-admin" || b.RoleRef.Name == "admin") {
+		return true
+	}
+	return ok && allPowerful(role)
+}
+
+var namespaceAdmin = &control.Control{
+	ID:       "RBAC-NAMESPACE-ADMIN",
+	Title:    "Namespace administration granted to a non-system subject",
+	Severity: finding.High,
+	Category: "rbac",
+	Rationale: "cluster-admin or admin granted in a namespace (a RoleBinding), or admin in every namespace (a " +
+		"ClusterRoleBinding), is full control there: every Secret, exec into every pod, running pods as any " +
+		"ServiceAccount, and Roles and RoleBindings to hand all of it on.",
+	Remediation: "Bind a role with the verbs and resources the subject needs (edit or view, or a Role of your own); " +
+		"keep admin for the people who own the namespace.",
+	Refs:  control.Refs("CIS:5.1.1", "NSA:authentication-authorization", "NIST:4.3.1", "MITRE:T1078"),
+	Scope: control.InventoryScope,
+	Reads: []string{"Role", "ClusterRole"},
+	Kinds: []string{"RoleBinding", "ClusterRoleBinding"},
+	Check: func(p *control.Pass) {
+		b := binding(p)
+		if b == nil {
+			return
+		}
+		role, ok := rbac.Of(p.Inventory).Role(b)
+		if !adminRole(b, role, ok) {
+			return
+		}
+		where := "namespace " + p.Object.Namespace
+		if b.Cluster {
+			if b.RoleRef.Name != "admin" || ok && allPowerful(role) {
+				return // cluster-wide cluster-admin is RBAC-CLUSTER-ADMIN
+			}
+			where = "every namespace"
+		}
+		for i, s := range b.Subjects {
+			if !systemSubject(s, p.Object.Namespace) {
+				p.Report(object.Index("subjects", i), "%s %q is granted %s %q in %s: its Secrets, exec into its pods, and its RBAC", s.Kind, s.Name, b.RoleRef.Kind, b.RoleRef.Name, where)
+			}
+		}
+	},
+}
+
 var publicGroups = map[string]string{
 	"system:anonymous":       "unauthenticated requests",
 	"system:unauthenticated": "unauthenticated requests",
@@ -348,7 +395,11 @@ func SAPermissions(inv *inventory.Inventory, ns, name string) []string {
 			}
 		}
 		if allPowerful(role) {
-			add(fmt.Sprintf("cluster-admin equivalent via %s %s", b.Object.Kind, b.Object.Name))
+			if b.Cluster {
+				add(fmt.Sprintf("cluster-admin equivalent via %s %s", b.Object.Kind, b.Object.Name))
+			} else {
+				add(fmt.Sprintf("every permission in namespace %s via %s %s", b.Object.Namespace, b.Object.Kind, b.Object.Name))
+			}
 			continue
 		}
 		for _, rule := range role.Rules {
