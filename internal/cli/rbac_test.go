@@ -81,3 +81,43 @@ func TestE2ERBACCluster(t *testing.T) {
 		t.Errorf("risks --cluster: exit %d", code)
 	}
 }
+
+// The analysis commands read objects whose suppression annotations name
+// controls of the scan catalog (kubeguard's own manifests do); they must
+// not reject them.
+func TestAnalysisCommandsAcceptSuppressions(t *testing.T) {
+	for _, args := range [][]string{
+		{"rbac", "risks", "../../deploy/"},
+		{"rbac", "hygiene", "../../deploy/"},
+		{"rbac", "who-can", "get", "secrets", "../../deploy/"},
+		{"netpol", "matrix", "../../deploy/"},
+	} {
+		if code, _, errOut := run(t, "", args...); code != ExitOK || errOut != "" {
+			t.Errorf("%s: exit %d\n%s", strings.Join(args, " "), code, errOut)
+		}
+	}
+}
+
+// Bindings to the API server's default roles grant what those roles hold.
+func TestRBACDefaultRoles(t *testing.T) {
+	const fixture = "../../pkg/controls/testdata/rbac-builtin.yaml"
+	code, out, errOut := run(t, "", "rbac", "access", "sa:ci/ci", fixture)
+	row := ""
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) == 9 && f[0] == "ci" && f[1] == "secrets" {
+			row = strings.Join(f[2:], " ")
+		}
+	}
+	if code != ExitOK || row != "yes yes yes yes yes yes yes" {
+		t.Errorf("access sa:ci/ci: exit %d, secrets row %q\n%s%s", code, row, out, errOut)
+	}
+	code, out, _ = run(t, "", "rbac", "who-can", "create", "pods/exec", "-n", "ci", fixture)
+	for _, want := range []string{"sa:ci/ci", "sa:ci/deployer", "group:support", "user:oncall@example.com"} {
+		if code != ExitOK || !strings.Contains(out, want) {
+			t.Errorf("who-can create pods/exec: exit %d, want %s in\n%s", code, want, out)
+		}
+	}
+	if strings.Contains(out, "sa:ci/dash") {
+		t.Errorf("view does not grant exec:\n%s", out)
+	}
+}

@@ -498,10 +498,17 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 		w.diags = append(w.diags, object.Diagnostic{Pos: o.Locate(""), Severity: object.SeverityWarning,
 			Message: fmt.Sprintf("%s: %v", o.Ref, err)})
 	}
-	anns, diags := e.annotationSuppressions(o, wl)
-	w.diags = append(w.diags, diags...)
-	if len(anns) > 0 {
-		w.anns[o] = anns
+	// An engine without controls (the rbac and netpol commands' reader)
+	// reports nothing to suppress, so it leaves suppressions to scan,
+	// whose catalog knows the IDs.
+	var anns []annSuppression
+	if len(e.objectCs)+len(e.invCs) > 0 {
+		var diags []object.Diagnostic
+		anns, diags = e.annotationSuppressions(o, wl)
+		w.diags = append(w.diags, diags...)
+		if len(anns) > 0 {
+			w.anns[o] = anns
+		}
 	}
 	if !w.deferred {
 		e.objectControls(w, o, wl, anns)
