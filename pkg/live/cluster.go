@@ -63,13 +63,6 @@ func ClusterObject(serverVersion string) *object.Object {
 		"metadata": map[string]any{"name": "cluster"}, "spec": map[string]any{"version": serverVersion}}, object.Position{}, nil)
 }
 
-// clusterScoped kinds are listed whole even when a scan is limited to a
-// namespace: namespaced objects are judged against them.
-var clusterScoped = map[string]bool{"Namespace": true, "Node": true, "ClusterRole": true, "ClusterRoleBinding": true,
-	"ValidatingWebhookConfiguration": true, "MutatingWebhookConfiguration": true,
-	"AdminNetworkPolicy": true, "BaselineAdminNetworkPolicy": true, "ValidatingAdmissionPolicy": true,
-	"ClusterPolicy": true, "ConstraintTemplate": true}
-
 // Stats count what a snapshot read.
 type Stats struct {
 	Requests int // list requests, pages included
@@ -96,8 +89,11 @@ func Snapshot(ctx context.Context, rc *rest.Config, namespace string, emit func(
 	var jobs []job
 	for _, gvk := range PostureKinds {
 		gvr, _ := meta.UnsafeGuessKindToResource(gvk)
+		// Cluster-scoped kinds are listed whole even when a scan is
+		// limited to a namespace: namespaced objects are judged against
+		// them.
 		ns := namespace
-		if clusterScoped[gvk.Kind] {
+		if object.ClusterScoped(object.Ref{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}) {
 			ns = ""
 		}
 		jobs = append(jobs, job{gvk, rawFetch(ctx, raw, gvr, ns)})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
 // Controls returns the namespace controls.
@@ -23,7 +24,8 @@ var defaultNS = &control.Control{
 	Remediation: "Create a namespace per application or team and set metadata.namespace to it.",
 	Refs:        control.Refs("CIS:5.7.4", "NSA:namespaces", "NIST:4.3.4"),
 	Check: func(p *control.Pass) {
-		if p.Object.Namespace == "default" && !clusterProvided(p.Object.Kind, p.Object.Name) {
+		// A cluster-scoped object's namespace is ignored by the API server.
+		if p.Object.Namespace == "default" && !clusterProvided(p.Object.Kind, p.Object.Name) && !object.ClusterScoped(p.Object.Ref) {
 			p.Report("metadata.namespace", "%s is placed in the default namespace", p.Object.Kind)
 		}
 	},
