@@ -222,3 +222,20 @@ func TestCorpusParses(t *testing.T) {
 		t.Errorf("objects %d, exit %d", rep.Summary.Objects, code)
 	}
 }
+
+// A kustomization file or a chart's files passed one by one (pre-commit,
+// changed-files CI jobs) render the overlay or chart they belong to, once.
+func TestFileOfRenderedInput(t *testing.T) {
+	code, out, _ := run(t, "", "scan", "../../pkg/render/testdata/kustomize/overlays/dev/kustomization.yaml")
+	if code != ExitFindings || !strings.Contains(out, "PSS-PRIVILEGED") || !strings.Contains(out, "rendered and scanned instead") {
+		t.Errorf("kustomization.yaml: exit %d\n%s", code, out)
+	}
+	const chart = "../../pkg/render/testdata/charts/shop/"
+	code, out, _ = run(t, "", "scan", "-o", "json", chart+"Chart.yaml", chart+"values.yaml", chart+"templates/deployment.yaml", chart+"templates")
+	var rep struct {
+		Summary struct{ Objects, Inputs int }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != ExitFindings || rep.Summary.Inputs != 1 || rep.Summary.Objects == 0 {
+		t.Errorf("chart files: exit %d, %+v %v\n%s", code, rep.Summary, err, out)
+	}
+}

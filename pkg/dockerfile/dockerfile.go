@@ -85,6 +85,9 @@ type Renderer struct{}
 // Claims reports whether path is a Dockerfile.
 func (Renderer) Claims(path string, isDir bool) bool { return !isDir && IsDockerfile(path) }
 
+// Owns is false: a Dockerfile stands alone.
+func (Renderer) Owns(dir, file string) bool { return false }
+
 // Render parses the Dockerfile into one object.
 func (Renderer) Render(path string) object.Rendered {
 	data, err := os.ReadFile(path)

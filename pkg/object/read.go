@@ -72,6 +72,10 @@ type Renderer interface {
 	Claims(path string, isDir bool) bool
 	// Render renders path; problems are diagnostics, never fatal.
 	Render(path string) Rendered
+	// Owns reports whether file, inside dir (a directory the renderer
+	// claims), is part of what it renders rather than a manifest of its
+	// own: a chart's files, a kustomization file.
+	Owns(dir, file string) bool
 }
 
 // Rendered is what a Renderer produced.
@@ -112,6 +116,7 @@ func Expand(paths []string, stdin io.Reader, renderers ...Renderer) ([]Input, []
 	var out []Input
 	var diags []Diagnostic
 	owned := map[string]bool{}
+	enclosed := map[string]bool{}
 	wd, _ := os.Getwd()
 	render := func(r Renderer, p string, explicit bool) {
 		res := r.Render(p)
@@ -145,6 +150,19 @@ func Expand(paths []string, stdin io.Reader, renderers ...Renderer) ([]Input, []
 		if r := claim(p, st.IsDir()); r != nil {
 			render(r, p, true)
 			continue
+		}
+		if !st.IsDir() || len(renderers) > 0 {
+			// Pre-commit hooks and changed-files jobs pass a chart's or a
+			// kustomization's files one by one: render what they belong to.
+			if dir, r := enclosing(p, renderers); r != nil {
+				if key := absPath(wd, dir); !enclosed[key] {
+					enclosed[key] = true
+					diags = append(diags, Diagnostic{Pos: Position{File: p}, Severity: SeverityNote,
+						Message: "part of " + dir + ", which is rendered and scanned instead"})
+					render(r, dir, true)
+				}
+				continue
+			}
 		}
 		if !st.IsDir() {
 			plain = append(plain, fileInput(p, true))
@@ -219,6 +237,27 @@ func Expand(paths []string, stdin io.Reader, renderers ...Renderer) ([]Input, []
 		}
 	}
 	return out, diags
+}
+
+// enclosing returns the nearest directory above path that a renderer
+// claims and that owns path, with that renderer.
+func enclosing(path string, renderers []Renderer) (string, Renderer) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", nil
+	}
+	rel := path
+	for dir := filepath.Dir(abs); ; dir = filepath.Dir(dir) {
+		rel = filepath.Join(rel, "..")
+		for _, r := range renderers {
+			if r.Claims(dir, true) && r.Owns(dir, abs) {
+				return filepath.Clean(rel), r
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil || filepath.Dir(dir) == dir {
+			return "", nil // the repository's root: nothing above belongs to it
+		}
+	}
 }
 
 // absPath is filepath.Abs against wd, the working directory looked up

@@ -49,6 +49,13 @@ func (h *Helm) Claims(path string, isDir bool) bool {
 	return strings.HasSuffix(path, ".tgz") && packagedChart(path)
 }
 
+// Owns reports whether file is inside the chart dir: templates, values and
+// Chart.yaml are not manifests until the chart is rendered.
+func (h *Helm) Owns(dir, file string) bool {
+	rel, err := filepath.Rel(dir, file)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
 // packagedChart reports whether a .tgz holds a chart (its top directory
 // has a Chart.yaml), so other archives in a tree are left alone.
 func packagedChart(path string) bool {

@@ -35,6 +35,12 @@ func (Kustomize) Claims(path string, isDir bool) bool {
 	return isDir && kustomizationFile(path) != ""
 }
 
+// Owns reports whether file is dir's kustomization file.
+func (Kustomize) Owns(dir, file string) bool {
+	k := kustomizationFile(dir)
+	return k != "" && filepath.Clean(k) == filepath.Clean(file)
+}
+
 // Render builds the kustomization. Each resulting object is one document
 // attributed to the kustomization file, with the overlay as origin; line
 // numbers count in the built object.
