@@ -5,6 +5,7 @@ package engine
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -492,7 +493,20 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 	}
 	first := w.found
 	wl, err := inventory.ExtractWorkload(o)
-	if err != nil {
+	var fieldErrs inventory.FieldErrors
+	if errors.As(err, &fieldErrs) {
+		// The API server would reject these values: input errors at
+		// their fields; the rest of the object is analysed without them.
+		for _, f := range fieldErrs {
+			d := object.Diagnostic{Pos: o.Locate(f.Path), Severity: object.SeverityError,
+				Message: fmt.Sprintf("%s: %s: %s (the API server rejects it; analysed without it)", o.Ref, f.Path, f.Message)}
+			if f.Placeholder {
+				d.Severity = object.SeverityWarning
+				d.Message = fmt.Sprintf("%s: %s: %s is a template placeholder, not a value (analysed without it; scan the file after substitution)", o.Ref, f.Path, f.Message)
+			}
+			w.diags = append(w.diags, d)
+		}
+	} else if err != nil {
 		// kubectl would refuse such an object; say so, but analyse what
 		// could be read.
 		w.diags = append(w.diags, object.Diagnostic{Pos: o.Locate(""), Severity: object.SeverityWarning,

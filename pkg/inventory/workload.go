@@ -118,15 +118,27 @@ func ExtractWorkload(o *object.Object) (*Workload, error) {
 		return nil, nil // a Pod without a spec runs nothing
 	}
 	w := &Workload{SpecPath: specPath, MetaPath: metaPath}
+	var fieldErrs FieldErrors
 	var convErr error
-	if err := convertTo(specM, &w.Spec); err != nil {
-		// The fast converter stops at the first bad value and does not say
-		// where it is. encoding/json names the field and decodes the rest,
-		// so the pod is still analysed without the bad field.
+	if !convert(specM, reflect.ValueOf(&w.Spec).Elem()) {
+		// Values the API server would reject (1.5 or "0" for an integer)
+		// are left out, each named at its field, and the rest of the pod
+		// is still analysed. apimachinery's converter would turn some of
+		// them into numbers that were never written (1e20 wraps around).
 		w.Spec = corev1.PodSpec{}
-		data, _ := json.Marshal(specV)
-		if jerr := json.Unmarshal(data, &w.Spec); jerr != nil {
-			convErr = fmt.Errorf("invalid pod spec: %s (the field is ignored)", jsonFieldError(specPath, jerr))
+		content := specM
+		if cleaned, _ := clean(specM, reflect.TypeFor[corev1.PodSpec](), specPath, &fieldErrs); len(fieldErrs) > 0 {
+			content = cleaned.(map[string]any)
+		}
+		if err := convertTo(content, &w.Spec); err != nil {
+			// The converter stops at the first bad value and does not say
+			// where it is. encoding/json names the field and decodes the
+			// rest.
+			w.Spec = corev1.PodSpec{}
+			data, _ := json.Marshal(content)
+			if jerr := json.Unmarshal(data, &w.Spec); jerr != nil {
+				convErr = fmt.Errorf("invalid pod spec: %s (the field is ignored)", jsonFieldError(specPath, jerr))
+			}
 		}
 	}
 	if mv, ok := object.Get(o.Content, metaPath); ok {
@@ -154,6 +166,10 @@ func ExtractWorkload(o *object.Object) (*Workload, error) {
 	for i := range w.Spec.EphemeralContainers {
 		c := corev1.Container(w.Spec.EphemeralContainers[i].EphemeralContainerCommon)
 		w.Containers = append(w.Containers, Container{&c, Ephemeral, object.Index(w.Field("ephemeralContainers"), i)})
+	}
+	fieldErrs = append(fieldErrs, validateIDs(w)...)
+	if len(fieldErrs) > 0 {
+		return w, fieldErrs
 	}
 	return w, convErr
 }
