@@ -277,3 +277,50 @@ func TestInvalidNumbers(t *testing.T) {
 		t.Errorf("runAsUser: 1.0: exit %d\n%s", code, out)
 	}
 }
+
+// Cross-object findings resolve references within each path given (a
+// chart, a kustomization, a directory): adding an unrelated directory to a
+// scan never changes another's findings. Objects without a namespace are
+// in default (or -n), never "".
+func TestScopes(t *testing.T) {
+	const app, other = "testdata/scope/app", "testdata/scope/other"
+	findings := func(args ...string) []string {
+		t.Helper()
+		_, out, errOut := run(t, "", append([]string{"scan", "-o", "json", "--fail-on", "critical"}, args...)...)
+		var rep struct {
+			Findings []struct {
+				ControlID string
+				Object    struct{ Namespace string }
+				Message   string
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("%v: %v\n%s%s", args, err, out, errOut)
+		}
+		var ids []string
+		for _, f := range rep.Findings {
+			if f.Object.Namespace == "" || strings.Contains(f.Message, `""`) {
+				t.Errorf("%v: %s without a namespace: %s", args, f.ControlID, f.Message)
+			}
+			if f.ControlID == "SEC-MISSING-REF" {
+				ids = append(ids, f.ControlID+" "+f.Object.Namespace)
+			}
+		}
+		return ids
+	}
+	if got := findings(app); len(got) != 0 {
+		t.Errorf("app alone: %v", got)
+	}
+	if got := findings(app, other); len(got) != 0 {
+		t.Errorf("app with an unrelated directory: %v", got)
+	}
+	if got := findings("--scope", "all", app, other); len(got) != 1 || got[0] != "SEC-MISSING-REF default" {
+		t.Errorf("--scope all: %v", got)
+	}
+	if got := findings("--scope", "all", "-n", "shop", app, other); len(got) != 1 || got[0] != "SEC-MISSING-REF shop" {
+		t.Errorf("--scope all -n shop: %v", got)
+	}
+	if code, _, _ := run(t, "", "scan", "--scope", "everything", app); code != ExitError {
+		t.Errorf("--scope everything: exit %d", code)
+	}
+}

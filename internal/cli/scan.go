@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +25,7 @@ type scanFlags struct {
 	color          string
 	noRender       bool
 	maxDocSize     string
+	scope          string
 	helm           render.Helm
 }
 
@@ -59,7 +61,8 @@ func newScanCmd(s *streams) *cobra.Command {
 	fl.StringArrayVar(&f.helm.SetString, "set-string", nil, "Helm string value, as with helm --set-string (repeatable)")
 	fl.StringArrayVar(&f.helm.SetFile, "set-file", nil, "Helm value read from a file, as with helm --set-file (repeatable)")
 	fl.StringVar(&f.helm.ReleaseName, "release-name", "release-name", "Helm release name")
-	fl.StringVarP(&f.helm.Namespace, "namespace", "n", "", "Helm release namespace (.Release.Namespace; empty by default)")
+	fl.StringVarP(&f.helm.Namespace, "namespace", "n", "", "namespace of manifests that set none, as kubectl apply -n (default: default), and the Helm release namespace (.Release.Namespace)")
+	fl.StringVar(&f.scope, "scope", "input", "where references between objects resolve: input (within each chart, kustomization and path given; files given one by one with their directory), directory (each directory of plain manifests on its own, for collections of examples) or all")
 	fl.StringVar(&f.helm.KubeVersion, "kube-version", "", "Kubernetes version charts are rendered for (.Capabilities.KubeVersion)")
 	maxDocumentSize(cmd, &f.maxDocSize)
 	return cmd
@@ -89,7 +92,10 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	cat, eng, err := newEngine(cfg, f.pssVersion, engine.Options{Limits: lim})
+	if f.scope != "input" && f.scope != "directory" && f.scope != "all" {
+		return usageErr("--scope %q: want input, directory or all", f.scope)
+	}
+	cat, eng, err := newEngine(cfg, f.pssVersion, engine.Options{Limits: lim, Namespace: f.helm.Namespace, OneScope: f.scope == "all"})
 	if err != nil {
 		return err
 	}
@@ -98,6 +104,13 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 		renderers = append(renderers, &f.helm, render.Kustomize{})
 	}
 	inputs, diags := object.Expand(args, s.in, renderers...)
+	if f.scope == "directory" {
+		for i := range inputs {
+			if !inputs[i].IsRendered() && inputs[i].Name != object.StdinName {
+				inputs[i].Scope = filepath.Dir(inputs[i].Name)
+			}
+		}
+	}
 	res := eng.ScanInputs(inputs)
 	res.Diagnostics = append(diags, res.Diagnostics...)
 	rep := &report.Report{

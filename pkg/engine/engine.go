@@ -33,6 +33,12 @@ type Options struct {
 	// Live says the objects come from a cluster: controls skip the kinds
 	// they check only in manifests and run those that need a cluster.
 	Live bool
+	// OneScope resolves references between all objects of a scan, not
+	// within each input's scope (a chart, a kustomization, a path given).
+	OneScope bool
+	// Namespace is where manifests without metadata.namespace go, as
+	// kubectl's -n; "" means default.
+	Namespace string
 	// ParseOnly reads and decodes the input and counts the objects,
 	// without running controls or keeping anything (the baseline the
 	// benchmarks compare against).
@@ -41,17 +47,19 @@ type Options struct {
 
 // Engine evaluates controls. It is safe for concurrent use.
 type Engine struct {
-	cat      *control.Catalog
-	cfg      *config.Config
-	lim      object.Limits
-	workers  int
-	now      time.Time
-	parse    bool
-	live     bool
-	objectCs []*control.Control
-	invCs    []*control.Control
-	selected sync.Map // selection -> []*control.Control, see controlsFor
-	severity map[string]finding.Severity
+	cat       *control.Catalog
+	cfg       *config.Config
+	lim       object.Limits
+	workers   int
+	now       time.Time
+	parse     bool
+	live      bool
+	namespace string
+	oneScope  bool
+	objectCs  []*control.Control
+	invCs     []*control.Control
+	selected  sync.Map // selection -> []*control.Control, see controlsFor
+	severity  map[string]finding.Severity
 	// messages keeps one copy of each finding message: findings live to
 	// the end of a scan, and a large one repeats a few thousand messages
 	// hundreds of thousands of times (the corpus: 9,200 distinct of
@@ -77,6 +85,10 @@ func New(opts Options) (*Engine, error) {
 		parse: opts.ParseOnly, live: opts.Live, severity: map[string]finding.Severity{}, messages: intern.New()}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
+	}
+	e.oneScope = opts.OneScope
+	if e.namespace = opts.Namespace; e.namespace == "" {
+		e.namespace = "default"
 	}
 	if e.now.IsZero() {
 		e.now = time.Now()
@@ -352,7 +364,7 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 		for _, in := range inputs {
 			if in.IsRendered() {
 				if len(in.Objects) > 0 {
-					docs <- object.Batch{File: in.Name, Objects: in.Objects}
+					docs <- object.Batch{File: in.Name, Objects: in.Objects, Scope: in.Scope}
 				}
 				for _, d := range in.Rendered {
 					// A rendered template may hold several documents.
@@ -363,12 +375,15 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 						parts = append(parts, p)
 					})...)
 					if len(parts) > 0 {
-						docs <- object.Batch{File: d.File, Line: d.Line, Docs: parts}
+						docs <- object.Batch{File: d.File, Line: d.Line, Docs: parts, Scope: in.Scope}
 					}
 				}
 				continue
 			}
-			readDiags = append(readDiags, in.Split(e.lim, func(b object.Batch) { docs <- b })...)
+			readDiags = append(readDiags, in.Split(e.lim, func(b object.Batch) {
+				b.Scope = in.Scope
+				docs <- b
+			})...)
 		}
 	}()
 	// The items of a large List (kubectl get -o json) come out of one
@@ -406,6 +421,9 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 					}
 					objs, diags := object.DecodeBatch(b, e.lim)
 					w.diags = append(w.diags, diags...)
+					for _, o := range objs {
+						o.Scope = b.Scope
+					}
 				share:
 					for e.workers > 1 && len(objs) > 2*listPart {
 						select {
@@ -490,6 +508,12 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 	if e.parse {
 		w.parsed++ // the baseline only decodes; it keeps nothing
 		return
+	}
+	// A manifest without a namespace is applied to the default (or the
+	// given) namespace, as kubectl does; references resolve there, and no
+	// report names a namespace "". The content is left as written.
+	if o.Namespace == "" && o.Native == nil && o.Kind != "" && !object.ClusterScoped(o.Ref) {
+		o.Namespace = e.namespace
 	}
 	first := w.found
 	wl, err := inventory.ExtractWorkload(o)
@@ -654,6 +678,7 @@ func (e *Engine) finish(ws []*worker, plan func(*inventory.Inventory) map[*objec
 	}
 	res.Inventory = inv
 	res.Objects = inv.Len()
+	scopeOf := e.scopes(entries, inv)
 	for _, w := range ws {
 		res.Objects += w.parsed
 	}
@@ -688,7 +713,7 @@ func (e *Engine) finish(ws []*worker, plan func(*inventory.Inventory) map[*objec
 					}
 					for _, c := range e.controlsFor(true, en.Object.Kind, en.Workload != nil) {
 						if ev.ran(c.ID) && !c.Skips(en.Object.Kind, w.live) {
-							e.run(w, c, en.Object, en.Workload, inv, anns[en.Object])
+							e.run(w, c, en.Object, en.Workload, scopeOf(en.Object), anns[en.Object])
 						}
 					}
 				}
@@ -700,6 +725,31 @@ func (e *Engine) finish(ws []*worker, plan func(*inventory.Inventory) map[*objec
 	collect(res, ws...)
 	sortDiags(res.Diagnostics)
 	return res
+}
+
+// scopes returns, for each object, the inventory its cross-object controls
+// read: the objects of its scope (see object.Object.Scope), or all of
+// them when there is one scope or the engine was asked for one.
+func (e *Engine) scopes(entries []inventory.Entry, all *inventory.Inventory) func(*object.Object) *inventory.Inventory {
+	one := func(*object.Object) *inventory.Inventory { return all }
+	if e.oneScope || len(entries) == 0 {
+		return one
+	}
+	count := map[string]int{}
+	for _, en := range entries {
+		count[en.Object.Scope]++
+	}
+	if len(count) == 1 {
+		return one
+	}
+	invs := make(map[string]*inventory.Inventory, len(count))
+	for sc, n := range count {
+		invs[sc] = inventory.NewSized(n)
+	}
+	for _, en := range entries {
+		invs[en.Object.Scope].Add(en.Object, en.Workload)
+	}
+	return func(o *object.Object) *inventory.Inventory { return invs[o.Scope] }
 }
 
 func sortDiags(d []object.Diagnostic) {

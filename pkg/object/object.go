@@ -87,6 +87,11 @@ type Object struct {
 	// Origin optionally names a second source, such as the chart template
 	// an object was rendered from.
 	Origin string
+	// Scope names the application the object belongs to (a chart, a
+	// kustomization, a path given on the command line): cross-object
+	// controls resolve references within it, so adding an unrelated
+	// directory to a scan never changes another's findings.
+	Scope string
 	// Native is the typed form of an input that is not a Kubernetes object
 	// (a parsed Dockerfile), for the controls of that kind.
 	Native any

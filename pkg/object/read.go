@@ -30,6 +30,9 @@ type Input struct {
 	// objects of an input that is not YAML (a Dockerfile); Open is not used.
 	Rendered []Document
 	Objects  []*Object
+	// Scope names the application the input belongs to: references
+	// between objects resolve within a scope (see Object.Scope).
+	Scope string
 }
 
 // Open opens the input for reading.
@@ -124,7 +127,7 @@ func Expand(paths []string, stdin io.Reader, renderers ...Renderer) ([]Input, []
 		for _, f := range res.Read {
 			owned[absPath(wd, f)] = true
 		}
-		out = append(out, Input{Name: p, Explicit: explicit, Rendered: res.Docs, Objects: res.Objects})
+		out = append(out, Input{Name: p, Explicit: explicit, Rendered: res.Docs, Objects: res.Objects, Scope: p})
 	}
 	claim := func(p string, isDir bool) Renderer {
 		for _, r := range renderers {
@@ -137,7 +140,7 @@ func Expand(paths []string, stdin io.Reader, renderers ...Renderer) ([]Input, []
 	var plain []Input
 	for _, p := range paths {
 		if p == "-" {
-			plain = append(plain, Input{Name: StdinName, Explicit: true, open: func() (io.ReadCloser, error) {
+			plain = append(plain, Input{Name: StdinName, Explicit: true, Scope: StdinName, open: func() (io.ReadCloser, error) {
 				return io.NopCloser(stdin), nil
 			}})
 			continue
@@ -165,7 +168,11 @@ func Expand(paths []string, stdin io.Reader, renderers ...Renderer) ([]Input, []
 			}
 		}
 		if !st.IsDir() {
-			plain = append(plain, fileInput(p, true))
+			// Files named one by one (a pre-commit hook's list) form an
+			// application with the other files of their directory.
+			in := fileInput(p, true)
+			in.Scope = filepath.Dir(p)
+			plain = append(plain, in)
 			continue
 		}
 		var files []string
@@ -226,7 +233,9 @@ func Expand(paths []string, stdin io.Reader, renderers ...Renderer) ([]Input, []
 		}
 		sort.Strings(files)
 		for _, f := range files {
-			plain = append(plain, fileInput(f, false))
+			in := fileInput(f, false)
+			in.Scope = p
+			plain = append(plain, in)
 		}
 	}
 	for _, in := range plain {
@@ -293,8 +302,9 @@ func cleanErr(err error) string {
 // Batch is a run of consecutive documents of one input, starting at line
 // Line: workers take documents a batch at a time.
 type Batch struct {
-	File string
-	Line int
+	File  string
+	Line  int
+	Scope string // the input's
 	Docs []Document
 	// Objects are passed through as they are (inputs that are not YAML).
 	Objects []*Object

@@ -25,7 +25,11 @@ var defaultNS = &control.Control{
 	Refs:        control.Refs("CIS:5.7.4", "NSA:namespaces", "NIST:4.3.4"),
 	Check: func(p *control.Pass) {
 		// A cluster-scoped object's namespace is ignored by the API server.
-		if p.Object.Namespace == "default" && !clusterProvided(p.Object.Kind, p.Object.Name) && !object.ClusterScoped(p.Object.Ref) {
+		// Only a namespace written in the manifest: one without it goes
+		// wherever it is applied (the scan's --namespace, default unless
+		// given), which the manifest does not decide.
+		ns, _ := object.Get(p.Object.Content, "metadata.namespace")
+		if ns == "default" && !clusterProvided(p.Object.Kind, p.Object.Name) && !object.ClusterScoped(p.Object.Ref) {
 			p.Report("metadata.namespace", "%s is placed in the default namespace", p.Object.Kind)
 		}
 	},
