@@ -305,7 +305,7 @@ type Batch struct {
 	File  string
 	Line  int
 	Scope string // the input's
-	Docs []Document
+	Docs  []Document
 	// Objects are passed through as they are (inputs that are not YAML).
 	Objects []*Object
 }
