@@ -17,7 +17,7 @@ import (
 
 // netpolSource reads workloads and NetworkPolicies.
 func netpolSource() *source {
-	return &source{kinds: live.NetpolKinds, what: "workloads and NetworkPolicies", gc: NetpolGCPercent}
+	return &source{kinds: live.NetpolKinds, what: "workloads and NetworkPolicies", gc: NetpolGCPercent, check: netpol.Duplicates}
 }
 
 func newNetpolCmd(s *streams) *cobra.Command {

@@ -121,3 +121,56 @@ func TestRBACDefaultRoles(t *testing.T) {
 		t.Errorf("view does not grant exec:\n%s", out)
 	}
 }
+
+// Policies the API server rejects are input errors at their field, and
+// none is evaluated with a guessed meaning.
+func TestNetpolRejectsInvalidPolicies(t *testing.T) {
+	const f = "testdata/netpol/invalid.yaml"
+	code, _, errOut := run(t, "", "netpol", "matrix", f)
+	for _, want := range []string{
+		f + ":10:7: error: NetworkPolicy/shop/both: spec.ingress[0].from[0]: may not specify both ipBlock and another peer",
+		f + ":20:20: error: NetworkPolicy/shop/ports: spec.ingress[0].ports[0].endPort: must be greater than or equal to `port` (9000)",
+		f + ":21:20: error: NetworkPolicy/shop/ports: spec.ingress[0].ports[1].endPort: may not be specified when `port` is non-numeric",
+		f + `:30:17: error: NetworkPolicy/shop/cidr: spec.egress[0].to[0].ipBlock.cidr: "10.0.0.300/8" is not a valid CIDR`,
+		f + ":40:12: error: NetworkPolicy/shop/dup is defined again",
+		f + `:52:5: error: AdminNetworkPolicy/drop: spec.ingress[0].action: Unsupported value: "Drop"`,
+		f + ":54:5: error: AdminNetworkPolicy/drop: spec.ingress[1].action: Required value",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("want %q in\n%s", want, errOut)
+		}
+	}
+	if code != ExitError {
+		t.Errorf("exit %d", code)
+	}
+	// scan says the same
+	if code, out, _ := run(t, "", "scan", f); code != ExitError || !strings.Contains(out, "may not specify both ipBlock and another peer") {
+		t.Errorf("scan: exit %d\n%s", code, out)
+	}
+}
+
+// A kubectl get pods snapshot: kind-less items of a typed list, pods of a
+// ReplicaSet that is not in the input (shown once, as the ReplicaSet),
+// pods without a namespace (in default), rows for ipBlock exceptions and
+// admin policy networks.
+func TestNetpolSnapshot(t *testing.T) {
+	const f = "testdata/netpol/snapshot.yaml"
+	code, out, errOut := run(t, "", "netpol", "matrix", f, "-o", "csv")
+	for _, want := range []string{
+		"default/Pod/tool,shop/ReplicaSet/web-7d9f,none",
+		"0.0.0.0/0 except 192.168.0.0/16,shop/ReplicaSet/web-7d9f,all",
+		"192.168.0.0/16,shop/ReplicaSet/web-7d9f,none",
+		"default/Pod/tool,169.254.169.254/32,none",
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("want row %q in\n%s", want, out)
+		}
+	}
+	if code != ExitOK || errOut != "" || strings.Count(out, "shop/Pod/") > 0 {
+		t.Errorf("exit %d, stderr %q\n%s", code, errOut, out)
+	}
+	code, out, _ = run(t, "", "netpol", "explain", "default/tool", "169.254.169.254:80", f)
+	if code != ExitOK || !strings.Contains(out, "(metadata) denies all") {
+		t.Errorf("explain: exit %d\n%s", code, out)
+	}
+}

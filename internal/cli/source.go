@@ -25,6 +25,9 @@ type source struct {
 	kinds []schema.GroupVersionKind
 	what  string // what --cluster reads, for its help
 	gc    int    // the command's GC target (see ScanGCPercent)
+	// check finds input problems the command's model reveals (policies
+	// defined twice), reported with the others.
+	check func(*inventory.Inventory) []object.Diagnostic
 
 	cluster    bool
 	kubeconfig string
@@ -77,6 +80,9 @@ func (src *source) load(ctx context.Context, s *streams, args []string) (*invent
 	inputs, diags := object.Expand(args, s.in, dockerfile.Renderer{}, &render.Helm{}, render.Kustomize{})
 	res := eng.ScanInputs(inputs)
 	res.Diagnostics = append(diags, res.Diagnostics...)
+	if src.check != nil {
+		res.Diagnostics = append(res.Diagnostics, src.check(res.Inventory)...)
+	}
 	for _, d := range res.Diagnostics {
 		fmt.Fprintln(s.err, d.String())
 	}

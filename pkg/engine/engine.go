@@ -18,6 +18,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
+	"github.com/kubeguard/kubeguard/pkg/netpol"
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
@@ -535,6 +536,12 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 		// could be read.
 		w.diags = append(w.diags, object.Diagnostic{Pos: o.Locate(""), Severity: object.SeverityWarning,
 			Message: fmt.Sprintf("%s: %v", o.Ref, err)})
+	}
+	// A policy the API server rejects never takes effect: say where, and
+	// the network model leaves it out instead of guessing.
+	for _, f := range netpol.Validate(o) {
+		w.diags = append(w.diags, object.Diagnostic{Pos: o.Locate(f.Path), Severity: object.SeverityError,
+			Message: fmt.Sprintf("%s: %s: %s (the API server rejects it; the policy is left out)", o.Ref, f.Path, f.Message)})
 	}
 	// An engine without controls (the rbac and netpol commands' reader)
 	// reports nothing to suppress, so it leaves suppressions to scan,

@@ -76,10 +76,14 @@ func newAdmin(o *object.Object) (*AdminPolicy, bool) {
 	}
 	spec, _ := o.Content["spec"].(map[string]any)
 	var s anpSpec
-	if spec == nil || runtime.DefaultUnstructuredConverter.FromUnstructured(spec, &s) != nil {
-		return nil, false
+	if spec == nil || convertANP(spec, &s) != nil || len(validateANP(o)) > 0 {
+		return nil, false // the API server rejects it; scan and netpol report it
 	}
 	return &AdminPolicy{Object: o, Baseline: o.Kind == "BaselineAdminNetworkPolicy", spec: s}, true
+}
+
+func convertANP(spec map[string]any, s *anpSpec) error {
+	return runtime.DefaultUnstructuredConverter.FromUnstructured(spec, s)
 }
 
 // sortAdmin orders admin policies by priority (lower first), then name.
@@ -161,6 +165,8 @@ func protoOr(p corev1.Protocol) corev1.Protocol {
 	return p
 }
 
+var actionVerb = map[string]string{"Allow": "allows", "Deny": "denies", "Pass": "passes"}
+
 // adminTier applies the admin policies selecting self to the ports still
 // undecided: Allow and Deny settle ports for good, Pass hands them to the
 // NetworkPolicies. It returns the allowed ports and those left for the
@@ -198,7 +204,7 @@ func adminTier(ps []*AdminPolicy, self, peer, dst *Endpoint, ingress, explain bo
 			}
 			if explain {
 				*reasons = append(*reasons, Reason{dir, p.Object.Kind + "/" + p.Object.Name, i, ports,
-					fmt.Sprintf("%s %s %s rule %d (%s) %ss %s", p.Object.Kind, p.Object.Name, dir, i, r.Name, r.Action, ports)})
+					fmt.Sprintf("%s %s %s rule %d (%s) %s %s", p.Object.Kind, p.Object.Name, dir, i, r.Name, actionVerb[r.Action], ports)})
 			}
 		}
 	}

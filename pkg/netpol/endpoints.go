@@ -3,8 +3,10 @@ package netpol
 import (
 	"net/netip"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/object"
@@ -33,24 +35,41 @@ func NamespaceLabels(inv *inventory.Inventory) map[string]map[string]string {
 
 // Workloads returns an endpoint per workload of the inventory: controllers
 // and the pods no controller owns, so that a Deployment's pods appear once,
-// as the Deployment.
+// as the Deployment. Pods (or ReplicaSets) whose owner is not in the input
+// (a kubectl get pods snapshot) appear once per owner, under its name.
 func Workloads(inv *inventory.Inventory) []*Endpoint {
 	nsLabels := NamespaceLabels(inv)
+	present := map[string]bool{} // uids and ns/Kind/name of the workloads
+	for _, e := range inv.Entries() {
+		if e.Workload != nil {
+			if u := inventory.UID(e.Object); u != "" {
+				present[u] = true
+			}
+			present[e.Object.Namespace+"/"+e.Object.Kind+"/"+e.Object.Name] = true
+		}
+	}
+	owners := map[string]bool{}
 	var out []*Endpoint
 	for _, e := range inv.Entries() {
 		w := e.Workload
 		if w == nil || e.Object.Namespace == "" {
 			continue
 		}
-		if md, _ := e.Object.Content["metadata"].(map[string]any); md != nil && md["ownerReferences"] != nil {
-			continue // counted through its owner
-		}
 		ns := e.Object.Namespace
+		name := ns + "/" + e.Object.Kind + "/" + e.Object.Name
+		if kind, owner, uid, ok := ownerOf(e.Object); ok {
+			key := ns + "/" + kind + "/" + owner
+			if uid != "" && present[uid] || present[key] || owners[key] {
+				continue // counted through its owner
+			}
+			owners[key] = true
+			name = key
+		}
 		l := nsLabels[ns]
 		if l == nil {
 			l = map[string]string{corev1.LabelMetadataName: ns}
 		}
-		ep := &Endpoint{Name: ns + "/" + e.Object.Kind + "/" + e.Object.Name, Namespace: ns, Labels: w.Meta.Labels,
+		ep := &Endpoint{Name: name, Namespace: ns, Labels: w.Meta.Labels,
 			NSLabels: l, HostNetwork: w.Spec.HostNetwork}
 		for _, c := range w.Containers {
 			ep.Ports = append(ep.Ports, c.Ports...)
@@ -64,30 +83,77 @@ func Workloads(inv *inventory.Inventory) []*Endpoint {
 	return out
 }
 
+// ownerOf returns the controller among an object's owner references (or
+// its first owner when none is marked controller).
+func ownerOf(o *object.Object) (kind, name, uid string, ok bool) {
+	md, _ := o.Content["metadata"].(map[string]any)
+	refs, _ := md["ownerReferences"].([]any)
+	var pick map[string]any
+	for _, r := range refs {
+		m, _ := r.(map[string]any)
+		if c, _ := m["controller"].(bool); c || pick == nil {
+			pick = m
+			if c {
+				break
+			}
+		}
+	}
+	kind, _ = pick["kind"].(string)
+	name, _ = pick["name"].(string)
+	uid, _ = pick["uid"].(string)
+	return kind, name, uid, kind != "" && name != ""
+}
 // External returns the external endpoints worth showing: the internet,
-// and one address inside each ipBlock the policies name (outside its
-// exceptions).
+// one address inside each ipBlock the policies name (outside its
+// exceptions), one inside each exception, and one inside each network of
+// the admin policies.
 func (m *Model) External() []*Endpoint {
 	out := []*Endpoint{Internet}
 	seen := map[string]bool{}
+	add := func(name, cidr string, except []string) {
+		if seen[name] {
+			return
+		}
+		if a, ok := inside(cidr, except); ok {
+			seen[name] = true
+			out = append(out, &Endpoint{Name: name, Addr: a})
+		}
+	}
+	block := func(b *networkingv1.IPBlock) {
+		name := b.CIDR
+		if len(b.Except) > 0 {
+			name += " except " + strings.Join(b.Except, ",")
+		}
+		add(name, b.CIDR, b.Except)
+		for _, x := range b.Except {
+			add(x, x, nil)
+		}
+	}
 	for _, ps := range m.byNS {
 		for _, p := range ps {
 			for _, r := range p.Spec.Ingress {
 				for _, pe := range r.From {
 					if pe.IPBlock != nil {
-						if a, ok := inside(pe.IPBlock.CIDR, pe.IPBlock.Except); ok && !seen[pe.IPBlock.CIDR] {
-							seen[pe.IPBlock.CIDR] = true
-							out = append(out, &Endpoint{Name: pe.IPBlock.CIDR, Addr: a})
-						}
+						block(pe.IPBlock)
 					}
 				}
 			}
 			for _, r := range p.Spec.Egress {
 				for _, pe := range r.To {
 					if pe.IPBlock != nil {
-						if a, ok := inside(pe.IPBlock.CIDR, pe.IPBlock.Except); ok && !seen[pe.IPBlock.CIDR] {
-							seen[pe.IPBlock.CIDR] = true
-							out = append(out, &Endpoint{Name: pe.IPBlock.CIDR, Addr: a})
+						block(pe.IPBlock)
+					}
+				}
+			}
+		}
+	}
+	for _, ps := range [][]*AdminPolicy{m.admin, m.baseline} {
+		for _, p := range ps {
+			for _, rules := range [][]anpRule{p.spec.Ingress, p.spec.Egress} {
+				for _, r := range rules {
+					for _, pe := range append(append([]anpPeer{}, r.From...), r.To...) {
+						for _, n := range pe.Networks {
+							add(n, n, nil)
 						}
 					}
 				}

@@ -4,6 +4,8 @@
 package netpol
 
 import (
+	"fmt"
+
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -50,8 +52,8 @@ func New(o *object.Object) (*Policy, bool) {
 		return nil, false
 	}
 	np, ok := inventory.As[networkingv1.NetworkPolicy](o)
-	if !ok {
-		return nil, false
+	if !ok || len(validateNP(&np.Spec)) > 0 {
+		return nil, false // the API server rejects it; scan and netpol report it
 	}
 	sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
 	if err != nil {
@@ -101,17 +103,17 @@ type Model struct {
 func Of(inv *inventory.Inventory) *Model {
 	return inv.Memo("netpol.Model", []string{"NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy"}, func(inv *inventory.Inventory) any {
 		m := &Model{byNS: map[string][]*Policy{}}
-		for _, e := range inv.OfKind("NetworkPolicy") {
+		for _, e := range lastOfEach(inv, "NetworkPolicy") {
 			if p, ok := New(e.Object); ok {
 				m.byNS[e.Object.Namespace] = append(m.byNS[e.Object.Namespace], p)
 			}
 		}
-		for _, e := range inv.OfKind("AdminNetworkPolicy") {
+		for _, e := range lastOfEach(inv, "AdminNetworkPolicy") {
 			if p, ok := newAdmin(e.Object); ok {
 				m.admin = append(m.admin, p)
 			}
 		}
-		for _, e := range inv.OfKind("BaselineAdminNetworkPolicy") {
+		for _, e := range lastOfEach(inv, "BaselineAdminNetworkPolicy") {
 			if p, ok := newAdmin(e.Object); ok {
 				m.baseline = append(m.baseline, p)
 			}
@@ -119,6 +121,42 @@ func Of(inv *inventory.Inventory) *Model {
 		sortAdmin(m.admin)
 		return m
 	}).(*Model)
+}
+
+// lastOfEach returns the policies of a kind, one per namespace and name:
+// applying two of the same name keeps the last.
+func lastOfEach(inv *inventory.Inventory, kind string) []inventory.Entry {
+	all := inv.OfKind(kind)
+	last := map[[2]string]int{}
+	for i, e := range all {
+		last[[2]string{e.Object.Namespace, e.Object.Name}] = i
+	}
+	out := make([]inventory.Entry, 0, len(last))
+	for i, e := range all {
+		if last[[2]string{e.Object.Namespace, e.Object.Name}] == i {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Duplicates reports policies defined again under the same name: the
+// earlier definition never takes effect.
+func Duplicates(inv *inventory.Inventory) []object.Diagnostic {
+	var out []object.Diagnostic
+	for _, kind := range []string{"NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy"} {
+		first := map[[2]string]*object.Object{}
+		for _, e := range inv.OfKind(kind) {
+			k := [2]string{e.Object.Namespace, e.Object.Name}
+			if f, ok := first[k]; ok {
+				out = append(out, object.Diagnostic{Pos: e.Object.Locate("metadata.name"), Severity: object.SeverityError,
+					Message: fmt.Sprintf("%s is defined again (first at %s); applying both keeps only this one", e.Object.Ref, f.Source)})
+				continue
+			}
+			first[k] = e.Object
+		}
+	}
+	return out
 }
 
 // Policies returns the policies of a namespace.

@@ -206,6 +206,7 @@ func decodeRoot(doc Document, root *yaml.Node, lim Limits) ([]*Object, []Diagnos
 					Message: fmt.Sprintf("not a Kubernetes object: items[%d] is a %s, not a mapping", i, kindName(n))})
 				continue
 			}
+			typedItem(content, m)
 			if o := d.object(m, n, locator(resolve(n), Index("items", i))); o != nil {
 				objs = append(objs, o)
 			}
@@ -216,6 +217,24 @@ func decodeRoot(doc Document, root *yaml.Node, lim Limits) ([]*Object, []Diagnos
 		return []*Object{o}, d.diags
 	}
 	return nil, d.diags
+}
+
+// typedItem gives an item of a typed list (PodList, what GET /api/v1/pods
+// returns) the kind and API version the API server leaves out of items:
+// the list's kind without "List", and the list's API version.
+func typedItem(list, item map[string]any) {
+	kind, _ := list["kind"].(string)
+	if kind == "List" {
+		return
+	}
+	if k, _ := item["kind"].(string); k == "" {
+		item["kind"] = strings.TrimSuffix(kind, "List")
+	}
+	if v, _ := item["apiVersion"].(string); v == "" {
+		if lv, _ := list["apiVersion"].(string); lv != "" {
+			item["apiVersion"] = lv
+		}
+	}
 }
 
 // isList reports whether content is a v1 List or a typed list (PodList...).

@@ -131,6 +131,9 @@ func fastDecode(doc Document, lim Limits) (objs []*Object, diags []Diagnostic, o
 		n := f.nodes[itemsNode].child
 		for i, it := range items {
 			m, ok := it.(map[string]any)
+			if ok {
+				typedItem(content, m)
+			}
 			if !ok || !isObject(m) {
 				return nil, nil, false // the parser says what is wrong with it
 			}
