@@ -103,6 +103,7 @@ func ownerOf(o *object.Object) (kind, name, uid string, ok bool) {
 	uid, _ = pick["uid"].(string)
 	return kind, name, uid, kind != "" && name != ""
 }
+
 // External returns the external endpoints worth showing: the internet,
 // one address inside each ipBlock the policies name (outside its
 // exceptions), one inside each exception, and one inside each network of
