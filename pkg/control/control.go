@@ -99,6 +99,13 @@ type Control struct {
 	// re-evaluated on any change.
 	Reads              []string
 	ReadsAllNamespaces bool
+	// NamespaceWide controls speak of a whole namespace. Without the
+	// Namespace object in the input their finding hangs on a stable
+	// anchor (the namespace's first workload by kind and name), whose
+	// annotations cannot suppress it: one team's annotation must not
+	// silence a namespace's finding, only the configuration (or the
+	// Namespace's own annotation) can.
+	NamespaceWide bool
 	// CEL, when set, is the control as a ValidatingAdmissionPolicy
 	// expression over a workload (see package policy): for clusters that
 	// enforce without a webhook. The e2e tests hold it to the same verdicts

@@ -57,10 +57,12 @@ type Engine struct {
 	live      bool
 	namespace string
 	oneScope  bool
-	objectCs  []*control.Control
-	invCs     []*control.Control
-	selected  sync.Map // selection -> []*control.Control, see controlsFor
-	severity  map[string]finding.Severity
+	// namespaceWide are the IDs of the NamespaceWide controls.
+	namespaceWide map[string]bool
+	objectCs      []*control.Control
+	invCs         []*control.Control
+	selected      sync.Map // selection -> []*control.Control, see controlsFor
+	severity      map[string]finding.Severity
 	// messages keeps one copy of each finding message: findings live to
 	// the end of a scan, and a large one repeats a few thousand messages
 	// hundreds of thousands of times (the corpus: 9,200 distinct of
@@ -83,7 +85,7 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cat: opts.Catalog, cfg: cfg, lim: opts.Limits, workers: opts.Workers, now: opts.Now,
-		parse: opts.ParseOnly, live: opts.Live, severity: map[string]finding.Severity{}, messages: intern.New()}
+		parse: opts.ParseOnly, live: opts.Live, severity: map[string]finding.Severity{}, messages: intern.New(), namespaceWide: map[string]bool{}}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
 	}
@@ -98,6 +100,9 @@ func New(opts Options) (*Engine, error) {
 	for _, c := range opts.Catalog.All() {
 		if !on[c.ID] {
 			continue
+		}
+		if c.NamespaceWide {
+			e.namespaceWide[c.ID] = true
 		}
 		if c.Scope == control.InventoryScope {
 			e.invCs = append(e.invCs, c)
@@ -191,7 +196,11 @@ func (e *Engine) newWorker() *worker {
 		if s, ok := e.severity[f.ControlID]; ok {
 			f.Severity = s
 		}
-		e.suppress(&f, w.curAnns)
+		anns := w.curAnns
+		if e.namespaceWide[f.ControlID] && f.Object.Kind != "Namespace" {
+			anns = nil // see control.Control.NamespaceWide
+		}
+		e.suppress(&f, anns)
 		w.add(f)
 	}
 	return w

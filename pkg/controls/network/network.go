@@ -128,10 +128,11 @@ var noDefaultDeny = &control.Control{
 		"workload starts fully open until someone remembers to write its policy.",
 	Remediation: "Add a NetworkPolicy with podSelector: {} and policyTypes [Ingress, Egress] to the namespace, then allow " +
 		"the required flows explicitly (DNS included).",
-	Refs:  control.Refs("CIS:5.3.2", "NSA:network-separation", "NIST:4.3.3"),
-	Scope: control.InventoryScope,
-	Reads: []string{"NetworkPolicy", "Namespace", control.Workloads},
-	Kinds: []string{"Namespace", control.Workloads},
+	Refs:          control.Refs("CIS:5.3.2", "NSA:network-separation", "NIST:4.3.3"),
+	Scope:         control.InventoryScope,
+	Reads:         []string{"NetworkPolicy", "Namespace", control.Workloads},
+	Kinds:         []string{"Namespace", control.Workloads},
+	NamespaceWide: true,
 	Check: func(p *control.Pass) {
 		ns := p.Object.Namespace
 		if p.Object.Kind == "Namespace" && p.Object.Group() == "" {
@@ -140,7 +141,7 @@ var noDefaultDeny = &control.Control{
 			return
 		}
 		ws := workloads(p.Inventory)[ns]
-		if len(ws) == 0 || p.Workload != nil && ws[0].Object != p.Object {
+		if len(ws) == 0 || p.Workload != nil && anchor(ws) != p.Object {
 			return
 		}
 		m := netpol.Of(p.Inventory)
@@ -158,6 +159,19 @@ var noDefaultDeny = &control.Control{
 			p.Report("metadata", "namespace %q has workloads but no default-deny NetworkPolicy for %s", ns, missing[0])
 		}
 	},
+}
+
+// anchor is the workload a namespace's finding hangs on when the input
+// does not define the Namespace: the first by kind and name, whatever the
+// order of the files.
+func anchor(ws []inventory.Entry) *object.Object {
+	a := ws[0].Object
+	for _, e := range ws[1:] {
+		if e.Object.Ref.Compare(a.Ref) < 0 {
+			a = e.Object
+		}
+	}
+	return a
 }
 
 func namespaceDefined(inv *inventory.Inventory, ns string) bool {
