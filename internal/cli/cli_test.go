@@ -324,3 +324,45 @@ func TestScopes(t *testing.T) {
 		t.Errorf("--scope everything: exit %d", code)
 	}
 }
+
+// Each file gets the nearest .kubeguard.yaml above it, whatever the order
+// of the arguments, and the reports say which applied where.
+func TestNestedConfigs(t *testing.T) {
+	const root = "testdata/configs"
+	for _, args := range [][]string{{root, root + "/team/sub/app.yaml"}, {root + "/team/sub/app.yaml", root}} {
+		code, out, errOut := run(t, "", append([]string{"scan", "-v", "-o", "json", "--fail-on", "critical"}, args...)...)
+		var rep struct {
+			Configs []struct {
+				Path   string
+				Inputs []string
+			}
+			Findings []struct {
+				ControlID string
+				Object    struct{ Name string }
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || code != ExitOK {
+			t.Fatalf("%v: exit %d %v\n%s", args, code, err, out)
+		}
+		got := map[string]bool{}
+		for _, f := range rep.Findings {
+			got[f.Object.Name+" "+f.ControlID] = true
+		}
+		// the root config disables NS-DEFAULT, the team's IMG-LATEST-TAG
+		if got["root-app NS-DEFAULT"] || !got["root-app IMG-LATEST-TAG"] || !got["team-app NS-DEFAULT"] || got["team-app IMG-LATEST-TAG"] {
+			t.Errorf("%v: findings %v", args, got)
+		}
+		if len(rep.Configs) != 2 || len(rep.Findings) == 0 {
+			t.Errorf("%v: configs %+v", args, rep.Configs)
+		}
+		want := map[string]string{root + "/.kubeguard.yaml": root + "/app.yaml", root + "/team/.kubeguard.yaml": root + "/team/sub/app.yaml"}
+		for _, c := range rep.Configs {
+			if len(c.Inputs) != 1 || want[c.Path] != c.Inputs[0] {
+				t.Errorf("%v: %+v", args, c)
+			}
+		}
+		if !strings.Contains(errOut, "testdata/configs/team/.kubeguard.yaml applies to 1 inputs: testdata/configs/team/sub/app.yaml") {
+			t.Errorf("--verbose: %s", errOut)
+		}
+	}
+}

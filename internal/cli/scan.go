@@ -1,13 +1,17 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kubeguard/kubeguard/pkg/config"
+	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/dockerfile"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
@@ -26,6 +30,7 @@ type scanFlags struct {
 	noRender       bool
 	maxDocSize     string
 	scope          string
+	verbose        bool
 	helm           render.Helm
 }
 
@@ -62,6 +67,7 @@ func newScanCmd(s *streams) *cobra.Command {
 	fl.StringArrayVar(&f.helm.SetFile, "set-file", nil, "Helm value read from a file, as with helm --set-file (repeatable)")
 	fl.StringVar(&f.helm.ReleaseName, "release-name", "release-name", "Helm release name")
 	fl.StringVarP(&f.helm.Namespace, "namespace", "n", "", "namespace of manifests that set none, as kubectl apply -n (default: default), and the Helm release namespace (.Release.Namespace)")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "say which configuration file applies to which inputs")
 	fl.StringVar(&f.scope, "scope", "input", "where references between objects resolve: input (within each chart, kustomization and path given; files given one by one with their directory), directory (each directory of plain manifests on its own, for collections of examples) or all")
 	fl.StringVar(&f.helm.KubeVersion, "kube-version", "", "Kubernetes version charts are rendered for (.Capabilities.KubeVersion)")
 	maxDocumentSize(cmd, &f.maxDocSize)
@@ -88,16 +94,8 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(f.configPath, args)
-	if err != nil {
-		return usageErr("%v", err)
-	}
 	if f.scope != "input" && f.scope != "directory" && f.scope != "all" {
 		return usageErr("--scope %q: want input, directory or all", f.scope)
-	}
-	cat, eng, err := newEngine(cfg, f.pssVersion, engine.Options{Limits: lim, Namespace: f.helm.Namespace, OneScope: f.scope == "all"})
-	if err != nil {
-		return err
 	}
 	renderers := []object.Renderer{dockerfile.Renderer{}}
 	if !f.noRender {
@@ -111,11 +109,53 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 			}
 		}
 	}
-	res := eng.ScanInputs(inputs)
+	groups, err := configGroups(f.configPath, inputs)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	var cat *control.Catalog
+	res := &engine.Result{}
+	var uses []report.ConfigUse
+	for _, g := range groups {
+		c, eng, err := newEngine(g.cfg, f.pssVersion, engine.Options{Limits: lim, Namespace: f.helm.Namespace, OneScope: f.scope == "all"})
+		if err != nil {
+			return err
+		}
+		if cat == nil {
+			cat = c
+		}
+		r := eng.ScanInputs(g.inputs)
+		res.Findings = append(res.Findings, r.Findings...)
+		res.Diagnostics = append(res.Diagnostics, r.Diagnostics...)
+		res.Objects += r.Objects
+		res.Inputs += r.Inputs
+		res.Folded += r.Folded
+		use := report.ConfigUse{Path: g.path}
+		for _, in := range g.inputs {
+			use.Inputs = append(use.Inputs, in.Name)
+		}
+		uses = append(uses, use)
+		if f.verbose {
+			path := g.path
+			if path == "" {
+				path = "no configuration file"
+			}
+			fmt.Fprintf(s.err, "%s applies to %d inputs: %s\n", path, len(use.Inputs), strings.Join(use.Inputs, ", "))
+		}
+	}
+	if len(groups) > 1 {
+		slices.SortStableFunc(res.Findings, func(a, b *finding.Finding) int {
+			return cmp.Or(cmp.Compare(a.Position.File, b.Position.File), cmp.Compare(a.Position.Line, b.Position.Line),
+				cmp.Compare(a.Position.Column, b.Position.Column))
+		})
+	}
 	res.Diagnostics = append(diags, res.Diagnostics...)
+	slices.SortStableFunc(res.Diagnostics, func(a, b object.Diagnostic) int {
+		return cmp.Or(cmp.Compare(a.Pos.File, b.Pos.File), cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
+	})
 	rep := &report.Report{
 		Tool: "kubeguard", Version: Version(), Catalog: cat,
-		Findings: res.Findings, Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: res.Inputs, Folded: res.Folded,
+		Findings: res.Findings, Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: res.Inputs, Folded: res.Folded, Configs: uses,
 		ShowSuppressed: f.showSuppressed, FailOn: failOn, Color: useColor(f.color, s),
 	}
 	if err := report.Write(s.out, f.output, rep); err != nil {
@@ -137,21 +177,61 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	return nil
 }
 
-// loadConfig reads --config, or the .kubeguard.yaml that applies to the
-// first scanned path (the working directory for stdin).
-func loadConfig(explicit string, args []string) (*config.Config, error) {
-	path := explicit
-	if path == "" {
-		start := "."
-		if len(args) > 0 && args[0] != "-" {
-			start = args[0]
+type configGroup struct {
+	path   string
+	cfg    *config.Config
+	inputs []object.Input
+}
+
+// configGroups sorts inputs by the configuration that applies to each:
+// --config for all, else the nearest .kubeguard.yaml above each input (a
+// chart or kustomization directory, a file's directory; the working
+// directory for stdin), as .gitignore and .editorconfig apply.
+func configGroups(explicit string, inputs []object.Input) ([]configGroup, error) {
+	var finder config.Finder
+	wd, _ := os.Getwd()
+	byPath := map[string]int{}
+	var out []configGroup
+	for _, in := range inputs {
+		path := explicit
+		if path == "" {
+			at := in.Name
+			if at == object.StdinName {
+				at = "."
+			}
+			path = finder.Find(at)
 		}
-		path = config.Find(start)
+		i, ok := byPath[path]
+		if !ok {
+			g := configGroup{path: path}
+			if rel, err := filepath.Rel(wd, path); err == nil && wd != "" && !strings.HasPrefix(rel, "..") {
+				g.path = rel
+			}
+			if path != "" {
+				cfg, err := config.Load(path)
+				if err != nil {
+					return nil, err
+				}
+				g.cfg = cfg
+			}
+			i = len(out)
+			byPath[path] = i
+			out = append(out, g)
+		}
+		out[i].inputs = append(out[i].inputs, in)
 	}
-	if path == "" {
-		return nil, nil
+	if len(out) == 0 { // nothing to read: one engine still validates --config
+		g := configGroup{path: explicit}
+		if explicit != "" {
+			cfg, err := config.Load(explicit)
+			if err != nil {
+				return nil, err
+			}
+			g.cfg = cfg
+		}
+		out = append(out, g)
 	}
-	return config.Load(path)
+	return out, nil
 }
 
 func useColor(mode string, s *streams) bool {

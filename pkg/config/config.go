@@ -95,10 +95,15 @@ func (e *Exclusion) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Find returns the configuration file that applies to path: the first
-// .kubeguard.yaml in path's directory or above. It returns "" when there
-// is none.
-func Find(path string) string {
+// Finder finds the configuration of many paths, looking each directory
+// up once.
+type Finder struct{ dirs map[string]string }
+
+// Find is the package's Find, with the directories seen before cached.
+func (f *Finder) Find(path string) string {
+	if f.dirs == nil {
+		f.dirs = map[string]string{}
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return ""
@@ -106,17 +111,44 @@ func Find(path string) string {
 	if st, err := os.Stat(abs); err == nil && !st.IsDir() {
 		abs = filepath.Dir(abs)
 	}
+	var walked []string
+	found := ""
 	for dir := abs; ; dir = filepath.Dir(dir) {
-		for _, n := range FileNames {
-			p := filepath.Join(dir, n)
-			if st, err := os.Stat(p); err == nil && !st.IsDir() {
-				return p
-			}
+		if c, ok := f.dirs[dir]; ok {
+			found = c
+			break
+		}
+		walked = append(walked, dir)
+		if c := inDir(dir); c != "" {
+			found = c
+			break
 		}
 		if filepath.Dir(dir) == dir {
-			return ""
+			break
 		}
 	}
+	for _, d := range walked {
+		f.dirs[d] = found
+	}
+	return found
+}
+
+func inDir(dir string) string {
+	for _, n := range FileNames {
+		p := filepath.Join(dir, n)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+	}
+	return ""
+}
+
+// Find returns the configuration file that applies to path: the first
+// .kubeguard.yaml in path's directory or above. It returns "" when there
+// is none.
+func Find(path string) string {
+	var f Finder
+	return f.Find(path)
 }
 
 // Load reads and checks a configuration file. Control IDs are validated

@@ -238,9 +238,18 @@ func Expand(paths []string, stdin io.Reader, renderers ...Renderer) ([]Input, []
 			plain = append(plain, in)
 		}
 	}
+	// A file named twice (overlapping arguments: a directory and a file
+	// in it) is read once.
+	seen := make(map[string]bool, len(plain))
 	for _, in := range plain {
-		// only files a renderer read can be owned: most scans render
-		// nothing and need no absolute paths
+		if in.path != "" {
+			key := absPath(wd, in.path)
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+		}
+		// only files a renderer read can be owned
 		if in.Explicit || len(owned) == 0 || !owned[absPath(wd, in.Name)] {
 			out = append(out, in)
 		}

@@ -77,6 +77,11 @@ func JSON(w io.Writer, r *Report) error {
 			return err
 		}
 	}
+	if len(r.Configs) > 0 {
+		if err := field("configs", r.Configs, false); err != nil {
+			return err
+		}
+	}
 	listed := r.Listed()
 	if len(listed) == 0 {
 		bw.WriteString("  \"findings\": [],\n")

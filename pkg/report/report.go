@@ -34,6 +34,15 @@ type Report struct {
 	// UIDs name the live objects of a cluster scan (policy reports cite
 	// them).
 	UIDs map[object.Ref]string
+	// Configs say which configuration file applied to which inputs.
+	Configs []ConfigUse
+}
+
+// ConfigUse is a configuration file ("" for none) and the inputs it
+// applied to.
+type ConfigUse struct {
+	Path   string   `json:"path"`
+	Inputs []string `json:"inputs"`
 }
 
 // Listed returns the findings a format prints.

@@ -231,6 +231,12 @@ func SARIF(w io.Writer, r *Report) error {
 	if err := writeIndented(bw, []sarifInvocation{inv}, "      "); err != nil {
 		return err
 	}
+	if len(r.Configs) > 0 {
+		bw.WriteString(",\n      \"properties\": ")
+		if err := writeIndented(bw, map[string]any{"configs": r.Configs}, "      "); err != nil {
+			return err
+		}
+	}
 	bw.WriteString("\n    }\n  ]\n}\n")
 	return bw.Flush()
 }
