@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/kubeguard/kubeguard/pkg/object"
@@ -124,6 +125,18 @@ func Parse(file string, data []byte) (*object.Object, []object.Diagnostic) {
 				Severity: object.SeverityError, Message: fmt.Sprintf("invalid Dockerfile: unknown instruction %s", strings.ToUpper(n.Value))})
 			continue
 		}
+		if (in.Cmd == "run" || in.Cmd == "cmd" || in.Cmd == "entrypoint") && n.Next == nil && len(n.Heredocs) == 0 && !n.Attributes["json"] {
+			// BuildKit's parser lets it through; the classic builder and
+			// hadolint refuse it, and it runs nothing.
+			diags = append(diags, object.Diagnostic{Pos: object.Position{File: file, Line: n.StartLine, Column: 1},
+				Severity: object.SeverityError, Message: fmt.Sprintf("invalid Dockerfile: %s requires at least one argument", strings.ToUpper(in.Cmd))})
+		} else if _, err := instructions.ParseInstruction(n); err != nil {
+			// BuildKit's own check of the arguments (FROM with no image, a
+			// bare RUN): docker build refuses the file; say so and analyse
+			// what could be read.
+			diags = append(diags, object.Diagnostic{Pos: object.Position{File: file, Line: n.StartLine, Column: 1},
+				Severity: object.SeverityError, Message: "invalid Dockerfile: " + err.Error()})
+		}
 		for a := n.Next; a != nil; a = a.Next {
 			in.Args = append(in.Args, a.Value)
 		}
@@ -153,6 +166,10 @@ func Parse(file string, data []byte) (*object.Object, []object.Diagnostic) {
 		in.Path = fmt.Sprintf("%s.instructions[%d]", st.From.Path, len(st.Instructions))
 		lines[in.Path] = in.Line
 		st.Instructions = append(st.Instructions, in)
+	}
+	if len(d.Stages) == 0 && len(diags) == 0 {
+		diags = append(diags, object.Diagnostic{Pos: object.Position{File: file, Line: 1, Column: 1}, Severity: object.SeverityError,
+			Message: "invalid Dockerfile: no FROM instruction, so no build stage"})
 	}
 	o := object.New(map[string]any{"apiVersion": APIVersion, "kind": Kind, "metadata": map[string]any{"name": file}},
 		object.Position{File: file, Line: 1, Column: 1}, locator{file, lines})

@@ -42,3 +42,26 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// Instructions docker build refuses are errors at their line; the rest of
+// the file is still analysed.
+func TestInvalidInstructions(t *testing.T) {
+	src := "FROM\nRUN\nFROM alpine:3.20 AS final\nCMD\nENTRYPOINT []\nEXPOSE\nUSER 10001\n"
+	o, diags := Parse("Dockerfile", []byte(src))
+	want := map[int]string{1: "FROM requires either one or three arguments", 2: "RUN requires at least one argument",
+		4: "CMD requires at least one argument", 6: "EXPOSE requires at least one argument"}
+	if len(diags) != len(want) {
+		t.Errorf("diagnostics %v", diags)
+	}
+	for _, d := range diags {
+		if w := want[d.Pos.Line]; w == "" || !strings.Contains(d.Message, w) {
+			t.Errorf("line %d: %s, want %q", d.Pos.Line, d.Message, w)
+		}
+	}
+	if d := Of(o); d == nil || len(d.Stages) != 2 || d.Final().Name != "final" {
+		t.Errorf("the rest is not analysed: %+v", d)
+	}
+	if _, diags := Parse("Dockerfile", []byte("# only a comment\nRUN echo hi\n")); len(diags) == 0 {
+		t.Error("a Dockerfile without FROM passes")
+	}
+}

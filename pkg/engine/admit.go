@@ -10,6 +10,9 @@ import (
 type Admission struct {
 	Findings    []finding.Finding
 	Diagnostics []object.Diagnostic
+	// Rejected lists the values the API server's validation would refuse
+	// ("path: why"): the object cannot be judged as its kind.
+	Rejected []string
 }
 
 // Admit evaluates one object as it would be stored: every per-object
@@ -36,6 +39,6 @@ func (e *Engine) Admit(o *object.Object, base *inventory.Inventory) *Admission {
 	for _, c := range w.findings {
 		res.Findings = append(res.Findings, c...)
 	}
-	res.Diagnostics = w.diags
+	res.Diagnostics, res.Rejected = w.diags, w.rejected
 	return res
 }

@@ -171,6 +171,9 @@ type worker struct {
 	// of thousands, and growing one slice would copy them over and over.
 	findings [][]finding.Finding
 	diags    []object.Diagnostic
+	// rejected are the values of the object the API server would reject
+	// ("path: why"), for an admission answer.
+	rejected []string
 	// found counts the findings added; spans holds, for each entry, the
 	// findings its object's checks added (see fold).
 	found  int
@@ -532,6 +535,7 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 		// The API server would reject these values: input errors at
 		// their fields; the rest of the object is analysed without them.
 		for _, f := range fieldErrs {
+			w.rejected = append(w.rejected, f.Path+": "+f.Message)
 			d := object.Diagnostic{Pos: o.Locate(f.Path), Severity: object.SeverityError,
 				Message: fmt.Sprintf("%s: %s: %s (the API server rejects it; analysed without it)", o.Ref, f.Path, f.Message)}
 			if f.Placeholder {
@@ -549,6 +553,7 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 	// A policy the API server rejects never takes effect: say where, and
 	// the network model leaves it out instead of guessing.
 	for _, f := range netpol.Validate(o) {
+		w.rejected = append(w.rejected, f.Path+": "+f.Message)
 		w.diags = append(w.diags, object.Diagnostic{Pos: o.Locate(f.Path), Severity: object.SeverityError,
 			Message: fmt.Sprintf("%s: %s: %s (the API server rejects it; the policy is left out)", o.Ref, f.Path, f.Message)})
 	}

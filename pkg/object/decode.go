@@ -106,9 +106,50 @@ func decodeYAML(doc Document, lim Limits) ([]*Object, []Diagnostic) {
 				return decodeRoot(doc, &again, lim)
 			}
 		}
+		if i := invalidUTF8(doc.Data); i >= 0 {
+			return repairedUTF8(doc, lim, i)
+		}
 		return nil, []Diagnostic{syntaxError(doc, err)}
 	}
 	return decodeRoot(doc, &root, lim)
+}
+
+// invalidUTF8 returns the offset of the first byte of data that is not
+// UTF-8, or -1.
+func invalidUTF8(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// repairedUTF8 reports the first byte that is not UTF-8 at its line and
+// column, and decodes the document with every such byte replaced by "?"
+// (one byte for one, so positions stay), so that the rest is analysed.
+func repairedUTF8(doc Document, lim Limits, first int) ([]*Object, []Diagnostic) {
+	line := doc.Line + bytes.Count(doc.Data[:first], []byte("\n"))
+	col := first + 1
+	if nl := bytes.LastIndexByte(doc.Data[:first], '\n'); nl >= 0 {
+		col = first - nl
+	}
+	diag := Diagnostic{Pos: Position{File: doc.File, Line: line, Column: col}, Severity: SeverityError,
+		Message: fmt.Sprintf("invalid UTF-8: byte 0x%02x (the file must be UTF-8; analysed with such bytes read as \"?\")", doc.Data[first])}
+	data := make([]byte, len(doc.Data))
+	copy(data, doc.Data)
+	for i := first; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n == 1 {
+			data[i] = '?'
+		}
+		i += n
+	}
+	doc.Data = data
+	objs, diags := Decode(doc, lim)
+	return objs, append([]Diagnostic{diag}, diags...)
 }
 
 // yamlEscapes rewrites, in the double-quoted strings of a JSON document,

@@ -304,3 +304,16 @@ func TestCorpusBatches(t *testing.T) {
 		}
 	}
 }
+
+// Bytes that are not UTF-8 are an error at the first of them, and the
+// document is still analysed.
+func TestInvalidUTF8(t *testing.T) {
+	objs, diags := load(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  a: ok\n  b: \"bad \xff\xfe here\"\n")
+	if len(diags) != 1 || diags[0].Severity != SeverityError || diags[0].Pos.Line != 6 || diags[0].Pos.Column != 11 ||
+		!strings.Contains(diags[0].Message, "invalid UTF-8: byte 0xff") {
+		t.Errorf("diagnostics %v", diags)
+	}
+	if len(objs) != 1 || objs[0].Name != "x" {
+		t.Errorf("objects %v", objs)
+	}
+}

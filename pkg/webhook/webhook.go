@@ -238,6 +238,14 @@ func (h *Handler) failure(msg string) *admissionv1.AdmissionResponse {
 	return &admissionv1.AdmissionResponse{Allowed: true, Warnings: []string{"kubeguard could not evaluate this request: " + msg}}
 }
 
+// capList joins at most n items and says how many more there are.
+func capList(items []string, n int, sep string) string {
+	if len(items) <= n {
+		return strings.Join(items, sep)
+	}
+	return strings.Join(items[:n], sep) + fmt.Sprintf("%s... and %d more", sep, len(items)-n)
+}
+
 // subject returns the object under admission, or nil when kubeguard has
 // nothing to say about the request.
 func (h *Handler) subject(req *admissionv1.AdmissionRequest) (*object.Object, error) {
@@ -332,6 +340,13 @@ func (h *Handler) validate(req *admissionv1.AdmissionRequest) *admissionv1.Admis
 		base, synced = h.opts.Inventory.Snapshot()
 	}
 	adm := h.opts.Engine.Admit(o, base)
+	if len(adm.Rejected) > 0 {
+		// The object does not decode as its kind: nothing can be judged,
+		// and the API server's own validation refuses it too.
+		msg := "kubeguard: " + o.Ref.String() + " is not a valid " + o.Kind + ": " + capList(adm.Rejected, 10, "; ")
+		return &admissionv1.AdmissionResponse{Result: &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusUnprocessableEntity,
+			Reason: metav1.StatusReasonInvalid, Message: msg}}
+	}
 	for _, d := range adm.Diagnostics {
 		if d.Severity == object.SeverityError {
 			return h.failure(d.Message)

@@ -277,3 +277,20 @@ func TestManifestsAreClean(t *testing.T) {
 		t.Errorf("kube-system is not excluded from admission:\n%s", out)
 	}
 }
+
+// An object that does not decode as its kind cannot be judged: it is
+// denied with the fields at fault, whatever the failure policy.
+func TestUndecodableObjectIsDenied(t *testing.T) {
+	h := newHandler(t, nil, config.Webhook{DefaultMode: config.Enforce}).Validate()
+	raw := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"shop"},` +
+		`"spec":{"securityContext":{"runAsUser":"0"},"containers":[{"name":"c","image":"i:1","ports":[{"containerPort":1.5}]}]}}`
+	req := &admissionv1.AdmissionRequest{UID: "test", Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+		Operation: admissionv1.Create, Namespace: "shop", Name: "p"}
+	req.Object.Raw = []byte(raw)
+	resp := decodeResponse(t, post(h, review(t, req)))
+	if resp.Allowed || resp.Result == nil || resp.Result.Code != http.StatusUnprocessableEntity ||
+		!strings.Contains(resp.Result.Message, `spec.securityContext.runAsUser: expected an integer, got string "0"`) ||
+		!strings.Contains(resp.Result.Message, "spec.containers[0].ports[0].containerPort: expected an integer, got number 1.5") {
+		t.Errorf("response %+v %+v", resp, resp.Result)
+	}
+}
