@@ -43,7 +43,11 @@ func newPolicyCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			for i, o := range policy.Export(cat, policy.Options{Webhook: &cfg.Webhook}) {
+			objs, err := policy.Export(cat, policy.Options{Config: cfg})
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			for i, o := range objs {
 				m, err := policy.Manifest(o)
 				if err != nil {
 					return err

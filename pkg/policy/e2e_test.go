@@ -17,9 +17,11 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	admregv1 "k8s.io/api/admissionregistration/v1"
+	authnv1 "k8s.io/api/authentication/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -161,7 +163,11 @@ func TestE2EPolicyExportDeniesWhatTheWebhookDenies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, o := range policy.Export(cat, policy.Options{Webhook: &wc}) {
+	exportedObjs, err := policy.Export(cat, policy.Options{Config: &config.Config{Webhook: wc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range exportedObjs {
 		switch o := o.(type) {
 		case *admregv1.ValidatingAdmissionPolicy:
 			_, err = client.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, o, metav1.CreateOptions{})
@@ -280,6 +286,182 @@ func webhookDenies(t *testing.T, h *webhook.Handler, o runtime.Object, cat *cont
 	var ids []string
 	for _, c := range cat.All() {
 		if strings.Contains(resp.Result.Message, "["+c.ID+"]") {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
+}
+
+// Exemptions, exclusions and annotation suppressions the webhook honours
+// must hold in the exported policies too: the same privileged workloads,
+// sent by different users into different namespaces, are denied by both
+// front doors or by neither.
+func TestE2EPolicyExportHonoursExemptions(t *testing.T) {
+	c := testcluster.Shared(t)
+	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := kubernetes.NewForConfigOrDie(rc)
+	ctx := context.Background()
+	cat, err := controls.Catalog(controls.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "PSS-PRIVILEGED"
+	cfg := &config.Config{Exclude: []config.Exclusion{{Controls: []string{id}, Namespaces: []string{"exm-excl"}, Kinds: []string{"deployment"}, Reason: "test"}}}
+	cfg.Webhook.DefaultMode = config.Audit
+	cfg.Webhook.Rules = []config.ModeRule{{Controls: []string{id}, Mode: config.Enforce}}
+	cfg.Webhook.Exempt.Users = []string{"alice"}
+	cfg.Webhook.Exempt.Groups = []string{"break-glass"}
+	cfg.Webhook.Exempt.Namespaces = []string{"exm-mon-*", "exm-ops"}
+	eng, err := engine.New(engine.Options{Catalog: cat, Config: cfg, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := webhook.New(webhook.Options{Engine: eng, Config: &cfg.Webhook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := policy.Export(cat, policy.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *admregv1.ValidatingAdmissionPolicy:
+			if o.Annotations["kubeguard.io/control"] == id {
+				o.Name = "exm-" + o.Name
+				_, err = admin.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, o, metav1.CreateOptions{})
+			}
+		case *admregv1.ValidatingAdmissionPolicyBinding:
+			if o.Spec.PolicyName == "kubeguard-"+strings.ToLower(id) {
+				o.Name, o.Spec.PolicyName = "exm-"+o.Name, "exm-"+o.Spec.PolicyName
+				o.Spec.MatchResources.NamespaceSelector.MatchExpressions = append(o.Spec.MatchResources.NamespaceSelector.MatchExpressions,
+					metav1.LabelSelectorRequirement{Key: "e2e-exemptions", Operator: metav1.LabelSelectorOpExists})
+				_, err = admin.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(ctx, o, metav1.CreateOptions{})
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	namespaces := []string{"exm-plain", "exm-mon-a", "exm-ops", "exm-excl"}
+	for _, ns := range namespaces {
+		if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
+			Labels: map[string]string{"e2e-exemptions": "true"}}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The impersonated users may create workloads, so only admission decides.
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "exm-create"}, Rules: []rbacv1.PolicyRule{
+		{Verbs: []string{"create"}, APIGroups: []string{"", "apps"}, Resources: []string{"pods", "deployments"}}}}
+	bind := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "exm-create"},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "exm-create"},
+		Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: "alice"}, {Kind: "User", APIGroup: rbacv1.GroupName, Name: "bob"}}}
+	if _, err := admin.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RbacV1().ClusterRoleBindings().Create(ctx, bind, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	as := func(user string, groups ...string) *kubernetes.Clientset {
+		irc := *rc
+		irc.Impersonate.UserName, irc.Impersonate.Groups = user, append(groups, "system:authenticated")
+		return kubernetes.NewForConfigOrDie(&irc)
+	}
+	priv := hardened()
+	priv.Containers[0].SecurityContext.Privileged = ptr.To(true)
+	priv.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil
+	suppressed := map[string]string{"kubeguard.io/ignore": "CTR-X, " + id, "kubeguard.io/ignore-reason": "device plugin"}
+	type actor struct {
+		name   string
+		groups []string
+	}
+	actors := []actor{{"bob", nil}, {"alice", nil}, {"bob", []string{"break-glass"}}}
+
+	// Wait until the policy is active.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "probe"}, Spec: priv}
+		_, err := as("bob").CoreV1().Pods("exm-plain").Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil && strings.Contains(err.Error(), "["+id+"]") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("policy not active after 30s: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	compared, denied := 0, 0
+	for _, ns := range namespaces {
+		for _, a := range actors {
+			for _, ann := range []map[string]string{nil, suppressed} {
+				for _, o := range objects("exm", priv) {
+					if _, ok := o.(*batchv1.CronJob); ok {
+						continue
+					}
+					m := o.(metav1.Object)
+					m.SetNamespace(ns)
+					m.SetAnnotations(ann)
+					want := len(webhookDeniesAs(t, h, o, cat, authnv1.UserInfo{Username: a.name, Groups: append(a.groups, "system:authenticated")})) > 0
+					var err error
+					opts := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+					switch o := o.(type) {
+					case *corev1.Pod:
+						_, err = as(a.name, a.groups...).CoreV1().Pods(ns).Create(ctx, o, opts)
+					case *appsv1.Deployment:
+						_, err = as(a.name, a.groups...).AppsV1().Deployments(ns).Create(ctx, o, opts)
+					}
+					got := err != nil && strings.Contains(err.Error(), "["+id+"]")
+					if err != nil && !got {
+						t.Errorf("%s in %s as %v: refused for another reason: %v", o.GetObjectKind().GroupVersionKind().Kind, ns, a, err)
+						continue
+					}
+					if got != want {
+						t.Errorf("%s in %s as %v, annotations %v: policy denies=%v, webhook denies=%v", o.GetObjectKind().GroupVersionKind().Kind, ns, a, ann, got, want)
+					}
+					compared++
+					if got {
+						denied++
+					}
+				}
+			}
+		}
+	}
+	if denied == 0 || denied == compared {
+		t.Errorf("%d of %d denied: the cases do not tell exemptions apart", denied, compared)
+	}
+	t.Logf("%d verdicts compared, %d denials", compared, denied)
+
+	// An exclusion with an expiry cannot be stated in CEL: refused.
+	cfg.Exclude[0].Expires = config.Date{Time: time.Now().AddDate(0, 1, 0)}
+	if _, err := policy.Export(cat, policy.Options{Config: cfg}); err == nil || !strings.Contains(err.Error(), "expires") {
+		t.Errorf("an expiring exclusion was exported: %v", err)
+	}
+}
+
+// webhookDeniesAs is webhookDenies for a request by user.
+func webhookDeniesAs(t *testing.T, h *webhook.Handler, o runtime.Object, cat *control.Catalog, user authnv1.UserInfo) []string {
+	raw, _ := json.Marshal(o)
+	m := o.(metav1.Object)
+	gvk := o.GetObjectKind().GroupVersionKind()
+	review := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{UID: "x", Kind: metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind},
+			Namespace: m.GetNamespace(), Name: m.GetName(), Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw}, UserInfo: user}}
+	body, _ := json.Marshal(review)
+	w := httptest.NewRecorder()
+	h.Validate().ServeHTTP(w, httptest.NewRequest("POST", "/validate", bytes.NewReader(body)))
+	var out admissionv1.AdmissionReview
+	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil || out.Response == nil {
+		t.Fatalf("webhook answered %d %q", w.Code, w.Body.String())
+	}
+	if out.Response.Allowed {
+		return nil
+	}
+	var ids []string
+	for _, c := range cat.All() {
+		if strings.Contains(out.Response.Result.Message, "["+c.ID+"]") {
 			ids = append(ids, c.ID)
 		}
 	}

@@ -5,7 +5,10 @@ package policy
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	admregv1 "k8s.io/api/admissionregistration/v1"
@@ -46,24 +49,158 @@ func rule(group string, resources ...string) admregv1.NamedRuleWithOperations {
 
 // Options configure the export.
 type Options struct {
-	// Webhook supplies modes (enforce -> Deny, warn -> Warn, audit ->
-	// Audit) and exempt namespaces, as for the webhook.
-	Webhook *config.Webhook
+	// Config supplies the webhook's modes (enforce -> Deny, warn -> Warn,
+	// audit -> Audit), exemptions and selectors, the exclusions and
+	// whether annotations may suppress, as the webhook reads them.
+	Config *config.Config
+}
+
+// suppressions lists the annotation maps of the object and its pod
+// template that carry a kubeguard suppression the webhook honours for a
+// whole object: with a reason and without an expiry (CEL has no clock).
+var suppressions = admregv1.Variable{Name: "kubeguardSuppressions", Expression: "[" +
+	"object.metadata.?annotations.orValue({}), " +
+	"object.spec.?template.?metadata.?annotations.orValue({}), " +
+	"object.spec.?jobTemplate.?spec.?template.?metadata.?annotations.orValue({})" +
+	"].filter(a, 'kubeguard.io/ignore' in a && a[?'kubeguard.io/ignore-reason'].orValue('').trim() != '' && " +
+	"!('kubeguard.io/ignore-until' in a))"}
+
+// quote writes s as a CEL string literal.
+func quote(s string) string { return strconv.Quote(s) }
+
+func quoteList(list []string) string {
+	q := make([]string, len(list))
+	for i, s := range list {
+		q[i] = quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// globRegexp turns a path.Match pattern into an anchored RE2 expression
+// with the same meaning on names without "/".
+func globRegexp(glob string) string {
+	var b strings.Builder
+	b.WriteString("^")
+	for i := 0; i < len(glob); i++ {
+		switch c := glob[i]; c {
+		case '*':
+			b.WriteString("[^/]*")
+		case '?':
+			b.WriteString("[^/]")
+		case '[':
+			j := strings.IndexByte(glob[i:], ']')
+			class := glob[i+1 : i+j]
+			if strings.HasPrefix(class, "^") {
+				class = "^" + regexp.QuoteMeta(class[1:])
+			} else {
+				class = regexp.QuoteMeta(class)
+			}
+			b.WriteString("[" + class + "]")
+			i += j
+		case '\\':
+			i++
+			if i < len(glob) {
+				b.WriteString(regexp.QuoteMeta(glob[i : i+1]))
+			}
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	return b.String() + "$"
+}
+
+func anyGlob(value string, globs []string) string {
+	parts := make([]string, len(globs))
+	for i, g := range globs {
+		parts[i] = value + ".matches(" + quote(globRegexp(g)) + ")"
+	}
+	return "(" + strings.Join(parts, " || ") + ")"
+}
+
+// exemptions are the webhook's exempt users, groups and namespaces as
+// match conditions: the policy does not apply to such requests at all.
+func exemptions(wc *config.Webhook) []admregv1.MatchCondition {
+	var out []admregv1.MatchCondition
+	if len(wc.Exempt.Users) > 0 {
+		out = append(out, admregv1.MatchCondition{Name: "kubeguard-exempt-users",
+			Expression: "!(request.userInfo.username in " + quoteList(wc.Exempt.Users) + ")"})
+	}
+	if len(wc.Exempt.Groups) > 0 {
+		out = append(out, admregv1.MatchCondition{Name: "kubeguard-exempt-groups",
+			Expression: "!request.userInfo.?groups.orValue([]).exists(g, g in " + quoteList(wc.Exempt.Groups) + ")"})
+	}
+	if len(wc.Exempt.Namespaces) > 0 {
+		out = append(out, admregv1.MatchCondition{Name: "kubeguard-exempt-namespaces",
+			Expression: "!" + anyGlob("request.namespace", wc.Exempt.Namespaces)})
+	}
+	return out
+}
+
+// excluded returns a CEL condition that holds when a configuration
+// exclusion covers the control on the object, or an error for an
+// exclusion CEL cannot state (an expiry date: CEL has no clock).
+func excluded(cfg *config.Config, id string) (string, error) {
+	var parts []string
+	for i, x := range cfg.Exclude {
+		if len(x.Controls) > 0 && !slices.ContainsFunc(x.Controls, func(c string) bool { return c == "*" || strings.EqualFold(c, id) }) {
+			continue
+		}
+		if !x.Expires.IsZero() {
+			return "", fmt.Errorf("%s: exclude[%d] expires on %s, which a ValidatingAdmissionPolicy cannot express (it has no clock); remove the date or export without it", cfg.Path, i, x.Expires)
+		}
+		var conds []string
+		if len(x.Namespaces) > 0 {
+			conds = append(conds, anyGlob("request.namespace", x.Namespaces))
+		}
+		if len(x.Kinds) > 0 {
+			lower := make([]string, len(x.Kinds))
+			for j, k := range x.Kinds {
+				lower[j] = strings.ToLower(k)
+			}
+			conds = append(conds, "object.kind.lowerAscii() in "+quoteList(lower))
+		}
+		if len(x.Names) > 0 {
+			conds = append(conds, anyGlob("object.metadata.?name.orValue(request.name)", x.Names))
+		}
+		if len(conds) == 0 {
+			conds = []string{"true"}
+		}
+		parts = append(parts, "("+strings.Join(conds, " && ")+")")
+	}
+	return strings.Join(parts, " || "), nil
 }
 
 // Export returns a policy and a binding for every control with a CEL
 // form. Controls whose mode is audit-only still get a binding with the
-// Audit action, so results show in the API server's audit log.
-func Export(cat *control.Catalog, opts Options) []any {
-	wc := opts.Webhook
-	if wc == nil {
-		wc = &config.Webhook{}
-		wc.Validate()
+// Audit action, so results show in the API server's audit log. Everything
+// the webhook honours is stated in the policies (exempt users, groups and
+// namespace globs, the namespace and object selectors, exclusions, and
+// annotation suppressions unless forbidden); what CEL cannot state is an
+// error naming it.
+func Export(cat *control.Catalog, opts Options) ([]any, error) {
+	cfg := opts.Config
+	if cfg == nil {
+		cfg = &config.Config{}
+	}
+	wc := &cfg.Webhook
+	if err := wc.Validate(); err != nil {
+		return nil, err
 	}
 	var out []any
 	for _, c := range cat.All() {
 		if c.CEL == "" {
 			continue
+		}
+		expr := c.CEL
+		if !cfg.ForbidAnnotationSuppressions {
+			expr = "variables.kubeguardSuppressions.exists(a, a['kubeguard.io/ignore'].split(',').exists(s, s.trim() == " + quote(c.ID) + ")) || (" + expr + ")"
+		}
+		x, err := excluded(cfg, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		if x != "" {
+			expr = "(" + x + ") || (" + expr + ")"
 		}
 		name := "kubeguard-" + strings.ToLower(c.ID)
 		pol := &admregv1.ValidatingAdmissionPolicy{
@@ -73,9 +210,10 @@ func Export(cat *control.Catalog, opts Options) []any {
 			Spec: admregv1.ValidatingAdmissionPolicySpec{
 				FailurePolicy:    ptr.To(admregv1.Fail),
 				MatchConstraints: &admregv1.MatchResources{ResourceRules: workloadRules},
-				Variables:        Variables,
+				MatchConditions:  exemptions(wc),
+				Variables:        append(append([]admregv1.Variable{}, Variables...), suppressions),
 				Validations: []admregv1.Validation{{
-					Expression: c.CEL,
+					Expression: expr,
 					Message:    fmt.Sprintf("[%s] %s. Fix: %s", c.ID, c.Title, c.Remediation),
 					Reason:     ptr.To(metav1.StatusReasonForbidden),
 				}},
@@ -87,12 +225,12 @@ func Export(cat *control.Catalog, opts Options) []any {
 			Spec: admregv1.ValidatingAdmissionPolicyBindingSpec{
 				PolicyName:        name,
 				ValidationActions: actions(wc.ModeFor(c.ID, c.Category, c.Severity)),
-				MatchResources:    &admregv1.MatchResources{NamespaceSelector: namespaceSelector(wc)},
+				MatchResources:    &admregv1.MatchResources{NamespaceSelector: namespaceSelector(wc), ObjectSelector: wc.ObjectSelector},
 			},
 		}
 		out = append(out, pol, bind)
 	}
-	return out
+	return out, nil
 }
 
 func actions(m config.Mode) []admregv1.ValidationAction {
@@ -106,7 +244,7 @@ func actions(m config.Mode) []admregv1.ValidationAction {
 }
 
 // namespaceSelector leaves out kube-system and the exempt namespaces that
-// are plain names (label selectors have no globs), plus the webhook's own
+// are plain names (globs are match conditions), plus the webhook's own
 // namespace selector.
 func namespaceSelector(wc *config.Webhook) *metav1.LabelSelector {
 	excluded := map[string]bool{"kube-system": true}
