@@ -21,7 +21,7 @@ import (
 
 // Controls returns the RBAC controls.
 func Controls() []*control.Control {
-	out := []*control.Control{wildcard, clusterAdmin, namespaceAdmin, anonymous, defaultSABound, workloadSA}
+	out := []*control.Control{wildcard, clusterAdmin, namespaceAdmin, anonymous, defaultSABound, workloadSA, kubeSystemConfig}
 	for _, r := range risks {
 		out = append(out, riskControl(r))
 	}
@@ -97,6 +97,22 @@ var risks = []risk{
 		"Manage RBAC through GitOps with a dedicated identity; grant people read access.",
 		[]string{"NSA:authentication-authorization", "NIST:4.3.1", "MITRE:T1098"},
 		[]perm{{[]string{"create", "update", "patch"}, "rbac.authorization.k8s.io", []string{"roles", "clusterroles", "rolebindings", "clusterrolebindings"}}}},
+	{"RBAC-POD-MODIFY", "Role can change running pods or add ephemeral containers", finding.High,
+		"update or patch on pods swaps a running container's image, and pods/ephemeralcontainers adds a container of any image to a running pod: code execution with the pod's ServiceAccount, volumes and network position, like create and exec.",
+		"Let only controllers update pods; grant pods/ephemeralcontainers just in time for debugging.",
+		[]string{"NSA:authentication-authorization", "NIST:4.3.1", "MITRE:T1609", "MITRE:T1610"},
+		[]perm{{[]string{"update", "patch"}, "", []string{"pods", "pods/ephemeralcontainers"}}}},
+	{"RBAC-PV-WRITE", "Role can create or change PersistentVolumes", finding.High,
+		"A PersistentVolume can be a hostPath on a node: whoever creates one and a claim bound to it mounts the node's disk into a pod, past Pod Security's hostPath check.",
+		"Leave PersistentVolumes to the storage provisioner and cluster administrators; grant PersistentVolumeClaims instead.",
+		[]string{"NSA:authentication-authorization", "NIST:4.3.1", "MITRE:T1611"},
+		[]perm{{[]string{"create", "update", "patch"}, "", []string{"persistentvolumes"}}}},
+	{"RBAC-NETPOL-WRITE", "Role can change NetworkPolicies", finding.Medium,
+		"Writing NetworkPolicies (or admin network policies) switches network isolation off: one allow-all policy opens every pod of the namespace.",
+		"Manage NetworkPolicies through GitOps with a dedicated identity; grant people read access.",
+		[]string{"NSA:network-separation", "NIST:4.3.3", "MITRE:T1562.001"},
+		[]perm{{[]string{"create", "update", "patch", "delete"}, "networking.k8s.io", []string{"networkpolicies"}},
+			{[]string{"create", "update", "patch", "delete"}, "policy.networking.k8s.io", []string{"adminnetworkpolicies", "baselineadminnetworkpolicies"}}}},
 	{"RBAC-EVIDENCE-DELETE", "Role can delete events", finding.Medium,
 		"Deleting events removes the trace of what happened in the cluster, the first thing an attacker covers.",
 		"Remove delete and deletecollection on events; they expire on their own.",
@@ -167,6 +183,53 @@ func riskControl(r risk) *control.Control {
 			}
 		},
 	}
+}
+
+var kubeSystemConfig = &control.Control{
+	ID:       "RBAC-KUBE-SYSTEM-CONFIG-WRITE",
+	Title:    "Role can change ConfigMaps in kube-system",
+	Severity: finding.High,
+	Category: "rbac",
+	Rationale: "ConfigMaps in kube-system configure the cluster itself: coredns decides where every name resolves, " +
+		"aws-auth maps cloud identities to Kubernetes groups (system:masters included), kube-proxy and kubeadm-config " +
+		"set up the nodes.",
+	Remediation: "Grant ConfigMap writes in kube-system to cluster administrators only, or limit the rule to the " +
+		"ConfigMaps a component owns with resourceNames.",
+	Refs:  control.Refs("NSA:authentication-authorization", "NIST:4.3.1", "MITRE:T1098", "MITRE:T1562.001"),
+	Scope: control.InventoryScope,
+	Reads: []string{"ClusterRole", "RoleBinding", "ClusterRoleBinding"},
+	Kinds: []string{"Role", "ClusterRole"},
+	// A Role of kube-system, or a ClusterRole granted there (by a
+	// ClusterRoleBinding, or a RoleBinding in kube-system).
+	Check: func(p *control.Pass) {
+		role := roleOf(p)
+		if role == nil {
+			return
+		}
+		if role.Cluster {
+			m := rbac.Of(p.Inventory)
+			granted := false
+			for _, b := range m.Bindings {
+				if r, ok := m.Role(b); ok && r == role && (b.Cluster || b.Object.Namespace == "kube-system") {
+					granted = true
+					break
+				}
+			}
+			if !granted {
+				return
+			}
+		} else if p.Object.Namespace != "kube-system" {
+			return
+		}
+		for i, rule := range role.Rules[:role.Own] {
+			for _, v := range []string{"create", "update", "patch", "delete"} {
+				if rbac.Allows(rule, v, "", "configmaps") {
+					p.Report(object.Index("rules", i), "%s grants %s configmaps in kube-system", p.Object.Kind, v)
+					break
+				}
+			}
+		}
+	},
 }
 
 var wildcard = &control.Control{
@@ -321,6 +384,7 @@ var publicGroups = map[string]string{
 	"system:anonymous":       "unauthenticated requests",
 	"system:unauthenticated": "unauthenticated requests",
 	"system:authenticated":   "every authenticated identity, ServiceAccounts of all namespaces included",
+	"system:serviceaccounts": "every ServiceAccount of every namespace, so every pod's token",
 }
 
 var anonymous = &control.Control{
@@ -329,7 +393,8 @@ var anonymous = &control.Control{
 	Severity: finding.Critical,
 	Category: "rbac",
 	Rationale: "Bindings to system:anonymous or system:unauthenticated hand the role to anyone who can reach the " +
-		"API server; system:authenticated hands it to every identity, including every pod's ServiceAccount.",
+		"API server; system:authenticated hands it to every identity, and system:serviceaccounts to every pod's " +
+		"ServiceAccount token, in every namespace.",
 	Remediation: "Bind the role to the specific users, groups or ServiceAccounts that need it.",
 	Refs:        control.Refs("CIS:5.1.1", "NSA:authentication-authorization", "NIST:4.3.2", "MITRE:T1078"),
 	Scope:       control.InventoryScope,
