@@ -6,14 +6,17 @@ package network
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/finding"
@@ -24,7 +27,7 @@ import (
 
 // Controls returns the network controls.
 func Controls() []*control.Control {
-	return []*control.Control{noIngressPolicy, noEgressPolicy, noDefaultDeny, allowAllIngress, allowAllEgress,
+	return []*control.Control{noIngressPolicy, noEgressPolicy, noDefaultDeny, allowAllIngress, allowAllEgress, egressMetadata, egressNodePorts,
 		policyDangling, serviceDangling, ingressBackend, hpaTarget, pdbDangling}
 }
 
@@ -213,6 +216,132 @@ var allowAllIngress = &control.Control{
 		for i, r := range pol.Spec.Ingress {
 			if all, what, at := everywhere(r.From, "from"); all {
 				p.Report(object.Index("spec.ingress", i)+at, "ingress rule %d admits %s", i, what)
+			}
+		}
+	},
+}
+
+// metadataAddrs are the cloud instance metadata endpoints (AWS, GCP, Azure
+// and others on IPv4, AWS on IPv6): their credentials are the node's.
+var metadataAddrs = []netip.Addr{netip.MustParseAddr("169.254.169.254"), netip.MustParseAddr("fd00:ec2::254")}
+
+// blockHolds reports whether an ipBlock covers addr outside its
+// exceptions.
+func blockHolds(b *networkingv1.IPBlock, addr netip.Addr) bool {
+	pfx, err := netip.ParsePrefix(b.CIDR)
+	if err != nil || !pfx.Contains(addr) {
+		return false
+	}
+	for _, x := range b.Except {
+		if xp, err := netip.ParsePrefix(x); err == nil && xp.Contains(addr) {
+			return false
+		}
+	}
+	return true
+}
+
+// portAllowed reports whether a rule's ports admit TCP port n (no ports:
+// all of them).
+func portAllowed(ports []networkingv1.NetworkPolicyPort, n int32) bool {
+	if len(ports) == 0 {
+		return true
+	}
+	for _, p := range ports {
+		if p.Protocol != nil && *p.Protocol != corev1.ProtocolTCP {
+			continue
+		}
+		if p.Port == nil {
+			return true
+		}
+		if p.Port.Type == intstr.Int {
+			end := p.Port.IntVal
+			if p.EndPort != nil {
+				end = *p.EndPort
+			}
+			if n >= p.Port.IntVal && n <= end {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var egressMetadata = &control.Control{
+	ID:       "NET-EGRESS-METADATA",
+	Title:    "NetworkPolicy allows egress to the cloud metadata endpoint",
+	Severity: finding.High,
+	Category: "network",
+	Rationale: "169.254.169.254 (fd00:ec2::254 on AWS IPv6) hands out the node's cloud credentials and bootstrap " +
+		"data to anyone who asks from the node's network: a compromised pod that reaches it acts as the node in " +
+		"the cloud account. A broad ipBlock such as 0.0.0.0/0 includes it unless it is excepted.",
+	Remediation: "Add 169.254.169.254/32 (and fd00:ec2::254/128) to the ipBlock's except list, or narrow the ipBlock " +
+		"to the ranges the pods need.",
+	Refs:  control.Refs("NSA:network-separation", "NIST:4.3.3", "MITRE:T1552.005"),
+	Kinds: []string{"NetworkPolicy"},
+	Check: func(p *control.Pass) {
+		pol, ok := netpol.New(p.Object)
+		if !ok || !pol.Egress {
+			return
+		}
+		for i, r := range pol.Spec.Egress {
+			rule := object.Index("spec.egress", i)
+			if !portAllowed(r.Ports, 80) {
+				continue
+			}
+			if len(r.To) == 0 {
+				p.Report(rule, "egress rule %d allows every destination, the metadata endpoint %s included", i, metadataAddrs[0])
+				continue
+			}
+			for j, peer := range r.To {
+				for _, a := range metadataAddrs {
+					if b := peer.IPBlock; b != nil && blockHolds(b, a) {
+						p.Report(object.Index(rule+".to", j)+".ipBlock.cidr", "egress rule %d allows %s, which holds the metadata endpoint %s", i, b.CIDR, a)
+						break
+					}
+				}
+			}
+		}
+	},
+}
+
+// nodePorts are the ports of the node's control services.
+var nodePorts = []struct {
+	from, to int32
+	what     string
+}{{10250, 10250, "the kubelet API"}, {2379, 2380, "etcd"}}
+
+var egressNodePorts = &control.Control{
+	ID:       "NET-EGRESS-NODE-PORTS",
+	Title:    "NetworkPolicy allows egress to kubelet or etcd ports",
+	Severity: finding.High,
+	Category: "network",
+	Rationale: "The kubelet API (10250) runs commands in any pod of its node for whoever it authorises, and etcd " +
+		"(2379-2380) holds every Secret of the cluster: application pods have no reason to reach either, and a " +
+		"rule that names those ports opens them.",
+	Remediation: "Remove 10250 and 2379-2380 from the egress rule's ports; monitoring agents that scrape the kubelet " +
+		"belong in a namespace of their own with a policy of their own.",
+	Refs:  control.Refs("NSA:network-separation", "NIST:4.3.3", "MITRE:T1609"),
+	Kinds: []string{"NetworkPolicy"},
+	Check: func(p *control.Pass) {
+		pol, ok := netpol.New(p.Object)
+		if !ok || !pol.Egress {
+			return
+		}
+		for i, r := range pol.Spec.Egress {
+			for j, port := range r.Ports {
+				if port.Protocol != nil && *port.Protocol != corev1.ProtocolTCP || port.Port == nil || port.Port.Type != intstr.Int {
+					continue
+				}
+				end := port.Port.IntVal
+				if port.EndPort != nil {
+					end = *port.EndPort
+				}
+				for _, np := range nodePorts {
+					if port.Port.IntVal <= np.to && end >= np.from {
+						p.Report(object.Index(object.Index("spec.egress", i)+".ports", j), "egress rule %d allows port %s, %s", i, port.Port.String(), np.what)
+						break
+					}
+				}
 			}
 		}
 	},
