@@ -19,40 +19,13 @@ import (
 
 // Controls returns the cluster controls.
 func Controls() []*control.Control {
-	return []*control.Control{noPSA, legacyToken, publicNode, webhookFailOpen, kubeletEOL,
+	return []*control.Control{legacyToken, publicNode, webhookFailOpen, kubeletEOL,
 		versionEOL, noAdmissionPolicy, meshMTLS, noBackup}
 }
 
 // systemNamespaces run the cluster's own components, which the Pod
 // Security Standards exempt.
 var systemNamespaces = map[string]bool{"kube-system": true, "kube-public": true, "kube-node-lease": true}
-
-var noPSA = &control.Control{
-	ID:       "NS-NO-POD-SECURITY",
-	Title:    "Namespace without Pod Security Admission enforcement",
-	Severity: finding.Medium,
-	Category: "namespace",
-	Rationale: "Without a pod-security.kubernetes.io/enforce label, the built-in Pod Security Admission enforces " +
-		"nothing in the namespace (unless the cluster sets a default): privileged pods are admitted.",
-	Remediation: "Label the namespace pod-security.kubernetes.io/enforce=restricted (or baseline where a " +
-		"workload needs it), with warn and audit at restricted.",
-	Refs:        control.Refs("CIS:5.2.1", "NSA:pod-security", "NIST:4.4.3"),
-	Kinds:       []string{"Namespace"},
-	ClusterOnly: true,
-	Check: func(p *control.Pass) {
-		if systemNamespaces[p.Object.Name] {
-			return
-		}
-		level := p.Object.Metadata("labels")["pod-security.kubernetes.io/enforce"]
-		switch level {
-		case "baseline", "restricted":
-		case "":
-			p.Report("metadata.labels", "namespace %q has no pod-security.kubernetes.io/enforce label", p.Object.Name)
-		default:
-			p.Report(object.Key("metadata.labels", "pod-security.kubernetes.io/enforce"), "namespace %q enforces the %q Pod Security level", p.Object.Name, level)
-		}
-	},
-}
 
 var legacyToken = &control.Control{
 	ID:       "SA-LEGACY-TOKEN",

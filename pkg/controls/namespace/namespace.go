@@ -11,7 +11,7 @@ import (
 
 // Controls returns the namespace controls.
 func Controls() []*control.Control {
-	return []*control.Control{defaultNS, kubeSystem}
+	return []*control.Control{defaultNS, kubeSystem, noPSA}
 }
 
 var defaultNS = &control.Control{
@@ -82,3 +82,46 @@ func clusterComponent(p *control.Pass) bool {
 	}
 	return false
 }
+
+var noPSA = &control.Control{
+	ID:       "NS-NO-POD-SECURITY",
+	Title:    "Namespace without Pod Security Admission enforcement",
+	Severity: finding.Medium,
+	Category: "namespace",
+	Rationale: "Without a pod-security.kubernetes.io/enforce label, the built-in Pod Security Admission enforces " +
+		"nothing in the namespace (unless the cluster sets a default): privileged pods are admitted.",
+	Remediation: "Label the namespace pod-security.kubernetes.io/enforce=restricted (or baseline where a " +
+		"workload needs it), with warn and audit at restricted.",
+	Refs:  control.Refs("CIS:5.2.1", "NSA:pod-security", "NIST:4.4.3"),
+	Kinds: []string{"Namespace"},
+	Check: func(p *control.Pass) {
+		if systemNamespaces[p.Object.Name] || p.Object.Group() != "" {
+			return
+		}
+		labels := p.Object.Metadata("labels")
+		const prefix = "pod-security.kubernetes.io/"
+		level, ok := labels[prefix+"enforce"]
+		at := object.Key("metadata.labels", prefix+"enforce")
+		switch {
+		case level == "baseline" || level == "restricted":
+		case !ok:
+			var only []string
+			for _, mode := range []string{"warn", "audit"} {
+				if _, ok := labels[prefix+mode]; ok {
+					only = append(only, mode)
+				}
+			}
+			if len(only) > 0 {
+				p.Report(object.Key("metadata.labels", prefix+only[0]), "namespace %q sets Pod Security %s but no enforce label: violations are reported, never refused",
+					p.Object.Name, strings.Join(only, " and "))
+			} else {
+				p.Report("metadata.labels", "namespace %q has no pod-security.kubernetes.io/enforce label", p.Object.Name)
+			}
+		case level == "privileged":
+			p.Report(at, "namespace %q enforces the privileged Pod Security level, which allows everything", p.Object.Name)
+		default:
+			p.Report(at, "namespace %q sets pod-security.kubernetes.io/enforce to %q, which is not a level (privileged, baseline, restricted): the API server rejects the namespace", p.Object.Name, level)
+		}
+	},
+}
+
