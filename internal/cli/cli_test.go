@@ -267,7 +267,7 @@ func TestInvalidNumbers(t *testing.T) {
 		code, out, _ := run(t, pod(v), "scan", "-")
 		if code != ExitError || !strings.Contains(out, "<stdin>:6:5: error: Pod/x/p: spec.securityContext.runAsUser: "+want) ||
 			!strings.Contains(out, "<stdin>:10:23: error: Pod/x/p: spec.containers[0].securityContext.runAsGroup: ") ||
-			strings.Contains(out, "PSS-RUN-AS-USER") || strings.Contains(out, "CTR-ROOT-GROUP") {
+			strings.Contains(out, "PSS-RUN-AS-USER") || strings.Contains(out, "GID 0") {
 			t.Errorf("runAsUser: %s: exit %d\n%s", v, code, out)
 		}
 	}

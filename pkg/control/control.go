@@ -99,6 +99,10 @@ type Control struct {
 	// re-evaluated on any change.
 	Reads              []string
 	ReadsAllNamespaces bool
+	// SelfContained cross-object controls still answer from the object
+	// alone when there is nothing else to read (a webhook without a
+	// cluster inventory): what they read only ever clears a finding.
+	SelfContained bool
 	// NamespaceWide controls speak of a whole namespace. Without the
 	// Namespace object in the input their finding hangs on a stable
 	// anchor (the namespace's first workload by kind and name), whose

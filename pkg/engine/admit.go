@@ -27,11 +27,17 @@ func (e *Engine) Admit(o *object.Object, base *inventory.Inventory) *Admission {
 	w.live = true
 	e.object(w, o, false)
 	res := &Admission{}
-	if base != nil && len(w.entries) == 1 {
+	if len(w.entries) == 1 {
 		en := w.entries[0]
-		inv := inventory.Overlay(base, en.Object, en.Workload)
+		var inv *inventory.Inventory
+		if base != nil {
+			inv = inventory.Overlay(base, en.Object, en.Workload)
+		} else {
+			inv = inventory.New() // only SelfContained controls run on it
+			inv.Add(en.Object, en.Workload)
+		}
 		for _, c := range e.controlsFor(true, o.Kind, en.Workload != nil) {
-			if !c.Skips(o.Kind, true) {
+			if !c.Skips(o.Kind, true) && (base != nil || c.SelfContained) {
 				e.run(w, c, en.Object, en.Workload, inv, w.anns[en.Object])
 			}
 		}

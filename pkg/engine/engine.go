@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -639,7 +640,11 @@ func (e *Engine) run(w *worker, c *control.Control, o *object.Object, wl *invent
 func anchors(wl *inventory.Workload) []string {
 	key := ""
 	if wl != nil {
-		key = wl.SpecPath + "|" + wl.MetaPath
+		// containers' resources are anchors too: the resource controls
+		// read the namespace's LimitRange, so they report once the
+		// inventory is known
+		key = wl.SpecPath + "|" + wl.MetaPath + "|" + strconv.Itoa(len(wl.Spec.InitContainers)) + "|" +
+			strconv.Itoa(len(wl.Spec.Containers)) + "|" + strconv.Itoa(len(wl.Spec.EphemeralContainers))
 	}
 	if v, ok := anchorLists.Load(key); ok {
 		return v.([]string)
@@ -649,6 +654,9 @@ func anchors(wl *inventory.Workload) []string {
 	if wl != nil {
 		a = append(a, wl.SpecPath, wl.MetaPath, wl.MetaPath+".labels", wl.Field("serviceAccountName"),
 			wl.Field("serviceAccount"), wl.Field("automountServiceAccountToken"))
+		for _, c := range wl.Containers {
+			a = append(a, c.Field("resources.requests"), c.Field("resources.limits"))
+		}
 	}
 	v, _ := anchorLists.LoadOrStore(key, a)
 	return v.([]string)

@@ -13,7 +13,7 @@ var related = map[string]bool{
 	"Namespace": true, "ServiceAccount": true, "Service": true, "Ingress": true,
 	"NetworkPolicy": true, "Role": true, "ClusterRole": true, "RoleBinding": true,
 	"ClusterRoleBinding": true, "PodDisruptionBudget": true, "HorizontalPodAutoscaler": true,
-	"ConfigMap": true, "Secret": true,
+	"ConfigMap": true, "Secret": true, "LimitRange": true,
 	"AdminNetworkPolicy": true, "BaselineAdminNetworkPolicy": true,
 	"ValidatingWebhookConfiguration": true, "MutatingWebhookConfiguration": true, "PeerAuthentication": true,
 }

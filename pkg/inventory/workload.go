@@ -29,6 +29,34 @@ type Container struct {
 	// Path is the container's field path, e.g.
 	// spec.template.spec.containers[1].
 	Path string
+	// Declared says which CPU and memory requests and limits the
+	// container sets; it outlives Slim, which drops the quantities.
+	Declared ResourceSet
+}
+
+// ResourceSet is a set of the resources a container sets.
+type ResourceSet uint8
+
+// The members of a ResourceSet.
+const (
+	CPURequest ResourceSet = 1 << iota
+	MemoryRequest
+	CPULimit
+	MemoryLimit
+)
+
+func resourcesOf(c *corev1.Container) ResourceSet {
+	var s ResourceSet
+	has := func(l corev1.ResourceList, res corev1.ResourceName, bit ResourceSet) {
+		if _, ok := l[res]; ok {
+			s |= bit
+		}
+	}
+	has(c.Resources.Requests, corev1.ResourceCPU, CPURequest)
+	has(c.Resources.Requests, corev1.ResourceMemory, MemoryRequest)
+	has(c.Resources.Limits, corev1.ResourceCPU, CPULimit)
+	has(c.Resources.Limits, corev1.ResourceMemory, MemoryLimit)
+	return s
 }
 
 // Field returns the path of a field of the container.
@@ -158,14 +186,14 @@ func ExtractWorkload(o *object.Object) (*Workload, error) {
 	w.Meta.Name = o.Name
 	w.Containers = make([]Container, 0, len(w.Spec.InitContainers)+len(w.Spec.Containers)+len(w.Spec.EphemeralContainers))
 	for i := range w.Spec.InitContainers {
-		w.Containers = append(w.Containers, Container{&w.Spec.InitContainers[i], Init, object.Index(w.Field("initContainers"), i)})
+		w.Containers = append(w.Containers, Container{&w.Spec.InitContainers[i], Init, object.Index(w.Field("initContainers"), i), resourcesOf(&w.Spec.InitContainers[i])})
 	}
 	for i := range w.Spec.Containers {
-		w.Containers = append(w.Containers, Container{&w.Spec.Containers[i], Regular, object.Index(w.Field("containers"), i)})
+		w.Containers = append(w.Containers, Container{&w.Spec.Containers[i], Regular, object.Index(w.Field("containers"), i), resourcesOf(&w.Spec.Containers[i])})
 	}
 	for i := range w.Spec.EphemeralContainers {
 		c := corev1.Container(w.Spec.EphemeralContainers[i].EphemeralContainerCommon)
-		w.Containers = append(w.Containers, Container{&c, Ephemeral, object.Index(w.Field("ephemeralContainers"), i)})
+		w.Containers = append(w.Containers, Container{&c, Ephemeral, object.Index(w.Field("ephemeralContainers"), i), resourcesOf(&c)})
 	}
 	fieldErrs = append(fieldErrs, validateIDs(w)...)
 	if len(fieldErrs) > 0 {

@@ -144,7 +144,7 @@ var noDefaultDeny = &control.Control{
 			return
 		}
 		ws := workloads(p.Inventory)[ns]
-		if len(ws) == 0 || p.Workload != nil && anchor(ws) != p.Object {
+		if len(ws) == 0 || p.Workload != nil && anchors(p.Inventory)[ns] != p.Object {
 			return
 		}
 		m := netpol.Of(p.Inventory)
@@ -164,17 +164,23 @@ var noDefaultDeny = &control.Control{
 	},
 }
 
-// anchor is the workload a namespace's finding hangs on when the input
-// does not define the Namespace: the first by kind and name, whatever the
-// order of the files.
-func anchor(ws []inventory.Entry) *object.Object {
-	a := ws[0].Object
-	for _, e := range ws[1:] {
-		if e.Object.Ref.Compare(a.Ref) < 0 {
-			a = e.Object
+// anchors are, per namespace, the workload a namespace's finding hangs on
+// when the input does not define the Namespace: the first by kind and
+// name, whatever the order of the files. Built once per inventory.
+func anchors(inv *inventory.Inventory) map[string]*object.Object {
+	return inv.Memo("network.anchors", []string{inventory.AnyWorkload}, func(inv *inventory.Inventory) any {
+		out := map[string]*object.Object{}
+		for ns, ws := range workloads(inv) {
+			a := ws[0].Object
+			for _, e := range ws[1:] {
+				if e.Object.Ref.Compare(a.Ref) < 0 {
+					a = e.Object
+				}
+			}
+			out[ns] = a
 		}
-	}
-	return a
+		return out
+	}).(map[string]*object.Object)
 }
 
 func namespaceDefined(inv *inventory.Inventory, ns string) bool {

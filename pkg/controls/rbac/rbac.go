@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 
@@ -442,6 +443,20 @@ var defaultSABound = &control.Control{
 // through the bindings of the inventory, as "RISK-ID (verb resource via
 // binding)" lines, sorted.
 func SAPermissions(inv *inventory.Inventory, ns, name string) []string {
+	// Many workloads share a ServiceAccount (default above all): each
+	// account's answer is computed once per inventory.
+	cache := inv.Memo("rbac.SAPermissions", []string{"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}, func(*inventory.Inventory) any {
+		return &sync.Map{}
+	}).(*sync.Map)
+	if v, ok := cache.Load(ns + "/" + name); ok {
+		return v.([]string)
+	}
+	out := saPermissions(inv, ns, name)
+	cache.Store(ns+"/"+name, out)
+	return out
+}
+
+func saPermissions(inv *inventory.Inventory, ns, name string) []string {
 	m := rbac.Of(inv)
 	seen := map[string]bool{}
 	var out []string

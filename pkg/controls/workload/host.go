@@ -3,6 +3,7 @@ package workload
 import (
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -67,13 +68,25 @@ var netRaw = &control.Control{
 			if w.Spec.SecurityContext != nil && w.Spec.SecurityContext.WindowsOptions != nil {
 				continue // Windows has no Linux capabilities
 			}
-			dropped := false
-			if c.SecurityContext != nil && c.SecurityContext.Capabilities != nil {
-				for _, d := range c.SecurityContext.Capabilities.Drop {
+			var caps *corev1.Capabilities
+			if c.SecurityContext != nil {
+				caps = c.SecurityContext.Capabilities
+			}
+			dropped, added := false, -1
+			if caps != nil {
+				for _, d := range caps.Drop {
 					dropped = dropped || capName(d) == "ALL" || capName(d) == "NET_RAW"
 				}
+				// The runtime drops first and adds after: an added NET_RAW
+				// (or ALL) is granted whatever the drop list says.
+				added = slices.IndexFunc(caps.Add, func(a corev1.Capability) bool { return capName(a) == "NET_RAW" || capName(a) == "ALL" })
 			}
-			if !dropped {
+			switch {
+			case added >= 0 && dropped:
+				p.ReportContainer(c.Name, object.Index(c.Field("securityContext.capabilities.add"), added), "%s %q drops NET_RAW and adds it back", c.Kind, c.Name)
+			case added >= 0:
+				p.ReportContainer(c.Name, object.Index(c.Field("securityContext.capabilities.add"), added), "%s %q adds NET_RAW", c.Kind, c.Name)
+			case !dropped:
 				p.ReportContainer(c.Name, c.Field("securityContext.capabilities.drop"), "%s %q does not drop NET_RAW", c.Kind, c.Name)
 			}
 		}

@@ -14,24 +14,58 @@ import (
 // Ephemeral containers cannot declare resources and are skipped.
 
 func resourceControl(id, title string, sev finding.Severity, kind string, res corev1.ResourceName, rationale, remediation string, refs ...string) *control.Control {
+	request, limit := inventory.CPURequest, inventory.CPULimit
+	if res == corev1.ResourceMemory {
+		request, limit = inventory.MemoryRequest, inventory.MemoryLimit
+	}
+	want := limit // a request left out defaults to the limit
+	if kind == "requests" {
+		want |= request
+	}
 	return &control.Control{
 		ID: id, Title: title, Severity: sev, Category: "workload",
 		Rationale: rationale, Remediation: remediation, Refs: control.Refs(refs...), WorkloadsOnly: true,
+		Scope: control.InventoryScope, Reads: []string{"LimitRange"}, SelfContained: true,
 		Check: func(p *control.Pass) {
+			if defaulted(p.Inventory, p.Object.Namespace, kind, res) {
+				return // the namespace's LimitRange fills it in at admission
+			}
 			for _, c := range p.Workload.Containers {
-				if c.Kind == inventory.Ephemeral {
-					continue
-				}
-				list := c.Resources.Requests
-				if kind == "limits" {
-					list = c.Resources.Limits
-				}
-				if _, ok := list[res]; !ok {
+				if c.Kind != inventory.Ephemeral && c.Declared&want == 0 {
 					p.ReportContainer(c.Name, c.Field("resources."+kind), "%s %q sets no %s %s", c.Kind, c.Name, res, kind[:len(kind)-1])
 				}
 			}
 		},
 	}
+}
+
+// defaulted reports whether a LimitRange of the namespace gives containers
+// a default for the resource, as the LimitRanger admission plugin applies
+// it: a default limit comes from default or max, a default request from
+// defaultRequest, default, max or min (the API server's defaulting of
+// LimitRange items).
+func defaulted(inv *inventory.Inventory, ns, kind string, res corev1.ResourceName) bool {
+	for _, e := range inv.OfKind("LimitRange") {
+		lr, ok := inventory.As[corev1.LimitRange](e.Object)
+		if !ok || e.Object.Namespace != ns {
+			continue
+		}
+		for _, it := range lr.Spec.Limits {
+			if it.Type != corev1.LimitTypeContainer {
+				continue
+			}
+			lists := []corev1.ResourceList{it.Default, it.Max}
+			if kind == "requests" {
+				lists = append(lists, it.DefaultRequest, it.Min)
+			}
+			for _, l := range lists {
+				if _, ok := l[res]; ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 var (

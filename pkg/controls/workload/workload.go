@@ -3,6 +3,8 @@
 package workload
 
 import (
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/object"
@@ -70,15 +72,23 @@ var rootGroup = &control.Control{
 	Severity: finding.Medium,
 	Category: "workload",
 	Rationale: "GID 0 (as primary group, fsGroup or supplemental group) grants access to every file the root " +
-		"group may read or write, on the image and on shared volumes.",
-	Remediation:   "Set runAsGroup and fsGroup to a non-zero GID and remove 0 from supplementalGroups.",
+		"group may read or write, on the image and on shared volumes. Without runAsGroup the process takes the " +
+		"image's group, which is root for most images.",
+	Remediation:   "Set runAsGroup (at pod level, or on every container) and fsGroup to a non-zero GID and remove 0 from supplementalGroups.",
 	Refs:          control.Refs("CIS:5.2.7", "NSA:pod-security/non-root", "NIST:4.4.3", "MITRE:T1611"),
 	WorkloadsOnly: true,
 	Check: func(p *control.Pass) {
 		w := p.Workload
+		windows := w.Spec.OS != nil && w.Spec.OS.Name == corev1.Windows ||
+			w.Spec.SecurityContext != nil && w.Spec.SecurityContext.WindowsOptions != nil
 		for _, c := range w.Containers {
-			if s := w.RunAsGroup(c); s.Set() && *s.Value == 0 {
+			switch s := w.RunAsGroup(c); {
+			case s.Set() && *s.Value == 0:
 				p.ReportContainer(c.Name, s.Path, "%s %q runs with GID 0", c.Kind, c.Name)
+			case !s.Set() && !windows:
+				// Without runAsGroup the primary group is the image's
+				// user's, and root's (0) when the image names none.
+				p.ReportContainer(c.Name, c.Field("securityContext"), "%s %q sets no runAsGroup: it runs with the image's group, root unless the image says otherwise", c.Kind, c.Name)
 			}
 		}
 		if sc := w.Spec.SecurityContext; sc != nil {
