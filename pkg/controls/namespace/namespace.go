@@ -124,4 +124,3 @@ var noPSA = &control.Control{
 		}
 	},
 }
-
