@@ -366,3 +366,23 @@ func TestNestedConfigs(t *testing.T) {
 		}
 	}
 }
+
+// explain says what the check does: a non-zero runAsUser alone does not
+// satisfy PSS-RUN-AS-NON-ROOT (as in the reference implementation); a pod
+// in a user namespace does.
+func TestExplainRunAsNonRootAgreesWithCheck(t *testing.T) {
+	_, text, _ := run(t, "", "explain", "PSS-RUN-AS-NON-ROOT")
+	if !strings.Contains(text, "A non-zero runAsUser does not satisfy") || !strings.Contains(text, "hostUsers: false") {
+		t.Errorf("explain:\n%s", text)
+	}
+	pod := func(extra string) string {
+		return "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x}\nspec:\n" + extra +
+			"  securityContext: {runAsUser: 10001}\n  containers: [{name: c, image: 'i:1'}]\n"
+	}
+	if _, out, _ := run(t, pod(""), "scan", "-", "--fail-on", "critical"); !strings.Contains(out, "PSS-RUN-AS-NON-ROOT") {
+		t.Errorf("runAsUser 10001 without runAsNonRoot passes:\n%s", out)
+	}
+	if _, out, _ := run(t, pod("  hostUsers: false\n"), "scan", "-", "--fail-on", "critical"); strings.Contains(out, "PSS-RUN-AS-NON-ROOT") {
+		t.Errorf("a pod in a user namespace is reported:\n%s", out)
+	}
+}

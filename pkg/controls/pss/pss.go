@@ -95,7 +95,7 @@ var catalog = map[string]meta{
 		"Use configMap, secret, projected, downwardAPI, emptyDir, ephemeral, csi, image or persistentVolumeClaim volumes.",
 		finding.Medium, refs("NSA:pod-security/host-path", "NIST:4.4.3")},
 	"runAsNonRoot": {"Container may run as root",
-		"Without runAsNonRoot: true (or a non-zero runAsUser) the container runs as whatever user the image says, usually root.",
+		"Without runAsNonRoot: true (at pod level, or on every container) the kubelet starts the container as whatever user the image says, usually root. A non-zero runAsUser does not satisfy the restricted level: the Pod Security Standards ask for runAsNonRoot, except for pods in a user namespace (hostUsers: false).",
 		"Set securityContext.runAsNonRoot: true at pod level (containers inherit it) and use an image with a non-root USER.",
 		finding.Medium, refs("CIS:5.2.7", "NSA:pod-security/non-root", "NIST:4.4.3", "MITRE:T1611")},
 	"runAsUser": {"Container runs as UID 0",
