@@ -191,6 +191,13 @@ func TestDocsUpToDate(t *testing.T) {
 	if !bytes.Equal(have, buf.Bytes()) {
 		t.Error("docs/controls.md is stale: run make docs")
 	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("The catalog (%d controls)", len(cat.All())); !bytes.Contains(readme, []byte(want)) {
+		t.Errorf("README.md does not say %q", want)
+	}
 }
 
 // TestCorpusParses scans every file of the shared corpus of real-world

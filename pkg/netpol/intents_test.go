@@ -12,7 +12,7 @@ import (
 )
 
 func intents(t *testing.T) []netpol.Intent {
-	f, err := os.Open("testdata/shop.intents")
+	f, err := os.Open("../../examples/netpol/shop.intents")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func intents(t *testing.T) []netpol.Intent {
 }
 
 func TestCheckNamesTheFailingIntentAndWhy(t *testing.T) {
-	data, _ := os.ReadFile("testdata/shop.yaml")
+	data, _ := os.ReadFile("../../examples/netpol/shop.yaml")
 	inv := loadString(t, "shop.yaml", string(data))
 	m := netpol.Of(inv)
 	eps := append(netpol.Workloads(inv), netpol.Internet)
@@ -51,7 +51,7 @@ func TestCheckNamesTheFailingIntentAndWhy(t *testing.T) {
 // Generated policies, analysed again, realise exactly the intents: the
 // allowed flows on their ports, DNS for everyone, nothing else.
 func TestGeneratedPoliciesRealiseExactlyTheIntents(t *testing.T) {
-	data, _ := os.ReadFile("testdata/shop.yaml")
+	data, _ := os.ReadFile("../../examples/netpol/shop.yaml")
 	var workloadsOnly []string
 	for _, doc := range strings.Split(string(data), "\n---\n") {
 		if !strings.Contains(doc, "kind: NetworkPolicy") {
