@@ -2,13 +2,18 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -137,7 +142,7 @@ func TestDocsCommands(t *testing.T) {
 						manifests = append(manifests, string(data))
 					}
 				}
-				apply(t, dyn, strings.Join(manifests, "\n---\n"))
+				applyIdempotent(t, dyn, strings.Join(manifests, "\n---\n"))
 				continue
 			case len(args) >= 3 && args[0] == "go" && args[1] == "run" && args[2] == "./cmd/kubeguard":
 				args = args[3:]
@@ -191,4 +196,44 @@ func missingLines(out string, want []string) string {
 		i++
 	}
 	return ""
+}
+
+// applyIdempotent creates objects as kubectl apply would on a cluster that
+// may hold them already (the tests share one).
+func applyIdempotent(t *testing.T, dyn dynamic.Interface, manifests string) {
+	t.Helper()
+	objs, err := testcluster.Objects(manifests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range objs {
+		ri := testcluster.Resource(dyn, u)
+		if _, err := ri.Create(context.Background(), u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("creating %s %s: %v", u.GetKind(), u.GetName(), err)
+		}
+		if u.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		// as kubectl wait --for condition=Established would
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			got, err := ri.Get(context.Background(), u.GetName(), metav1.GetOptions{})
+			if err == nil && established(got.Object) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("CustomResourceDefinition %s not established", u.GetName())
+			}
+		}
+	}
+}
+
+func established(crd map[string]any) bool {
+	conds, _, _ := unstructured.NestedSlice(crd, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == "Established" && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
 }

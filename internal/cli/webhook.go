@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubeguard/kubeguard/pkg/config"
+	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/tlsutil"
@@ -118,6 +119,7 @@ func runWebhook(ctx context.Context, s *streams, f *webhookFlags) error {
 	if err != nil {
 		return err
 	}
+	logPolicy(log, cat, &cfg.Webhook, f.noCluster)
 
 	var client kubernetes.Interface
 	if !f.noCluster {
@@ -181,4 +183,19 @@ func runWebhook(ctx context.Context, s *streams, f *webhookFlags) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// logPolicy says at start what the webhook enforces, warns about and
+// audits, so an operator never has to guess from the configuration.
+func logPolicy(log *slog.Logger, cat *control.Catalog, wc *config.Webhook, noCluster bool) {
+	byMode := map[config.Mode][]string{}
+	for _, c := range cat.All() {
+		m := wc.ModeFor(c.ID, c.Category, c.Severity, c.RefKeys())
+		byMode[m] = append(byMode[m], c.ID)
+	}
+	log.Info("policy", "enforce", byMode[config.Enforce], "warn", len(byMode[config.Warn]), "audit", len(byMode[config.Audit]),
+		"failurePolicy", wc.FailurePolicy, "exemptNamespaces", wc.Exempt.Namespaces)
+	if noCluster && wc.NamespaceSelector != nil {
+		log.Info("namespaceSelector is left to the API server: without a cluster connection the namespaces' labels are unknown")
+	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -24,8 +25,10 @@ const (
 // Webhook configures kubeguard webhook. Controls, severities, exclusions
 // and annotation suppressions are the top-level settings shared with scan.
 type Webhook struct {
-	// DefaultMode applies to findings no rule matches (default warn, so
-	// that installing kubeguard never starts by denying deploys).
+	// DefaultMode applies to findings no rule matches (default warn).
+	// Without rules and a default mode, SafeDefaults apply: what Pod
+	// Security Admission users expect, baseline enforced and everything
+	// else warned.
 	DefaultMode Mode `yaml:"defaultMode"`
 	// Rules assign modes; the first rule that matches a finding wins.
 	Rules []ModeRule `yaml:"rules"`
@@ -57,8 +60,17 @@ type ModeRule struct {
 	Controls   []string           `yaml:"controls"`
 	Categories []string           `yaml:"categories"`
 	Severities []finding.Severity `yaml:"severities"`
-	Mode       Mode               `yaml:"mode"`
+	// Frameworks match a control's framework references, as
+	// FRAMEWORK:ID globs: "PSS:baseline", "CIS:5.2.*".
+	Frameworks []string `yaml:"frameworks"`
+	Mode       Mode     `yaml:"mode"`
 }
+
+// SafeDefaults are the modes of a webhook configured with neither rules
+// nor a default mode: the Pod Security Standards' baseline enforced, the
+// rest (restricted included) warned, as namespaces labelled enforce:
+// baseline, warn: restricted behave.
+var SafeDefaults = []ModeRule{{Frameworks: []string{"PSS:baseline"}, Mode: Enforce}}
 
 // Validate checks modes and the failure policy.
 func (w *Webhook) Validate() error {
@@ -70,6 +82,9 @@ func (w *Webhook) Validate() error {
 		return fmt.Errorf("%s: mode %q is not one of enforce, warn, audit", where, m)
 	}
 	if w.DefaultMode == "" {
+		if len(w.Rules) == 0 {
+			w.Rules = SafeDefaults
+		}
 		w.DefaultMode = Warn
 	}
 	if err := check(w.DefaultMode, "webhook.defaultMode"); err != nil {
@@ -100,10 +115,11 @@ func (w *Webhook) Validate() error {
 	return nil
 }
 
-// ModeFor returns the mode of a finding of a control.
-func (w *Webhook) ModeFor(id, category string, sev finding.Severity) Mode {
+// ModeFor returns the mode of a finding of a control, whose framework
+// references are refs ("PSS:baseline").
+func (w *Webhook) ModeFor(id, category string, sev finding.Severity, refs []string) Mode {
 	for _, r := range w.Rules {
-		if r.matches(id, category, sev) {
+		if r.matches(id, category, sev, refs) {
 			return r.Mode
 		}
 	}
@@ -113,8 +129,11 @@ func (w *Webhook) ModeFor(id, category string, sev finding.Severity) Mode {
 	return w.DefaultMode
 }
 
-func (r *ModeRule) matches(id, category string, sev finding.Severity) bool {
+func (r *ModeRule) matches(id, category string, sev finding.Severity, refs []string) bool {
 	if len(r.Controls) > 0 && !anyGlob(r.Controls, id) {
+		return false
+	}
+	if len(r.Frameworks) > 0 && !slices.ContainsFunc(refs, func(ref string) bool { return anyGlob(r.Frameworks, ref) }) {
 		return false
 	}
 	if len(r.Categories) > 0 && !anyGlob(r.Categories, category) {

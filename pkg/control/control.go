@@ -41,6 +41,16 @@ type Ref struct {
 
 func (r Ref) String() string { return string(r.Framework) + " " + r.ID }
 
+// RefKeys returns a control's references as FRAMEWORK:ID, the form
+// configurations name them in.
+func (c *Control) RefKeys() []string {
+	out := make([]string, len(c.Refs))
+	for i, r := range c.Refs {
+		out[i] = string(r.Framework) + ":" + r.ID
+	}
+	return out
+}
+
 // Refs builds references from "FRAMEWORK:id" strings, e.g.
 // Refs("CIS:5.2.2", "MITRE:T1611").
 func Refs(refs ...string) []Ref {

@@ -224,7 +224,7 @@ func Export(cat *control.Catalog, opts Options) ([]any, error) {
 			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "kubeguard"}},
 			Spec: admregv1.ValidatingAdmissionPolicyBindingSpec{
 				PolicyName:        name,
-				ValidationActions: actions(wc.ModeFor(c.ID, c.Category, c.Severity)),
+				ValidationActions: actions(wc.ModeFor(c.ID, c.Category, c.Severity, c.RefKeys())),
 				MatchResources:    &admregv1.MatchResources{NamespaceSelector: namespaceSelector(wc), ObjectSelector: wc.ObjectSelector},
 			},
 		}

@@ -52,7 +52,7 @@ func Manifests(o ManifestOptions) (string, error) {
 		return "", err
 	}
 	if o.ConfigYAML == "" {
-		o.ConfigYAML = "webhook:\n  defaultMode: warn\n"
+		o.ConfigYAML = "webhook:\n  rules:\n  - frameworks: [\"PSS:baseline\"]\n    mode: enforce\n  defaultMode: warn\n"
 	}
 	nsSel := map[string]any{"matchExpressions": []any{map[string]any{
 		"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": []any{"kube-system", o.Namespace}}}}

@@ -95,6 +95,13 @@ func New(opts Options) (*Handler, error) {
 		if h.nsSel, err = metav1.LabelSelectorAsSelector(s); err != nil {
 			return nil, fmt.Errorf("webhook.namespaceSelector: %v", err)
 		}
+		if opts.Inventory == nil {
+			// Without the cluster's namespaces their labels are unknown,
+			// and every request would fail the selector: the API server
+			// applies it (it is in the webhook configurations) before
+			// calling.
+			h.nsSel = labels.Everything()
+		}
 	}
 	if s := opts.Config.ObjectSelector; s != nil {
 		if h.objSel, err = metav1.LabelSelectorAsSelector(s); err != nil {
@@ -359,7 +366,7 @@ func (h *Handler) validate(req *admissionv1.AdmissionRequest) *admissionv1.Admis
 			continue
 		}
 		c, _ := h.cat.Get(f.ControlID)
-		mode := h.opts.Config.ModeFor(c.ID, c.Category, f.Severity)
+		mode := h.opts.Config.ModeFor(c.ID, c.Category, f.Severity, c.RefKeys())
 		if c.Scope == control.InventoryScope && !synced && mode != config.Audit {
 			// The live inventory may be missing the object that makes
 			// this finding wrong: never deny or warn on a guess.
@@ -379,7 +386,11 @@ func (h *Handler) validate(req *admissionv1.AdmissionRequest) *admissionv1.Admis
 		}
 	}
 	resp := &admissionv1.AdmissionResponse{Allowed: len(deny) == 0}
-	for _, v := range warn {
+	for i, v := range warn {
+		if i == maxListed {
+			resp.Warnings = append(resp.Warnings, fmt.Sprintf("... and %d more kubeguard warnings", len(warn)-maxListed))
+			break
+		}
 		resp.Warnings = append(resp.Warnings, warning(v))
 	}
 	if len(deny) > 0 {
@@ -399,10 +410,19 @@ func warning(v verdict) string {
 	return s
 }
 
+// maxListed bounds the violations a denial lists and the warnings a
+// response carries: a pod with thousands of containers must not produce
+// a response of megabytes.
+const maxListed = 20
+
 func denyMessage(o *object.Object, deny []verdict) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "kubeguard denied %s %s: %d violation(s)", o.Kind, o.Name, len(deny))
-	for _, v := range deny {
+	for i, v := range deny {
+		if i == maxListed {
+			fmt.Fprintf(&b, "\n... and %d more", len(deny)-maxListed)
+			break
+		}
 		fmt.Fprintf(&b, "\n- [%s] %s", v.ControlID, v.Message)
 		if v.Path != "" {
 			fmt.Fprintf(&b, "\n  field: %s", v.Path)

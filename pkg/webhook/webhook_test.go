@@ -2,8 +2,10 @@ package webhook
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -292,5 +294,42 @@ func TestUndecodableObjectIsDenied(t *testing.T) {
 		!strings.Contains(resp.Result.Message, `spec.securityContext.runAsUser: expected an integer, got string "0"`) ||
 		!strings.Contains(resp.Result.Message, "spec.containers[0].ports[0].containerPort: expected an integer, got number 1.5") {
 		t.Errorf("response %+v %+v", resp, resp.Result)
+	}
+}
+
+// Without rules or a default mode the webhook does what Pod Security
+// Admission users expect: baseline enforced, restricted (and the rest)
+// warned. Long lists of violations are capped.
+func TestSafeDefaultsAndCaps(t *testing.T) {
+	var wc config.Webhook
+	if err := wc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h := newHandler(t, nil, wc).Validate()
+	var ctrs []corev1.Container
+	for i := range 60 {
+		ctrs = append(ctrs, corev1.Container{Name: fmt.Sprintf("c%d", i), Image: "registry.example.com/a:1",
+			SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)}})
+	}
+	priv := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "shop"}, Spec: corev1.PodSpec{HostPID: true, Containers: ctrs}}
+	resp := decodeResponse(t, post(h, podRequest(t, priv)))
+	if resp.Allowed || !strings.Contains(resp.Result.Message, "[PSS-PRIVILEGED]") || !strings.Contains(resp.Result.Message, "... and ") ||
+		strings.Count(resp.Result.Message, "\n- [") != maxListed || len(resp.Warnings) != maxListed+1 ||
+		!strings.HasPrefix(resp.Warnings[maxListed], "... and ") {
+		t.Errorf("privileged pod: allowed=%v, %d warnings, message:\n%s", resp.Allowed, len(resp.Warnings), resp.Result.Message)
+	}
+	// only restricted-level violations (runAsNonRoot unset, capabilities
+	// not dropped): admitted with warnings
+	restricted := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "shop"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.example.com/a:1"}}}}
+	resp = decodeResponse(t, post(h, podRequest(t, restricted)))
+	if !resp.Allowed || !slices.ContainsFunc(resp.Warnings, func(w string) bool { return strings.Contains(w, "[PSS-RUN-AS-NON-ROOT]") }) {
+		t.Errorf("restricted-only pod: allowed=%v warnings %v", resp.Allowed, resp.Warnings)
+	}
+	// a configured default mode keeps its meaning
+	wc = config.Webhook{DefaultMode: config.Warn}
+	wc.Validate()
+	if resp := decodeResponse(t, post(newHandler(t, nil, wc).Validate(), podRequest(t, priv))); !resp.Allowed {
+		t.Error("defaultMode warn denied")
 	}
 }
