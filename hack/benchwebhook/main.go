@@ -49,7 +49,18 @@ func main() {
 	rate := flag.Int("rate", 1000, "requests per second for the fixed-rate run")
 	dur := flag.Duration("duration", 10*time.Second, "length of each run")
 	corpus := flag.String("corpus", "../shared/corpus/k8s", "manifests whose pods are sent")
+	burn := flag.Bool("burn", false, "burn every core until killed (the competing load of the contended run)")
 	flag.Parse()
+	if *burn {
+		for range runtime.NumCPU() - 1 {
+			go func() {
+				for {
+				}
+			}()
+		}
+		for {
+		}
+	}
 
 	pods := corpusPods(*corpus, 2000)
 	if len(pods) == 0 {
@@ -74,6 +85,14 @@ func main() {
 	fmt.Printf("\n%-22s %9s %9s %9s %9s %10s %7s\n", "run", "requests", "p50 ms", "p99 ms", "p99.9 ms", "req/s", "errors")
 	r := runOpen(client, url, bodies, *rate, *dur)
 	r.print(fmt.Sprintf("fixed %d req/s", *rate))
+	// The same fixed rate while another process keeps every core busy:
+	// answers must still come (or be shed) within the deadline.
+	burner := exec.Command(os.Args[0], "-burn")
+	check(burner.Start())
+	r = runOpen(client, url, bodies, *rate, *dur)
+	burner.Process.Kill()
+	burner.Wait()
+	r.print(fmt.Sprintf("fixed %d, CPU contended", *rate))
 	for _, workers := range []int{4, 16, 64} {
 		r := runClosed(client, url, bodies, workers, *dur/2)
 		r.print(fmt.Sprintf("saturation, %d workers", workers))

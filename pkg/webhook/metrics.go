@@ -12,6 +12,7 @@ type Metrics struct {
 	latency   *prometheus.HistogramVec
 	findings  *prometheus.CounterVec
 	failures  prometheus.Counter
+	shed      prometheus.Counter
 	mutations prometheus.Counter
 }
 
@@ -38,12 +39,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kubeguard_webhook_failures_total",
 			Help: "Requests kubeguard could not evaluate (timeouts, internal errors), answered per the failure policy.",
 		}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kubeguard_webhook_shed_total",
+			Help: "Requests answered per the failure policy without evaluation because every evaluation slot stayed busy until their deadline.",
+		}),
 		mutations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kubeguard_webhook_patch_operations_total",
 			Help: "JSON Patch operations returned by the mutating endpoint.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.findings, m.failures, m.mutations)
+	reg.MustRegister(m.requests, m.latency, m.findings, m.failures, m.shed, m.mutations)
 	return m
 }
 

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -47,6 +48,12 @@ type Options struct {
 	Timeout time.Duration
 	// MaxBody bounds the size of an AdmissionReview.
 	MaxBody int64
+	// MaxInFlight bounds the evaluations running at once (0: four per
+	// core). An evaluation that outlives its request's deadline keeps
+	// its slot until it ends, so work abandoned under overload cannot
+	// pile up; a request that finds no slot before its deadline is
+	// answered per the failure policy at once.
+	MaxInFlight int
 }
 
 // Handler serves /validate and /mutate.
@@ -56,6 +63,7 @@ type Handler struct {
 	mutations []Mutation
 	nsSel     labels.Selector
 	objSel    labels.Selector
+	slots     chan struct{}
 }
 
 // DefaultTimeout is the evaluation deadline: the API server's default
@@ -86,7 +94,11 @@ func New(opts Options) (*Handler, error) {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
-	h := &Handler{opts: opts, cat: opts.Engine.Catalog(), nsSel: labels.Everything(), objSel: labels.Everything()}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 4 * runtime.GOMAXPROCS(0)
+	}
+	h := &Handler{opts: opts, cat: opts.Engine.Catalog(), nsSel: labels.Everything(), objSel: labels.Everything(),
+		slots: make(chan struct{}, opts.MaxInFlight)}
 	var err error
 	if h.mutations, err = lookupMutations(opts.Config.Mutate); err != nil {
 		return nil, err
@@ -212,8 +224,16 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) (*admissionv1.Adm
 // failure policy: the webhook never hangs the API server and never
 // crashes.
 func (h *Handler) answer(ctx context.Context, op string, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	select {
+	case h.slots <- struct{}{}:
+	case <-ctx.Done():
+		h.opts.Metrics.shed.Inc()
+		h.opts.Logger.Warn("overloaded: no evaluation slot before the deadline", "endpoint", op, "uid", req.UID, "kind", req.Kind.Kind)
+		return h.failure("overloaded: no evaluation slot before the deadline")
+	}
 	done := make(chan *admissionv1.AdmissionResponse, 1)
 	go func() {
+		defer func() { <-h.slots }()
 		defer func() {
 			if r := recover(); r != nil {
 				h.opts.Logger.Error("internal error", "endpoint", op, "uid", req.UID, "panic", fmt.Sprint(r))

@@ -333,3 +333,30 @@ func TestSafeDefaultsAndCaps(t *testing.T) {
 		t.Error("defaultMode warn denied")
 	}
 }
+
+// Evaluations that outlive their deadline keep their slot; requests that
+// find every slot busy are answered per the failure policy within their
+// own deadline instead of piling up more work.
+func TestOverloadIsShedWithinTheDeadline(t *testing.T) {
+	eng, err := engine.New(engine.Options{Catalog: panicking(time.Second), Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc := config.Webhook{DefaultMode: config.Enforce, FailurePolicy: "Ignore"}
+	wc.Validate()
+	h, err := New(Options{Engine: eng, Config: &wc, Timeout: 100 * time.Millisecond, MaxInFlight: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := podRequest(t, hardenedPod("apps", "p"))
+	first := decodeResponse(t, post(h.Validate(), body))
+	start := time.Now()
+	second := decodeResponse(t, post(h.Validate(), body))
+	took := time.Since(start)
+	if !strings.Contains(strings.Join(first.Warnings, " "), "timed out") {
+		t.Errorf("first: %+v", first)
+	}
+	if !second.Allowed || !strings.Contains(strings.Join(second.Warnings, " "), "overloaded") || took > 500*time.Millisecond {
+		t.Errorf("second after %v: %+v", took, second)
+	}
+}
