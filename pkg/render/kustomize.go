@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -60,7 +61,7 @@ func (Kustomize) Render(dir string) object.Rendered {
 		return fail(fmt.Errorf("helmCharts are not supported (kubeguard runs no helm binary and fetches no charts): %s; "+
 			"scan the chart itself (kubeguard scan CHART -f VALUES)", strings.Join(charts, ", ")))
 	}
-	fs := &recordingFS{FileSystem: filesys.MakeFsOnDisk(), read: map[string]bool{}}
+	fs := &recordingFS{FileSystem: filesys.MakeFsOnDisk(), read: map[string]bool{}, top: file}
 	opts := krusty.MakeDefaultOptions()
 	opts.PluginConfig = types.DisabledPluginConfig() // no exec or helm plugins: nothing runs
 	m, err := krusty.MakeKustomizer(opts).Run(fs, dir)
@@ -68,15 +69,35 @@ func (Kustomize) Render(dir string) object.Rendered {
 		return fail(err)
 	}
 	origin := "kustomize build " + dir
-	var docs []object.Document
+	var objs []*object.Object
+	var diags []object.Diagnostic
+	var src sources
 	for _, r := range m.Resources() {
+		from := ""
+		if o, err := r.GetOrigin(); err == nil && o != nil {
+			from = o.Path
+		}
+		if !fs.userOrigins {
+			// the annotation is kubeguard's: the user did not ask for it
+			ann := r.GetAnnotations()
+			delete(ann, originAnnotation)
+			if err := r.SetAnnotations(ann); err != nil {
+				return fail(err)
+			}
+		}
 		data, err := r.AsYAML()
 		if err != nil {
 			return fail(err)
 		}
-		docs = append(docs, object.Document{File: file, Line: 1, Data: data, Origin: origin})
+		// Findings point at the file and line each field came from, not
+		// at lines of the build output that exist nowhere.
+		built, ds := object.Decode(object.Document{File: file, Line: 1, Data: data, Origin: origin}, object.Limits{})
+		diags = append(diags, ds...)
+		for _, b := range built {
+			objs = append(objs, src.fromSource(dir, from, b, src.changedAt(file)))
+		}
 	}
-	return object.Rendered{Docs: docs, Read: append(fs.files(), file)}
+	return object.Rendered{Objects: objs, Diags: diags, Read: append(fs.files(), file)}
 }
 
 // remoteRefs lists the entries of a kustomization that point at the
@@ -118,13 +139,33 @@ type recordingFS struct {
 	filesys.FileSystem
 	mu   sync.Mutex
 	read map[string]bool
+	// top is the kustomization being built: reading it asks kustomize to
+	// record where each resource came from, unless it says so itself
+	// (userOrigins).
+	top         string
+	userOrigins bool
 }
 
 func (f *recordingFS) ReadFile(path string) ([]byte, error) {
 	f.mu.Lock()
 	f.read[path] = true
 	f.mu.Unlock()
-	return f.FileSystem.ReadFile(path)
+	data, err := f.FileSystem.ReadFile(path)
+	if err == nil && filepath.Clean(path) == filepath.Clean(absOr(f.top)) {
+		if bytes.Contains(data, []byte("buildMetadata")) {
+			f.userOrigins = bytes.Contains(data, []byte("originAnnotations"))
+		} else {
+			data = append(append(bytes.TrimRight(data, "\n"), '\n'), "buildMetadata: [originAnnotations]\n"...)
+		}
+	}
+	return data, err
+}
+
+func absOr(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 func (f *recordingFS) files() []string {

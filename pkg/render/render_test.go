@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -212,18 +213,31 @@ func TestKustomize(t *testing.T) {
 	if len(res.Diagnostics) > 0 {
 		t.Fatal(res.Diagnostics)
 	}
-	for _, w := range []struct{ id, ns, name, origin string }{
-		{"SVC-NODEPORT", "shop-prod", "web", "overlays/prod"},
-		{"PSS-PRIVILEGED", "shop-dev", "dev-web", "overlays/dev"},
-		{"IMG-LATEST-TAG", "shop-dev", "dev-web", "overlays/dev"},
+	// Findings point at the file and line a person fixes: the base for
+	// what comes from it, the kustomization's patches, components or
+	// images for what the overlay changes; never at build output lines.
+	for _, w := range []struct {
+		id, ns, name, origin, at string
+	}{
+		{"SVC-NODEPORT", "shop-prod", "web", "overlays/prod", "overlays/prod/kustomization.yaml:4"},
+		{"PSS-PRIVILEGED", "shop-dev", "dev-web", "overlays/dev", "overlays/dev/kustomization.yaml:5"},
+		{"IMG-LATEST-TAG", "shop-dev", "dev-web", "overlays/dev", "overlays/dev/kustomization.yaml:7"},
+		{"CTR-CPU-LIMIT", "shop-dev", "dev-web", "overlays/dev", "base/deployment.yaml:14"},
 	} {
 		found := false
 		for _, f := range res.Findings {
+			at := fmt.Sprintf("%s:%d", f.Position.File, f.Position.Line)
 			found = found || f.ControlID == w.id && f.Object.Namespace == w.ns && f.Object.Name == w.name &&
-				strings.HasSuffix(f.Origin, w.origin) && strings.HasSuffix(f.Position.File, w.origin+"/kustomization.yaml")
+				strings.HasSuffix(f.Origin, w.origin) && strings.HasSuffix(at, w.at)
 		}
 		if !found {
-			t.Errorf("missing %s on %s/%s from %s", w.id, w.ns, w.name, w.origin)
+			t.Errorf("missing %s on %s/%s from %s at %s", w.id, w.ns, w.name, w.origin, w.at)
+		}
+	}
+	for _, f := range res.Findings {
+		data, err := os.ReadFile(f.Position.File)
+		if err != nil || f.Position.Line < 1 || f.Position.Line > strings.Count(string(data), "\n") {
+			t.Errorf("%s at %v: not a line of a file (%v)", f.ControlID, f.Position, err)
 		}
 	}
 	for _, f := range res.Findings {
