@@ -266,30 +266,7 @@ func TestE2EPolicyExportDeniesWhatTheWebhookDenies(t *testing.T) {
 
 // webhookDenies returns the controls the webhook denies o for.
 func webhookDenies(t *testing.T, h *webhook.Handler, o runtime.Object, cat *control.Catalog) []string {
-	raw, _ := json.Marshal(o)
-	m := o.(metav1.Object)
-	gvk := o.GetObjectKind().GroupVersionKind()
-	review := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-		Request: &admissionv1.AdmissionRequest{UID: "x", Kind: metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind},
-			Namespace: m.GetNamespace(), Name: m.GetName(), Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw}}}
-	body, _ := json.Marshal(review)
-	w := httptest.NewRecorder()
-	h.Validate().ServeHTTP(w, httptest.NewRequest("POST", "/validate", bytes.NewReader(body)))
-	var out admissionv1.AdmissionReview
-	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil || out.Response == nil {
-		t.Fatalf("webhook answered %d %q", w.Code, w.Body.String())
-	}
-	resp := out.Response
-	if resp.Allowed {
-		return nil
-	}
-	var ids []string
-	for _, c := range cat.All() {
-		if strings.Contains(resp.Result.Message, "["+c.ID+"]") {
-			ids = append(ids, c.ID)
-		}
-	}
-	return ids
+	return webhookDeniesAs(t, h, o, cat, authnv1.UserInfo{})
 }
 
 // Exemptions, exclusions and annotation suppressions the webhook honours
@@ -441,7 +418,8 @@ func TestE2EPolicyExportHonoursExemptions(t *testing.T) {
 	}
 }
 
-// webhookDeniesAs is webhookDenies for a request by user.
+// webhookDeniesAs returns the controls the webhook denies o for, sent by
+// user.
 func webhookDeniesAs(t *testing.T, h *webhook.Handler, o runtime.Object, cat *control.Catalog, user authnv1.UserInfo) []string {
 	raw, _ := json.Marshal(o)
 	m := o.(metav1.Object)
