@@ -79,6 +79,11 @@ func TestManifestsAreCurrent(t *testing.T) {
 	if err != nil || string(got) != want {
 		t.Error("deploy/kubeguard.yaml is stale: run make manifests")
 	}
+	for _, kind := range []string{"Deployment", "ValidatingWebhookConfiguration", "NetworkPolicy", "ConfigMap"} {
+		if !strings.Contains(want, "\nkind: "+kind+"\n") {
+			t.Errorf("the rendered manifests hold no %s", kind)
+		}
+	}
 }
 
 // kubeguard scan deploy/ finds nothing at all, as a user runs it: the

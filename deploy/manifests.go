@@ -24,7 +24,7 @@ func Manifests() (string, error) {
 	b.WriteString("# kubeguard: admission webhook and posture controller, rendered from deploy/helm/kubeguard\n" +
 		"# with its default values (make manifests). Install the report CRDs (deploy/crds) and\n" +
 		"# cert-manager first, create the namespace kubeguard, and pin the image by digest.\n")
-	for _, d := range r.Docs {
+	for _, d := range r.Output {
 		rel, _ := filepath.Rel(filepath.Dir(chart), d.File)
 		fmt.Fprintf(&b, "---\n# Source: %s\n%s", filepath.ToSlash(rel), strings.TrimLeft(string(d.Data), "\n"))
 		if !strings.HasSuffix(string(d.Data), "\n") {

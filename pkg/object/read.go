@@ -89,6 +89,10 @@ type Rendered struct {
 	// Read lists the files the rendering read, which a directory walk
 	// then does not scan again as plain YAML.
 	Read []string
+	// Output is the rendered text of each file, as the tool itself
+	// prints it (helm template), for writing plain manifests; scans read
+	// Docs and Objects.
+	Output []Document
 }
 
 // StdinName is how stdin appears in positions.

@@ -146,23 +146,54 @@ func (h *Helm) Render(path string) object.Rendered {
 			texts = append(texts, object.NewText("HelmValues", vf, data))
 		}
 	}
-	var docs []object.Document
+	var docs, output []object.Document
 	for _, crd := range ch.CRDObjects() {
 		docs = append(docs, object.Document{File: templateFile(path, crd.Filename), Line: 1, Data: crd.File.Data, Origin: origin})
 	}
+	output = append(output, docs...)
 	names := make([]string, 0, len(out))
 	for n := range out {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	templates := map[string]string{}
+	for _, c := range append([]*chart.Chart{ch}, ch.Dependencies()...) {
+		for _, t := range c.Templates {
+			templates[filepath.Join(c.ChartFullPath(), t.Name)] = string(t.Data)
+		}
+	}
+	// The values files a value can come from, the one that wins first:
+	// -f files last to first, then the chart's values.yaml (on disk).
+	var src sources
+	var valueFiles []*object.Object
+	for i := len(h.ValueFiles) - 1; i >= 0; i-- {
+		valueFiles = append(valueFiles, src.rawObjects(h.ValueFiles[i])...)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		valueFiles = append(valueFiles, src.rawObjects(filepath.Join(path, "values.yaml"))...)
+	}
+	objs := texts
 	for _, n := range names {
 		base := filepath.Base(n)
 		if strings.HasPrefix(base, "_") || strings.HasSuffix(n, "NOTES.txt") || strings.TrimSpace(out[n]) == "" {
 			continue
 		}
-		docs = append(docs, object.Document{File: templateFile(path, n), Line: 1, Data: []byte(out[n]), Origin: origin})
+		output = append(output, object.Document{File: templateFile(path, n), Line: 1, Data: []byte(out[n]), Origin: origin})
+		tmpl, ok := templates[n]
+		if !ok {
+			docs = append(docs, object.Document{File: templateFile(path, n), Line: 1, Data: []byte(out[n]), Origin: origin})
+			continue
+		}
+		// located at the template lines that wrote them, not at lines of
+		// the rendered output
+		vf := valueFiles
+		if !strings.HasPrefix(n, ch.Name()+"/templates/") {
+			vf = nil // a subchart's .Values are the parent's under the subchart's name
+		}
+		o, ds := fromTemplate(templateFile(path, n), origin, tmpl, out[n], vf)
+		objs, diags = append(objs, o...), append(diags, ds...)
 	}
-	return object.Rendered{Docs: docs, Objects: texts, Diags: diags}
+	return object.Rendered{Docs: docs, Objects: objs, Diags: diags, Output: output}
 }
 
 // missingDependencies names the dependencies of ch's Chart.yaml that are
