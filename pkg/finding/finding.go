@@ -59,6 +59,9 @@ type Finding struct {
 	// spec.template.spec.containers[0].securityContext.privileged.
 	Path     string
 	Position object.Position
+	// Rendered is where the field is in the output of a chart or
+	// kustomization build, when Position points at its source instead.
+	Rendered *object.Position
 	// Origin is a second source (for example a chart template).
 	Origin  string
 	Message string

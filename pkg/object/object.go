@@ -127,6 +127,17 @@ func (o *Object) Locate(path string) Position {
 	return o.Source
 }
 
+// RenderedAt returns where the field at path is in the rendered output the
+// object was decoded from, for objects located in their sources (a chart's
+// templates and values, a kustomization's resources); nil for the rest.
+func (o *Object) RenderedAt(path string) *Position {
+	if r, ok := o.loc.(interface{ RenderedAt(string) Position }); ok {
+		p := r.RenderedAt(path)
+		return &p
+	}
+	return nil
+}
+
 // Compact replaces the object's locator with one that holds no parse tree,
 // so that objects kept for cross-object analysis stay small. The positions
 // of the anchor paths are kept; others are found again on demand. The

@@ -94,6 +94,9 @@ func (l templateLocator) Locate(path string) object.Position {
 	return p
 }
 
+// RenderedAt is the field's position in the rendered template.
+func (l templateLocator) RenderedAt(path string) object.Position { return l.rendered.Locate(path) }
+
 func scalar(v any) bool {
 	switch v.(type) {
 	case map[string]any, []any, nil:

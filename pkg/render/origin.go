@@ -84,6 +84,9 @@ func (l sourceLocator) Locate(path string) object.Position {
 	}
 }
 
+// RenderedAt is the field's position in the build output.
+func (l sourceLocator) RenderedAt(path string) object.Position { return l.built.Locate(path) }
+
 // parent returns the path of a field's parent ("" for a top-level field).
 func parent(path string) string {
 	if strings.HasSuffix(path, "]") {

@@ -121,6 +121,10 @@ func TestHelmTemplateInReports(t *testing.T) {
 		if strings.Contains(b.String(), "Xk2mR9vTq4LzN8wB3yHcQ1Pz") {
 			t.Errorf("%s report quotes the secret of values.yaml", format)
 		}
+		// the rendered position stays as a related location
+		if format == "sarif" && !strings.Contains(b.String(), `"relatedLocations"`) || format == "sarif" && !strings.Contains(b.String(), "of the rendered output of helm chart shop") {
+			t.Errorf("sarif report has no related location in the rendered output")
+		}
 	}
 }
 

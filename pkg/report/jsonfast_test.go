@@ -55,7 +55,7 @@ func TestAppendSARIFResultMatchesEncodingJSON(t *testing.T) {
 				locs := [][]sarifLocation{{{PhysicalLocation: ph, LogicalLocations: []sarifLogical{{FullyQualifiedName: s, Kind: "object"}}}},
 					{{PhysicalLocation: ph}}, nil, {{}, {PhysicalLocation: ph}}}[(i+j+k)%4]
 				r := sarifResult{RuleID: s, RuleIndex: i * j, Level: strs[(i+1)%len(strs)], Message: sarifText{Text: s, Markdown: strs[(i+k)%len(strs)]},
-					Locations: locs, Suppressions: sup,
+					Locations: locs, Suppressions: sup, Related: [][]sarifRelated{nil, {{ID: 1, Message: sarifText{Text: s}}}, {{ID: 1}, {ID: 2, Message: sarifText{Text: "x"}}}}[(i+k)%3],
 					Properties: resultProperties{Container: strs[(i+j)%len(strs)], Object: object.Ref{APIVersion: s, Kind: "K", Namespace: strs[(j+k)%len(strs)], Name: s},
 						Origin: strs[(i+k)%len(strs)], Path: s, Severity: "high"}}
 				want, err := json.MarshalIndent(r, "        ", "  ")

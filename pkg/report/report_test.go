@@ -56,8 +56,17 @@ func TestSARIFSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := report.SARIF(&buf, scanned(t)); err != nil {
+	rep := scanned(t)
+	// a finding of a rendered chart carries its rendered position as a
+	// related location
+	f := *rep.Findings[0]
+	f.Origin, f.Rendered = "helm chart shop 1.2.0 (release r)", &object.Position{File: "t.yaml", Line: 40, Column: 3}
+	rep.Findings = append(rep.Findings, &f)
+	if err := report.SARIF(&buf, rep); err != nil {
 		t.Fatal(err)
+	}
+	if !bytes.Contains(buf.Bytes(), []byte(`"relatedLocations"`)) {
+		t.Error("no related location written")
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(buf.Bytes()))
 	if err != nil {

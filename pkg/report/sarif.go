@@ -54,6 +54,7 @@ type sarifResult struct {
 	Level        string             `json:"level"`
 	Message      sarifText          `json:"message"`
 	Locations    []sarifLocation    `json:"locations"`
+	Related      []sarifRelated     `json:"relatedLocations,omitempty"`
 	Suppressions []sarifSuppression `json:"suppressions,omitempty"`
 	Properties   resultProperties   `json:"properties"`
 }
@@ -65,6 +66,13 @@ type resultProperties struct {
 	Origin    string     `json:"origin,omitempty"`
 	Path      string     `json:"path"`
 	Severity  string     `json:"severity"`
+}
+
+// sarifRelated is where a finding of a chart or kustomization is in the
+// rendered output, which is no file: a message, not a physical location.
+type sarifRelated struct {
+	ID      int       `json:"id"`
+	Message sarifText `json:"message"`
 }
 
 type sarifLocation struct {
@@ -208,6 +216,9 @@ func SARIF(w io.Writer, r *Report) error {
 			if f.Origin != "" {
 				res.Properties.Origin = f.Origin
 				res.Message.Text += " (" + f.Origin + ")"
+			}
+			if r := f.Rendered; r != nil && r.Line > 0 {
+				res.Related = []sarifRelated{{ID: 1, Message: sarifText{Text: fmt.Sprintf("line %d, column %d of the rendered output of %s", r.Line, r.Column, f.Origin)}}}
 			}
 			if f.Suppressed != nil {
 				kind := "external"

@@ -33,6 +33,20 @@ func appendSARIFResult(b []byte, r *sarifResult) []byte {
 		}
 		b = append(b, p+"  ]"...)
 	}
+	if len(r.Related) > 0 {
+		b = append(b, ","+p+`  "relatedLocations": [`...)
+		for i, rl := range r.Related {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, p+"    {"+p+`      "id": `...)
+			b = strconv.AppendInt(b, int64(rl.ID), 10)
+			b = append(b, ","+p+`      "message": {`+p+`        "text": `...)
+			b = appendString(b, rl.Message.Text)
+			b = append(b, p+"      }"+p+"    }"...)
+		}
+		b = append(b, p+"  ]"...)
+	}
 	if len(r.Suppressions) > 0 {
 		b = append(b, ","+p+`  "suppressions": [`...)
 		for i, s := range r.Suppressions {

@@ -45,27 +45,52 @@ func resourceControl(id, title string, sev finding.Severity, kind string, res co
 // defaultRequest, default, max or min (the API server's defaulting of
 // LimitRange items).
 func defaulted(inv *inventory.Inventory, ns, kind string, res corev1.ResourceName) bool {
-	for _, e := range inv.OfKind("LimitRange") {
-		lr, ok := inventory.As[corev1.LimitRange](e.Object)
-		if !ok || e.Object.Namespace != ns {
-			continue
-		}
-		for _, it := range lr.Spec.Limits {
-			if it.Type != corev1.LimitTypeContainer {
+	set := limitDefaults(inv)[ns]
+	bit := inventory.CPULimit
+	switch {
+	case kind == "requests" && res == corev1.ResourceCPU:
+		bit = inventory.CPURequest
+	case kind == "requests":
+		bit = inventory.MemoryRequest
+	case res == corev1.ResourceMemory:
+		bit = inventory.MemoryLimit
+	}
+	return set&bit != 0
+}
+
+// limitDefaults are, per namespace, the requests and limits its
+// LimitRanges default; built once per inventory.
+func limitDefaults(inv *inventory.Inventory) map[string]inventory.ResourceSet {
+	return inv.Memo("workload.limitDefaults", []string{"LimitRange"}, func(inv *inventory.Inventory) any {
+		out := map[string]inventory.ResourceSet{}
+		for _, e := range inv.OfKind("LimitRange") {
+			lr, ok := inventory.As[corev1.LimitRange](e.Object)
+			if !ok {
 				continue
 			}
-			lists := []corev1.ResourceList{it.Default, it.Max}
-			if kind == "requests" {
-				lists = append(lists, it.DefaultRequest, it.Min)
-			}
-			for _, l := range lists {
-				if _, ok := l[res]; ok {
-					return true
+			for _, it := range lr.Spec.Limits {
+				if it.Type != corev1.LimitTypeContainer {
+					continue
+				}
+				for _, r := range []struct {
+					res          corev1.ResourceName
+					request, lim inventory.ResourceSet
+				}{{corev1.ResourceCPU, inventory.CPURequest, inventory.CPULimit}, {corev1.ResourceMemory, inventory.MemoryRequest, inventory.MemoryLimit}} {
+					_, d := it.Default[r.res]
+					_, mx := it.Max[r.res]
+					_, dr := it.DefaultRequest[r.res]
+					_, mn := it.Min[r.res]
+					if d || mx {
+						out[e.Object.Namespace] |= r.lim | r.request
+					}
+					if dr || mn {
+						out[e.Object.Namespace] |= r.request
+					}
 				}
 			}
 		}
-	}
-	return false
+		return out
+	}).(map[string]inventory.ResourceSet)
 }
 
 var (
