@@ -143,7 +143,7 @@ func (m *Model) networkPolicies(self, peer, dst *Endpoint, ingress bool, selecti
 		if ingress {
 			for i, r := range p.Spec.Ingress {
 				if p.peersMatch(r.From, peer) {
-					ports := rulePorts(r.Ports, dst)
+					ports := RulePorts(r.Ports, dst)
 					out.Union(ports)
 					matched = true
 					if explain {
@@ -154,7 +154,7 @@ func (m *Model) networkPolicies(self, peer, dst *Endpoint, ingress bool, selecti
 		} else {
 			for i, r := range p.Spec.Egress {
 				if p.peersMatch(r.To, peer) {
-					ports := rulePorts(r.Ports, dst)
+					ports := RulePorts(r.Ports, dst)
 					out.Union(ports)
 					matched = true
 					if explain {
@@ -180,7 +180,7 @@ func (pol *Policy) peersMatch(peers []networkingv1.NetworkPolicyPeer, ep *Endpoi
 	}
 	for _, p := range peers {
 		if p.IPBlock != nil {
-			if ep.External() && inBlock(p.IPBlock, ep.Addr) {
+			if ep.External() && InBlock(p.IPBlock, ep.Addr) {
 				return true
 			}
 			continue
@@ -199,7 +199,9 @@ func (pol *Policy) peersMatch(peers []networkingv1.NetworkPolicyPeer, ep *Endpoi
 	return false
 }
 
-func inBlock(b *networkingv1.IPBlock, a netip.Addr) bool {
+// InBlock reports whether an ipBlock holds address a outside its
+// exceptions.
+func InBlock(b *networkingv1.IPBlock, a netip.Addr) bool {
 	if !a.IsValid() {
 		return false
 	}
@@ -215,10 +217,10 @@ func inBlock(b *networkingv1.IPBlock, a netip.Addr) bool {
 	return true
 }
 
-// rulePorts returns the ports a rule allows on dst: every port without a
+// RulePorts returns the ports a rule allows on dst: every port without a
 // ports list; a number, a range up to endPort, or a name resolved against
 // dst's container ports (a name dst does not declare allows nothing).
-func rulePorts(ports []networkingv1.NetworkPolicyPort, dst *Endpoint) PortSet {
+func RulePorts(ports []networkingv1.NetworkPolicyPort, dst *Endpoint) PortSet {
 	if len(ports) == 0 {
 		return AllPorts()
 	}

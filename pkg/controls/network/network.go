@@ -231,47 +231,6 @@ var allowAllIngress = &control.Control{
 // and others on IPv4, AWS on IPv6): their credentials are the node's.
 var metadataAddrs = []netip.Addr{netip.MustParseAddr("169.254.169.254"), netip.MustParseAddr("fd00:ec2::254")}
 
-// blockHolds reports whether an ipBlock covers addr outside its
-// exceptions.
-func blockHolds(b *networkingv1.IPBlock, addr netip.Addr) bool {
-	pfx, err := netip.ParsePrefix(b.CIDR)
-	if err != nil || !pfx.Contains(addr) {
-		return false
-	}
-	for _, x := range b.Except {
-		if xp, err := netip.ParsePrefix(x); err == nil && xp.Contains(addr) {
-			return false
-		}
-	}
-	return true
-}
-
-// portAllowed reports whether a rule's ports admit TCP port n (no ports:
-// all of them).
-func portAllowed(ports []networkingv1.NetworkPolicyPort, n int32) bool {
-	if len(ports) == 0 {
-		return true
-	}
-	for _, p := range ports {
-		if p.Protocol != nil && *p.Protocol != corev1.ProtocolTCP {
-			continue
-		}
-		if p.Port == nil {
-			return true
-		}
-		if p.Port.Type == intstr.Int {
-			end := p.Port.IntVal
-			if p.EndPort != nil {
-				end = *p.EndPort
-			}
-			if n >= p.Port.IntVal && n <= end {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 var egressMetadata = &control.Control{
 	ID:       "NET-EGRESS-METADATA",
 	Title:    "NetworkPolicy allows egress to the cloud metadata endpoint",
@@ -291,7 +250,7 @@ var egressMetadata = &control.Control{
 		}
 		for i, r := range pol.Spec.Egress {
 			rule := object.Index("spec.egress", i)
-			if !portAllowed(r.Ports, 80) {
+			if !netpol.RulePorts(r.Ports, netpol.Internet).Contains(corev1.ProtocolTCP, 80) {
 				continue
 			}
 			if len(r.To) == 0 {
@@ -300,7 +259,7 @@ var egressMetadata = &control.Control{
 			}
 			for j, peer := range r.To {
 				for _, a := range metadataAddrs {
-					if b := peer.IPBlock; b != nil && blockHolds(b, a) {
+					if b := peer.IPBlock; b != nil && netpol.InBlock(b, a) {
 						p.Report(object.Index(rule+".to", j)+".ipBlock.cidr", "egress rule %d allows %s, which holds the metadata endpoint %s", i, b.CIDR, a)
 						break
 					}
