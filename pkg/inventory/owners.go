@@ -31,17 +31,40 @@ func UIDOf(content map[string]any) string {
 // Controller returns the kind and uid of the owner reference that
 // controls o, if any.
 func Controller(o *object.Object) (kind, uid string) {
+	ref, controller := owner(o)
+	if !controller {
+		return "", ""
+	}
+	kind, _ = ref["kind"].(string)
+	uid, _ = ref["uid"].(string)
+	return kind, uid
+}
+
+// Owner returns the owner reference that controls o, or its first owner
+// when none is marked controller; ok is false without a kind and name.
+func Owner(o *object.Object) (kind, name, uid string, ok bool) {
+	ref, _ := owner(o)
+	kind, _ = ref["kind"].(string)
+	name, _ = ref["name"].(string)
+	uid, _ = ref["uid"].(string)
+	return kind, name, uid, kind != "" && name != ""
+}
+
+// owner returns the controller reference of o, or its first owner
+// reference (controller false), or nil.
+func owner(o *object.Object) (ref map[string]any, controller bool) {
 	md, _ := o.Content["metadata"].(map[string]any)
-	owners, _ := md["ownerReferences"].([]any)
-	for _, ow := range owners {
-		m, _ := ow.(map[string]any)
+	refs, _ := md["ownerReferences"].([]any)
+	for _, r := range refs {
+		m, _ := r.(map[string]any)
 		if c, _ := m["controller"].(bool); c {
-			kind, _ = m["kind"].(string)
-			uid, _ = m["uid"].(string)
-			return kind, uid
+			return m, true
+		}
+		if ref == nil {
+			ref = m
 		}
 	}
-	return "", ""
+	return ref, false
 }
 
 // Owners returns the uids of the objects that fold what they control

@@ -57,7 +57,7 @@ func Workloads(inv *inventory.Inventory) []*Endpoint {
 		}
 		ns := e.Object.Namespace
 		name := ns + "/" + e.Object.Kind + "/" + e.Object.Name
-		if kind, owner, uid, ok := ownerOf(e.Object); ok {
+		if kind, owner, uid, ok := inventory.Owner(e.Object); ok {
 			key := ns + "/" + kind + "/" + owner
 			if uid != "" && present[uid] || present[key] || owners[key] {
 				continue // counted through its owner
@@ -81,27 +81,6 @@ func Workloads(inv *inventory.Inventory) []*Endpoint {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
-}
-
-// ownerOf returns the controller among an object's owner references (or
-// its first owner when none is marked controller).
-func ownerOf(o *object.Object) (kind, name, uid string, ok bool) {
-	md, _ := o.Content["metadata"].(map[string]any)
-	refs, _ := md["ownerReferences"].([]any)
-	var pick map[string]any
-	for _, r := range refs {
-		m, _ := r.(map[string]any)
-		if c, _ := m["controller"].(bool); c || pick == nil {
-			pick = m
-			if c {
-				break
-			}
-		}
-	}
-	kind, _ = pick["kind"].(string)
-	name, _ = pick["name"].(string)
-	uid, _ = pick["uid"].(string)
-	return kind, name, uid, kind != "" && name != ""
 }
 
 // External returns the external endpoints worth showing: the internet,
