@@ -164,13 +164,12 @@ func (h *Helm) Render(path string) object.Rendered {
 	}
 	// The values files a value can come from, the one that wins first:
 	// -f files last to first, then the chart's values.yaml (on disk).
-	var src sources
 	var valueFiles []*object.Object
 	for i := len(h.ValueFiles) - 1; i >= 0; i-- {
-		valueFiles = append(valueFiles, src.rawObjects(h.ValueFiles[i])...)
+		valueFiles = append(valueFiles, rawObjects(h.ValueFiles[i])...)
 	}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		valueFiles = append(valueFiles, src.rawObjects(filepath.Join(path, "values.yaml"))...)
+		valueFiles = append(valueFiles, rawObjects(filepath.Join(path, "values.yaml"))...)
 	}
 	objs := texts
 	for _, n := range names {

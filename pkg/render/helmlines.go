@@ -38,10 +38,7 @@ func newLineMap(template, rendered string) lineMap {
 			}
 		}
 		if found >= 0 {
-			j, last = found+1, found+1
-			lastIndent = indent(tl[found])
-			m.line[i+1], m.col[i+1] = last, lastIndent-indent(r)
-			continue
+			j, last, lastIndent = found+1, found+1, indent(tl[found])
 		}
 		m.line[i+1], m.col[i+1] = last, lastIndent-indent(r)
 	}

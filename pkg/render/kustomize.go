@@ -61,7 +61,7 @@ func (Kustomize) Render(dir string) object.Rendered {
 		return fail(fmt.Errorf("helmCharts are not supported (kubeguard runs no helm binary and fetches no charts): %s; "+
 			"scan the chart itself (kubeguard scan CHART -f VALUES)", strings.Join(charts, ", ")))
 	}
-	fs := &recordingFS{FileSystem: filesys.MakeFsOnDisk(), read: map[string]bool{}, top: file}
+	fs := &recordingFS{FileSystem: filesys.MakeFsOnDisk(), read: map[string]bool{}, top: absOr(file)}
 	opts := krusty.MakeDefaultOptions()
 	opts.PluginConfig = types.DisabledPluginConfig() // no exec or helm plugins: nothing runs
 	m, err := krusty.MakeKustomizer(opts).Run(fs, dir)
@@ -72,6 +72,7 @@ func (Kustomize) Render(dir string) object.Rendered {
 	var objs []*object.Object
 	var diags []object.Diagnostic
 	var src sources
+	changed := changedAt(file)
 	for _, r := range m.Resources() {
 		from := ""
 		if o, err := r.GetOrigin(); err == nil && o != nil {
@@ -94,7 +95,7 @@ func (Kustomize) Render(dir string) object.Rendered {
 		built, ds := object.Decode(object.Document{File: file, Line: 1, Data: data, Origin: origin}, object.Limits{})
 		diags = append(diags, ds...)
 		for _, b := range built {
-			objs = append(objs, src.fromSource(dir, from, b, src.changedAt(file)))
+			objs = append(objs, src.fromSource(dir, from, b, changed))
 		}
 	}
 	return object.Rendered{Objects: objs, Diags: diags, Read: append(fs.files(), file)}
@@ -139,7 +140,8 @@ type recordingFS struct {
 	filesys.FileSystem
 	mu   sync.Mutex
 	read map[string]bool
-	// top is the kustomization being built: reading it asks kustomize to
+	// top is the kustomization being built (absolute and clean, as
+	// kustomize names the files it reads): reading it asks kustomize to
 	// record where each resource came from, unless it says so itself
 	// (userOrigins).
 	top         string
@@ -151,7 +153,7 @@ func (f *recordingFS) ReadFile(path string) ([]byte, error) {
 	f.read[path] = true
 	f.mu.Unlock()
 	data, err := f.FileSystem.ReadFile(path)
-	if err == nil && filepath.Clean(path) == filepath.Clean(absOr(f.top)) {
+	if err == nil && filepath.Clean(path) == f.top {
 		if bytes.Contains(data, []byte("buildMetadata")) {
 			f.userOrigins = bytes.Contains(data, []byte("originAnnotations"))
 		} else {

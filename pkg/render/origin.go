@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
@@ -14,15 +13,12 @@ import (
 // from (buildMetadata: [originAnnotations]).
 const originAnnotation = "config.kubernetes.io/origin"
 
-// sources reads the files resources came from, once each.
+// sources reads the files resources came from, once each, for one build.
 type sources struct {
-	mu    sync.Mutex
 	files map[string][]*object.Object
 }
 
 func (s *sources) objects(path string) []*object.Object {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if objs, ok := s.files[path]; ok {
 		return objs
 	}
@@ -131,10 +127,11 @@ func changers(path string) []string {
 }
 
 // changedAt returns where kustomization file k changes the value at a
-// path: its first field that can, or its start.
-func (s *sources) changedAt(k string) func(string) object.Position {
+// path: its first field that can, or its start. The file is read once,
+// here, not at every finding.
+func changedAt(k string) func(string) object.Position {
+	objs := rawObjects(k)
 	return func(path string) object.Position {
-		objs := s.rawObjects(k)
 		if len(objs) == 0 {
 			return object.Position{File: k, Line: 1, Column: 1}
 		}
@@ -149,7 +146,7 @@ func (s *sources) changedAt(k string) func(string) object.Position {
 
 // rawObjects reads a file whose documents need not be Kubernetes objects
 // (a kustomization has no apiVersion and kind).
-func (s *sources) rawObjects(path string) []*object.Object {
+func rawObjects(path string) []*object.Object {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil
