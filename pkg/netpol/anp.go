@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
@@ -74,16 +73,11 @@ func newAdmin(o *object.Object) (*AdminPolicy, bool) {
 	if o.Group() != "policy.networking.k8s.io" || o.Kind != "AdminNetworkPolicy" && o.Kind != "BaselineAdminNetworkPolicy" {
 		return nil, false
 	}
-	spec, _ := o.Content["spec"].(map[string]any)
 	var s anpSpec
-	if spec == nil || convertANP(spec, &s) != nil || len(validateANP(o)) > 0 {
+	if len(validateANP(o, &s)) > 0 {
 		return nil, false // the API server rejects it; scan and netpol report it
 	}
 	return &AdminPolicy{Object: o, Baseline: o.Kind == "BaselineAdminNetworkPolicy", spec: s}, true
-}
-
-func convertANP(spec map[string]any, s *anpSpec) error {
-	return runtime.DefaultUnstructuredConverter.FromUnstructured(spec, s)
 }
 
 // sortAdmin orders admin policies by priority (lower first), then name.

@@ -6,6 +6,7 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kubeguard/kubeguard/pkg/inventory"
@@ -25,7 +26,8 @@ func Validate(o *object.Object) inventory.FieldErrors {
 		}
 		return validateNP(&np.Spec)
 	case o.Group() == "policy.networking.k8s.io" && (o.Kind == "AdminNetworkPolicy" || o.Kind == "BaselineAdminNetworkPolicy"):
-		return validateANP(o)
+		var s anpSpec
+		return validateANP(o, &s)
 	}
 	return nil
 }
@@ -118,15 +120,15 @@ func validateNP(spec *networkingv1.NetworkPolicySpec) inventory.FieldErrors {
 	return e.list
 }
 
-func validateANP(o *object.Object) inventory.FieldErrors {
+// validateANP converts an admin policy's spec into s and validates it.
+func validateANP(o *object.Object, s *anpSpec) inventory.FieldErrors {
 	var e errs
 	spec, _ := o.Content["spec"].(map[string]any)
-	var s anpSpec
 	if spec == nil {
 		e.add("spec", "Required value")
 		return e.list
 	}
-	if err := convertANP(spec, &s); err != nil {
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(spec, s); err != nil {
 		e.add("spec", "%v", err)
 		return e.list
 	}

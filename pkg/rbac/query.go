@@ -120,8 +120,14 @@ func (m *Model) Access(u User, inv *inventory.Inventory, namespaces []string) []
 		base, _, _ := strings.Cut(r, "/")
 		resources[r] = wellKnownGroups[base]
 	}
+	bound := map[*Role]bool{}
+	for _, b := range m.Bindings {
+		if r, ok := m.Role(b); ok {
+			bound[r] = true
+		}
+	}
 	for _, role := range m.roles {
-		if role.Builtin && !m.bound(role) {
+		if role.Builtin && !bound[role] {
 			continue // the default policy's roles that nothing here binds add no rows
 		}
 		for _, rule := range role.Rules {
@@ -169,16 +175,6 @@ func (m *Model) Access(u User, inv *inventory.Inventory, namespaces []string) []
 		}
 	}
 	return out
-}
-
-// bound reports whether a binding of the model grants role.
-func (m *Model) bound(role *Role) bool {
-	for _, b := range m.Bindings {
-		if r, ok := m.Role(b); ok && r == role {
-			return true
-		}
-	}
-	return false
 }
 
 // forUser returns a view of the model with only the bindings that have
