@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -144,15 +143,10 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 		}
 	}
 	if len(groups) > 1 {
-		slices.SortStableFunc(res.Findings, func(a, b *finding.Finding) int {
-			return cmp.Or(cmp.Compare(a.Position.File, b.Position.File), cmp.Compare(a.Position.Line, b.Position.Line),
-				cmp.Compare(a.Position.Column, b.Position.Column))
-		})
+		slices.SortFunc(res.Findings, finding.Compare) // the order each engine gives its own
 	}
 	res.Diagnostics = append(diags, res.Diagnostics...)
-	slices.SortStableFunc(res.Diagnostics, func(a, b object.Diagnostic) int {
-		return cmp.Or(cmp.Compare(a.Pos.File, b.Pos.File), cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
-	})
+	object.SortDiagnostics(res.Diagnostics)
 	rep := &report.Report{
 		Tool: "kubeguard", Version: Version(), Catalog: cat,
 		Findings: res.Findings, Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: res.Inputs, Folded: res.Folded, Configs: uses,

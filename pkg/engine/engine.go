@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -469,7 +468,7 @@ func (e *Engine) ScanInputs(inputs []object.Input) *Result {
 	res := e.finish(ws, nil)
 	res.Inputs, res.Folded = len(inputs), folded
 	res.Diagnostics = append(readDiags, res.Diagnostics...)
-	sortDiags(res.Diagnostics)
+	object.SortDiagnostics(res.Diagnostics)
 	return res
 }
 
@@ -536,7 +535,7 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 		// The API server would reject these values: input errors at
 		// their fields; the rest of the object is analysed without them.
 		for _, f := range fieldErrs {
-			w.rejected = append(w.rejected, f.Path+": "+f.Message)
+			w.rejected = append(w.rejected, f.String())
 			d := object.Diagnostic{Pos: o.Locate(f.Path), Severity: object.SeverityError,
 				Message: fmt.Sprintf("%s: %s: %s (the API server rejects it; analysed without it)", o.Ref, f.Path, f.Message)}
 			if f.Placeholder {
@@ -554,7 +553,7 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 	// A policy the API server rejects never takes effect: say where, and
 	// the network model leaves it out instead of guessing.
 	for _, f := range netpol.Validate(o) {
-		w.rejected = append(w.rejected, f.Path+": "+f.Message)
+		w.rejected = append(w.rejected, f.String())
 		w.diags = append(w.diags, object.Diagnostic{Pos: o.Locate(f.Path), Severity: object.SeverityError,
 			Message: fmt.Sprintf("%s: %s: %s (the API server rejects it; the policy is left out)", o.Ref, f.Path, f.Message)})
 	}
@@ -752,7 +751,7 @@ func (e *Engine) finish(ws []*worker, plan func(*inventory.Inventory) map[*objec
 		ws = append(ws, pws...)
 	}
 	collect(res, ws...)
-	sortDiags(res.Diagnostics)
+	object.SortDiagnostics(res.Diagnostics)
 	return res
 }
 
@@ -779,19 +778,6 @@ func (e *Engine) scopes(entries []inventory.Entry, all *inventory.Inventory) fun
 		invs[en.Object.Scope].Add(en.Object, en.Workload)
 	}
 	return func(o *object.Object) *inventory.Inventory { return invs[o.Scope] }
-}
-
-func sortDiags(d []object.Diagnostic) {
-	sort.SliceStable(d, func(i, j int) bool {
-		a, b := d[i].Pos, d[j].Pos
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Column < b.Column
-	})
 }
 
 // Stream evaluates objects while they are still being read (a cluster

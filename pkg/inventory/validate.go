@@ -25,10 +25,12 @@ type FieldError struct {
 // out of the analysis: no finding is built on a value that was never there.
 type FieldErrors []FieldError
 
+func (f FieldError) String() string { return f.Path + ": " + f.Message }
+
 func (e FieldErrors) Error() string {
 	parts := make([]string, len(e))
 	for i, f := range e {
-		parts[i] = f.Path + ": " + f.Message
+		parts[i] = f.String()
 	}
 	return strings.Join(parts, "; ")
 }
@@ -199,9 +201,15 @@ func describe(v any) string {
 // field is left out, as the pod would never run with it.
 func validateIDs(w *Workload) FieldErrors {
 	var errs FieldErrors
+	valid := func(id int64, path string) bool {
+		if id < 0 || id > math.MaxInt32 {
+			errs = append(errs, FieldError{Path: path, Message: fmt.Sprintf("%d is not a valid ID: must be between 0 and 2147483647, inclusive", id)})
+			return false
+		}
+		return true
+	}
 	check := func(p **int64, path string) {
-		if *p != nil && (**p < 0 || **p > math.MaxInt32) {
-			errs = append(errs, FieldError{Path: path, Message: fmt.Sprintf("%d is not a valid ID: must be between 0 and 2147483647, inclusive", **p)})
+		if *p != nil && !valid(**p, path) {
 			*p = nil
 		}
 	}
@@ -212,11 +220,9 @@ func validateIDs(w *Workload) FieldErrors {
 		check(&sc.FSGroup, base+".fsGroup")
 		kept := sc.SupplementalGroups[:0]
 		for i, g := range sc.SupplementalGroups {
-			if g < 0 || g > math.MaxInt32 {
-				errs = append(errs, FieldError{Path: object.Index(base+".supplementalGroups", i), Message: fmt.Sprintf("%d is not a valid ID: must be between 0 and 2147483647, inclusive", g)})
-				continue
+			if valid(g, object.Index(base+".supplementalGroups", i)) {
+				kept = append(kept, g)
 			}
-			kept = append(kept, g)
 		}
 		sc.SupplementalGroups = kept
 	}

@@ -1,5 +1,10 @@
 package object
 
+import (
+	"cmp"
+	"slices"
+)
+
 // DiagSeverity says how bad an input problem is. Errors make the scan exit
 // with code 2 (after everything else has been analysed); warnings and notes
 // are shown but do not change the exit code.
@@ -23,4 +28,12 @@ func (d Diagnostic) String() string {
 		return p + ": " + string(d.Severity) + ": " + d.Message
 	}
 	return string(d.Severity) + ": " + d.Message
+}
+
+// SortDiagnostics orders diagnostics by position, keeping the order of
+// those at the same place.
+func SortDiagnostics(d []Diagnostic) {
+	slices.SortStableFunc(d, func(a, b Diagnostic) int {
+		return cmp.Or(cmp.Compare(a.Pos.File, b.Pos.File), cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
+	})
 }
