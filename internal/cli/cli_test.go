@@ -393,3 +393,77 @@ func TestExplainRunAsNonRootAgreesWithCheck(t *testing.T) {
 		t.Errorf("a pod in a user namespace is reported:\n%s", out)
 	}
 }
+
+// One problem, one finding: the controls reporting one field are listed
+// on one finding, and a base line built by several overlays is reported
+// once, naming the other renders.
+func TestOneProblemOneFinding(t *testing.T) {
+	type problem struct {
+		ControlID string
+		Controls  []string
+		Path      string
+		Renders   []struct{ Origin string }
+	}
+	scan := func(args ...string) (int, []problem, map[string]int) {
+		t.Helper()
+		_, out, _ := run(t, "", append([]string{"scan", "-o", "json"}, args...)...)
+		var rep struct {
+			Summary struct {
+				Findings   int
+				BySeverity map[string]int
+			}
+			Findings []problem
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return rep.Summary.Findings, rep.Findings, rep.Summary.BySeverity
+	}
+	n, ps, _ := scan("../../examples/insecure", "../../examples/insecure/app.yaml")
+	if n != len(ps) {
+		t.Errorf("summary counts %d findings, lists %d", n, len(ps))
+	}
+	want := map[string][]string{
+		"spec.template.spec.volumes[0].hostPath":                                  {"PSS-HOST-PATH-VOLUMES", "PSS-RESTRICTED-VOLUMES"},
+		"spec.template.spec.containers[0].securityContext.capabilities.add[0]":    {"CTR-DANGEROUS-CAPABILITIES", "PSS-CAPABILITIES-BASELINE", "PSS-CAPABILITIES-RESTRICTED"},
+		"spec.template.spec.containers[0].securityContext.capabilities.drop":      {"CTR-NET-RAW", "PSS-CAPABILITIES-RESTRICTED"},
+		"spec.template.spec.containers[0].resources.limits.cpu":                   {"CTR-CPU-LIMIT"},
+		"spec.template.spec.containers[0].resources.limits.memory":                {"CTR-MEMORY-LIMIT"},
+		"spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem": {"CTR-READONLY-ROOTFS"},
+		"spec.template.spec.containers[0].securityContext.seccompProfile":         {"CTR-NO-SECURITY-PROFILE", "PSS-SECCOMP-PROFILE-RESTRICTED"},
+		"spec.template.spec.containers[0].livenessProbe":                          {"REL-LIVENESS-PROBE"},
+	}
+	seen := map[string]int{}
+	for _, p := range ps {
+		if w, ok := want[p.Path]; ok {
+			seen[p.Path]++
+			if strings.Join(p.Controls, ",") != strings.Join(w, ",") {
+				t.Errorf("%s: controls %v, want %v", p.Path, p.Controls, w)
+			}
+		}
+	}
+	for path := range want {
+		if seen[path] != 1 {
+			t.Errorf("%s: %d findings, want 1 (the file was named twice)", path, seen[path])
+		}
+	}
+
+	// three renders of one base: each base line once, with two renders
+	n, ps, _ = scan("testdata/overlays/prod", "testdata/overlays/dev", "testdata/overlays/base")
+	privileged := 0
+	for _, p := range ps {
+		if p.ControlID == "PSS-PRIVILEGED" {
+			privileged++
+			if len(p.Renders) != 2 {
+				t.Errorf("privileged: renders %+v, want the two others", p.Renders)
+			}
+		}
+	}
+	if privileged != 1 || n != len(ps) {
+		t.Errorf("%d privileged findings (want 1), %d counted, %d listed", privileged, n, len(ps))
+	}
+	_, out, _ := run(t, "", "scan", "testdata/overlays/prod", "testdata/overlays/dev", "testdata/overlays/base")
+	if !strings.Contains(out, "also in: Deployment/") || !strings.Contains(out, " in 3 kustomizations: ") {
+		t.Errorf("table:\n%s", out)
+	}
+}

@@ -150,7 +150,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	rep := &report.Report{
 		Tool: "kubeguard", Version: Version(), Catalog: cat,
 		Findings: res.Findings, Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: res.Inputs, Folded: res.Folded, Configs: uses,
-		ShowSuppressed: f.showSuppressed, FailOn: failOn, Color: useColor(f.color, s),
+		ShowSuppressed: f.showSuppressed, FailOn: failOn, Color: useColor(f.color, s), Scanned: object.Describe(inputs),
 	}
 	if err := report.Write(s.out, f.output, rep); err != nil {
 		return &exitError{code: ExitError, err: err}

@@ -254,6 +254,7 @@ func (p *Pass) ReportContainer(container, path, format string, args ...any) {
 		Container: container,
 		Path:      path,
 		Position:  p.Object.Locate(path),
+		ObjectAt:  p.Object.Source,
 		Rendered:  p.Object.RenderedAt(path),
 		Origin:    p.Object.Origin,
 		Message:   msg,

@@ -93,10 +93,10 @@ func (Renderer) Owns(dir, file string) bool { return false }
 func (Renderer) Render(path string) object.Rendered {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return object.Rendered{Diags: []object.Diagnostic{{Pos: object.Position{File: path}, Severity: object.SeverityError, Message: err.Error()}}}
+		return object.Rendered{Kind: "Dockerfile", Diags: []object.Diagnostic{{Pos: object.Position{File: path}, Severity: object.SeverityError, Message: err.Error()}}}
 	}
 	o, diags := Parse(path, data)
-	r := object.Rendered{Diags: diags, Read: []string{path}}
+	r := object.Rendered{Kind: "Dockerfile", Diags: diags, Read: []string{path}}
 	if o != nil {
 		r.Objects = []*object.Object{o}
 	}

@@ -116,14 +116,22 @@ func hasContainer(w *inventory.Workload, name string) bool {
 // apply.
 func (e *Engine) suppress(f *finding.Finding, anns []annSuppression) {
 	for _, x := range e.cfg.Exclude {
-		if x.Expires.Expired(e.now) || !matchExclusion(x, f) {
+		if !matchExclusion(x, f) {
+			continue
+		}
+		if x.Expires.Expired(e.now) {
+			f.Expired = &finding.Suppression{Kind: "config", Reason: x.Reason, Expires: x.Expires.String()}
 			continue
 		}
 		f.Suppressed = &finding.Suppression{Kind: "config", Reason: x.Reason, Expires: x.Expires.String()}
 		return
 	}
 	for _, a := range anns {
-		if a.control != f.ControlID || (a.container != "" && a.container != f.Container) || a.until.Expired(e.now) {
+		if a.control != f.ControlID || (a.container != "" && a.container != f.Container) {
+			continue
+		}
+		if a.until.Expired(e.now) {
+			f.Expired = &finding.Suppression{Kind: "annotation", Reason: a.reason, Expires: a.until.String()}
 			continue
 		}
 		f.Suppressed = &finding.Suppression{Kind: "annotation", Reason: a.reason, Expires: a.until.String()}

@@ -59,6 +59,9 @@ type Finding struct {
 	// spec.template.spec.containers[0].securityContext.privileged.
 	Path     string
 	Position object.Position
+	// ObjectAt is where the object starts: two objects of one name in one
+	// file are told apart by it.
+	ObjectAt object.Position
 	// Rendered is where the field is in the output of a chart or
 	// kustomization build, when Position points at its source instead.
 	Rendered *object.Position
@@ -68,6 +71,9 @@ type Finding struct {
 	// Suppressed is set when a suppression matched; the finding then
 	// does not count towards the exit code.
 	Suppressed *Suppression
+	// Expired is a suppression that matched but has expired: the finding
+	// counts again, and reports say why.
+	Expired *Suppression
 }
 
 // Suppression records why a finding was accepted.

@@ -33,6 +33,8 @@ type Input struct {
 	// Scope names the application the input belongs to: references
 	// between objects resolve within a scope (see Object.Scope).
 	Scope string
+	// Kind is what a renderer read ("Helm chart"); "" for a file.
+	Kind string
 }
 
 // Open opens the input for reading.
@@ -83,6 +85,8 @@ type Renderer interface {
 
 // Rendered is what a Renderer produced.
 type Rendered struct {
+	// Kind names what was rendered, for people: "Helm chart".
+	Kind    string
 	Docs    []Document
 	Objects []*Object
 	Diags   []Diagnostic
@@ -131,7 +135,7 @@ func Expand(paths []string, stdin io.Reader, renderers ...Renderer) ([]Input, []
 		for _, f := range res.Read {
 			owned[absPath(wd, f)] = true
 		}
-		out = append(out, Input{Name: p, Explicit: explicit, Rendered: res.Docs, Objects: res.Objects, Scope: p})
+		out = append(out, Input{Name: p, Explicit: explicit, Rendered: res.Docs, Objects: res.Objects, Scope: p, Kind: res.Kind})
 	}
 	claim := func(p string, isDir bool) Renderer {
 		for _, r := range renderers {
@@ -499,4 +503,42 @@ func byteSize(n int) string {
 		return fmt.Sprintf("%d MiB", n>>20)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// Describe says in words what inputs are: "1 file", "3 files, 1 Helm
+// chart and stdin".
+func Describe(inputs []Input) string {
+	var kinds []string
+	count := map[string]int{}
+	for _, in := range inputs {
+		k := in.Kind
+		switch {
+		case in.Name == StdinName:
+			k = "stdin"
+		case k == "":
+			k = "file"
+		}
+		if count[k] == 0 {
+			kinds = append(kinds, k)
+		}
+		count[k]++
+	}
+	if len(kinds) == 0 {
+		return "no input"
+	}
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		switch n := count[k]; {
+		case k == "stdin":
+			parts[i] = k
+		case n == 1:
+			parts[i] = "1 " + k
+		default:
+			parts[i] = fmt.Sprintf("%d %ss", n, k)
+		}
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }

@@ -86,7 +86,7 @@ func packagedChart(path string) bool {
 // template they come from; line numbers count in the rendered template.
 func (h *Helm) Render(path string) object.Rendered {
 	fail := func(err error) object.Rendered {
-		return object.Rendered{Diags: []object.Diagnostic{{Pos: object.Position{File: path}, Severity: object.SeverityError,
+		return object.Rendered{Kind: "Helm chart", Diags: []object.Diagnostic{{Pos: object.Position{File: path}, Severity: object.SeverityError,
 			Message: "Helm chart: " + err.Error()}}}
 	}
 	ch, err := loader.Load(path)
@@ -192,7 +192,7 @@ func (h *Helm) Render(path string) object.Rendered {
 		o, ds := fromTemplate(templateFile(path, n), origin, tmpl, out[n], vf)
 		objs, diags = append(objs, o...), append(diags, ds...)
 	}
-	return object.Rendered{Docs: docs, Objects: objs, Diags: diags, Output: output}
+	return object.Rendered{Kind: "Helm chart", Docs: docs, Objects: objs, Diags: diags, Output: output}
 }
 
 // missingDependencies names the dependencies of ch's Chart.yaml that are

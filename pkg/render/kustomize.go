@@ -49,7 +49,7 @@ func (Kustomize) Render(dir string) object.Rendered {
 	file := kustomizationFile(dir)
 	fail := func(err error) object.Rendered {
 		// the kustomization file is never a manifest, built or not
-		return object.Rendered{Diags: []object.Diagnostic{{Pos: object.Position{File: file}, Severity: object.SeverityError,
+		return object.Rendered{Kind: "kustomization", Diags: []object.Diagnostic{{Pos: object.Position{File: file}, Severity: object.SeverityError,
 			Message: "Kustomize: " + err.Error()}}, Read: []string{file}}
 	}
 	remote, charts := remoteRefs(file)
@@ -98,7 +98,7 @@ func (Kustomize) Render(dir string) object.Rendered {
 			objs = append(objs, src.fromSource(dir, from, b, changed))
 		}
 	}
-	return object.Rendered{Objects: objs, Diags: diags, Read: append(fs.files(), file)}
+	return object.Rendered{Kind: "kustomization", Objects: objs, Diags: diags, Read: append(fs.files(), file)}
 }
 
 // remoteRefs lists the entries of a kustomization that point at the

@@ -34,6 +34,22 @@ type jsonFinding struct {
 	Remediation string               `json:"remediation"`
 	Frameworks  []control.Ref        `json:"frameworks"`
 	Suppressed  *finding.Suppression `json:"suppressed,omitempty"`
+	// Controls are the IDs of every control reporting the problem, this
+	// finding's first; Also details the others.
+	Controls []string            `json:"controls"`
+	Also     []jsonAlso           `json:"also,omitempty"`
+	Renders  []finding.Render     `json:"renders,omitempty"`
+	Expired  *finding.Suppression `json:"expiredSuppression,omitempty"`
+}
+
+// jsonAlso is another control's finding on the same problem.
+type jsonAlso struct {
+	ControlID  string               `json:"controlID"`
+	Title      string               `json:"title"`
+	Severity   finding.Severity     `json:"severity"`
+	Message    string               `json:"message"`
+	Frameworks []control.Ref        `json:"frameworks"`
+	Suppressed *finding.Suppression `json:"suppressed,omitempty"`
 }
 
 // jsonObject is object.Ref with the uid of a live object.
@@ -94,7 +110,18 @@ func JSON(w io.Writer, r *Report) error {
 				o := f.Object
 				jf := jsonFinding{ControlID: f.ControlID, Severity: f.Severity, Container: f.Container,
 					Object: jsonObject{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, UID: r.UIDs[o]},
-					Path:   f.Path, Position: f.Position, Origin: f.Origin, Message: f.Message, Suppressed: f.Suppressed}
+					Path:   f.Path, Position: f.Position, Origin: f.Origin, Message: f.Message, Suppressed: f.Suppressed,
+					Controls: f.ControlIDs(), Renders: f.Renders, Expired: f.Expired}
+				for _, a := range f.Also {
+					ja := jsonAlso{ControlID: a.ControlID, Severity: a.Severity, Message: a.Message, Frameworks: []control.Ref{}, Suppressed: a.Suppressed}
+					if c := r.control(a.ControlID); c != nil {
+						ja.Title = c.Title
+						if c.Refs != nil {
+							ja.Frameworks = c.Refs
+						}
+					}
+					jf.Also = append(jf.Also, ja)
+				}
 				if c := r.control(f.ControlID); c != nil {
 					jf.Title, jf.Category, jf.Remediation, jf.Frameworks = c.Title, c.Category, c.Remediation, c.Refs
 				}

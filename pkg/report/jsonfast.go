@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"strconv"
 	"unicode/utf8"
 
@@ -77,6 +78,31 @@ func appendFinding(b []byte, jf *jsonFinding, c *controlJSON) []byte {
 			b = appendString(b, s.Expires)
 		}
 		b = append(b, f+"}"...)
+	}
+	b = append(b, ","+f+`"controls": [`...)
+	for i, id := range jf.Controls {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, f+"  "...)
+		b = appendString(b, id)
+	}
+	if len(jf.Controls) > 0 {
+		b = append(b, f...)
+	}
+	b = append(b, ']')
+	// rare fields: encoding/json writes them at their depth
+	for _, x := range []struct {
+		name string
+		v    any
+		set  bool
+	}{{"also", jf.Also, len(jf.Also) > 0}, {"renders", jf.Renders, len(jf.Renders) > 0}, {"expiredSuppression", jf.Expired, jf.Expired != nil}} {
+		if !x.set {
+			continue
+		}
+		data, _ := json.MarshalIndent(x.v, "      ", "  ")
+		b = append(b, ","+f+`"`+x.name+`": `...)
+		b = append(b, data...)
 	}
 	return append(b, "\n    }"...)
 }

@@ -22,7 +22,15 @@ func TestAppendFindingMatchesEncodingJSON(t *testing.T) {
 				jf := jsonFinding{ControlID: "ID-" + s, Title: s, Severity: finding.Severity(1 + (i+j+k)%5), Category: s,
 					Object:    jsonObject{APIVersion: "v1", Kind: s, Namespace: strs[(i+1)%len(strs)], Name: s, UID: strs[(i+k+1)%len(strs)]},
 					Container: strs[(i+j)%len(strs)], Path: s, Position: pos, Origin: strs[(i+k)%len(strs)], Message: s,
-					Remediation: s, Frameworks: refs[(i+j+k)%len(refs)], Suppressed: sup}
+					Remediation: s, Frameworks: refs[(i+j+k)%len(refs)], Suppressed: sup, Controls: []string{"ID-" + s}}
+				switch (i + j + k) % 3 {
+				case 1:
+					jf.Controls = append(jf.Controls, "PSS-"+s)
+					jf.Also = []jsonAlso{{ControlID: "PSS-" + s, Title: s, Severity: finding.High, Message: s, Frameworks: []control.Ref{}, Suppressed: sup}}
+					jf.Renders = []finding.Render{{Object: object.Ref{Kind: s, Name: s}, Origin: s}}
+				case 2:
+					jf.Expired = &finding.Suppression{Kind: "config", Reason: s, Expires: "2020-01-01"}
+				}
 				want, err := json.MarshalIndent(jf, "    ", "  ")
 				if err != nil {
 					t.Fatal(err)
@@ -57,7 +65,8 @@ func TestAppendSARIFResultMatchesEncodingJSON(t *testing.T) {
 				r := sarifResult{RuleID: s, RuleIndex: i * j, Level: strs[(i+1)%len(strs)], Message: sarifText{Text: s, Markdown: strs[(i+k)%len(strs)]},
 					Locations: locs, Suppressions: sup, Related: [][]sarifRelated{nil, {{ID: 1, Message: sarifText{Text: s}}}, {{ID: 1}, {ID: 2, Message: sarifText{Text: "x"}}}}[(i+k)%3],
 					Properties: resultProperties{Container: strs[(i+j)%len(strs)], Object: object.Ref{APIVersion: s, Kind: "K", Namespace: strs[(j+k)%len(strs)], Name: s},
-						Origin: strs[(i+k)%len(strs)], Path: s, Severity: "high"}}
+						Origin: strs[(i+k)%len(strs)], Path: s, Severity: "high", Controls: [][]string{nil, {s, "X"}}[(i+j)%2]},
+					PartialFingerprints: sarifFingerprints{Primary: s}}
 				want, err := json.MarshalIndent(r, "        ", "  ")
 				if err != nil {
 					t.Fatal(err)

@@ -36,6 +36,21 @@ type Report struct {
 	UIDs map[object.Ref]string
 	// Configs say which configuration file applied to which inputs.
 	Configs []ConfigUse
+	// Filter selects the findings shown and counted (nil: all).
+	Filter *Filter
+	// MaxResults caps the results of a SARIF run (0: GitHub's 25,000).
+	MaxResults int
+	// Scanned says in words what was read ("1 file"), for the summary
+	// line; "" says "N inputs".
+	Scanned string
+
+	// merged caches Problems (a report is written by one goroutine).
+	merged *merged
+}
+
+type merged struct {
+	problems []*finding.Problem
+	hidden   int
 }
 
 // ConfigUse is a configuration file ("" for none) and the inputs it
@@ -45,21 +60,46 @@ type ConfigUse struct {
 	Inputs []string `json:"inputs"`
 }
 
-// Listed returns the findings a format prints.
-func (r *Report) Listed() []*finding.Finding {
-	if r.ShowSuppressed || !slices.ContainsFunc(r.Findings, func(f *finding.Finding) bool { return f.Suppressed != nil }) {
-		return r.Findings // no copy: large scans list hundreds of thousands
+// Listed returns the problems a format prints: the findings the filter
+// shows, merged into problems (see finding.Problem), without the
+// suppressed ones unless ShowSuppressed.
+func (r *Report) Listed() []*finding.Problem {
+	all := r.Problems()
+	if r.ShowSuppressed || !slices.ContainsFunc(all, func(p *finding.Problem) bool { return !p.Open() }) {
+		return all // no copy: large scans list hundreds of thousands
 	}
-	out := make([]*finding.Finding, 0, len(r.Findings))
-	for _, f := range r.Findings {
-		if f.Suppressed == nil {
-			out = append(out, f)
+	out := make([]*finding.Problem, 0, len(all))
+	for _, p := range all {
+		if p.Open() {
+			out = append(out, p)
 		}
 	}
 	return out
 }
 
-// Summary counts findings.
+// Problems returns every problem the filter shows, suppressed included.
+func (r *Report) Problems() []*finding.Problem {
+	if r.merged == nil {
+		m := &merged{}
+		shown := r.Findings
+		if r.Filter != nil {
+			shown = make([]*finding.Finding, 0, len(r.Findings))
+			for _, f := range r.Findings {
+				if r.Filter.Shows(f, r.control(f.ControlID)) {
+					shown = append(shown, f)
+				} else {
+					m.hidden++
+				}
+			}
+		}
+		m.problems = finding.Merge(shown)
+		r.merged = m
+	}
+	return r.merged.problems
+}
+
+// Summary counts problems: findings of several controls on one field, or
+// of one source line in several renders, count once.
 type Summary struct {
 	Objects    int            `json:"objects"`
 	Inputs     int            `json:"inputs"`
@@ -67,22 +107,33 @@ type Summary struct {
 	Findings   int            `json:"findings"`
 	Suppressed int            `json:"suppressed"`
 	BySeverity map[string]int `json:"bySeverity"`
-	Errors     int            `json:"inputErrors"`
-	// Failed is true when an unsuppressed finding is at or above FailOn.
+	// Hidden counts findings the display filters left out (each control's
+	// finding once).
+	Hidden int `json:"hidden,omitempty"`
+	// Expired counts findings whose suppression has expired.
+	Expired int `json:"expiredSuppressions,omitempty"`
+	Errors  int `json:"inputErrors"`
+	// Failed is true when an unsuppressed problem is at or above FailOn.
 	Failed bool `json:"failed"`
 }
 
-// Summarize counts r's findings.
+// Summarize counts r's problems.
 func (r *Report) Summarize() Summary {
-	s := Summary{Objects: r.Objects, Inputs: r.Inputs, Folded: r.Folded, BySeverity: map[string]int{}}
-	for _, f := range r.Findings {
-		if f.Suppressed != nil {
+	ps := r.Problems()
+	s := Summary{Objects: r.Objects, Inputs: r.Inputs, Folded: r.Folded, BySeverity: map[string]int{}, Hidden: r.merged.hidden}
+	for _, p := range ps {
+		for _, f := range p.Findings() {
+			if f.Expired != nil && f.Suppressed == nil {
+				s.Expired++
+			}
+		}
+		if !p.Open() {
 			s.Suppressed++
 			continue
 		}
 		s.Findings++
-		s.BySeverity[f.Severity.String()]++
-		if r.FailOn != 0 && f.Severity >= r.FailOn {
+		s.BySeverity[p.Severity.String()]++
+		if r.FailOn != 0 && p.Severity >= r.FailOn {
 			s.Failed = true
 		}
 	}

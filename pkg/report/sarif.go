@@ -1,6 +1,8 @@
 package report
 
 import (
+	"crypto/sha256"
+	hexenc "encoding/hex"
 	"bufio"
 	"encoding/json"
 	"fmt"
@@ -40,6 +42,7 @@ type sarifRule struct {
 	ShortDescription     sarifText      `json:"shortDescription"`
 	FullDescription      sarifText      `json:"fullDescription"`
 	Help                 sarifText      `json:"help"`
+	HelpURI              string         `json:"helpUri"`
 	DefaultConfiguration sarifConfig    `json:"defaultConfiguration"`
 	Properties           map[string]any `json:"properties"`
 }
@@ -56,12 +59,20 @@ type sarifResult struct {
 	Locations    []sarifLocation    `json:"locations"`
 	Related      []sarifRelated     `json:"relatedLocations,omitempty"`
 	Suppressions []sarifSuppression `json:"suppressions,omitempty"`
-	Properties   resultProperties   `json:"properties"`
+	// PartialFingerprints identify the result without its line, so that
+	// code scanning follows an alert when lines move.
+	PartialFingerprints sarifFingerprints `json:"partialFingerprints"`
+	Properties          resultProperties  `json:"properties"`
+}
+
+type sarifFingerprints struct {
+	Primary string `json:"kubeguard/v1"`
 }
 
 // resultProperties are a result's properties, in the order of their keys.
 type resultProperties struct {
 	Container string     `json:"container,omitempty"`
+	Controls  []string   `json:"controls,omitempty"` // of a problem several controls report
 	Object    object.Ref `json:"object"`
 	Origin    string     `json:"origin,omitempty"`
 	Path      string     `json:"path"`
@@ -171,6 +182,7 @@ func SARIF(w io.Writer, r *Report) error {
 			ShortDescription:     sarifText{Text: c.Title},
 			FullDescription:      sarifText{Text: c.Rationale},
 			Help:                 sarifText{Text: help, Markdown: md},
+			HelpURI:              ControlDocsURL(c.ID),
 			DefaultConfiguration: sarifConfig{Level: sarifLevel(c.Severity)},
 			Properties: map[string]any{
 				"tags": tags, "security-severity": securitySeverity[c.Severity],
@@ -193,7 +205,13 @@ func SARIF(w io.Writer, r *Report) error {
 		}
 		inv.Notifications = append(inv.Notifications, n)
 	}
-	tool := sarifTool{Driver: sarifDriver{Name: r.Tool, Version: r.Version, InformationURI: "https://github.com/kubeguard/kubeguard", Rules: rules}}
+	listed, dropped := capResults(r.Listed(), r.maxResults())
+	if dropped > 0 {
+		inv.Notifications = append(inv.Notifications, sarifNotification{Level: "warning", Message: sarifText{Text: fmt.Sprintf(
+			"%d of %d results left out, the least severe first: code scanning accepts at most %d per run; narrow the scan with --severity, --controls or --exclude",
+			dropped, dropped+len(listed), r.maxResults())}})
+	}
+	tool := sarifTool{Driver: sarifDriver{Name: r.Tool, Version: r.Version, InformationURI: ProjectURL, Rules: rules}}
 
 	// The log is written as it is built, a result at a time, indented as
 	// one encoding of the whole would be: large scans have hundreds of
@@ -204,7 +222,6 @@ func SARIF(w io.Writer, r *Report) error {
 		return err
 	}
 	bw.WriteString(",\n      \"results\": [")
-	listed := r.Listed()
 	encodeChunks(len(listed), func(buf []byte, lo, hi int) []byte {
 		for i := lo; i < hi; i++ {
 			f := listed[i]
@@ -220,6 +237,18 @@ func SARIF(w io.Writer, r *Report) error {
 			if r := f.Rendered; r != nil && r.Line > 0 {
 				res.Related = []sarifRelated{{ID: 1, Message: sarifText{Text: fmt.Sprintf("line %d, column %d of the rendered output of %s", r.Line, r.Column, f.Origin)}}}
 			}
+			for _, rd := range f.Renders {
+				text := "also " + rd.Object.String()
+				if rd.Origin != "" {
+					text += " in " + rd.Origin
+				}
+				res.Related = append(res.Related, sarifRelated{ID: len(res.Related) + 1, Message: sarifText{Text: text}})
+			}
+			if ids := f.ControlIDs(); len(ids) > 1 {
+				res.Properties.Controls = ids
+				res.Message.Text += " (also " + strings.Join(ids[1:], ", ") + ")"
+			}
+			res.PartialFingerprints.Primary = fingerprint(f.Finding)
 			if f.Suppressed != nil {
 				kind := "external"
 				if f.Suppressed.Kind == "annotation" {
@@ -280,4 +309,61 @@ func ruleName(title string) string {
 		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
 	}
 	return b.String()
+}
+
+// ProjectURL is kubeguard's home; ControlDocsURL points at a control's
+// entry in the catalog documentation.
+const ProjectURL = "https://github.com/kubeguard/kubeguard"
+
+func ControlDocsURL(id string) string {
+	return ProjectURL + "/blob/main/docs/controls.md#" + strings.ToLower(id)
+}
+
+// DefaultMaxResults is GitHub code scanning's limit of results per run.
+const DefaultMaxResults = 25000
+
+func (r *Report) maxResults() int {
+	if r.MaxResults > 0 {
+		return r.MaxResults
+	}
+	return DefaultMaxResults
+}
+
+// capResults keeps the max most severe problems, in their order, and
+// says how many it left out.
+func capResults(ps []*finding.Problem, max int) ([]*finding.Problem, int) {
+	if len(ps) <= max {
+		return ps, 0
+	}
+	var bySev [finding.Critical + 1]int
+	for _, p := range ps {
+		bySev[p.Severity]++
+	}
+	// the lowest severity kept, and how many of it fit
+	keep, room := finding.Critical, max
+	for ; keep > finding.Info && room > bySev[keep]; keep-- {
+		room -= bySev[keep]
+	}
+	out := make([]*finding.Problem, 0, max)
+	for _, p := range ps {
+		switch {
+		case p.Severity > keep:
+			out = append(out, p)
+		case p.Severity == keep && room > 0:
+			out = append(out, p)
+			room--
+		}
+	}
+	return out, len(ps) - len(out)
+}
+
+// fingerprint identifies a finding by control, object, field and file,
+// not by line: the same problem keeps its fingerprint when lines move.
+func fingerprint(f *finding.Finding) string {
+	h := sha256.New()
+	for _, s := range []string{f.ControlID, f.Object.APIVersion, f.Object.Kind, f.Object.Namespace, f.Object.Name, f.Container, f.Path, f.Position.File, f.Origin} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hexenc.EncodeToString(h.Sum(nil)[:16])
 }

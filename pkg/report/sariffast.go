@@ -63,12 +63,26 @@ func appendSARIFResult(b []byte, r *sarifResult) []byte {
 		}
 		b = append(b, p+"  ]"...)
 	}
+	b = append(b, ","+p+`  "partialFingerprints": {`+p+`    "kubeguard/v1": `...)
+	b = appendString(b, r.PartialFingerprints.Primary)
+	b = append(b, p+"  },"...)
 	pr := &r.Properties
-	b = append(b, ","+p+`  "properties": {`...)
+	b = append(b, p+`  "properties": {`...)
 	if pr.Container != "" {
 		b = append(b, p+`    "container": `...)
 		b = appendString(b, pr.Container)
 		b = append(b, ',')
+	}
+	if len(pr.Controls) > 0 {
+		b = append(b, p+`    "controls": [`...)
+		for i, id := range pr.Controls {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, p+"      "...)
+			b = appendString(b, id)
+		}
+		b = append(b, p+"    ],"...)
 	}
 	b = append(b, p+`    "object": {`...)
 	o := &pr.Object

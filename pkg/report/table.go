@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -108,6 +109,33 @@ func Table(out io.Writer, r *Report) error {
 			w.WriteByte(' ')
 			w.WriteString(f.Message)
 			w.WriteByte('\n')
+			if ids := f.ControlIDs(); len(ids) > 1 {
+				w.WriteString(blank + "also: ")
+				for j, id := range ids[1:] {
+					if j > 0 {
+						w.WriteString(", ")
+					}
+					w.WriteString(id)
+					if !slices.ContainsFunc(f.Also, func(a *finding.Finding) bool { return a.ControlID == id && a.Suppressed == nil }) {
+						w.WriteString(" (suppressed)")
+					}
+				}
+				w.WriteByte('\n')
+			}
+			if len(f.Renders) > 0 {
+				w.WriteString(blank + "also in: ")
+				w.WriteString(renderList(f.Renders, 5))
+				w.WriteByte('\n')
+			}
+			if f.Expired != nil && f.Suppressed == nil {
+				w.WriteString(blank + "suppression expired ")
+				w.WriteString(f.Expired.Expires)
+				w.WriteString(" (")
+				w.WriteString(f.Expired.Kind)
+				w.WriteString("): ")
+				w.WriteString(f.Expired.Reason)
+				w.WriteByte('\n')
+			}
 			if f.Suppressed != nil {
 				w.WriteString(blank + "suppressed (")
 				w.WriteString(f.Suppressed.Kind)
@@ -136,7 +164,11 @@ func Table(out io.Writer, r *Report) error {
 	if len(parts) > 0 {
 		counts = strings.Join(parts, ", ")
 	}
-	fmt.Fprintf(w, "%d objects in %d inputs", s.Objects, s.Inputs)
+	in := r.Scanned
+	if in == "" {
+		in = fmt.Sprintf("%d inputs", s.Inputs)
+	}
+	fmt.Fprintf(w, "%d objects in %s", s.Objects, in)
 	if s.Folded > 0 {
 		fmt.Fprintf(w, " (%d more folded into their controllers)", s.Folded)
 	}
@@ -144,9 +176,32 @@ func Table(out io.Writer, r *Report) error {
 	if s.Suppressed > 0 {
 		fmt.Fprintf(w, "; %d suppressed", s.Suppressed)
 	}
+	if s.Expired > 0 {
+		fmt.Fprintf(w, "; %d expired suppressions", s.Expired)
+	}
+	if s.Hidden > 0 {
+		fmt.Fprintf(w, "; %d findings hidden by filters", s.Hidden)
+	}
 	if s.Errors > 0 {
 		fmt.Fprintf(w, "; %d input errors", s.Errors)
 	}
 	fmt.Fprintln(w)
 	return w.Flush()
+}
+
+// renderList names renders, at most max of them.
+func renderList(rs []finding.Render, max int) string {
+	var parts []string
+	for i, r := range rs {
+		if i == max {
+			parts = append(parts, fmt.Sprintf("and %d more", len(rs)-max))
+			break
+		}
+		s := r.Object.String()
+		if r.Origin != "" {
+			s += " (" + r.Origin + ")"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -42,7 +42,7 @@ func probeControl(id, name string, get func(c *corev1.Container) *corev1.Probe, 
 			}
 			for _, c := range p.Workload.Containers {
 				if c.Kind == inventory.Regular && get(c.Container) == nil {
-					p.ReportContainer(c.Name, c.Path, "%s %q has no %s probe", c.Kind, c.Name, name)
+					p.ReportContainer(c.Name, c.Field(name+"Probe"), "%s %q has no %s probe", c.Kind, c.Name, name)
 				}
 			}
 		},

@@ -39,7 +39,7 @@ var defaultSA = &control.Control{
 		w := p.Workload
 		if name, path := Name(w); name == "default" {
 			if path == "" {
-				path = w.SpecPath
+				path = w.Field("serviceAccountName")
 			}
 			p.Report(path, "pod runs as the default ServiceAccount")
 		}
@@ -125,9 +125,9 @@ var automount = &control.Control{
 			if v, ok := e.Object.Content["automountServiceAccountToken"].(bool); ok && !v {
 				return // the account opts out and the pod does not override it
 			}
-			p.Report(w.SpecPath, "neither the pod nor ServiceAccount %q disables automountServiceAccountToken", sa)
+			p.Report(w.Field("automountServiceAccountToken"), "neither the pod nor ServiceAccount %q disables automountServiceAccountToken", sa)
 			return
 		}
-		p.Report(w.SpecPath, "pod does not set automountServiceAccountToken: false (ServiceAccount %q)", sa)
+		p.Report(w.Field("automountServiceAccountToken"), "pod does not set automountServiceAccountToken: false (ServiceAccount %q)", sa)
 	},
 }

@@ -245,7 +245,7 @@ var noSecurityProfile = &control.Control{
 			return
 		}
 		for _, c := range w.Containers {
-			at := c.Path
+			at := c.Field("securityContext.seccompProfile")
 			if s := w.SeccompProfile(c); s.Set() {
 				if s.Value.Type != corev1.SeccompProfileTypeUnconfined {
 					continue

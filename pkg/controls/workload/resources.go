@@ -32,7 +32,7 @@ func resourceControl(id, title string, sev finding.Severity, kind string, res co
 			}
 			for _, c := range p.Workload.Containers {
 				if c.Kind != inventory.Ephemeral && c.Declared&want == 0 {
-					p.ReportContainer(c.Name, c.Field("resources."+kind), "%s %q sets no %s %s", c.Kind, c.Name, res, kind[:len(kind)-1])
+					p.ReportContainer(c.Name, c.Field("resources."+kind+"."+string(res)), "%s %q sets no %s %s", c.Kind, c.Name, res, kind[:len(kind)-1])
 				}
 			}
 		},

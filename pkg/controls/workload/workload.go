@@ -88,7 +88,7 @@ var rootGroup = &control.Control{
 			case !s.Set() && !windows:
 				// Without runAsGroup the primary group is the image's
 				// user's, and root's (0) when the image names none.
-				p.ReportContainer(c.Name, c.Field("securityContext"), "%s %q sets no runAsGroup: it runs with the image's group, root unless the image says otherwise", c.Kind, c.Name)
+				p.ReportContainer(c.Name, c.Field("securityContext.runAsGroup"), "%s %q sets no runAsGroup: it runs with the image's group, root unless the image says otherwise", c.Kind, c.Name)
 			}
 		}
 		if sc := w.Spec.SecurityContext; sc != nil {

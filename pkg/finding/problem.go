@@ -1,0 +1,140 @@
+package finding
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Problem is one thing to fix: the findings of every control that reports
+// the same field of the same object, and the same source line in every
+// render of it. Reports list and count problems.
+//
+// The rules:
+//   - findings on one field of one object (same path) are one problem,
+//     whichever controls report it: a hostPath volume, an added capability;
+//   - problems at one source position with the same controls, in
+//     different objects or renders (a kustomize base built by several
+//     overlays, a Helm template rendered in a loop), are one problem that
+//     lists the other renders;
+//   - suppressions stay per control: a suppression of one control leaves
+//     the problem open for the others, and a problem is suppressed only
+//     when all its findings are.
+type Problem struct {
+	// Finding is the primary finding: the most severe unsuppressed one
+	// (the most severe of all when every one is suppressed). Its
+	// severity, message and position are the problem's.
+	*Finding
+	// Also are the other controls' findings, most severe first.
+	Also []*Finding
+	// Renders are the other objects or renders in which the same source
+	// line has the same problem.
+	Renders []Render
+}
+
+// Render names one object rendered from a shared source.
+type Render struct {
+	Object object.Ref `json:"object"`
+	Origin string     `json:"origin,omitempty"`
+}
+
+// Findings returns the primary finding and the others.
+func (p *Problem) Findings() []*Finding {
+	return append([]*Finding{p.Finding}, p.Also...)
+}
+
+// Open reports whether a finding of the problem is unsuppressed.
+func (p *Problem) Open() bool { return p.Suppressed == nil }
+
+// ControlIDs returns the IDs of the problem's controls, primary first,
+// each once (one control may report one field for several containers).
+func (p *Problem) ControlIDs() []string {
+	ids := []string{p.ControlID}
+	for _, f := range p.Also {
+		if !slices.Contains(ids, f.ControlID) {
+			ids = append(ids, f.ControlID)
+		}
+	}
+	return ids
+}
+
+// Merge groups findings, sorted by Compare, into problems, in the order of
+// their first findings.
+func Merge(fs []*Finding) []*Problem {
+	type fieldKey struct {
+		obj    object.Ref
+		at     object.Position
+		file   string
+		origin string
+		path   string
+	}
+	byField := make(map[fieldKey]int, len(fs))
+	var groups [][]*Finding
+	for _, f := range fs {
+		k := fieldKey{f.Object, f.ObjectAt, f.Position.File, f.Origin, f.Path}
+		if i, ok := byField[k]; ok {
+			if !slices.ContainsFunc(groups[i], func(g *Finding) bool { return g.ControlID == f.ControlID && g.Message == f.Message }) {
+				groups[i] = append(groups[i], f)
+			}
+			continue
+		}
+		byField[k] = len(groups)
+		groups = append(groups, []*Finding{f})
+	}
+	type lineKey struct {
+		pos      object.Position
+		path     string
+		controls string
+	}
+	byLine := map[lineKey]*Problem{}
+	out := make([]*Problem, 0, len(groups))
+	for _, g := range groups {
+		p := newProblem(g)
+		if p.Position.File == "" || p.Position.Line == 0 {
+			out = append(out, p)
+			continue
+		}
+		k := lineKey{p.Position, p.Path, strings.Join(sortedIDs(g), ",")}
+		first, ok := byLine[k]
+		if !ok {
+			byLine[k] = p
+			out = append(out, p)
+			continue
+		}
+		r := Render{Object: p.Object, Origin: p.Origin}
+		if (r != Render{Object: first.Object, Origin: first.Origin}) && !slices.Contains(first.Renders, r) {
+			first.Renders = append(first.Renders, r)
+		}
+	}
+	return out
+}
+
+func newProblem(g []*Finding) *Problem {
+	if len(g) == 1 {
+		return &Problem{Finding: g[0]}
+	}
+	slices.SortStableFunc(g, func(a, b *Finding) int {
+		if (a.Suppressed == nil) != (b.Suppressed == nil) {
+			if a.Suppressed == nil {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(b.Severity, a.Severity); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ControlID, b.ControlID)
+	})
+	return &Problem{Finding: g[0], Also: g[1:]}
+}
+
+func sortedIDs(g []*Finding) []string {
+	ids := make([]string, len(g))
+	for i, f := range g {
+		ids[i] = f.ControlID
+	}
+	slices.Sort(ids)
+	return ids
+}
