@@ -36,7 +36,7 @@ type jsonFinding struct {
 	Suppressed  *finding.Suppression `json:"suppressed,omitempty"`
 	// Controls are the IDs of every control reporting the problem, this
 	// finding's first; Also details the others.
-	Controls []string            `json:"controls"`
+	Controls []string             `json:"controls"`
 	Also     []jsonAlso           `json:"also,omitempty"`
 	Renders  []finding.Render     `json:"renders,omitempty"`
 	Expired  *finding.Suppression `json:"expiredSuppression,omitempty"`

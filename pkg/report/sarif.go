@@ -1,9 +1,9 @@
 package report
 
 import (
+	"bufio"
 	"crypto/sha256"
 	hexenc "encoding/hex"
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
