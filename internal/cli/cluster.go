@@ -12,7 +12,6 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/controller"
 	"github.com/kubeguard/kubeguard/pkg/engine"
-	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/object"
@@ -23,12 +22,10 @@ type clusterFlags struct {
 	kubeconfig   string
 	context      string
 	namespace    string
-	output       string
-	failOn       string
+	out          outputFlags
 	configPath   string
 	pssVersion   string
 	writeReports bool
-	color        string
 }
 
 func newClusterCmd(s *streams) *cobra.Command {
@@ -51,19 +48,17 @@ func newClusterCmd(s *streams) *cobra.Command {
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster configuration, then $KUBECONFIG and ~/.kube/config)")
 	fl.StringVar(&f.context, "context", "", "kubeconfig context")
 	fl.StringVarP(&f.namespace, "namespace", "n", "", "scan only this namespace (cluster-scoped objects are still read)")
-	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json, sarif, junit, policyreport")
-	fl.StringVar(&f.failOn, "fail-on", "high", "exit 1 when an unsuppressed finding is at or above this severity")
+	f.out.register(fl, "table, json, sarif, junit, policyreport")
 	fl.StringVar(&f.configPath, "config", "", "configuration file (.kubeguard.yaml)")
 	fl.StringVar(&f.pssVersion, "pss-version", "latest", "Pod Security Standards version to evaluate")
 	fl.BoolVar(&f.writeReports, "write-reports", false, "write PolicyReports and a ClusterPolicyReport into the cluster (needs the CRDs of deploy/crds)")
-	fl.StringVar(&f.color, "color", "auto", "colour the table: auto, always, never")
 	return cmd
 }
 
 func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
-	failOn, err := finding.ParseSeverity(f.failOn)
+	outs, err := f.out.parse(nil)
 	if err != nil {
-		return usageErr("--fail-on: %v", err)
+		return err
 	}
 	var cfg *config.Config
 	if f.configPath != "" {
@@ -73,6 +68,9 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	}
 	cat, eng, err := newEngine(cfg, f.pssVersion, engine.Options{Live: true})
 	if err != nil {
+		return err
+	}
+	if err := f.out.checkControls(catalogIDs(cat)); err != nil {
 		return err
 	}
 	rc, err := restConfig(f.kubeconfig, f.context)
@@ -108,11 +106,12 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	}
 	res := stream.Finish()
 	rep := &report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat, Findings: res.Findings,
-		Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: 1, Folded: st.Folded, FailOn: failOn, Color: useColor(f.color, s), UIDs: uids}
-	if err := report.Write(s.out, f.output, rep); err != nil {
-		return usageErr("%v", err)
+		Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: 1, Folded: st.Folded, UIDs: uids, Scanned: "the cluster"}
+	if f.namespace != "" {
+		rep.Scanned = "namespace " + f.namespace
 	}
-	fmt.Fprintf(s.err, "kubeguard: read %d objects (%d more folded into their controllers) in %d list requests, %.2fs; finished evaluating and reported in %.2fs more\n",
+	f.out.apply(rep, s)
+	fmt.Fprintf(s.err, "kubeguard: read %d objects (%d more folded into their controllers) in %d list requests, %.2fs; finished evaluating in %.2fs more\n",
 		st.Objects, st.Folded, st.Requests, listed.Seconds(), (time.Since(start) - listed).Seconds())
 	if f.writeReports {
 		n, err := controller.WriteReports(ctx, dyn, rep, f.namespace, nil)
@@ -121,11 +120,5 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 		}
 		fmt.Fprintf(s.err, "kubeguard: wrote %d policy reports\n", n)
 	}
-	switch {
-	case res.HasErrors():
-		return &exitError{code: ExitError}
-	case rep.Summarize().Failed:
-		return &exitError{code: ExitFindings}
-	}
-	return nil
+	return finish(s, &f.out, outs, rep)
 }

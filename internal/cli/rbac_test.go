@@ -144,7 +144,7 @@ func TestNetpolRejectsInvalidPolicies(t *testing.T) {
 		t.Errorf("exit %d", code)
 	}
 	// scan says the same
-	if code, out, _ := run(t, "", "scan", f); code != ExitError || !strings.Contains(out, "may not specify both ipBlock and another peer") {
+	if code, _, out := run(t, "", "scan", f); code != ExitError || !strings.Contains(out, "may not specify both ipBlock and another peer") {
 		t.Errorf("scan: exit %d\n%s", code, out)
 	}
 }

@@ -14,23 +14,22 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/dockerfile"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/render"
 	"github.com/kubeguard/kubeguard/pkg/report"
 )
 
 type scanFlags struct {
-	output         string
-	failOn         string
-	configPath     string
-	showSuppressed bool
-	pssVersion     string
-	color          string
-	noRender       bool
-	maxDocSize     string
-	scope          string
-	verbose        bool
-	helm           render.Helm
+	out        outputFlags
+	configPath string
+	pssVersion string
+	allowEmpty bool
+	noRender   bool
+	maxDocSize string
+	scope      string
+	verbose    bool
+	helm       render.Helm
 }
 
 func newScanCmd(s *streams) *cobra.Command {
@@ -53,12 +52,10 @@ func newScanCmd(s *streams) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json, sarif, junit")
-	fl.StringVar(&f.failOn, "fail-on", "high", "exit 1 when an unsuppressed finding is at or above this severity (info, low, medium, high, critical)")
+	f.out.register(fl, "table, json, sarif, junit, policyreport")
 	fl.StringVar(&f.configPath, "config", "", "configuration file (default: .kubeguard.yaml in the scanned path or a parent)")
-	fl.BoolVar(&f.showSuppressed, "show-suppressed", false, "list suppressed findings too (they are always counted)")
 	fl.StringVar(&f.pssVersion, "pss-version", "latest", "Pod Security Standards version to evaluate (latest or v1.NN)")
-	fl.StringVar(&f.color, "color", "auto", "colour the table: auto (only on a terminal), always, never")
+	fl.BoolVar(&f.allowEmpty, "allow-empty", false, "accept a path that holds no Kubernetes objects (pipelines that scan optional folders)")
 	fl.BoolVar(&f.noRender, "no-render", false, "do not render Helm charts and kustomizations (charts are skipped, kustomization directories read as plain YAML)")
 	fl.StringArrayVarP(&f.helm.ValueFiles, "values", "f", nil, "Helm values file for the scanned charts (repeatable)")
 	fl.StringArrayVar(&f.helm.Set, "set", nil, "Helm value, as with helm --set (repeatable)")
@@ -78,16 +75,9 @@ func usageErr(format string, args ...any) error {
 }
 
 func runScan(s *streams, f *scanFlags, args []string) error {
-	failOn, err := finding.ParseSeverity(f.failOn)
+	outs, err := f.out.parse(args)
 	if err != nil {
-		return usageErr("--fail-on: %v", err)
-	}
-	validFormat := false
-	for _, fm := range report.Formats {
-		validFormat = validFormat || fm == f.output
-	}
-	if !validFormat {
-		return usageErr("--output: unknown format %q (want table, json, sarif or junit)", f.output)
+		return err
 	}
 	lim, err := limits(f.maxDocSize)
 	if err != nil {
@@ -115,6 +105,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	var cat *control.Catalog
 	res := &engine.Result{}
 	var uses []report.ConfigUse
+	var inventories []*inventory.Inventory
 	for _, g := range groups {
 		c, eng, err := newEngine(g.cfg, f.pssVersion, engine.Options{Limits: lim, Namespace: f.helm.Namespace, OneScope: f.scope == "all"})
 		if err != nil {
@@ -129,6 +120,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 		res.Objects += r.Objects
 		res.Inputs += r.Inputs
 		res.Folded += r.Folded
+		inventories = append(inventories, r.Inventory)
 		use := report.ConfigUse{Path: g.path}
 		for _, in := range g.inputs {
 			use.Inputs = append(use.Inputs, in.Name)
@@ -142,33 +134,101 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 			fmt.Fprintf(s.err, "%s applies to %d inputs: %s\n", path, len(use.Inputs), strings.Join(use.Inputs, ", "))
 		}
 	}
+	if err := f.out.checkControls(catalogIDs(cat)); err != nil {
+		return err
+	}
 	if len(groups) > 1 {
 		slices.SortFunc(res.Findings, finding.Compare) // the order each engine gives its own
 	}
 	res.Diagnostics = append(diags, res.Diagnostics...)
+	if !f.allowEmpty {
+		res.Diagnostics = append(res.Diagnostics, emptyPaths(args, inputs, inventories)...)
+	}
 	object.SortDiagnostics(res.Diagnostics)
+	shownDiags, hiddenDiags := f.out.hideDiagnostics(res.Diagnostics)
 	rep := &report.Report{
 		Tool: "kubeguard", Version: Version(), Catalog: cat,
-		Findings: res.Findings, Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: res.Inputs, Folded: res.Folded, Configs: uses,
-		ShowSuppressed: f.showSuppressed, FailOn: failOn, Color: useColor(f.color, s), Scanned: object.Describe(inputs),
+		Findings: res.Findings, Diagnostics: shownDiags, Objects: res.Objects, Inputs: res.Inputs, Folded: res.Folded, Configs: uses,
+		Scanned: object.Describe(inputs), HiddenDiagnostics: hiddenDiags,
 	}
-	if err := report.Write(s.out, f.output, rep); err != nil {
-		return &exitError{code: ExitError, err: err}
+	f.out.apply(rep, s)
+	return finish(s, &f.out, outs, rep)
+}
+
+// finish writes the outputs, says on stderr what a person must know
+// (diagnostics, expired suppressions) and sets the exit code.
+func finish(s *streams, f *outputFlags, outs []output, rep *report.Report) error {
+	rep.Problems()
+	for _, d := range rep.Diagnostics {
+		fmt.Fprintln(s.err, d.String())
 	}
-	// Machine formats carry diagnostics inside; say them on stderr too so
-	// a CI log shows why the exit code is 2.
-	if f.output != "table" {
-		for _, d := range res.Diagnostics {
-			fmt.Fprintln(s.err, d.String())
+	for _, p := range rep.Problems() {
+		for _, x := range p.Findings() {
+			if x.Expired != nil && x.Suppressed == nil {
+				fmt.Fprintf(s.err, "%s: note: the %s suppression of %s on %s expired on %s (%s); the finding counts again\n",
+					x.Position, x.Expired.Kind, x.ControlID, x.Object, x.Expired.Expires, x.Expired.Reason)
+			}
 		}
 	}
+	if err := f.write(s, outs, rep); err != nil {
+		return err
+	}
+	sum := rep.Summarize()
 	switch {
-	case res.HasErrors():
+	case sum.Errors > 0:
 		return &exitError{code: ExitError}
-	case rep.Summarize().Failed:
+	case sum.Failed:
 		return &exitError{code: ExitFindings}
 	}
 	return nil
+}
+
+// emptyPaths are errors for named paths that yielded no object: an empty
+// or mistyped directory must not pass a pipeline silently.
+func emptyPaths(args []string, inputs []object.Input, invs []*inventory.Inventory) []object.Diagnostic {
+	found := map[string]bool{}
+	for _, inv := range invs {
+		if inv == nil {
+			continue
+		}
+		for _, e := range inv.Entries() {
+			found[e.Object.Source.File] = true
+		}
+	}
+	var out []object.Diagnostic
+	for _, a := range args {
+		if a == "-" {
+			continue
+		}
+		if _, err := os.Stat(a); err != nil {
+			continue // Expand reported it
+		}
+		has := false
+		for _, in := range inputs {
+			if !within(a, in.Name) && !(in.IsRendered() && within(in.Name, a)) {
+				continue
+			}
+			if in.IsRendered() || len(in.Objects) > 0 {
+				has = true // a chart or kustomization: its own diagnostics speak
+				break
+			}
+			if found[in.Name] {
+				has = true
+				break
+			}
+		}
+		if !has {
+			out = append(out, object.Diagnostic{Pos: object.Position{File: a}, Severity: object.SeverityError,
+				Message: "no Kubernetes objects found here (an empty or mistyped path?); --allow-empty accepts it"})
+		}
+	}
+	return out
+}
+
+// within reports whether file is path or inside it.
+func within(path, file string) bool {
+	p, f := filepath.Clean(path), filepath.Clean(file)
+	return p == f || p == "." || strings.HasPrefix(f, p+string(filepath.Separator))
 }
 
 type configGroup struct {

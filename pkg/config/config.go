@@ -48,6 +48,7 @@ type Config struct {
 
 	// Path is the file the configuration was read from ("" for defaults).
 	Path string `yaml:"-"`
+	root *yaml.Node
 }
 
 // Exclusion accepts findings; empty lists match anything. Names and
@@ -159,20 +160,50 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	c := &Config{Path: path}
+	var root yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+		return nil, locate(path, nil, err)
+	}
+	c.root = &root
+	if root.Kind == 0 {
+		return c, nil // empty
+	}
+	// decoding the node again keeps unknown fields errors
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, locate(path, &root, err)
 	}
 	if err := c.Webhook.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, locate(path, &root, err)
 	}
 	for i, e := range c.Exclude {
 		if e.Reason == "" {
-			return nil, fmt.Errorf("%s:%d: exclude[%d] needs a reason", path, e.Line, i)
+			return nil, locate(path, &root, fmt.Errorf("exclude[%d]: an exclusion needs a reason", i))
+		}
+		if len(e.Controls) == 0 {
+			return nil, locate(path, &root, fmt.Errorf(`exclude[%d]: name the controls it accepts (controls: ["*"] for every control)`, i))
 		}
 	}
 	return c, nil
+}
+
+// ValidateIDs checks every control ID or pattern the configuration names
+// with known (true when it names at least one control), reporting each
+// unknown one at its position.
+func (c *Config) ValidateIDs(known func(string) bool) error {
+	var errs []error
+	for _, id := range c.IDs() {
+		if known(id) {
+			continue
+		}
+		e := &Error{File: c.Path, Msg: fmt.Sprintf("unknown control ID %q (see `kubeguard controls`)", id)}
+		if n := find(c.root, func(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Value == id }); n != nil {
+			e.Line, e.Column = n.Line, n.Column
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
 }
 
 // IDs returns every control ID the configuration mentions, for validation.

@@ -5,6 +5,7 @@ package control
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -297,11 +298,31 @@ func (c *Catalog) Get(id string) (*Control, bool) {
 	return ctl, ok
 }
 
-// Validate returns an error naming every unknown ID.
+// Match returns the controls whose ID matches pattern: an ID, or a glob
+// such as PSS-* (case-insensitive).
+func (c *Catalog) Match(pattern string) []*Control {
+	if ctl, ok := c.Get(pattern); ok {
+		return []*Control{ctl}
+	}
+	if !strings.ContainsAny(pattern, "*?[") {
+		return nil
+	}
+	var out []*Control
+	up := strings.ToUpper(pattern)
+	for _, ctl := range c.list {
+		if ok, _ := path.Match(up, ctl.ID); ok {
+			out = append(out, ctl)
+		}
+	}
+	return out
+}
+
+// Validate returns an error naming every ID or pattern that matches no
+// control.
 func (c *Catalog) Validate(ids []string) error {
 	var bad []string
 	for _, id := range ids {
-		if _, ok := c.Get(id); !ok {
+		if len(c.Match(id)) == 0 {
 			bad = append(bad, id)
 		}
 	}

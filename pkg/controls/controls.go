@@ -40,6 +40,9 @@ func Catalog(opts Options) (*control.Catalog, error) {
 		if v, err = api.ParseVersion(opts.PSSVersion); err != nil {
 			return nil, fmt.Errorf("--pss-version: %v", err)
 		}
+		if !v.Latest() && pss.Newest.Older(v) {
+			return nil, fmt.Errorf("--pss-version %s: newer than the newest policy kubeguard knows (%s); use latest", opts.PSSVersion, pss.Newest)
+		}
 	}
 	p, err := pss.Controls(v)
 	if err != nil {

@@ -78,10 +78,11 @@ func New(opts Options) (*Engine, error) {
 	if cfg == nil {
 		cfg = &config.Config{}
 	}
-	if err := opts.Catalog.Validate(cfg.IDs()); err != nil {
-		if cfg.Path != "" {
-			return nil, fmt.Errorf("%s: %v", cfg.Path, err)
+	if cfg.Path != "" {
+		if err := cfg.ValidateIDs(func(id string) bool { return len(opts.Catalog.Match(id)) > 0 }); err != nil {
+			return nil, err
 		}
+	} else if err := opts.Catalog.Validate(cfg.IDs()); err != nil {
 		return nil, err
 	}
 	e := &Engine{cat: opts.Catalog, cfg: cfg, lim: opts.Limits, workers: opts.Workers, now: opts.Now,
@@ -116,9 +117,15 @@ func New(opts Options) (*Engine, error) {
 			go c.Prepare()
 		}
 	}
-	for id, s := range cfg.Severity {
-		c, _ := opts.Catalog.Get(id)
-		e.severity[c.ID] = s
+	// exact IDs override patterns, whatever the map's order
+	for _, exact := range []bool{false, true} {
+		for id, s := range cfg.Severity {
+			if _, ok := opts.Catalog.Get(id); ok == exact {
+				for _, c := range opts.Catalog.Match(id) {
+					e.severity[c.ID] = s
+				}
+			}
+		}
 	}
 	return e, nil
 }

@@ -87,8 +87,8 @@ func (e *Engine) annotationSuppressions(o *object.Object, w *inventory.Workload)
 				continue
 			}
 			id, ctr, _ := strings.Cut(entry, "@")
-			c, ok := e.cat.Get(id)
-			if !ok {
+			cs := e.cat.Match(id)
+			if len(cs) == 0 {
 				bad(AnnotationIgnore, "unknown control ID %q", id)
 				continue
 			}
@@ -96,7 +96,9 @@ func (e *Engine) annotationSuppressions(o *object.Object, w *inventory.Workload)
 				bad(AnnotationIgnore, "no container named %q", ctr)
 				continue
 			}
-			out = append(out, annSuppression{control: c.ID, container: ctr, reason: reason, until: until})
+			for _, c := range cs {
+				out = append(out, annSuppression{control: c.ID, container: ctr, reason: reason, until: until})
+			}
 		}
 	}
 	return out, diags
@@ -140,7 +142,7 @@ func (e *Engine) suppress(f *finding.Finding, anns []annSuppression) {
 }
 
 func matchExclusion(x config.Exclusion, f *finding.Finding) bool {
-	return matchAny(x.Controls, f.ControlID, strings.EqualFold) &&
+	return matchAny(x.Controls, f.ControlID, func(p, id string) bool { return glob(strings.ToUpper(p), id) }) &&
 		matchAny(x.Kinds, f.Object.Kind, strings.EqualFold) &&
 		matchAny(x.Namespaces, f.Object.Namespace, glob) &&
 		matchAny(x.Names, f.Object.Name, glob)
@@ -168,7 +170,7 @@ func enabled(cat *control.Catalog, cfg *config.Config) map[string]bool {
 	on := map[string]bool{}
 	only := map[string]bool{}
 	for _, id := range cfg.Controls.Enable {
-		if c, ok := cat.Get(id); ok {
+		for _, c := range cat.Match(id) {
 			only[c.ID] = true
 		}
 	}
@@ -176,7 +178,7 @@ func enabled(cat *control.Catalog, cfg *config.Config) map[string]bool {
 		on[c.ID] = len(only) == 0 || only[c.ID]
 	}
 	for _, id := range cfg.Controls.Disable {
-		if c, ok := cat.Get(id); ok {
+		for _, c := range cat.Match(id) {
 			on[c.ID] = false
 		}
 	}

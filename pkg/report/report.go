@@ -31,6 +31,10 @@ type Report struct {
 	FailOn finding.Severity
 	// Color enables ANSI colours in the table.
 	Color bool
+	// GroupBy groups the table by object (default), control, file or
+	// namespace; SummaryOnly prints counts instead of findings.
+	GroupBy     string
+	SummaryOnly bool
 	// UIDs name the live objects of a cluster scan (policy reports cite
 	// them).
 	UIDs map[object.Ref]string
@@ -38,6 +42,8 @@ type Report struct {
 	Configs []ConfigUse
 	// Filter selects the findings shown and counted (nil: all).
 	Filter *Filter
+	// HiddenDiagnostics counts the diagnostics of excluded files.
+	HiddenDiagnostics int
 	// MaxResults caps the results of a SARIF run (0: GitHub's 25,000).
 	MaxResults int
 	// Scanned says in words what was read ("1 file"), for the summary
@@ -112,7 +118,9 @@ type Summary struct {
 	Hidden int `json:"hidden,omitempty"`
 	// Expired counts findings whose suppression has expired.
 	Expired int `json:"expiredSuppressions,omitempty"`
-	Errors  int `json:"inputErrors"`
+	// HiddenDiagnostics counts diagnostics of excluded files.
+	HiddenDiagnostics int `json:"hiddenDiagnostics,omitempty"`
+	Errors            int `json:"inputErrors"`
 	// Failed is true when an unsuppressed problem is at or above FailOn.
 	Failed bool `json:"failed"`
 }
@@ -120,7 +128,7 @@ type Summary struct {
 // Summarize counts r's problems.
 func (r *Report) Summarize() Summary {
 	ps := r.Problems()
-	s := Summary{Objects: r.Objects, Inputs: r.Inputs, Folded: r.Folded, BySeverity: map[string]int{}, Hidden: r.merged.hidden}
+	s := Summary{Objects: r.Objects, Inputs: r.Inputs, Folded: r.Folded, BySeverity: map[string]int{}, Hidden: r.merged.hidden, HiddenDiagnostics: r.HiddenDiagnostics}
 	for _, p := range ps {
 		for _, f := range p.Findings() {
 			if f.Expired != nil && f.Suppressed == nil {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -37,7 +38,9 @@ func spaces(n int) string {
 	return manySpaces[:n]
 }
 
-// Table writes findings grouped by object, then diagnostics and a summary.
+// Table writes findings grouped by object (or by GroupBy), then a
+// summary; with SummaryOnly, counts instead of findings. Diagnostics are
+// the caller's to print (on stderr).
 func Table(out io.Writer, r *Report) error {
 	w := bufio.NewWriter(out)
 	paint := func(s finding.Severity, text string) string {
@@ -46,55 +49,136 @@ func Table(out io.Writer, r *Report) error {
 		}
 		return severityColor[s] + text + "\x1b[0m"
 	}
+	if r.SummaryOnly {
+		writeCounts(w, r, paint)
+	} else {
+		writeFindings(w, r, paint)
+	}
+	s := r.Summarize()
+	var parts []string
+	for sev := finding.Critical; sev >= finding.Info; sev-- {
+		if n := s.BySeverity[sev.String()]; n > 0 {
+			parts = append(parts, paint(sev, fmt.Sprintf("%d %s", n, sev)))
+		}
+	}
+	counts := "no findings"
+	if len(parts) > 0 {
+		counts = strings.Join(parts, ", ")
+	}
+	in := r.Scanned
+	if in == "" {
+		in = fmt.Sprintf("%d inputs", s.Inputs)
+	}
+	fmt.Fprintf(w, "%d objects in %s", s.Objects, in)
+	if s.Folded > 0 {
+		fmt.Fprintf(w, " (%d more folded into their controllers)", s.Folded)
+	}
+	fmt.Fprintf(w, ": %s", counts)
+	if s.Suppressed > 0 {
+		fmt.Fprintf(w, "; %d suppressed", s.Suppressed)
+	}
+	if s.Expired > 0 {
+		fmt.Fprintf(w, "; %d expired suppressions", s.Expired)
+	}
+	if s.Hidden > 0 {
+		fmt.Fprintf(w, "; %d findings hidden by filters", s.Hidden)
+	}
+	if s.Errors > 0 {
+		fmt.Fprintf(w, "; %d input errors", s.Errors)
+	}
+	fmt.Fprintln(w)
+	return w.Flush()
+}
+
+func writeFindings(w *bufio.Writer, r *Report, paint func(finding.Severity, string) string) {
 	listed := r.Listed()
-	// group by object, in order of first appearance (findings are sorted
-	// by position, so an object's findings are mostly contiguous)
+	// group in order of first appearance (findings are sorted by
+	// position, so an object's findings are mostly contiguous)
 	type group struct {
-		ref    object.Ref
-		first  object.Position
-		origin string
-		items  []int
+		first *finding.Problem
+		items []int
 	}
 	type groupKey struct {
 		file string
 		ref  object.Ref
+		id   string
+	}
+	by := r.GroupBy
+	key := func(p *finding.Problem) groupKey {
+		switch by {
+		case "control":
+			return groupKey{id: p.ControlID}
+		case "file":
+			return groupKey{file: p.Position.File}
+		case "namespace":
+			return groupKey{id: p.Object.Namespace}
+		}
+		return groupKey{file: p.Position.File, ref: p.Object}
 	}
 	var groups []*group
 	idx := map[groupKey]*group{}
-	for i, f := range listed {
-		k := groupKey{f.Position.File, f.Object}
+	for i, p := range listed {
+		k := key(p)
 		g, ok := idx[k]
 		if !ok {
-			g = &group{ref: f.Object, first: f.Position, origin: f.Origin}
+			g = &group{first: p}
 			idx[k] = g
 			groups = append(groups, g)
 		}
 		g.items = append(g.items, i)
 	}
+	if by == "control" || by == "namespace" {
+		// most severe groups first, then by name
+		slices.SortStableFunc(groups, func(a, b *group) int {
+			if by == "control" {
+				if c := cmp.Compare(b.first.Severity, a.first.Severity); c != 0 {
+					return c
+				}
+				return cmp.Compare(a.first.ControlID, b.first.ControlID)
+			}
+			return cmp.Compare(a.first.Object.Namespace, b.first.Object.Namespace)
+		})
+	}
 	// Lines are written field by field, padded as fmt's %-Ns pads (by
-	// characters): large scans list hundreds of thousands of findings.
+	// characters) before they are coloured: large scans list hundreds of
+	// thousands of findings.
 	var sevs [finding.Critical + 1]string
 	for sev := range sevs {
-		sevs[sev] = paint(finding.Severity(sev), strings.ToUpper(finding.Severity(sev).String()))
+		name := strings.ToUpper(finding.Severity(sev).String())
+		sevs[sev] = paint(finding.Severity(sev), name+spaces(8-len(name)))
 	}
 	const blank = "  " + "        " + "  " + "       " + "  " + "                              " + " "
 	var num []byte
 	for _, g := range groups {
-		loc := g.first.File
-		if loc == "" {
-			loc = "(cluster)"
+		f := g.first
+		switch by {
+		case "control":
+			w.WriteString(f.ControlID)
+			if c := r.control(f.ControlID); c != nil {
+				w.WriteString("  " + c.Title)
+			}
+		case "file":
+			w.WriteString(orCluster(f.Position.File))
+		case "namespace":
+			if f.Object.Namespace == "" {
+				w.WriteString("(cluster-scoped)")
+			} else {
+				w.WriteString("namespace " + f.Object.Namespace)
+			}
+		default:
+			loc := orCluster(f.Position.File)
+			if f.Origin != "" {
+				loc += "  (" + f.Origin + ")"
+			}
+			w.WriteString(f.Object.String())
+			w.WriteString("  ")
+			w.WriteString(loc)
 		}
-		if g.origin != "" {
-			loc += "  (" + g.origin + ")"
-		}
-		w.WriteString(g.ref.String())
-		w.WriteString("  ")
-		w.WriteString(loc)
 		w.WriteByte('\n')
 		for _, i := range g.items {
 			f := listed[i]
 			w.WriteString("  ")
-			pad(w, sevs[f.Severity], 8)
+			w.WriteString(sevs[f.Severity])
 			w.WriteString("  ")
 			num = num[:0]
 			if f.Position.Line > 0 {
@@ -102,13 +186,34 @@ func Table(out io.Writer, r *Report) error {
 				num = append(num, ':')
 				num = strconv.AppendInt(num, int64(f.Position.Column), 10)
 			}
-			w.Write(num)
-			w.WriteString(spaces(7 - len(num)))
-			w.WriteString("  ")
-			pad(w, f.ControlID, 30)
-			w.WriteByte(' ')
-			w.WriteString(f.Message)
-			w.WriteByte('\n')
+			if by == "control" || by == "namespace" {
+				// SEV  CONTROL  object: message, then where on a line of its own
+				w.WriteString(spaces(9))
+				pad(w, f.ControlID, 30)
+				w.WriteByte(' ')
+				w.WriteString(f.Object.String())
+				w.WriteString(": ")
+				w.WriteString(f.Message)
+				w.WriteString("\n" + blank + "at ")
+				w.WriteString(orCluster(f.Position.File))
+				if len(num) > 0 {
+					w.WriteByte(':')
+					w.Write(num)
+				}
+				w.WriteByte('\n')
+			} else {
+				w.Write(num)
+				w.WriteString(spaces(7 - len(num)))
+				w.WriteString("  ")
+				pad(w, f.ControlID, 30)
+				w.WriteByte(' ')
+				if by == "file" {
+					w.WriteString(f.Object.String())
+					w.WriteString(": ")
+				}
+				w.WriteString(f.Message)
+				w.WriteByte('\n')
+			}
 			if ids := f.ControlIDs(); len(ids) > 1 {
 				w.WriteString(blank + "also: ")
 				for j, id := range ids[1:] {
@@ -150,43 +255,111 @@ func Table(out io.Writer, r *Report) error {
 		}
 		w.WriteByte('\n')
 	}
-	for _, d := range r.Diagnostics {
-		fmt.Fprintln(w, d.String())
+}
+
+func orCluster(file string) string {
+	if file == "" {
+		return "(cluster)"
 	}
-	s := r.Summarize()
-	var parts []string
-	for sev := finding.Critical; sev >= finding.Info; sev-- {
-		if n := s.BySeverity[sev.String()]; n > 0 {
-			parts = append(parts, paint(sev, fmt.Sprintf("%d %s", n, sev)))
+	return file
+}
+
+// writeCounts writes the --summary tables: problems by control, by file
+// and by object (the most first), and suppression counts.
+func writeCounts(w *bufio.Writer, r *Report, paint func(finding.Severity, string) string) {
+	type row struct {
+		name  string
+		sev   finding.Severity // the most severe
+		n     int
+		bySev [finding.Critical + 1]int
+	}
+	tally := func(key func(*finding.Problem) string) []*row {
+		idx := map[string]*row{}
+		var rows []*row
+		for _, p := range r.Problems() {
+			if !p.Open() {
+				continue
+			}
+			k := key(p)
+			rw, ok := idx[k]
+			if !ok {
+				rw = &row{name: k}
+				idx[k] = rw
+				rows = append(rows, rw)
+			}
+			rw.n++
+			rw.bySev[p.Severity]++
+			rw.sev = max(rw.sev, p.Severity)
+		}
+		slices.SortStableFunc(rows, func(a, b *row) int {
+			for s := finding.Critical; s >= finding.Info; s-- {
+				if c := cmp.Compare(b.bySev[s], a.bySev[s]); c != 0 {
+					return c
+				}
+			}
+			return cmp.Compare(a.name, b.name)
+		})
+		return rows
+	}
+	sevCounts := func(rw *row) string {
+		var parts []string
+		for s := finding.Critical; s >= finding.Info; s-- {
+			if rw.bySev[s] > 0 {
+				parts = append(parts, paint(s, fmt.Sprintf("%d %s", rw.bySev[s], s)))
+			}
+		}
+		return strings.Join(parts, ", ")
+	}
+	section := func(title string, rows []*row, limit int, label func(*row) string) {
+		if len(rows) == 0 {
+			return
+		}
+		shown := rows
+		if limit > 0 && len(rows) > limit {
+			shown = rows[:limit]
+			title += fmt.Sprintf(" (top %d of %d)", limit, len(rows))
+		}
+		w.WriteString(title + "\n")
+		width := 0
+		for _, rw := range shown {
+			width = max(width, utf8.RuneCountInString(label(rw)))
+		}
+		for _, rw := range shown {
+			w.WriteString("  ")
+			pad(w, label(rw), width)
+			fmt.Fprintf(w, "  %6d  %s\n", rw.n, sevCounts(rw))
+		}
+		w.WriteByte('\n')
+	}
+	section("By control", tally(func(p *finding.Problem) string { return p.ControlID }), 0, func(rw *row) string {
+		if c := r.control(rw.name); c != nil {
+			return rw.name + "  " + c.Title
+		}
+		return rw.name
+	})
+	section("By file", tally(func(p *finding.Problem) string { return orCluster(p.Position.File) }), 20, func(rw *row) string { return rw.name })
+	section("By namespace", tally(func(p *finding.Problem) string {
+		if p.Object.Namespace == "" {
+			return "(cluster-scoped)"
+		}
+		return p.Object.Namespace
+	}), 20, func(rw *row) string { return rw.name })
+	section("Top objects", tally(func(p *finding.Problem) string { return p.Object.String() }), 10, func(rw *row) string { return rw.name })
+	var expired []string
+	for _, p := range r.Problems() {
+		for _, f := range p.Findings() {
+			if f.Expired != nil && f.Suppressed == nil {
+				expired = append(expired, fmt.Sprintf("  %s on %s: %s suppression expired %s (%s)", f.ControlID, f.Object, f.Expired.Kind, f.Expired.Expires, f.Expired.Reason))
+			}
 		}
 	}
-	counts := "no findings"
-	if len(parts) > 0 {
-		counts = strings.Join(parts, ", ")
+	if len(expired) > 0 {
+		w.WriteString("Expired suppressions\n")
+		for _, e := range expired {
+			w.WriteString(e + "\n")
+		}
+		w.WriteByte('\n')
 	}
-	in := r.Scanned
-	if in == "" {
-		in = fmt.Sprintf("%d inputs", s.Inputs)
-	}
-	fmt.Fprintf(w, "%d objects in %s", s.Objects, in)
-	if s.Folded > 0 {
-		fmt.Fprintf(w, " (%d more folded into their controllers)", s.Folded)
-	}
-	fmt.Fprintf(w, ": %s", counts)
-	if s.Suppressed > 0 {
-		fmt.Fprintf(w, "; %d suppressed", s.Suppressed)
-	}
-	if s.Expired > 0 {
-		fmt.Fprintf(w, "; %d expired suppressions", s.Expired)
-	}
-	if s.Hidden > 0 {
-		fmt.Fprintf(w, "; %d findings hidden by filters", s.Hidden)
-	}
-	if s.Errors > 0 {
-		fmt.Fprintf(w, "; %d input errors", s.Errors)
-	}
-	fmt.Fprintln(w)
-	return w.Flush()
 }
 
 // renderList names renders, at most max of them.

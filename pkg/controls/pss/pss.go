@@ -113,6 +113,12 @@ var idOverrides = map[string]string{
 
 // ControlID returns the kubeguard control ID of a PSS check ID:
 // hostNamespaces -> PSS-HOST-NAMESPACES.
+// Newest is the newest Pod Security Standards version the linked
+// k8s.io/pod-security-admission knows (its release, v0.N -> v1.N; a test
+// holds the two together). A newer --pss-version would silently evaluate
+// as this one.
+var Newest = api.MajorMinorVersion(1, 37)
+
 func ControlID(check string) string {
 	if id, ok := idOverrides[check]; ok {
 		return id

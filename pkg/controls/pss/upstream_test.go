@@ -2,8 +2,10 @@ package pss_test
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -112,5 +114,17 @@ func TestOlderVersion(t *testing.T) {
 		if c.ID == "PSS-HOST-PROBES-LIFECYCLE" {
 			t.Error("v1.0 has no hostProbesAndHostLifecycle check")
 		}
+	}
+}
+
+// Newest follows the linked pod-security-admission release.
+func TestNewestFollowsModule(t *testing.T) {
+	data, err := os.ReadFile("../../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`k8s.io/pod-security-admission v0\.(\d+)\.`).FindSubmatch(data)
+	if m == nil || "v1."+string(m[1]) != pss.Newest.String() {
+		t.Errorf("go.mod links pod-security-admission %q; Newest is %s", m, pss.Newest)
 	}
 }
