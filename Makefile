@@ -2,16 +2,19 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/kubeguard/kubeguard/internal/cli.version=$(VERSION)
 
-.PHONY: manifests build test bench bench-webhook bench-rbac bench-netpol bench-cluster docs fuzz sarif-schema vet test-cluster cluster-up cluster-down
+.PHONY: manifests build test bench bench-webhook bench-rbac bench-netpol bench-cluster docs fuzz schemas vet test-cluster cluster-up cluster-down
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kubeguard ./cmd/kubeguard
 
-# The SARIF test validates against the official SARIF 2.1.0 schema, fetched
-# once into .cache/ (see hack/fetch-sarif-schema).
-sarif-schema: .cache/sarif-schema-2.1.0.json
+# The report tests validate against the official SARIF 2.1.0 schema and the
+# Jenkins JUnit XSD (with xmllint), fetched once into .cache/ (see
+# hack/fetch-schema).
+schemas: .cache/sarif-schema-2.1.0.json .cache/jenkins-junit.xsd
 .cache/sarif-schema-2.1.0.json:
-	$(GO) run ./hack/fetch-sarif-schema $@
+	$(GO) run ./hack/fetch-schema sarif $@
+.cache/jenkins-junit.xsd:
+	$(GO) run ./hack/fetch-schema junit $@
 
 # End-to-end tests run a real kube-apiserver and kube-controller-manager,
 # built once from the release pinned in test/cluster/go.mod into .cache/,
@@ -25,9 +28,9 @@ cluster-up:
 cluster-down:
 	$(GO) run ./hack/cluster down
 
-test: sarif-schema test-cluster
+test: schemas test-cluster
 	$(GO) vet ./...
-	KUBEGUARD_SARIF_SCHEMA=$(CURDIR)/.cache/sarif-schema-2.1.0.json $(GO) test ./...
+	KUBEGUARD_SARIF_SCHEMA=$(CURDIR)/.cache/sarif-schema-2.1.0.json KUBEGUARD_JUNIT_SCHEMA=$(CURDIR)/.cache/jenkins-junit.xsd $(GO) test ./...
 
 bench:
 	$(GO) run ./hack/bench

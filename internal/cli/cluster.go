@@ -110,6 +110,9 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	if f.namespace != "" {
 		rep.Scanned = "namespace " + f.namespace
 	}
+	for _, o := range objs {
+		rep.Checked = append(rep.Checked, report.Checked{Ref: o.Ref})
+	}
 	f.out.apply(rep, s)
 	fmt.Fprintf(s.err, "kubeguard: read %d objects (%d more folded into their controllers) in %d list requests, %.2fs; finished evaluating in %.2fs more\n",
 		st.Objects, st.Folded, st.Requests, listed.Seconds(), (time.Since(start) - listed).Seconds())

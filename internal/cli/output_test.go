@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -223,5 +224,15 @@ func TestConfigErrorPositions(t *testing.T) {
 		if code != ExitError || !strings.Contains(errOut, cfg+want) || strings.Contains(errOut, "config.") || strings.Contains(errOut, "[]string") {
 			t.Errorf("%q: exit %d, stderr %q, want %q", text, code, errOut, want)
 		}
+	}
+}
+
+// A clean run in JUnit is one passing test case per object.
+func TestJUnitCleanRun(t *testing.T) {
+	_, js, _ := run(t, "", "scan", "-o", "json", "../../examples/hardened")
+	objects := int(summaryOf(t, js)["objects"].(float64))
+	code, out, _ := run(t, "", "scan", "-o", "junit", "--fail-on", "info", "../../examples/hardened")
+	if code != ExitOK || objects < 5 || strings.Count(out, `classname="passed"`) != objects || !strings.Contains(out, fmt.Sprintf(`tests="%d" failures="0"`, objects)) {
+		t.Errorf("exit %d, %d objects\n%s", code, objects, out)
 	}
 }

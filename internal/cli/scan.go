@@ -151,6 +151,13 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 		Findings: res.Findings, Diagnostics: shownDiags, Objects: res.Objects, Inputs: res.Inputs, Folded: res.Folded, Configs: uses,
 		Scanned: object.Describe(inputs), HiddenDiagnostics: hiddenDiags,
 	}
+	for _, inv := range inventories {
+		if inv != nil {
+			for _, e := range inv.Entries() {
+				rep.Checked = append(rep.Checked, report.Checked{Ref: e.Object.Ref, Source: e.Object.Source})
+			}
+		}
+	}
 	f.out.apply(rep, s)
 	return finish(s, &f.out, outs, rep)
 }

@@ -50,6 +50,7 @@ func JUnit(w io.Writer, r *Report) error {
 	for _, s := range suites {
 		failures += s.failures
 	}
+	passed := r.Passed()
 
 	b := make([]byte, 0, 64<<10)
 	var werr error
@@ -62,11 +63,11 @@ func JUnit(w io.Writer, r *Report) error {
 	b = append(b, xml.Header...)
 	b = append(b, `<testsuites`...)
 	b = appendAttr(b, "name", r.Tool)
-	b = appendAttrInt(b, "tests", len(listed)+len(errs))
+	b = appendAttrInt(b, "tests", len(listed)+len(passed)+len(errs))
 	b = appendAttrInt(b, "failures", failures)
 	b = appendAttrInt(b, "errors", len(errs))
 	b = append(b, '>')
-	if len(suites) == 0 && len(errs) == 0 {
+	if len(suites) == 0 && len(passed) == 0 && len(errs) == 0 {
 		b = append(b, "</testsuites>\n"...)
 		flush()
 		return werr
@@ -89,12 +90,13 @@ func JUnit(w io.Writer, r *Report) error {
 			b = appendXML(b, f.Object.Name)
 			b = append(b, ' ')
 			b = appendXML(b, f.Path)
-			b = appendCaseAttrs(b, f.ControlID, f.Position)
+			b = appendCaseAttrs(b, f.ControlID)
 			if f.Suppressed != nil {
-				b = append(b, "\n      <skipped"...)
-				b = appendAttr(b, "message", "suppressed: "+f.Suppressed.Reason)
-				b = appendAttr(b, "type", f.Suppressed.Kind)
-				b = append(b, "></skipped>"...)
+				b = append(b, "\n      <skipped>suppressed ("...)
+				b = appendXML(b, f.Suppressed.Kind)
+				b = append(b, "): "...)
+				b = appendXML(b, f.Suppressed.Reason)
+				b = append(b, "</skipped>"...)
 			} else {
 				b = append(b, "\n      <failure"...)
 				b = appendAttr(b, "message", f.Message)
@@ -123,12 +125,27 @@ func JUnit(w io.Writer, r *Report) error {
 		}
 		b = append(b, "\n  </testsuite>"...)
 	}
+	if len(passed) > 0 {
+		// a passing case per object without findings: a clean run is
+		// a count of what passed, not an empty report
+		b = appendSuiteStart(b, "objects without findings", len(passed), 0, 0, 0)
+		for _, c := range passed {
+			b = append(b, "\n    <testcase name=\""...)
+			b = appendXML(b, c.Ref.String())
+			b = appendCaseAttrs(b, "passed")
+			b = append(b, "</testcase>"...)
+			if len(b) > 48<<10 {
+				flush()
+			}
+		}
+		b = append(b, "\n  </testsuite>"...)
+	}
 	if len(errs) > 0 {
 		b = appendSuiteStart(b, "input", len(errs), 0, len(errs), 0)
 		for _, d := range errs {
 			b = append(b, "\n    <testcase name=\""...)
 			b = appendPosition(b, d.Pos)
-			b = appendCaseAttrs(b, "input", d.Pos)
+			b = appendCaseAttrs(b, "input")
 			b = append(b, "\n      <error"...)
 			b = appendAttr(b, "message", d.Message)
 			b = append(b, ` type="input-error">`...)
@@ -153,17 +170,11 @@ func appendSuiteStart(b []byte, name string, tests, failures, errors, skipped in
 }
 
 // appendCaseAttrs closes the name of a test case and writes the rest of
-// its start tag; file and line are left out when unknown, as the
-// omitempty attributes of encoding/xml are.
-func appendCaseAttrs(b []byte, classname string, pos object.Position) []byte {
+// its start tag. Positions are in the failure text: the Jenkins schema
+// most CI systems follow has no file or line attribute.
+func appendCaseAttrs(b []byte, classname string) []byte {
 	b = append(b, '"')
 	b = appendAttr(b, "classname", classname)
-	if pos.File != "" {
-		b = appendAttr(b, "file", pos.File)
-	}
-	if pos.Line != 0 {
-		b = appendAttrInt(b, "line", pos.Line)
-	}
 	return append(b, '>')
 }
 

@@ -40,8 +40,14 @@ func TestJUnitMatchesEncodingXML(t *testing.T) {
 		diags = append(diags, object.Diagnostic{Pos: object.Position{File: s, Line: i, Column: i % 2},
 			Severity: []object.DiagSeverity{object.SeverityError, object.SeverityWarning}[i%2], Message: s})
 	}
+	var checked []Checked
+	for i, s := range strs {
+		checked = append(checked, Checked{Ref: object.Ref{APIVersion: "v1", Kind: "Pod", Namespace: s, Name: "p" + s}, Source: object.Position{File: s, Line: i}})
+	}
+	checked = append(checked, Checked{Ref: fs[1].Object}) // has findings: not a passing case
 	cases := map[string]*Report{
-		"findings and errors": {Tool: "kube<guard>", Catalog: cat, Findings: fs, Diagnostics: diags, ShowSuppressed: true},
+		"findings and errors": {Tool: "kube<guard>", Catalog: cat, Findings: fs, Diagnostics: diags, ShowSuppressed: true, Checked: checked},
+		"clean":               {Tool: "kubeguard", Catalog: cat, Checked: checked},
 		"unsuppressed only":   {Tool: "kubeguard", Catalog: cat, Findings: fs},
 		"errors only":         {Tool: "kubeguard", Catalog: cat, Diagnostics: diags},
 		"nothing":             {Tool: "kubeguard", Catalog: cat},
@@ -85,7 +91,7 @@ func junitReference(w io.Writer, r *Report) error {
 			suites[f.ControlID] = s
 			order = append(order, f.ControlID)
 		}
-		tc := junitCase{Name: fmt.Sprintf("%s %s", f.Object, f.Path), Classname: f.ControlID, File: f.Position.File, Line: f.Position.Line}
+		tc := junitCase{Name: fmt.Sprintf("%s %s", f.Object, f.Path), Classname: f.ControlID}
 		text := fmt.Sprintf("%s\n%s\n", f.Position, f.Message)
 		if f.Origin != "" {
 			text += "rendered by " + f.Origin + "\n"
@@ -94,7 +100,8 @@ func junitReference(w io.Writer, r *Report) error {
 			text += "Remediation: " + c.Remediation + "\n"
 		}
 		if f.Suppressed != nil {
-			tc.Skipped = &junitMessage{Message: "suppressed: " + f.Suppressed.Reason, Type: f.Suppressed.Kind}
+			text := "suppressed (" + f.Suppressed.Kind + "): " + f.Suppressed.Reason
+			tc.Skipped = &text
 			s.Skipped++
 		} else {
 			tc.Failure = &junitMessage{Message: f.Message, Type: f.Severity.String(), Text: text}
@@ -109,12 +116,20 @@ func junitReference(w io.Writer, r *Report) error {
 		out.Tests += s.Tests
 		out.Failures += s.Failures
 	}
+	if passed := r.Passed(); len(passed) > 0 {
+		s := junitSuite{Name: "objects without findings", Tests: len(passed)}
+		for _, c := range passed {
+			s.Cases = append(s.Cases, junitCase{Name: c.Ref.String(), Classname: "passed"})
+		}
+		out.Suites = append(out.Suites, s)
+		out.Tests += len(passed)
+	}
 	var errs []junitCase
 	for _, d := range r.Diagnostics {
 		if d.Severity != object.SeverityError {
 			continue
 		}
-		errs = append(errs, junitCase{Name: d.Pos.String(), Classname: "input", File: d.Pos.File, Line: d.Pos.Line,
+		errs = append(errs, junitCase{Name: d.Pos.String(), Classname: "input",
 			Error: &junitMessage{Message: d.Message, Type: "input-error", Text: d.String()}})
 	}
 	if len(errs) > 0 {
@@ -153,11 +168,9 @@ type junitSuite struct {
 type junitCase struct {
 	Name      string        `xml:"name,attr"`
 	Classname string        `xml:"classname,attr"`
-	File      string        `xml:"file,attr,omitempty"`
-	Line      int           `xml:"line,attr,omitempty"`
 	Failure   *junitMessage `xml:"failure,omitempty"`
 	Error     *junitMessage `xml:"error,omitempty"`
-	Skipped   *junitMessage `xml:"skipped,omitempty"`
+	Skipped   *string       `xml:"skipped,omitempty"`
 }
 
 type junitMessage struct {

@@ -42,6 +42,9 @@ type Report struct {
 	Configs []ConfigUse
 	// Filter selects the findings shown and counted (nil: all).
 	Filter *Filter
+	// Checked are the objects evaluated, for formats that list what
+	// passed (JUnit).
+	Checked []Checked
 	// HiddenDiagnostics counts the diagnostics of excluded files.
 	HiddenDiagnostics int
 	// MaxResults caps the results of a SARIF run (0: GitHub's 25,000).
@@ -57,6 +60,32 @@ type Report struct {
 type merged struct {
 	problems []*finding.Problem
 	hidden   int
+}
+
+// Checked is an object that was evaluated, and where it starts.
+type Checked struct {
+	Ref    object.Ref
+	Source object.Position
+}
+
+// Passed returns the checked objects without an open problem shown.
+func (r *Report) Passed() []Checked {
+	failed := map[object.Ref]bool{}
+	for _, p := range r.Problems() {
+		if p.Open() {
+			failed[p.Object] = true
+			for _, rd := range p.Renders {
+				failed[rd.Object] = true
+			}
+		}
+	}
+	var out []Checked
+	for _, c := range r.Checked {
+		if !failed[c.Ref] {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // ConfigUse is a configuration file ("" for none) and the inputs it

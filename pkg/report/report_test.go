@@ -38,7 +38,7 @@ func scanned(t *testing.T) *report.Report {
 }
 
 // TestSARIFSchema validates the SARIF output against the official SARIF
-// 2.1.0 schema (fetched by `make sarif-schema`).
+// 2.1.0 schema (fetched by `make schemas`).
 func TestSARIFSchema(t *testing.T) {
 	path := os.Getenv("KUBEGUARD_SARIF_SCHEMA")
 	if path == "" {
@@ -46,9 +46,9 @@ func TestSARIFSchema(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("SARIF schema missing under CI: %v (run make sarif-schema)", err)
+			t.Fatalf("SARIF schema missing under CI: %v (run make schemas)", err)
 		}
-		t.Skip("SARIF schema not fetched; run make sarif-schema")
+		t.Skip("SARIF schema not fetched; run make schemas")
 	}
 	c := jsonschema.NewCompiler()
 	sch, err := c.Compile(path)
