@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -93,7 +94,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			"Benchmark, the NSA/CISA guide, the Pod Security Standards, NIST SP 800-190 and MITRE ATT&CK.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       Version(),
 	}
+	var v strings.Builder
+	Build().write(&v) // --version prints what `kubeguard version` does
+	root.SetVersionTemplate(v.String())
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

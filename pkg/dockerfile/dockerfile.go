@@ -182,15 +182,23 @@ var known = map[string]bool{"from": true, "run": true, "cmd": true, "label": tru
 	"env": true, "add": true, "copy": true, "entrypoint": true, "volume": true, "user": true, "workdir": true,
 	"arg": true, "onbuild": true, "stopsignal": true, "healthcheck": true, "shell": true}
 
-// locator maps instruction paths to their lines.
+// locator maps instruction paths to their lines; a path below an
+// instruction (stages[0].instructions[2].cache: what a RUN lacks) is at
+// the instruction's line.
 type locator struct {
 	file  string
 	lines map[string]int
 }
 
 func (l locator) Locate(path string) object.Position {
-	if n, ok := l.lines[path]; ok {
-		return object.Position{File: l.file, Line: n, Column: 1}
+	for {
+		if n, ok := l.lines[path]; ok {
+			return object.Position{File: l.file, Line: n, Column: 1}
+		}
+		i := strings.LastIndexByte(path, '.')
+		if i < 0 {
+			return object.Position{}
+		}
+		path = path[:i]
 	}
-	return object.Position{}
 }

@@ -64,7 +64,7 @@ var rootUser = dockerControl("DF-ROOT-USER", "Image runs as root", finding.High,
 		}
 		if last == nil {
 			if !d.IsStage(st.Image, len(d.Stages)-1) { // a later stage of the same file may inherit a USER
-				p.Report(st.From.Path, "the final stage sets no USER and runs as root")
+				p.Report(st.From.Path+".user", "the final stage sets no USER and runs as root")
 			}
 			return
 		}
@@ -196,7 +196,7 @@ var curlPipe = dockerControl("DF-CURL-PIPE", "Remote script piped into a shell",
 	func(p *control.Pass, d *df.Dockerfile) {
 		for _, in := range runs(d.Stages...) {
 			if curlPipeRE.MatchString(text(in)) {
-				p.Report(in.Path, "RUN pipes a download into a shell")
+				p.Report(in.Path+".download", "RUN pipes a download into a shell")
 			}
 		}
 	})
@@ -235,7 +235,7 @@ var pkgUnpinned = dockerControl("DF-PKG-UNPINNED", "Packages installed without v
 				pkgs = append(pkgs, unpinned(m[2], "=")...)
 			}
 			if len(pkgs) > 0 {
-				p.Report(in.Path, "RUN installs %s without a version", strings.Join(pkgs, ", "))
+				p.Report(in.Path+".versions", "RUN installs %s without a version", strings.Join(pkgs, ", "))
 			}
 		}
 	})
@@ -248,10 +248,10 @@ var pkgCache = dockerControl("DF-PKG-CACHE", "Package manager cache left in the 
 		for _, in := range runs(d.Stages...) {
 			t := text(in)
 			if aptInstallRE.MatchString(t) && !strings.Contains(t, "/var/lib/apt/lists") && !hasFlag(in, "--mount=type=cache") {
-				p.Report(in.Path, "RUN installs with apt without removing /var/lib/apt/lists")
+				p.Report(in.Path+".cache", "RUN installs with apt without removing /var/lib/apt/lists")
 			}
 			if apkAddRE.MatchString(t) && !strings.Contains(t, "--no-cache") && !strings.Contains(t, "/var/cache/apk") && !hasFlag(in, "--mount=type=cache") {
-				p.Report(in.Path, "RUN installs with apk without --no-cache")
+				p.Report(in.Path+".cache", "RUN installs with apk without --no-cache")
 			}
 		}
 	})
@@ -265,7 +265,7 @@ var sudo = dockerControl("DF-SUDO", "sudo in the image build", finding.Medium,
 	func(p *control.Pass, d *df.Dockerfile) {
 		for _, in := range runs(d.Stages...) {
 			if sudoRE.MatchString(text(in)) {
-				p.Report(in.Path, "RUN uses sudo")
+				p.Report(in.Path+".sudo", "RUN uses sudo")
 			}
 		}
 	})
@@ -300,7 +300,7 @@ var noHealthcheck = dockerControl("DF-NO-HEALTHCHECK", "No HEALTHCHECK", finding
 				return
 			}
 		}
-		p.Report(st.From.Path, "the final stage defines no HEALTHCHECK")
+		p.Report(st.From.Path+".healthcheck", "the final stage defines no HEALTHCHECK")
 	})
 
 // buildTools are packages that compile or fetch code and have no business
@@ -317,7 +317,7 @@ var buildToolsInFinal = dockerControl("DF-BUILD-TOOLS-FINAL", "Build tools in th
 			t := text(in)
 			for _, m := range append(aptInstallRE.FindAllStringSubmatch(t, -1), apkAddRE.FindAllStringSubmatch(t, -1)...) {
 				if tool := buildToolsRE.FindString(m[len(m)-1]); tool != "" {
-					p.Report(in.Path, "the final stage installs %s; build in an earlier stage instead", tool)
+					p.Report(in.Path+".tools", "the final stage installs %s; build in an earlier stage instead", tool)
 					break
 				}
 			}
