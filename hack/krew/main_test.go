@@ -23,7 +23,7 @@ func TestManifest(t *testing.T) {
 		Spec             struct {
 			Version   string
 			Platforms []struct {
-				Selector struct{ MatchLabels map[string]string }
+				Selector         struct{ MatchLabels map[string]string }
 				URI, Sha256, Bin string
 			}
 		}
