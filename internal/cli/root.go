@@ -48,9 +48,8 @@ type streams struct {
 // MemoryLimit is the default soft memory limit of the process. A scan keeps
 // its inventory while far larger parse trees come and go; without a limit
 // the collector lets the heap grow to twice the inventory before it runs
-// (see ScanGCPercent). With it, 100,000 objects scan in under
-// 1 GB of RSS. Larger inputs still scan (the limit is soft), with more time
-// spent collecting. GOMEMLIMIT overrides it.
+// (see ScanGCPercent). Larger inputs still scan (the limit is soft), with
+// more time spent collecting. GOMEMLIMIT overrides it.
 const MemoryLimit = 800 << 20
 
 // TuneRuntime applies MemoryLimit unless GOMEMLIMIT is set.
@@ -61,16 +60,10 @@ func TuneRuntime() {
 }
 
 // GC targets of one-shot commands, which read everything, report and
-// exit; the soft memory limit bounds the heap either way. For scan and
-// rbac the default target (GOGC 100) is as fast as a lazier one and keeps
-// less garbage: measured on two cores with GOGC 100 and 200, the corpus
-// took 1.84-2.02 and 1.86-1.97 s at 366-375 and 399-415 MiB of RSS,
-// 100,000 generated objects 3.17-3.18 and 3.15-3.26 s at 731-759 and
-// 780-806 MiB, make bench-rbac's risks report 2.79 and 3.08 s at 306 and
-// 418 MiB. The connectivity matrix of netpol keeps a large heap of its
-// own: at 2,000 pods, 200 took 3.1 and 5.3 s where 100 took 3.5 and 6.6 s.
-// cluster (10,000 pods), whose heap is the listed pages rather than parse
-// trees, took 2.04-2.37 s with 200 and 1.98-2.17 s with 400.
+// exit; the soft memory limit bounds the heap either way. scan and rbac
+// keep the default target, which is as fast as a lazier one with less
+// garbage; netpol's matrix and cluster's listed pages are faster with a
+// lazier one. The measurements are in docs/performance.md.
 const (
 	ScanGCPercent    = 100 // scan, rbac
 	NetpolGCPercent  = 200
