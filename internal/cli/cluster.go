@@ -11,6 +11,7 @@ import (
 
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/controller"
+	"github.com/kubeguard/kubeguard/pkg/controls/controlplane"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/live"
@@ -110,9 +111,12 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	if f.namespace != "" {
 		rep.Scanned = "namespace " + f.namespace
 	}
-	for _, o := range objs {
-		rep.Checked = append(rep.Checked, report.Checked{Ref: o.Ref})
+	if res.Inventory != nil {
+		for _, e := range res.Inventory.Entries() {
+			rep.Checked = append(rep.Checked, report.Checked{Ref: e.Object.Ref, Workload: e.Workload != nil, ControlPlane: controlplane.IsComponent(e.Workload)})
+		}
 	}
+	rep.Live = true
 	f.out.apply(rep, s)
 	fmt.Fprintf(s.err, "kubeguard: read %d objects (%d more folded into their controllers) in %d list requests, %.2fs; finished evaluating in %.2fs more\n",
 		st.Objects, st.Folded, st.Requests, listed.Seconds(), (time.Since(start) - listed).Seconds())

@@ -185,6 +185,7 @@ func (f *outputFlags) hideDiagnostics(diags []object.Diagnostic) ([]object.Diagn
 func (f *outputFlags) apply(rep *report.Report, s *streams) {
 	rep.Filter, rep.FailOn, rep.ShowSuppressed = f.filter, f.failSeverity, f.showSuppressed
 	rep.Color, rep.GroupBy, rep.SummaryOnly, rep.MaxResults = useColor(f.color, s), f.groupBy, f.summary, f.maxResults
+	rep.Compliance = f.filter.Frameworks
 }
 
 // write writes every output; the table only goes in colour to a terminal.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/controls/controlplane"
 	"github.com/kubeguard/kubeguard/pkg/dockerfile"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
@@ -154,7 +155,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	for _, inv := range inventories {
 		if inv != nil {
 			for _, e := range inv.Entries() {
-				rep.Checked = append(rep.Checked, report.Checked{Ref: e.Object.Ref, Source: e.Object.Source})
+				rep.Checked = append(rep.Checked, report.Checked{Ref: e.Object.Ref, Source: e.Object.Source, Workload: e.Workload != nil, ControlPlane: controlplane.IsComponent(e.Workload)})
 			}
 		}
 	}

@@ -98,6 +98,11 @@ func JSON(w io.Writer, r *Report) error {
 			return err
 		}
 	}
+	if fws := r.Frameworks(); len(fws) > 0 {
+		if err := field("frameworks", fws, false); err != nil {
+			return err
+		}
+	}
 	listed := r.Listed()
 	if len(listed) == 0 {
 		bw.WriteString("  \"findings\": [],\n")

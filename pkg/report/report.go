@@ -45,6 +45,11 @@ type Report struct {
 	// Checked are the objects evaluated, for formats that list what
 	// passed (JUnit).
 	Checked []Checked
+	// Live is true for objects read from a cluster.
+	Live bool
+	// Compliance lists the frameworks whose per-section view the report
+	// includes (--framework).
+	Compliance []control.Framework
 	// HiddenDiagnostics counts the diagnostics of excluded files.
 	HiddenDiagnostics int
 	// MaxResults caps the results of a SARIF run (0: GitHub's 25,000).
@@ -64,8 +69,12 @@ type merged struct {
 
 // Checked is an object that was evaluated, and where it starts.
 type Checked struct {
-	Ref    object.Ref
-	Source object.Position
+	Ref      object.Ref
+	Source   object.Position
+	Workload bool // carries a pod spec
+	// ControlPlane is true for a workload running a control-plane
+	// component, the only objects the control-plane controls check.
+	ControlPlane bool
 }
 
 // Passed returns the checked objects without an open problem shown.

@@ -54,6 +54,7 @@ func Table(out io.Writer, r *Report) error {
 	} else {
 		writeFindings(w, r, paint)
 	}
+	writeFrameworks(w, r)
 	s := r.Summarize()
 	var parts []string
 	for sev := finding.Critical; sev >= finding.Info; sev-- {

@@ -48,6 +48,10 @@ func (c *component) at(name string) string {
 
 var binaries = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"}
 
+// IsComponent reports whether a workload runs a control-plane binary
+// (the objects the control-plane controls check).
+func IsComponent(w *inventory.Workload) bool { return w != nil && len(components(w)) > 0 }
+
 // components finds the control-plane containers of a workload by the
 // binary their command (or first argument) runs.
 func components(w *inventory.Workload) []*component {
