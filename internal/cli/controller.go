@@ -28,7 +28,7 @@ import (
 )
 
 func newControllerCmd(s *streams) *cobra.Command {
-	var kubeconfig, configPath, namespace, identity, listen, logLevel string
+	var kubeconfig, kubeContext, configPath, namespace, identity, listen, logLevel string
 	var interval, full time.Duration
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -57,7 +57,7 @@ func newControllerCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rc, err := restConfig(kubeconfig, "")
+			rc, err := restConfig(kubeconfig, kubeContext)
 			if err != nil {
 				return usageErr("cluster connection: %v", err)
 			}
@@ -95,6 +95,7 @@ func newControllerCmd(s *streams) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster configuration)")
+	fl.StringVar(&kubeContext, "context", "", "kubeconfig context")
 	fl.StringVar(&configPath, "config", "", "configuration file (.kubeguard.yaml)")
 	fl.StringVar(&namespace, "lease-namespace", envOr("POD_NAMESPACE", "kubeguard"), "namespace of the leader-election Lease")
 	fl.StringVar(&identity, "identity", "", "this replica's name in the Lease (default: host name)")

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 const insecure = "../../examples/insecure"
@@ -235,4 +237,47 @@ func TestJUnitCleanRun(t *testing.T) {
 	if code != ExitOK || objects < 5 || strings.Count(out, `classname="passed"`) != objects || !strings.Contains(out, fmt.Sprintf(`tests="%d" failures="0"`, objects)) {
 		t.Errorf("exit %d, %d objects\n%s", code, objects, out)
 	}
+}
+
+// Flags mean one thing everywhere: every command that reads a cluster
+// takes --kubeconfig and --context, -n is the namespace wherever a
+// command has one, and enumerated flags refuse unknown values.
+func TestFlagsEverywhere(t *testing.T) {
+	root := newRootForTest()
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		fl := c.Flags()
+		if fl.Lookup("kubeconfig") != nil && fl.Lookup("context") == nil {
+			t.Errorf("%s: --kubeconfig without --context", c.CommandPath())
+		}
+		if n := fl.Lookup("namespace"); n != nil && n.Shorthand != "n" {
+			t.Errorf("%s: --namespace without -n", c.CommandPath())
+		}
+		if n := fl.ShorthandLookup("n"); n != nil && n.Name != "namespace" {
+			t.Errorf("%s: -n is --%s", c.CommandPath(), n.Name)
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	for _, args := range [][]string{
+		{"controls", "-o", "rainbow"}, {"controls", "--framework", "ISO"}, {"rbac", "risks", "-o", "rainbow", insecure},
+		{"netpol", "matrix", "-o", "rainbow", "../../examples/netpol/shop.yaml"}, {"policy", "export", "--format", "x"},
+		{"version", "-o", "x"}, {"cluster", "--color", "rainbow"}, {"cluster", "--severity", "dire"},
+	} {
+		if code, _, errOut := run(t, "", args...); code != ExitError || errOut == "" {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+	// case does not matter where a value names something
+	if code, _, _ := run(t, "", "scan", insecure, "--severity", "CRITICAL", "--framework", "cis", "-o", "JSON", "--fail-on", "NONE"); code != ExitOK {
+		t.Errorf("upper case values: exit %d", code)
+	}
+}
+
+func newRootForTest() *cobra.Command {
+	root := &cobra.Command{Use: "kubeguard"}
+	root.AddCommand(commands(&streams{})...)
+	return root
 }

@@ -95,7 +95,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newScanCmd(s), newControlsCmd(s), newExplainCmd(s), newVersionCmd(s), newWebhookCmd(s), newPolicyCmd(s), newRBACCmd(s), newNetpolCmd(s), newClusterCmd(s), newControllerCmd(s))
+	root.AddCommand(commands(s)...)
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
@@ -110,6 +110,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "kubeguard:", err)
 	return ExitError
+}
+
+func commands(s *streams) []*cobra.Command {
+	return []*cobra.Command{newScanCmd(s), newControlsCmd(s), newExplainCmd(s), newVersionCmd(s), newWebhookCmd(s), newPolicyCmd(s),
+		newRBACCmd(s), newNetpolCmd(s), newClusterCmd(s), newControllerCmd(s)}
 }
 
 // maxDocumentSize adds --max-document-size, the largest document read

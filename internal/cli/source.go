@@ -31,6 +31,7 @@ type source struct {
 
 	cluster    bool
 	kubeconfig string
+	context    string
 	output     string
 	maxDocSize string
 }
@@ -41,6 +42,7 @@ func (src *source) flags(cmd *cobra.Command, formats string) {
 	fl := cmd.Flags()
 	fl.BoolVar(&src.cluster, "cluster", false, "read "+src.what+" from the cluster of the kubeconfig instead of files")
 	fl.StringVar(&src.kubeconfig, "kubeconfig", "", "kubeconfig for --cluster (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
+	fl.StringVar(&src.context, "context", "", "kubeconfig context for --cluster")
 	if formats != "" {
 		fl.StringVarP(&src.output, "output", "o", "table", "output format: "+formats)
 	}
@@ -55,7 +57,7 @@ func (src *source) load(ctx context.Context, s *streams, args []string) (*invent
 		if len(args) > 0 {
 			return nil, false, usageErr("--cluster takes no paths")
 		}
-		rc, err := restConfig(src.kubeconfig, "")
+		rc, err := restConfig(src.kubeconfig, src.context)
 		if err != nil {
 			return nil, false, usageErr("cluster connection: %v", err)
 		}

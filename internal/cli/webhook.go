@@ -26,21 +26,22 @@ import (
 )
 
 type webhookFlags struct {
-	listen     string
-	certFile   string
-	keyFile    string
-	selfSigned bool
-	hosts      []string
-	service    string
-	namespace  string
-	configName string
-	configPath string
-	kubeconfig string
-	noCluster  bool
-	pssVersion string
-	timeout    time.Duration
-	grace      time.Duration
-	logLevel   string
+	listen      string
+	certFile    string
+	keyFile     string
+	selfSigned  bool
+	hosts       []string
+	service     string
+	namespace   string
+	configName  string
+	configPath  string
+	kubeconfig  string
+	kubeContext string
+	noCluster   bool
+	pssVersion  string
+	timeout     time.Duration
+	grace       time.Duration
+	logLevel    string
 }
 
 func newWebhookCmd(s *streams) *cobra.Command {
@@ -70,10 +71,11 @@ func newWebhookCmd(s *streams) *cobra.Command {
 	fl.BoolVar(&f.selfSigned, "self-signed", false, "create a CA and certificate at start and write the CA into the caBundle of the webhook configurations (one replica; several would overwrite each other's CA)")
 	fl.StringSliceVar(&f.hosts, "host", nil, "extra DNS name or IP for the self-signed certificate (repeatable)")
 	fl.StringVar(&f.service, "service", "kubeguard", "Service name the self-signed certificate is for")
-	fl.StringVar(&f.namespace, "namespace", "kubeguard", "namespace of the Service")
+	fl.StringVarP(&f.namespace, "namespace", "n", "kubeguard", "namespace kubeguard runs in (of its Service)")
 	fl.StringVar(&f.configName, "webhook-configuration", "kubeguard", "name of the webhook configurations whose caBundle --self-signed patches")
 	fl.StringVar(&f.configPath, "config", "", "configuration file (.kubeguard.yaml)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster configuration, then $KUBECONFIG and ~/.kube/config)")
+	fl.StringVar(&f.kubeContext, "context", "", "kubeconfig context")
 	fl.BoolVar(&f.noCluster, "no-cluster", false, "run without a cluster connection: no cross-object controls, no caBundle patching")
 	fl.StringVar(&f.pssVersion, "pss-version", "latest", "Pod Security Standards version to evaluate (latest or v1.NN)")
 	fl.DurationVar(&f.timeout, "timeout", webhook.DefaultTimeout, "evaluation deadline per request (lowered to 80% of the API server's timeout)")
@@ -123,7 +125,7 @@ func runWebhook(ctx context.Context, s *streams, f *webhookFlags) error {
 
 	var client kubernetes.Interface
 	if !f.noCluster {
-		rc, err := restConfig(f.kubeconfig, "")
+		rc, err := restConfig(f.kubeconfig, f.kubeContext)
 		if err != nil {
 			return usageErr("cluster connection: %v (use --no-cluster to run without one)", err)
 		}

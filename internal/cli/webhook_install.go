@@ -47,7 +47,7 @@ func newInstallManifestsCmd(s *streams) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Namespace, "namespace", "kubeguard", "namespace to install into")
+	fl.StringVarP(&o.Namespace, "namespace", "n", "kubeguard", "namespace to install into")
 	fl.StringVar(&o.Image, "image", "ghcr.io/kubeguard/kubeguard:"+Version(), "kubeguard image (pin it by digest)")
 	fl.IntVar(&o.Replicas, "replicas", 2, "webhook replicas (at least 2)")
 	fl.StringVar(&configPath, "config", "", "configuration file to ship in the ConfigMap (webhook modes, exemptions, mutations)")
