@@ -88,6 +88,11 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	// controls run once everything is listed.
 	start := time.Now()
 	stream := eng.Stream()
+	prog := startProgress(s.err, !machineOnly(outs), func() string {
+		o, f := eng.Progress()
+		return fmt.Sprintf("%s objects listed and checked, %s findings so far", thousands(o), thousands(f))
+	})
+	defer prog.Stop()
 	objs, st, err := live.Snapshot(ctx, rc, f.namespace, stream.Add)
 	if err != nil {
 		stream.Finish()
@@ -106,6 +111,7 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 		uids[o.Ref] = inventory.UID(o)
 	}
 	res := stream.Finish()
+	prog.Stop()
 	rep := &report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat, Findings: res.Findings,
 		Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: 1, Folded: st.Folded, UIDs: uids, Scanned: "the cluster"}
 	if f.namespace != "" {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -107,6 +108,17 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	res := &engine.Result{}
 	var uses []report.ConfigUse
 	var inventories []*inventory.Inventory
+	var doneObjects, doneFindings atomic.Int64
+	var current atomic.Pointer[engine.Engine]
+	prog := startProgress(s.err, !machineOnly(outs), func() string {
+		o, f := doneObjects.Load(), doneFindings.Load()
+		if e := current.Load(); e != nil {
+			eo, ef := e.Progress()
+			o, f = o+eo, f+ef
+		}
+		return fmt.Sprintf("%s objects checked, %s findings so far, %s inputs", thousands(o), thousands(f), thousands(int64(len(inputs))))
+	})
+	defer prog.Stop()
 	for _, g := range groups {
 		c, eng, err := newEngine(g.cfg, f.pssVersion, engine.Options{Limits: lim, Namespace: f.helm.Namespace, OneScope: f.scope == "all"})
 		if err != nil {
@@ -115,7 +127,12 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 		if cat == nil {
 			cat = c
 		}
+		current.Store(eng)
 		r := eng.ScanInputs(g.inputs)
+		o, fo := eng.Progress()
+		current.Store(nil) // counted once: briefly too few, never twice
+		doneObjects.Add(o)
+		doneFindings.Add(fo)
 		res.Findings = append(res.Findings, r.Findings...)
 		res.Diagnostics = append(res.Diagnostics, r.Diagnostics...)
 		res.Objects += r.Objects
@@ -145,6 +162,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	if !f.allowEmpty {
 		res.Diagnostics = append(res.Diagnostics, emptyPaths(args, inputs, inventories)...)
 	}
+	prog.Stop()
 	object.SortDiagnostics(res.Diagnostics)
 	shownDiags, hiddenDiags := f.out.hideDiagnostics(res.Diagnostics)
 	rep := &report.Report{

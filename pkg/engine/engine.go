@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kubeguard/kubeguard/internal/intern"
@@ -48,15 +49,16 @@ type Options struct {
 
 // Engine evaluates controls. It is safe for concurrent use.
 type Engine struct {
-	cat       *control.Catalog
-	cfg       *config.Config
-	lim       object.Limits
-	workers   int
-	now       time.Time
-	parse     bool
-	live      bool
-	namespace string
-	oneScope  bool
+	checked, found atomic.Int64 // Progress
+	cat            *control.Catalog
+	cfg            *config.Config
+	lim            object.Limits
+	workers        int
+	now            time.Time
+	parse          bool
+	live           bool
+	namespace      string
+	oneScope       bool
 	// namespaceWide are the IDs of the NamespaceWide controls.
 	namespaceWide map[string]bool
 	objectCs      []*control.Control
@@ -589,6 +591,16 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 	}
 	w.entries = append(w.entries, inventory.Entry{Object: o, Workload: wl})
 	w.spans = append(w.spans, [2]int{first, w.found})
+	e.checked.Add(1)
+	e.found.Add(int64(w.found - first))
+}
+
+// Progress says how many objects the engine has checked so far and how
+// many findings their object-scoped controls reported (cross-object
+// controls report at the end); for progress lines, safe to call at any
+// time.
+func (e *Engine) Progress() (objects, findings int64) {
+	return e.checked.Load(), e.found.Load()
 }
 
 func (e *Engine) objectControls(w *worker, o *object.Object, wl *inventory.Workload, anns []annSuppression) {
