@@ -3,17 +3,24 @@
 package deploy_test
 
 import (
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
 
 	"github.com/kubeguard/kubeguard/deploy"
 	"github.com/kubeguard/kubeguard/internal/cli"
+	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/render"
 )
@@ -97,5 +104,98 @@ func TestScanDeployDirectory(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "no findings") {
 		t.Errorf("want no findings:\n%s", out.String())
+	}
+}
+
+// webhook install-manifests renders the chart: everything a webhook
+// needs, the configuration's failure policy, selectors and mutations in
+// the webhook configurations, and nothing kubeguard would flag.
+func TestInstallManifests(t *testing.T) {
+	cfg := &config.Config{Webhook: config.Webhook{Mutate: []string{"seccompProfile"}, FailurePolicy: "Fail",
+		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "shop"}},
+		ObjectSelector:    &metav1.LabelSelector{MatchLabels: map[string]string{"kubeguard.io/admit": "true"}}}}
+	out, err := deploy.InstallManifests(deploy.InstallOptions{Namespace: "guard", Image: "registry.example.com:5000/kubeguard/kubeguard:v1@sha256:" + strings.Repeat("ab", 32),
+		CertManager: true, Config: cfg, ConfigYAML: "webhook:\n  failurePolicy: Fail\n  mutate: [seccompProfile]\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []*object.Object
+	object.SplitBytes("install.yaml", []byte(out), func(d object.Document) {
+		os, diags := object.Decode(d, object.Limits{})
+		if len(diags) > 0 {
+			t.Fatalf("manifests do not parse: %v", diags)
+		}
+		objs = append(objs, os...)
+	})
+	kinds := map[string]int{}
+	for _, o := range objs {
+		kinds[o.Kind]++
+		if o.Namespace != "" && o.Namespace != "guard" {
+			t.Errorf("%s in namespace %s", o.Ref, o.Namespace)
+		}
+	}
+	for _, k := range []string{"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "PodDisruptionBudget",
+		"Service", "NetworkPolicy", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "Certificate"} {
+		if kinds[k] == 0 {
+			t.Errorf("manifests lack a %s", k)
+		}
+	}
+	if kinds["Deployment"] != 1 {
+		t.Errorf("%d Deployments: the controller is not part of a webhook install", kinds["Deployment"])
+	}
+	for _, want := range []string{"image: registry.example.com:5000/kubeguard/kubeguard:v1@sha256:", "failurePolicy: Fail", "team: shop",
+		"kubeguard.io/admit: \"true\"", "values: [kube-system, guard]", "mutate: [seccompProfile]", "name: guard\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("manifests lack %q", want)
+		}
+	}
+	cat, _ := controls.Catalog(controls.Options{})
+	eng, _ := engine.New(engine.Options{Catalog: cat})
+	for _, f := range eng.ScanObjects(objs).Findings {
+		if f.Suppressed == nil {
+			t.Errorf("kubeguard's own manifests: %s %s %s: %s", f.ControlID, f.Object, f.Path, f.Message)
+		}
+	}
+	if _, err := deploy.InstallManifests(deploy.InstallOptions{Image: "kubeguard"}); err == nil {
+		t.Error("an image without tag or digest accepted")
+	}
+}
+
+// The webhook's ClusterRole grants exactly what its live inventory
+// watches: get, list and watch on live.Kinds, nothing else.
+func TestWebhookRoleMatchesInventory(t *testing.T) {
+	out, err := deploy.Render("kubeguard", "kubeguard", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var granted []string
+	object.SplitBytes("chart.yaml", []byte(out), func(d object.Document) {
+		os, _ := object.Decode(d, object.Limits{})
+		for _, o := range os {
+			if o.Kind != "ClusterRole" || o.Name != "kubeguard-webhook" {
+				continue
+			}
+			for _, r := range o.Content["rules"].([]any) {
+				rule := r.(map[string]any)
+				if fmt.Sprint(rule["verbs"]) != "[get list watch]" {
+					t.Errorf("rule %v grants more than reading", rule)
+				}
+				for _, g := range rule["apiGroups"].([]any) {
+					for _, res := range rule["resources"].([]any) {
+						granted = append(granted, g.(string)+"/"+res.(string))
+					}
+				}
+			}
+		}
+	})
+	var want []string
+	for _, k := range live.Kinds {
+		gvr, _ := meta.UnsafeGuessKindToResource(k)
+		want = append(want, k.Group+"/"+gvr.Resource)
+	}
+	slices.Sort(granted)
+	slices.Sort(want)
+	if !slices.Equal(granted, want) {
+		t.Errorf("the webhook's ClusterRole grants %v; its inventory watches %v", granted, want)
 	}
 }

@@ -7,20 +7,22 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubeguard/kubeguard/deploy"
 	"github.com/kubeguard/kubeguard/pkg/config"
-	"github.com/kubeguard/kubeguard/pkg/webhook"
 )
 
 func newInstallManifestsCmd(s *streams) *cobra.Command {
-	var o webhook.ManifestOptions
+	var o deploy.InstallOptions
 	var configPath string
 	cmd := &cobra.Command{
 		Use:   "install-manifests",
 		Short: "Print the manifests that install the admission webhook",
-		Long: "install-manifests prints Namespace, ServiceAccount, read-only RBAC, ConfigMap, Deployment,\n" +
-			"PodDisruptionBudget, Service, NetworkPolicies and the webhook configurations. kube-system and\n" +
-			"kubeguard's namespace are never sent to the webhook. The serving certificate comes from\n" +
-			"cert-manager (--cert-manager, the default) or from a Secret named kubeguard-webhook-tls.",
+		Long: "install-manifests renders kubeguard's Helm chart (embedded in the binary) for the webhook alone:\n" +
+			"Namespace, ServiceAccount, read-only RBAC, ConfigMap, Deployment, PodDisruptionBudget, Service,\n" +
+			"NetworkPolicy and the webhook configurations, whose failure policy, selectors and mutations come\n" +
+			"from --config. kube-system and kubeguard's namespace are never sent to the webhook. The serving\n" +
+			"certificate comes from cert-manager (--cert-manager, the default) or from a Secret named\n" +
+			"kubeguard-webhook-tls.",
 		Example: "  kubeguard webhook install-manifests --image ghcr.io/kubeguard/kubeguard@sha256:... | kubectl apply -f -",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -38,7 +40,7 @@ func newInstallManifestsCmd(s *streams) *cobra.Command {
 			if !strings.Contains(o.Image, "@sha256:") {
 				fmt.Fprintln(s.err, "kubeguard: warning: --image is not pinned by digest (IMG-NOT-PINNED); pin it for production")
 			}
-			out, err := webhook.Manifests(o)
+			out, err := deploy.InstallManifests(o)
 			if err != nil {
 				return usageErr("%v", err)
 			}

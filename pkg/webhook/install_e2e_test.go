@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubeguard/kubeguard/deploy"
 	"github.com/kubeguard/kubeguard/internal/testcluster"
 	"github.com/kubeguard/kubeguard/pkg/config"
 )
@@ -34,7 +35,7 @@ func TestE2EInstallManifestsAndSelfSigned(t *testing.T) {
 	client := kubernetes.NewForConfigOrDie(rc)
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(rc)))
 
-	out, err := Manifests(ManifestOptions{Namespace: "kubeguard-install", Image: "ghcr.io/kubeguard/kubeguard:v1" + digest,
+	out, err := deploy.InstallManifests(deploy.InstallOptions{Namespace: "kubeguard-install", Image: "ghcr.io/kubeguard/kubeguard:v1" + digest,
 		Config: &config.Config{Webhook: config.Webhook{Mutate: []string{"seccompProfile"}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +46,9 @@ func TestE2EInstallManifestsAndSelfSigned(t *testing.T) {
 		var u unstructured.Unstructured
 		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
 			t.Fatalf("document %d: %v", i, err)
+		}
+		if u.Object == nil {
+			continue // comments only
 		}
 		gvk := u.GroupVersionKind()
 		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)

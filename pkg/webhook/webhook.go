@@ -28,6 +28,11 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
+// Name is the name of kubeguard's webhook configurations (the chart's
+// release name, deploy/helm/kubeguard), whose caBundle --self-signed
+// patches.
+const Name = "kubeguard"
+
 // Inventory is the live view of the cluster that cross-object controls
 // read. Snapshot returns the current inventory and whether it is in sync
 // with the API server.

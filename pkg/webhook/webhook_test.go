@@ -241,45 +241,6 @@ func TestMutationIsSafeAndIdempotent(t *testing.T) {
 	}
 }
 
-func TestManifestsAreClean(t *testing.T) {
-	out, err := Manifests(ManifestOptions{Image: "ghcr.io/kubeguard/kubeguard:v1" + digest, CertManager: true,
-		Config: &config.Config{Webhook: config.Webhook{Mutate: []string{"seccompProfile"}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, _ := controls.Catalog(controls.Options{})
-	eng, _ := engine.New(engine.Options{Catalog: cat})
-	var docs []object.Document
-	object.SplitBytes("install.yaml", []byte(out), func(d object.Document) { docs = append(docs, d) })
-	var objs []*object.Object
-	for _, d := range docs {
-		os, diags := object.Decode(d, object.Limits{})
-		if len(diags) > 0 {
-			t.Fatalf("manifests do not parse: %v", diags)
-		}
-		objs = append(objs, os...)
-	}
-	kinds := map[string]int{}
-	for _, o := range objs {
-		kinds[o.Kind]++
-	}
-	for _, k := range []string{"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget",
-		"Service", "NetworkPolicy", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "Certificate"} {
-		if kinds[k] == 0 {
-			t.Errorf("manifests lack a %s", k)
-		}
-	}
-	res := eng.ScanObjects(objs)
-	for _, f := range res.Findings {
-		if f.Suppressed == nil {
-			t.Errorf("kubeguard's own manifests: %s %s %s: %s", f.ControlID, f.Object, f.Path, f.Message)
-		}
-	}
-	if !strings.Contains(out, "values: [kube-system, kubeguard]") && !strings.Contains(out, "- kube-system\n") {
-		t.Errorf("kube-system is not excluded from admission:\n%s", out)
-	}
-}
-
 // An object that does not decode as its kind cannot be judged: it is
 // denied with the fields at fault, whatever the failure policy.
 func TestUndecodableObjectIsDenied(t *testing.T) {
