@@ -18,8 +18,8 @@ type FrameworkView struct {
 	Total     SectionView       `json:"total"`
 }
 
-// SectionView counts the controls of one section. A control fails when a
-// shown finding (of any control of a problem) is open; it is not
+// SectionView counts the controls of one section. A control fails when
+// one of its findings is open, whatever the display filters show; it is not
 // applicable when the input holds no object it checks. Score is passed
 // over passed and failed, in percent.
 type SectionView struct {
@@ -52,12 +52,13 @@ func (r *Report) Frameworks() []FrameworkView {
 	if r.Catalog == nil || len(r.Compliance) == 0 {
 		return nil
 	}
+	// A checklist speaks of everything checked: display filters of
+	// severity or control do not make a control pass; excluded files are
+	// out of scope.
 	failed := map[string]bool{}
-	for _, p := range r.Problems() {
-		for _, f := range p.Findings() {
-			if f.Suppressed == nil {
-				failed[f.ControlID] = true
-			}
+	for _, f := range r.Findings {
+		if f.Suppressed == nil && !(r.Filter != nil && r.Filter.Paths != nil && f.Position.File != "" && r.Filter.Paths(f.Position.File)) {
+			failed[f.ControlID] = true
 		}
 	}
 	type kind struct {
@@ -86,9 +87,6 @@ func (r *Report) Frameworks() []FrameworkView {
 		v := FrameworkView{Framework: fw, Total: SectionView{ID: "total"}}
 		bySection := map[string]*SectionView{}
 		for _, c := range r.Catalog.All() {
-			if r.Filter != nil && (len(r.Filter.Controls) > 0 && !MatchID(r.Filter.Controls, c.ID) || MatchID(r.Filter.Skip, c.ID)) {
-				continue
-			}
 			secs := map[string]bool{}
 			for _, id := range c.RefsFor(fw) {
 				secs[section(fw, id)] = true
