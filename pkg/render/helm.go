@@ -8,6 +8,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,9 +17,9 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/cli/values"
 	"helm.sh/helm/v3/pkg/engine"
-	"helm.sh/helm/v3/pkg/getter"
+	"helm.sh/helm/v3/pkg/strvals"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
@@ -101,9 +102,7 @@ func (h *Helm) Render(path string) object.Rendered {
 		diags = fail(fmt.Errorf("dependencies in Chart.yaml missing from charts/ (helm dependency build fetches them), "+
 			"their objects are not scanned: %s", strings.Join(missing, ", "))).Diags
 	}
-	opts := values.Options{ValueFiles: h.ValueFiles, Values: h.Set, StringValues: h.SetString, FileValues: h.SetFile}
-	// No getters: values come from local files only, never the network.
-	vals, err := opts.MergeValues(getter.Providers{})
+	vals, err := h.values()
 	if err != nil {
 		return fail(err)
 	}
@@ -220,4 +219,67 @@ func templateFile(chartPath, name string) string {
 		return chartPath + ":" + rest
 	}
 	return filepath.Join(chartPath, rest)
+}
+
+// values merges -f files, then --set, --set-string and --set-file, as
+// helm's values options do, from local files only: the network is never
+// used (and Helm's remote getters stay out of the binary).
+func (h *Helm) values() (map[string]any, error) {
+	base := map[string]any{}
+	for _, f := range h.ValueFiles {
+		data, err := readValuesFile(f)
+		if err != nil {
+			return nil, err
+		}
+		m := map[string]any{}
+		if err := yaml.Unmarshal(data, &m); err != nil {
+			return nil, fmt.Errorf("failed to parse %s: %w", f, err)
+		}
+		base = mergeMaps(base, m)
+	}
+	for _, v := range h.Set {
+		if err := strvals.ParseInto(v, base); err != nil {
+			return nil, fmt.Errorf("failed parsing --set data: %w", err)
+		}
+	}
+	for _, v := range h.SetString {
+		if err := strvals.ParseIntoString(v, base); err != nil {
+			return nil, fmt.Errorf("failed parsing --set-string data: %w", err)
+		}
+	}
+	for _, v := range h.SetFile {
+		read := func(rs []rune) (any, error) {
+			data, err := readValuesFile(string(rs))
+			return string(data), err
+		}
+		if err := strvals.ParseIntoFile(v, base, read); err != nil {
+			return nil, fmt.Errorf("failed parsing --set-file data: %w", err)
+		}
+	}
+	return base, nil
+}
+
+func readValuesFile(name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return os.ReadFile(name)
+}
+
+// mergeMaps merges b into a, maps recursively, b's values winning.
+func mergeMaps(a, b map[string]any) map[string]any {
+	out := make(map[string]any, len(a))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		if bm, ok := v.(map[string]any); ok {
+			if am, ok := out[k].(map[string]any); ok {
+				out[k] = mergeMaps(am, bm)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
 }
