@@ -72,7 +72,7 @@ func newControllerCmd(s *streams) *cobra.Command {
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			ctl := controller.New(controller.Options{Engine: eng, Report: report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat},
 				Client: client, Dynamic: dynamic.NewForConfigOrDie(rc),
-				Watcher: live.NewWatcher(dynamic.NewForConfigOrDie(rc), metadata.NewForConfigOrDie(rc), discovery.NewDiscoveryClientForConfigOrDie(rc), 0),
+				Watcher: live.NewWatcher(dynamic.NewForConfigOrDie(rc), metadata.NewForConfigOrDie(rc), discovery.NewDiscoveryClientForConfigOrDie(rc), live.WatchOptions{Secrets: true, Log: log}),
 				Logger:  log, Interval: interval, FullInterval: full, Identity: identity, Namespace: namespace, Registerer: reg})
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubeguard/kubeguard/pkg/config"
@@ -124,6 +125,7 @@ func runWebhook(ctx context.Context, s *streams, f *webhookFlags) error {
 	logPolicy(log, cat, &cfg.Webhook, f.noCluster)
 
 	var client kubernetes.Interface
+	var watcher *live.Watcher
 	if !f.noCluster {
 		rc, err := restConfig(f.kubeconfig, f.kubeContext)
 		if err != nil {
@@ -132,19 +134,20 @@ func runWebhook(ctx context.Context, s *streams, f *webhookFlags) error {
 		if client, err = kubernetes.NewForConfig(rc); err != nil {
 			return usageErr("cluster connection: %v", err)
 		}
+		dyn, err := dynamic.NewForConfig(rc)
+		if err != nil {
+			return usageErr("cluster connection: %v", err)
+		}
+		watcher = live.NewWatcher(dyn, nil, client.Discovery(), live.WatchOptions{Kinds: live.Kinds, Log: log})
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := webhook.Options{Engine: eng, Config: &cfg.Webhook, Logger: log, Metrics: webhook.NewMetrics(reg), Timeout: f.timeout}
 	var ready func() bool
-	if client != nil {
-		inv, err := live.New(client, log)
-		if err != nil {
-			return err
-		}
-		inv.Start(ctx)
-		opts.Inventory, ready = inv, inv.Synced
+	if watcher != nil {
+		watcher.StartSnapshots(ctx)
+		opts.Inventory, ready = watcher, watcher.Synced
 	}
 	h, err := webhook.New(opts)
 	if err != nil {

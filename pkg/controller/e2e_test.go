@@ -83,7 +83,7 @@ func TestE2EControllerKeepsReportsCurrentWithOneLeader(t *testing.T) {
 	}
 	start := func(id string) (*controller.Controller, context.CancelFunc) {
 		cctx, cancel := context.WithCancel(ctx)
-		w := live.NewWatcher(dyn, metadata.NewForConfigOrDie(rc), discovery.NewDiscoveryClientForConfigOrDie(rc), 0)
+		w := live.NewWatcher(dyn, metadata.NewForConfigOrDie(rc), discovery.NewDiscoveryClientForConfigOrDie(rc), live.WatchOptions{Secrets: true})
 		ctl := controller.New(controller.Options{Engine: eng, Report: report.Report{Tool: "kubeguard", Catalog: cat},
 			Client: client, Dynamic: dyn, Watcher: w, Identity: id, Namespace: "default", Interval: 300 * time.Millisecond,
 			LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 300 * time.Millisecond})

@@ -24,6 +24,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -76,6 +77,7 @@ type e2e struct {
 	t        *testing.T
 	cluster  *testcluster.Cluster
 	client   kubernetes.Interface
+	rc       *rest.Config
 	warnings *warningRecorder
 	warned   kubernetes.Interface
 	handler  *Handler
@@ -116,7 +118,7 @@ func setup(t *testing.T) *e2e {
 	rec := &warningRecorder{}
 	wrc := rest.CopyConfig(rc)
 	wrc.WarningHandler = rec
-	x := &e2e{t: t, cluster: c, client: client, warnings: rec, warned: kubernetes.NewForConfigOrDie(wrc), dir: t.TempDir()}
+	x := &e2e{t: t, cluster: c, client: client, rc: rc, warnings: rec, warned: kubernetes.NewForConfigOrDie(wrc), dir: t.TempDir()}
 
 	dir := filepath.Join(x.dir, "config.yaml")
 	os.WriteFile(dir, []byte(e2eConfig), 0o600)
@@ -135,11 +137,8 @@ func setup(t *testing.T) *e2e {
 	ctx, cancel := context.WithCancel(context.Background())
 	x.stop = cancel
 	t.Cleanup(cancel)
-	inv, err := live.New(client, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv.Start(ctx)
+	inv := live.NewWatcher(dynamic.NewForConfigOrDie(rc), nil, client.Discovery(), live.WatchOptions{Kinds: live.Kinds})
+	inv.StartSnapshots(ctx)
 	if x.handler, err = New(Options{Engine: eng, Config: &cfg.Webhook, Inventory: inv}); err != nil {
 		t.Fatal(err)
 	}
@@ -333,10 +332,7 @@ func TestE2EAdmission(t *testing.T) {
 	})
 
 	t.Run("unsynced inventory degrades cross-object controls to audit", func(t *testing.T) {
-		cold, err := live.New(x.client, nil) // never started: not synced
-		if err != nil {
-			t.Fatal(err)
-		}
+		cold := live.NewWatcher(dynamic.NewForConfigOrDie(x.rc), nil, x.client.Discovery(), live.WatchOptions{Kinds: live.Kinds}) // never started: not synced
 		h, err := New(Options{Engine: x.handler.opts.Engine, Config: x.handler.opts.Config, Inventory: cold})
 		if err != nil {
 			t.Fatal(err)
