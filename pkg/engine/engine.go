@@ -658,9 +658,10 @@ func (e *Engine) run(w *worker, c *control.Control, o *object.Object, wl *invent
 func anchors(wl *inventory.Workload) []string {
 	key := ""
 	if wl != nil {
-		// containers' resources are anchors too: the resource controls
-		// read the namespace's LimitRange, so they report once the
-		// inventory is known
+		// containers' resources and probes are anchors too: the
+		// resource controls read the namespace's LimitRange and the probe
+		// controls its Services, so they report once the inventory is
+		// known, on the field that is missing
 		key = wl.SpecPath + "|" + wl.MetaPath + "|" + strconv.Itoa(len(wl.Spec.InitContainers)) + "|" +
 			strconv.Itoa(len(wl.Spec.Containers)) + "|" + strconv.Itoa(len(wl.Spec.EphemeralContainers))
 	}
@@ -673,7 +674,8 @@ func anchors(wl *inventory.Workload) []string {
 		a = append(a, wl.SpecPath, wl.MetaPath, wl.MetaPath+".labels", wl.Field("serviceAccountName"),
 			wl.Field("serviceAccount"), wl.Field("automountServiceAccountToken"))
 		for _, c := range wl.Containers {
-			a = append(a, c.Field("resources.requests"), c.Field("resources.limits"))
+			a = append(a, c.Field("resources.requests.cpu"), c.Field("resources.requests.memory"),
+				c.Field("resources.limits.cpu"), c.Field("resources.limits.memory"), c.Field("livenessProbe"), c.Field("readinessProbe"))
 		}
 	}
 	v, _ := anchorLists.LoadOrStore(key, a)

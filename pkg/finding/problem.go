@@ -61,51 +61,71 @@ func (p *Problem) ControlIDs() []string {
 }
 
 // Merge groups findings, sorted by Compare, into problems, in the order of
-// their first findings.
+// their first findings. Sorted findings at one position are adjacent
+// (objects without a position: by object), so each run is grouped on its
+// own, without maps over the whole scan.
 func Merge(fs []*Finding) []*Problem {
-	type fieldKey struct {
-		obj    object.Ref
-		at     object.Position
-		file   string
-		origin string
-		path   string
+	out := make([]*Problem, 0, len(fs))
+	for i := 0; i < len(fs); {
+		j := i + 1
+		for j < len(fs) && sameRun(fs[i], fs[j]) {
+			j++
+		}
+		out = mergeRun(fs[i:j], out)
+		i = j
 	}
-	byField := make(map[fieldKey]int, len(fs))
+	return out
+}
+
+func located(f *Finding) bool { return f.Position.File != "" && f.Position.Line > 0 }
+
+func sameRun(a, b *Finding) bool {
+	if located(a) {
+		return a.Position == b.Position
+	}
+	return !located(b) && a.Position == b.Position && a.Object == b.Object
+}
+
+// mergeRun groups the findings of one position into problems: one field
+// of one object first, then one source line in several renders.
+func mergeRun(run []*Finding, out []*Problem) []*Problem {
+	if len(run) == 1 {
+		return append(out, &Problem{Finding: run[0]})
+	}
 	var groups [][]*Finding
-	for _, f := range fs {
-		k := fieldKey{f.Object, f.ObjectAt, f.Position.File, f.Origin, f.Path}
-		if i, ok := byField[k]; ok {
-			if !slices.ContainsFunc(groups[i], func(g *Finding) bool { return g.ControlID == f.ControlID && g.Message == f.Message }) {
-				groups[i] = append(groups[i], f)
-			}
+	for _, f := range run {
+		k := slices.IndexFunc(groups, func(g []*Finding) bool {
+			h := g[0]
+			return h.Object == f.Object && h.ObjectAt == f.ObjectAt && h.Origin == f.Origin && h.Path == f.Path
+		})
+		if k < 0 {
+			groups = append(groups, []*Finding{f})
 			continue
 		}
-		byField[k] = len(groups)
-		groups = append(groups, []*Finding{f})
+		if !slices.ContainsFunc(groups[k], func(g *Finding) bool { return g.ControlID == f.ControlID && g.Message == f.Message }) {
+			groups[k] = append(groups[k], f)
+		}
 	}
-	type lineKey struct {
-		pos      object.Position
-		path     string
-		controls string
-	}
-	byLine := map[lineKey]*Problem{}
-	out := make([]*Problem, 0, len(groups))
+	first := len(out)
+	var keys []string
 	for _, g := range groups {
 		p := newProblem(g)
-		if p.Position.File == "" || p.Position.Line == 0 {
+		if !located(p.Finding) {
 			out = append(out, p)
+			keys = append(keys, "")
 			continue
 		}
-		k := lineKey{p.Position, p.Path, strings.Join(sortedIDs(g), ",")}
-		first, ok := byLine[k]
-		if !ok {
-			byLine[k] = p
+		key := p.Path + "\x00" + strings.Join(sortedIDs(g), ",")
+		k := slices.Index(keys, key)
+		if k < 0 {
 			out = append(out, p)
+			keys = append(keys, key)
 			continue
 		}
+		prev := out[first+k]
 		r := Render{Object: p.Object, Origin: p.Origin}
-		if (r != Render{Object: first.Object, Origin: first.Origin}) && !slices.Contains(first.Renders, r) {
-			first.Renders = append(first.Renders, r)
+		if (r != Render{Object: prev.Object, Origin: prev.Origin}) && !slices.Contains(prev.Renders, r) {
+			prev.Renders = append(prev.Renders, r)
 		}
 	}
 	return out
@@ -131,6 +151,9 @@ func newProblem(g []*Finding) *Problem {
 }
 
 func sortedIDs(g []*Finding) []string {
+	if len(g) == 1 {
+		return []string{g[0].ControlID}
+	}
 	ids := make([]string, len(g))
 	for i, f := range g {
 		ids[i] = f.ControlID
