@@ -281,3 +281,13 @@ func newRootForTest() *cobra.Command {
 	root.AddCommand(commands(&streams{})...)
 	return root
 }
+
+// Shell completions exist for every shell cobra supports.
+func TestCompletions(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "fish", "powershell"} {
+		code, out, _ := run(t, "", "completion", sh)
+		if code != ExitOK || !strings.Contains(out, "kubeguard") || len(out) < 1000 {
+			t.Errorf("completion %s: exit %d, %d bytes", sh, code, len(out))
+		}
+	}
+}
