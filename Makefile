@@ -8,7 +8,7 @@ LDFLAGS := -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(CLI).dat
 PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 OUT     ?= bin/kubeguard
 
-.PHONY: manifests build release release-binary test bench bench-webhook bench-rbac bench-netpol bench-cluster docs fuzz schemas vet test-cluster cluster-up cluster-down
+.PHONY: manifests build release release-binary test bench bench-webhook bench-rbac bench-netpol bench-cluster bench-startup docs fuzz schemas vet test-cluster cluster-up cluster-down
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kubeguard ./cmd/kubeguard
@@ -73,6 +73,11 @@ bench-netpol:
 # kubeguard cluster on a test cluster loaded with 10,000 pods.
 bench-cluster: test-cluster
 	$(GO) run ./hack/benchcluster
+
+# Binary size, start-up time and RSS on one small file, against kube-score
+# or kube-linter when on PATH.
+bench-startup:
+	$(GO) run ./hack/benchstartup
 
 # Load test of kubeguard webhook over loopback TLS (latency, throughput, RSS).
 bench-webhook:
