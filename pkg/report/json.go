@@ -12,8 +12,10 @@ import (
 )
 
 // JSONSchemaVersion identifies the JSON report layout (docs/json-report.md).
-// Fields are only ever added within a version.
-const JSONSchemaVersion = "kubeguard.io/report/v1"
+// Fields are only ever added within a version; v2 made each entry of
+// findings a problem (several controls, several renders) instead of one
+// control's finding.
+const JSONSchemaVersion = "kubeguard.io/report/v2"
 
 type jsonTool struct {
 	Name    string `json:"name"`
