@@ -191,8 +191,12 @@ func finish(s *streams, f *outputFlags, outs []output, rep *report.Report) error
 	for _, p := range rep.Problems() {
 		for _, x := range p.Findings() {
 			if x.Expired != nil && x.Suppressed == nil {
+				at := "kubeguard"
+				if x.Position.File != "" {
+					at = x.Position.String()
+				}
 				fmt.Fprintf(s.err, "%s: note: the %s suppression of %s on %s expired on %s (%s); the finding counts again\n",
-					x.Position, x.Expired.Kind, x.ControlID, x.Object, x.Expired.Expires, x.Expired.Reason)
+					at, x.Expired.Kind, x.ControlID, x.Object, x.Expired.Expires, x.Expired.Reason)
 			}
 		}
 	}
