@@ -71,7 +71,7 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := f.out.checkControls(catalogIDs(cat)); err != nil {
+	if err := f.out.checkControls(cat); err != nil {
 		return err
 	}
 	rc, err := restConfig(f.kubeconfig, f.context)

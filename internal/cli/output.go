@@ -151,13 +151,13 @@ func (f *outputFlags) parse(paths []string) ([]output, error) {
 
 // checkControls validates the control patterns against the catalog: a
 // pattern that matches no control is a typo.
-func (f *outputFlags) checkControls(ids []string) error {
+func (f *outputFlags) checkControls(cat *control.Catalog) error {
 	for _, flag := range []struct {
 		name     string
 		patterns []string
 	}{{"--controls", f.controls}, {"--skip-controls", f.skipControls}} {
 		for _, p := range flag.patterns {
-			if !slices.ContainsFunc(ids, func(id string) bool { return report.MatchID([]string{p}, id) }) {
+			if len(cat.Match(p)) == 0 {
 				return usageErr("%s: %q matches no control (see `kubeguard controls`)", flag.name, p)
 			}
 		}
@@ -221,14 +221,4 @@ func (f *outputFlags) write(s *streams, outs []output, rep *report.Report) error
 // are repeated on stderr).
 func machineOnly(outs []output) bool {
 	return !slices.ContainsFunc(outs, func(o output) bool { return o.format == "table" && o.file == "" })
-}
-
-func catalogIDs(cat *control.Catalog) []string {
-	var ids []string
-	if cat != nil {
-		for _, c := range cat.All() {
-			ids = append(ids, c.ID)
-		}
-	}
-	return ids
 }

@@ -152,7 +152,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 			fmt.Fprintf(s.err, "%s applies to %d inputs: %s\n", path, len(use.Inputs), strings.Join(use.Inputs, ", "))
 		}
 	}
-	if err := f.out.checkControls(catalogIDs(cat)); err != nil {
+	if err := f.out.checkControls(cat); err != nil {
 		return err
 	}
 	if len(groups) > 1 {
@@ -329,9 +329,5 @@ func useColor(mode string, s *streams) bool {
 		return false
 	}
 	f, ok := s.out.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && isTerminal(f)
 }

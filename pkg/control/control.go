@@ -298,19 +298,19 @@ func (c *Catalog) Get(id string) (*Control, bool) {
 	return ctl, ok
 }
 
-// Match returns the controls whose ID matches pattern: an ID, or a glob
-// such as PSS-* (case-insensitive).
+// MatchID reports whether id matches pattern: an ID, or a glob such as
+// PSS-* (case-insensitive), as flags, annotations and configurations name
+// controls.
+func MatchID(pattern, id string) bool {
+	ok, _ := path.Match(strings.ToUpper(pattern), strings.ToUpper(id))
+	return ok
+}
+
+// Match returns the controls whose ID matches pattern (see MatchID).
 func (c *Catalog) Match(pattern string) []*Control {
-	if ctl, ok := c.Get(pattern); ok {
-		return []*Control{ctl}
-	}
-	if !strings.ContainsAny(pattern, "*?[") {
-		return nil
-	}
 	var out []*Control
-	up := strings.ToUpper(pattern)
 	for _, ctl := range c.list {
-		if ok, _ := path.Match(up, ctl.ID); ok {
+		if MatchID(pattern, ctl.ID) {
 			out = append(out, ctl)
 		}
 	}

@@ -142,7 +142,7 @@ func (e *Engine) suppress(f *finding.Finding, anns []annSuppression) {
 }
 
 func matchExclusion(x config.Exclusion, f *finding.Finding) bool {
-	return matchAny(x.Controls, f.ControlID, func(p, id string) bool { return glob(strings.ToUpper(p), id) }) &&
+	return matchAny(x.Controls, f.ControlID, control.MatchID) &&
 		matchAny(x.Kinds, f.Object.Kind, strings.EqualFold) &&
 		matchAny(x.Namespaces, f.Object.Namespace, glob) &&
 		matchAny(x.Names, f.Object.Name, glob)

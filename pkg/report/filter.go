@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 
@@ -32,10 +31,10 @@ func (x *Filter) Shows(f *finding.Finding, c *control.Control) bool {
 	if len(x.Severities) > 0 && !slices.Contains(x.Severities, f.Severity) {
 		return false
 	}
-	if len(x.Controls) > 0 && !MatchID(x.Controls, f.ControlID) {
+	if len(x.Controls) > 0 && !matchAny(x.Controls, f.ControlID) {
 		return false
 	}
-	if MatchID(x.Skip, f.ControlID) {
+	if matchAny(x.Skip, f.ControlID) {
 		return false
 	}
 	if len(x.Frameworks) > 0 {
@@ -49,15 +48,8 @@ func (x *Filter) Shows(f *finding.Finding, c *control.Control) bool {
 	return true
 }
 
-// MatchID reports whether id matches one of the glob patterns
-// (case-insensitive).
-func MatchID(patterns []string, id string) bool {
-	for _, p := range patterns {
-		if ok, _ := path.Match(strings.ToUpper(p), strings.ToUpper(id)); ok {
-			return true
-		}
-	}
-	return false
+func matchAny(patterns []string, id string) bool {
+	return slices.ContainsFunc(patterns, func(p string) bool { return control.MatchID(p, id) })
 }
 
 // ParseSeverities reads --severity: a comma-separated list
