@@ -184,21 +184,16 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 // finish writes the outputs, says on stderr what a person must know
 // (diagnostics, expired suppressions) and sets the exit code.
 func finish(s *streams, f *outputFlags, outs []output, rep *report.Report) error {
-	rep.Problems()
 	for _, d := range rep.Diagnostics {
 		fmt.Fprintln(s.err, d.String())
 	}
-	for _, p := range rep.Problems() {
-		for _, x := range p.Findings() {
-			if x.Expired != nil && x.Suppressed == nil {
-				at := "kubeguard"
-				if x.Position.File != "" {
-					at = x.Position.String()
-				}
-				fmt.Fprintf(s.err, "%s: note: the %s suppression of %s on %s expired on %s (%s); the finding counts again\n",
-					at, x.Expired.Kind, x.ControlID, x.Object, x.Expired.Expires, x.Expired.Reason)
-			}
+	for _, x := range rep.Expired() {
+		at := "kubeguard"
+		if x.Position.File != "" {
+			at = x.Position.String()
 		}
+		fmt.Fprintf(s.err, "%s: note: the %s suppression of %s on %s expired on %s (%s); the finding counts again\n",
+			at, x.Expired.Kind, x.ControlID, x.Object, x.Expired.Expires, x.Expired.Reason)
 	}
 	if err := f.write(s, outs, rep); err != nil {
 		return err

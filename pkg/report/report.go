@@ -65,6 +65,7 @@ type Report struct {
 type merged struct {
 	problems []*finding.Problem
 	hidden   int
+	expired  []*finding.Finding
 }
 
 // Checked is an object that was evaluated, and where it starts.
@@ -137,9 +138,27 @@ func (r *Report) Problems() []*finding.Problem {
 			}
 		}
 		m.problems = finding.Merge(shown)
+		expired := func(f *finding.Finding) {
+			if f.Expired != nil && f.Suppressed == nil {
+				m.expired = append(m.expired, f)
+			}
+		}
+		for _, p := range m.problems {
+			expired(p.Finding)
+			for _, f := range p.Also {
+				expired(f)
+			}
+		}
 		r.merged = m
 	}
 	return r.merged.problems
+}
+
+// Expired returns the findings of the shown problems whose suppression
+// has expired: they count again, and reports name them.
+func (r *Report) Expired() []*finding.Finding {
+	r.Problems()
+	return r.merged.expired
 }
 
 // Summary counts problems: findings of several controls on one field, or
@@ -166,13 +185,9 @@ type Summary struct {
 // Summarize counts r's problems.
 func (r *Report) Summarize() Summary {
 	ps := r.Problems()
-	s := Summary{Objects: r.Objects, Inputs: r.Inputs, Folded: r.Folded, BySeverity: map[string]int{}, Hidden: r.merged.hidden, HiddenDiagnostics: r.HiddenDiagnostics}
+	s := Summary{Objects: r.Objects, Inputs: r.Inputs, Folded: r.Folded, BySeverity: map[string]int{}, Hidden: r.merged.hidden, HiddenDiagnostics: r.HiddenDiagnostics,
+		Expired: len(r.merged.expired)}
 	for _, p := range ps {
-		for _, f := range p.Findings() {
-			if f.Expired != nil && f.Suppressed == nil {
-				s.Expired++
-			}
-		}
 		if !p.Open() {
 			s.Suppressed++
 			continue

@@ -346,18 +346,10 @@ func writeCounts(w *bufio.Writer, r *Report, paint func(finding.Severity, string
 		return p.Object.Namespace
 	}), 20, func(rw *row) string { return rw.name })
 	section("Top objects", tally(func(p *finding.Problem) string { return p.Object.String() }), 10, func(rw *row) string { return rw.name })
-	var expired []string
-	for _, p := range r.Problems() {
-		for _, f := range p.Findings() {
-			if f.Expired != nil && f.Suppressed == nil {
-				expired = append(expired, fmt.Sprintf("  %s on %s: %s suppression expired %s (%s)", f.ControlID, f.Object, f.Expired.Kind, f.Expired.Expires, f.Expired.Reason))
-			}
-		}
-	}
-	if len(expired) > 0 {
+	if expired := r.Expired(); len(expired) > 0 {
 		w.WriteString("Expired suppressions\n")
-		for _, e := range expired {
-			w.WriteString(e + "\n")
+		for _, f := range expired {
+			fmt.Fprintf(w, "  %s on %s: %s suppression expired %s (%s)\n", f.ControlID, f.Object, f.Expired.Kind, f.Expired.Expires, f.Expired.Reason)
 		}
 		w.WriteByte('\n')
 	}
