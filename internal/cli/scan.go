@@ -16,7 +16,6 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/dockerfile"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
-	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/render"
 	"github.com/kubeguard/kubeguard/pkg/report"
@@ -107,7 +106,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	var cat *control.Catalog
 	res := &engine.Result{}
 	var uses []report.ConfigUse
-	var inventories []*inventory.Inventory
+	var checked []report.Checked
 	var doneObjects, doneFindings atomic.Int64
 	var current atomic.Pointer[engine.Engine]
 	prog := startProgress(s.err, !machineOnly(outs), func() string {
@@ -138,7 +137,12 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 		res.Objects += r.Objects
 		res.Inputs += r.Inputs
 		res.Folded += r.Folded
-		inventories = append(inventories, r.Inventory)
+		if r.Inventory != nil {
+			for _, e := range r.Inventory.Entries() {
+				checked = append(checked, report.Checked{Ref: e.Object.Ref, Source: e.Object.Source, Workload: e.Workload != nil,
+					ControlPlane: controlplane.IsComponent(e.Workload)})
+			}
+		}
 		use := report.ConfigUse{Path: g.path}
 		for _, in := range g.inputs {
 			use.Inputs = append(use.Inputs, in.Name)
@@ -160,7 +164,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	}
 	res.Diagnostics = append(diags, res.Diagnostics...)
 	if !f.allowEmpty {
-		res.Diagnostics = append(res.Diagnostics, emptyPaths(args, inputs, inventories)...)
+		res.Diagnostics = append(res.Diagnostics, emptyPaths(args, inputs, checked)...)
 	}
 	prog.Stop()
 	object.SortDiagnostics(res.Diagnostics)
@@ -168,14 +172,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	rep := &report.Report{
 		Tool: "kubeguard", Version: Version(), Catalog: cat,
 		Findings: res.Findings, Diagnostics: shownDiags, Objects: res.Objects, Inputs: res.Inputs, Folded: res.Folded, Configs: uses,
-		Scanned: object.Describe(inputs), HiddenDiagnostics: hiddenDiags,
-	}
-	for _, inv := range inventories {
-		if inv != nil {
-			for _, e := range inv.Entries() {
-				rep.Checked = append(rep.Checked, report.Checked{Ref: e.Object.Ref, Source: e.Object.Source, Workload: e.Workload != nil, ControlPlane: controlplane.IsComponent(e.Workload)})
-			}
-		}
+		Scanned: object.Describe(inputs), HiddenDiagnostics: hiddenDiags, Checked: checked,
 	}
 	f.out.apply(rep, s)
 	return finish(s, &f.out, outs, rep)
@@ -210,15 +207,10 @@ func finish(s *streams, f *outputFlags, outs []output, rep *report.Report) error
 
 // emptyPaths are errors for named paths that yielded no object: an empty
 // or mistyped directory must not pass a pipeline silently.
-func emptyPaths(args []string, inputs []object.Input, invs []*inventory.Inventory) []object.Diagnostic {
+func emptyPaths(args []string, inputs []object.Input, checked []report.Checked) []object.Diagnostic {
 	found := map[string]bool{}
-	for _, inv := range invs {
-		if inv == nil {
-			continue
-		}
-		for _, e := range inv.Entries() {
-			found[e.Object.Source.File] = true
-		}
+	for _, c := range checked {
+		found[c.Source.File] = true
 	}
 	var out []object.Diagnostic
 	for _, a := range args {
