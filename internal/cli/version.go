@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"sync"
 
 	"github.com/spf13/cobra"
 )
@@ -25,8 +26,11 @@ type BuildInfo struct {
 	Platform  string `json:"platform"`
 }
 
-// Build returns kubeguard's build information.
-func Build() BuildInfo {
+// Build returns kubeguard's build information, read once: every command
+// names its version, and the embedded module data lists every dependency.
+var Build = sync.OnceValue(readBuild)
+
+func readBuild() BuildInfo {
 	b := BuildInfo{Version: version, Commit: commit, Date: date, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if b.Version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
