@@ -3,7 +3,9 @@ package report
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
@@ -94,7 +96,7 @@ func (r *Report) Frameworks() []FrameworkView {
 			if len(secs) == 0 {
 				continue
 			}
-			for _, s := range append(sortedKeys(secs), "") {
+			for _, s := range append(slices.Sorted(maps.Keys(secs)), "") {
 				sv := &v.Total
 				if s != "" {
 					if bySection[s] == nil {
@@ -136,9 +138,8 @@ func (s *SectionView) score() {
 func compareSections(a, b string) int {
 	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
 	for i := 0; i < min(len(pa), len(pb)); i++ {
-		var na, nb int
-		_, ea := fmt.Sscan(pa[i], &na)
-		_, eb := fmt.Sscan(pb[i], &nb)
+		na, ea := strconv.Atoi(pa[i])
+		nb, eb := strconv.Atoi(pb[i])
 		if ea == nil && eb == nil {
 			if c := cmp.Compare(na, nb); c != 0 {
 				return c
@@ -150,15 +151,6 @@ func compareSections(a, b string) int {
 		}
 	}
 	return cmp.Compare(len(pa), len(pb))
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // writeFrameworks writes the checklists as a table.
