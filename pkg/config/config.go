@@ -58,9 +58,16 @@ type Exclusion struct {
 	Namespaces []string `yaml:"namespaces"`
 	Kinds      []string `yaml:"kinds"`
 	Names      []string `yaml:"names"`
-	Reason     string   `yaml:"reason"`
-	Expires    Date     `yaml:"expires"`
-	Line       int      `yaml:"-"`
+	// Vulnerabilities accept image vulnerability findings (IMG-VULN) by
+	// ID or alias (CVE-2024-1234, GHSA-..., DSA-...); Images and Packages
+	// narrow them to image references (glob patterns, matched without
+	// the tag or digest too) and package names.
+	Vulnerabilities []string `yaml:"vulnerabilities"`
+	Images          []string `yaml:"images"`
+	Packages        []string `yaml:"packages"`
+	Reason          string   `yaml:"reason"`
+	Expires         Date     `yaml:"expires"`
+	Line            int      `yaml:"-"`
 }
 
 // Date is a calendar day written as YYYY-MM-DD.

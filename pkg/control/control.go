@@ -121,6 +121,11 @@ type Control struct {
 	// silence a namespace's finding, only the configuration (or the
 	// Namespace's own annotation) can.
 	NamespaceWide bool
+	// External controls are reported by a front door that reads
+	// something other than Kubernetes objects (image contents): the
+	// engine never runs them on objects, but they share its catalog,
+	// severities and suppressions.
+	External bool
 	// CEL, when set, is the control as a ValidatingAdmissionPolicy
 	// expression over a workload (see package policy): for clusters that
 	// enforce without a webhook. The e2e tests hold it to the same verdicts
@@ -273,7 +278,7 @@ type Catalog struct {
 func NewCatalog(controls ...*Control) *Catalog {
 	c := &Catalog{byID: map[string]*Control{}}
 	for _, ctl := range controls {
-		if ctl.ID == "" || ctl.Check == nil || ctl.Severity == 0 || ctl.Title == "" {
+		if ctl.ID == "" || (ctl.Check == nil) != ctl.External || ctl.Severity == 0 || ctl.Title == "" {
 			panic(fmt.Sprintf("control %q is incomplete", ctl.ID))
 		}
 		if _, dup := c.byID[ctl.ID]; dup {

@@ -151,9 +151,10 @@ func TestFixtures(t *testing.T) {
 			}
 		})
 	}
-	// every control has at least one positive fixture
+	// every control has at least one positive fixture; External ones
+	// have theirs with their front door (IMG-VULN: package imagescan)
 	for _, c := range cat.All() {
-		if !covered[c.ID] && c.ID != "PSS-APPARMOR-PROFILE" && c.ID != "PSS-WINDOWS-HOST-PROCESS" {
+		if !covered[c.ID] && !c.External && c.ID != "PSS-APPARMOR-PROFILE" && c.ID != "PSS-WINDOWS-HOST-PROCESS" {
 			t.Errorf("control %s has no positive fixture", c.ID)
 		}
 	}

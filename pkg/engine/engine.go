@@ -65,6 +65,7 @@ type Engine struct {
 	invCs         []*control.Control
 	selected      sync.Map // selection -> []*control.Control, see controlsFor
 	severity      map[string]finding.Severity
+	on            map[string]bool // enabled controls
 	// messages keeps one copy of each finding message: findings live to
 	// the end of a scan, and a large one repeats a few thousand messages
 	// hundreds of thousands of times (the corpus: 9,200 distinct of
@@ -88,7 +89,7 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cat: opts.Catalog, cfg: cfg, lim: opts.Limits, workers: opts.Workers, now: opts.Now,
-		parse: opts.ParseOnly, live: opts.Live, severity: map[string]finding.Severity{}, messages: intern.New(), namespaceWide: map[string]bool{}}
+		parse: opts.ParseOnly, live: opts.Live, severity: map[string]finding.Severity{}, on: map[string]bool{}, messages: intern.New(), namespaceWide: map[string]bool{}}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
 	}
@@ -102,6 +103,10 @@ func New(opts Options) (*Engine, error) {
 	on := enabled(opts.Catalog, cfg)
 	for _, c := range opts.Catalog.All() {
 		if !on[c.ID] {
+			continue
+		}
+		e.on[c.ID] = true
+		if c.External {
 			continue
 		}
 		if c.NamespaceWide {
@@ -675,7 +680,7 @@ func anchors(wl *inventory.Workload) []string {
 			wl.Field("serviceAccount"), wl.Field("automountServiceAccountToken"))
 		for _, c := range wl.Containers {
 			a = append(a, c.Field("resources.requests.cpu"), c.Field("resources.requests.memory"),
-				c.Field("resources.limits.cpu"), c.Field("resources.limits.memory"), c.Field("livenessProbe"), c.Field("readinessProbe"))
+				c.Field("resources.limits.cpu"), c.Field("resources.limits.memory"), c.Field("livenessProbe"), c.Field("readinessProbe"), c.Field("image"))
 		}
 	}
 	v, _ := anchorLists.LoadOrStore(key, a)

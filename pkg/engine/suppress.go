@@ -9,6 +9,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/image"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
@@ -145,7 +146,22 @@ func matchExclusion(x config.Exclusion, f *finding.Finding) bool {
 	return matchAny(x.Controls, f.ControlID, control.MatchID) &&
 		matchAny(x.Kinds, f.Object.Kind, strings.EqualFold) &&
 		matchAny(x.Namespaces, f.Object.Namespace, glob) &&
-		matchAny(x.Names, f.Object.Name, glob)
+		matchAny(x.Names, f.Object.Name, glob) &&
+		matchVuln(x, f.Vuln)
+}
+
+// matchVuln matches the vulnerability fields of an exclusion; an
+// exclusion naming none of them matches any finding.
+func matchVuln(x config.Exclusion, v *finding.Vulnerability) bool {
+	if len(x.Vulnerabilities) == 0 && len(x.Images) == 0 && len(x.Packages) == 0 {
+		return true
+	}
+	if v == nil {
+		return false
+	}
+	return matchAny(x.Vulnerabilities, "", func(id, _ string) bool { return v.Names(id) }) &&
+		matchAny(x.Images, v.Image, func(p, ref string) bool { return glob(p, ref) || glob(p, image.Repository(ref)) }) &&
+		matchAny(x.Packages, v.Package, func(p, name string) bool { return glob(p, name) || (v.SourcePackage != "" && glob(p, v.SourcePackage)) })
 }
 
 func matchAny(patterns []string, v string, match func(pattern, v string) bool) bool {
@@ -183,4 +199,23 @@ func enabled(cat *control.Catalog, cfg *config.Config) map[string]bool {
 		}
 	}
 	return on
+}
+
+// Accept takes a finding of an External control: it reports whether
+// the control is enabled and applies severity overrides and the
+// suppressions of the configuration and, when given, of the object the
+// finding is about (whose scan reports any error in them).
+func (e *Engine) Accept(f *finding.Finding, o *object.Object, w *inventory.Workload) bool {
+	if !e.on[f.ControlID] {
+		return false
+	}
+	if s, ok := e.severity[f.ControlID]; ok {
+		f.Severity = s
+	}
+	var anns []annSuppression
+	if o != nil {
+		anns, _ = e.annotationSuppressions(o, w)
+	}
+	e.suppress(f, anns)
+	return true
 }

@@ -74,6 +74,68 @@ type Finding struct {
 	// Expired is a suppression that matched but has expired: the finding
 	// counts again, and reports say why.
 	Expired *Suppression
+	// Vuln is what an image vulnerability finding (IMG-VULN) is about.
+	Vuln *Vulnerability
+}
+
+// Vulnerability is a known vulnerability of a package in an image.
+type Vulnerability struct {
+	// ID is the vulnerability's name (its CVE when it has one); Aliases
+	// are the other advisories' names for it (GHSA, DSA, GO-...).
+	ID      string   `json:"id"`
+	Aliases []string `json:"aliases,omitempty"`
+	Summary string   `json:"summary,omitempty"`
+	URL     string   `json:"url,omitempty"`
+	// Package is the installed package; SourcePackage the source
+	// package advisories name (Debian, Alpine).
+	Package       string `json:"package"`
+	SourcePackage string `json:"sourcePackage,omitempty"`
+	Ecosystem     string `json:"ecosystem"`
+	PURL          string `json:"purl,omitempty"`
+	Installed     string `json:"installedVersion"`
+	Fixed         string `json:"fixedVersion,omitempty"`
+	// Score and Vector are the CVSS rating the severity comes from;
+	// Unrated says no advisory rated it (the severity is a default).
+	Score   float64 `json:"cvssScore,omitempty"`
+	Vector  string  `json:"cvssVector,omitempty"`
+	Unrated bool    `json:"unrated,omitempty"`
+	// Image is the reference scanned, Digest the image manifest's.
+	Image    string `json:"image"`
+	Digest   string `json:"digest"`
+	Platform string `json:"platform,omitempty"`
+	// Paths are the files in the image the package was read from.
+	Paths []string `json:"paths,omitempty"`
+	// Layer added the package: its index, digest and the Dockerfile
+	// instruction that made it; BaseLayer says it came with the base
+	// image.
+	Layer        int    `json:"layer"`
+	LayerDigest  string `json:"layerDigest,omitempty"`
+	LayerCommand string `json:"layerCommand,omitempty"`
+	BaseLayer    bool   `json:"baseLayer,omitempty"`
+}
+
+// Key names the vulnerability of one package of one image.
+func (v *Vulnerability) Key() string {
+	if v == nil {
+		return ""
+	}
+	return v.ID + "\x00" + v.Ecosystem + "\x00" + v.Package + "\x00" + v.Installed + "\x00" + v.Digest
+}
+
+// Names reports whether id is the vulnerability's ID or an alias.
+func (v *Vulnerability) Names(id string) bool {
+	if v == nil {
+		return false
+	}
+	if strings.EqualFold(v.ID, id) {
+		return true
+	}
+	for _, a := range v.Aliases {
+		if strings.EqualFold(a, id) {
+			return true
+		}
+	}
+	return false
 }
 
 // Suppression records why a finding was accepted.

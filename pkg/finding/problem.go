@@ -96,7 +96,7 @@ func mergeRun(run []*Finding, out []*Problem) []*Problem {
 	for _, f := range run {
 		k := slices.IndexFunc(groups, func(g []*Finding) bool {
 			h := g[0]
-			return h.Object == f.Object && h.ObjectAt == f.ObjectAt && h.Origin == f.Origin && h.Path == f.Path
+			return h.Object == f.Object && h.ObjectAt == f.ObjectAt && h.Origin == f.Origin && h.Path == f.Path && h.Vuln.Key() == f.Vuln.Key()
 		})
 		if k < 0 {
 			groups = append(groups, []*Finding{f})
@@ -115,7 +115,7 @@ func mergeRun(run []*Finding, out []*Problem) []*Problem {
 			keys = append(keys, "")
 			continue
 		}
-		key := p.Path + "\x00" + strings.Join(sortedIDs(g), ",")
+		key := p.Path + "\x00" + strings.Join(sortedIDs(g), ",") + "\x00" + p.Vuln.Key()
 		k := slices.Index(keys, key)
 		if k < 0 {
 			out = append(out, p)

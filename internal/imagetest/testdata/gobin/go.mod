@@ -1,0 +1,5 @@
+module example.com/gobin
+
+go 1.22
+
+require github.com/gogo/protobuf v1.3.1
