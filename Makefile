@@ -37,11 +37,15 @@ release:
 # The report tests validate against the official SARIF 2.1.0 schema and the
 # Jenkins JUnit XSD (with xmllint), fetched once into .cache/ (see
 # hack/fetch-schema).
-schemas: .cache/sarif-schema-2.1.0.json .cache/jenkins-junit.xsd
+schemas: .cache/sarif-schema-2.1.0.json .cache/jenkins-junit.xsd .cache/cyclonedx/bom-1.6.schema.json .cache/spdx-schema-2.3.json
 .cache/sarif-schema-2.1.0.json:
 	$(GO) run ./hack/fetch-schema sarif $@
 .cache/jenkins-junit.xsd:
 	$(GO) run ./hack/fetch-schema junit $@
+.cache/cyclonedx/bom-1.6.schema.json:
+	$(GO) run ./hack/fetch-schema cyclonedx $(@D)
+.cache/spdx-schema-2.3.json:
+	$(GO) run ./hack/fetch-schema spdx $@
 
 # End-to-end tests run a real kube-apiserver and kube-controller-manager,
 # built once from the release pinned in test/cluster/go.mod into .cache/,
@@ -57,7 +61,8 @@ cluster-down:
 
 test: schemas test-cluster
 	$(GO) vet ./...
-	KUBEGUARD_SARIF_SCHEMA=$(CURDIR)/.cache/sarif-schema-2.1.0.json KUBEGUARD_JUNIT_SCHEMA=$(CURDIR)/.cache/jenkins-junit.xsd $(GO) test ./...
+	KUBEGUARD_SARIF_SCHEMA=$(CURDIR)/.cache/sarif-schema-2.1.0.json KUBEGUARD_JUNIT_SCHEMA=$(CURDIR)/.cache/jenkins-junit.xsd \
+		KUBEGUARD_CYCLONEDX_SCHEMA=$(CURDIR)/.cache/cyclonedx/bom-1.6.schema.json KUBEGUARD_SPDX_SCHEMA=$(CURDIR)/.cache/spdx-schema-2.3.json $(GO) test ./...
 
 bench:
 	$(GO) run ./hack/bench

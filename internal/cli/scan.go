@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/dockerfile"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/imagescan"
 	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/render"
 	"github.com/kubeguard/kubeguard/pkg/report"
@@ -31,6 +34,8 @@ type scanFlags struct {
 	scope      string
 	verbose    bool
 	helm       render.Helm
+	images     bool
+	img        imageFlags
 }
 
 func newScanCmd(s *streams) *cobra.Command {
@@ -67,6 +72,8 @@ func newScanCmd(s *streams) *cobra.Command {
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "say which configuration file applies to which inputs")
 	fl.StringVar(&f.scope, "scope", "input", "where references between objects resolve: input (within each chart, kustomization and path given; files given one by one with their directory), directory (each directory of plain manifests on its own, for collections of examples) or all")
 	fl.StringVar(&f.helm.KubeVersion, "kube-version", "", "Kubernetes version charts are rendered for (.Capabilities.KubeVersion)")
+	fl.BoolVar(&f.images, "images", false, "also scan the images the workloads run for known vulnerabilities (IMG-VULN; each image once)")
+	f.img.register(fl, true)
 	maxDocumentSize(cmd, &f.maxDocSize)
 	return cmd
 }
@@ -118,6 +125,16 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 		return fmt.Sprintf("%s objects checked, %s findings so far, %s inputs", thousands(o), thousands(f), thousands(int64(len(inputs))))
 	})
 	defer prog.Stop()
+	var images *imagescan.Scanner
+	if f.images {
+		sc, _, dbDiags, err := f.img.scanner(time.Now())
+		if err != nil {
+			return err
+		}
+		images = sc
+		diags = append(diags, dbDiags...)
+	}
+	scannedImages := map[string]bool{}
 	for _, g := range groups {
 		c, eng, err := newEngine(g.cfg, f.pssVersion, engine.Options{Limits: lim, Namespace: f.helm.Namespace, OneScope: f.scope == "all"})
 		if err != nil {
@@ -137,6 +154,14 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 		res.Objects += r.Objects
 		res.Inputs += r.Inputs
 		res.Folded += r.Folded
+		if images != nil && r.Inventory != nil {
+			fs, scanned, idiags := images.Workloads(context.Background(), r.Inventory.Entries(), eng.Accept, f.img.parallel)
+			res.Findings = append(res.Findings, fs...)
+			res.Diagnostics = append(res.Diagnostics, idiags...)
+			for _, sc := range scanned {
+				scannedImages[sc.Inventory.Image.Digest.String()] = true
+			}
+		}
 		if r.Inventory != nil {
 			for _, e := range r.Inventory.Entries() {
 				checked = append(checked, report.Checked{Ref: e.Object.Ref, Source: e.Object.Source, Workload: e.Workload != nil,
@@ -159,7 +184,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	if err := f.out.checkControls(cat); err != nil {
 		return err
 	}
-	if len(groups) > 1 {
+	if len(groups) > 1 || images != nil {
 		slices.SortFunc(res.Findings, finding.Compare) // the order each engine gives its own
 	}
 	res.Diagnostics = append(diags, res.Diagnostics...)
@@ -172,7 +197,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	rep := &report.Report{
 		Tool: "kubeguard", Version: Version(), Catalog: cat,
 		Findings: res.Findings, Diagnostics: shownDiags, Objects: res.Objects, Inputs: res.Inputs, Folded: res.Folded, Configs: uses,
-		Scanned: object.Describe(inputs), HiddenDiagnostics: hiddenDiags, Checked: checked,
+		Scanned: object.Describe(inputs) + imagesWord(images != nil, len(scannedImages)), HiddenDiagnostics: hiddenDiags, Checked: checked,
 	}
 	f.out.apply(rep, s)
 	return finish(s, &f.out, outs, rep)
@@ -317,4 +342,12 @@ func useColor(mode string, s *streams) bool {
 	}
 	f, ok := s.out.(*os.File)
 	return ok && isTerminal(f)
+}
+
+// imagesWord says how many images --images read.
+func imagesWord(on bool, n int) string {
+	if !on {
+		return ""
+	}
+	return " and " + plural(n, "image", "images")
 }

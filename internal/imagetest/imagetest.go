@@ -185,6 +185,7 @@ func Alpine311(xen string) []File {
 	return []File{
 		{Path: "etc/os-release", Body: []byte("NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.11.6\nPRETTY_NAME=\"Alpine Linux v3.11\"\n")},
 		{Path: "etc/alpine-release", Body: []byte("3.11.6\n")},
+		{Path: "etc/apk/arch", Body: []byte("x86_64\n")},
 		{Path: "lib/apk/db/installed", Body: []byte(`C:Q1Gq+uOJ9vPGr+iIPz6sM6N0y1l5k=
 P:musl
 V:1.1.24-r3

@@ -2,6 +2,7 @@ package imagescan
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/openvex/go-vex/pkg/vex"
 
@@ -46,10 +47,7 @@ func (v *VEX) NotAffected(f *finding.Vulnerability) *finding.Suppression {
 	}
 	ids := append([]string{f.ID}, f.Aliases...)
 	products := []string{image.PURL(f.Image, f.Digest), f.Image, f.Digest}
-	var subs []string
-	if f.PURL != "" {
-		subs = []string{f.PURL}
-	}
+	subs := purlVariants(f.PURL)
 	for i, d := range v.docs {
 		for _, id := range ids {
 			var st *vex.Statement
@@ -59,8 +57,11 @@ func (v *VEX) NotAffected(f *finding.Vulnerability) *finding.Suppression {
 					break
 				}
 			}
-			if st == nil && f.PURL != "" {
-				if m := d.Matches(id, f.PURL, nil); len(m) > 0 {
+			for _, p := range subs {
+				if st != nil {
+					break
+				}
+				if m := d.Matches(id, p, nil); len(m) > 0 {
 					st = &m[len(m)-1]
 				}
 			}
@@ -81,4 +82,19 @@ func (v *VEX) NotAffected(f *finding.Vulnerability) *finding.Suppression {
 		}
 	}
 	return nil
+}
+
+// purlVariants are the package URLs a document may name a package by:
+// Go module versions are written with and without their "v".
+func purlVariants(p string) []string {
+	if p == "" {
+		return nil
+	}
+	out := []string{p}
+	if rest, ok := strings.CutPrefix(p, "pkg:golang/"); ok {
+		if name, ver, ok := strings.Cut(rest, "@"); ok && !strings.HasPrefix(ver, "v") {
+			out = append(out, "pkg:golang/"+name+"@v"+ver)
+		}
+	}
+	return out
 }

@@ -42,6 +42,8 @@ type jsonFinding struct {
 	Also     []jsonAlso           `json:"also,omitempty"`
 	Renders  []finding.Render     `json:"renders,omitempty"`
 	Expired  *finding.Suppression `json:"expiredSuppression,omitempty"`
+	// Vuln details an image vulnerability (IMG-VULN).
+	Vuln *finding.Vulnerability `json:"vulnerability,omitempty"`
 }
 
 // jsonAlso is another control's finding on the same problem.
@@ -118,7 +120,7 @@ func JSON(w io.Writer, r *Report) error {
 				jf := jsonFinding{ControlID: f.ControlID, Severity: f.Severity, Container: f.Container,
 					Object: jsonObject{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, UID: r.UIDs[o]},
 					Path:   f.Path, Position: f.Position, Origin: f.Origin, Message: f.Message, Suppressed: f.Suppressed,
-					Controls: f.ControlIDs(), Renders: f.Renders, Expired: f.Expired}
+					Controls: f.ControlIDs(), Renders: f.Renders, Expired: f.Expired, Vuln: f.Vuln}
 				for _, a := range f.Also {
 					ja := jsonAlso{ControlID: a.ControlID, Severity: a.Severity, Message: a.Message, Frameworks: []control.Ref{}, Suppressed: a.Suppressed}
 					if c := r.control(a.ControlID); c != nil {

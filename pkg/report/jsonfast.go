@@ -96,7 +96,8 @@ func appendFinding(b []byte, jf *jsonFinding, c *controlJSON) []byte {
 		name string
 		v    any
 		set  bool
-	}{{"also", jf.Also, len(jf.Also) > 0}, {"renders", jf.Renders, len(jf.Renders) > 0}, {"expiredSuppression", jf.Expired, jf.Expired != nil}} {
+	}{{"also", jf.Also, len(jf.Also) > 0}, {"renders", jf.Renders, len(jf.Renders) > 0}, {"expiredSuppression", jf.Expired, jf.Expired != nil},
+		{"vulnerability", jf.Vuln, jf.Vuln != nil}} {
 		if !x.set {
 			continue
 		}

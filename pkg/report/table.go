@@ -159,7 +159,7 @@ func writeFindings(w *bufio.Writer, r *Report, paint func(finding.Severity, stri
 				w.WriteString("  " + c.Title)
 			}
 		case "file":
-			w.WriteString(orCluster(f.Position.File))
+			w.WriteString(orCluster(f.Finding))
 		case "namespace":
 			if f.Object.Namespace == "" {
 				w.WriteString("(cluster-scoped)")
@@ -167,7 +167,7 @@ func writeFindings(w *bufio.Writer, r *Report, paint func(finding.Severity, stri
 				w.WriteString("namespace " + f.Object.Namespace)
 			}
 		default:
-			loc := orCluster(f.Position.File)
+			loc := orCluster(f.Finding)
 			if f.Origin != "" {
 				loc += "  (" + f.Origin + ")"
 			}
@@ -196,7 +196,7 @@ func writeFindings(w *bufio.Writer, r *Report, paint func(finding.Severity, stri
 				w.WriteString(": ")
 				w.WriteString(f.Message)
 				w.WriteString("\n" + blank + "at ")
-				w.WriteString(orCluster(f.Position.File))
+				w.WriteString(orCluster(f.Finding))
 				if len(num) > 0 {
 					w.WriteByte(':')
 					w.Write(num)
@@ -258,11 +258,16 @@ func writeFindings(w *bufio.Writer, r *Report, paint func(finding.Severity, stri
 	}
 }
 
-func orCluster(file string) string {
-	if file == "" {
-		return "(cluster)"
+// orCluster names where a finding is: its file, else the image or
+// cluster it was read from.
+func orCluster(f *finding.Finding) string {
+	switch {
+	case f.Position.File != "":
+		return f.Position.File
+	case f.Vuln != nil:
+		return "(image)"
 	}
-	return file
+	return "(cluster)"
 }
 
 // writeCounts writes the --summary tables: problems by control, by file
@@ -338,7 +343,7 @@ func writeCounts(w *bufio.Writer, r *Report, paint func(finding.Severity, string
 		}
 		return rw.name
 	})
-	section("By file", tally(func(p *finding.Problem) string { return orCluster(p.Position.File) }), 20, func(rw *row) string { return rw.name })
+	section("By file", tally(func(p *finding.Problem) string { return orCluster(p.Finding) }), 20, func(rw *row) string { return rw.name })
 	section("By namespace", tally(func(p *finding.Problem) string {
 		if p.Object.Namespace == "" {
 			return "(cluster-scoped)"
