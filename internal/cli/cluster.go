@@ -3,16 +3,24 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/controller"
 	"github.com/kubeguard/kubeguard/pkg/controls/controlplane"
 	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/image"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/object"
@@ -27,6 +35,8 @@ type clusterFlags struct {
 	configPath   string
 	pssVersion   string
 	writeReports bool
+	images       bool
+	img          imageFlags
 }
 
 func newClusterCmd(s *streams) *cobra.Command {
@@ -53,6 +63,8 @@ func newClusterCmd(s *streams) *cobra.Command {
 	fl.StringVar(&f.configPath, "config", "", "configuration file (.kubeguard.yaml)")
 	fl.StringVar(&f.pssVersion, "pss-version", "latest", "Pod Security Standards version to evaluate")
 	fl.BoolVar(&f.writeReports, "write-reports", false, "write PolicyReports and a ClusterPolicyReport into the cluster (needs the CRDs of deploy/crds)")
+	fl.BoolVar(&f.images, "images", false, "also scan the images the pods run, by the digests in their status, for known vulnerabilities (IMG-VULN; pull secrets of the pods apply)")
+	f.img.register(fl, true)
 	return cmd
 }
 
@@ -111,6 +123,15 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 		uids[o.Ref] = inventory.UID(o)
 	}
 	res := stream.Finish()
+	if f.images && res.Inventory != nil {
+		fs, diags, err := clusterImages(ctx, rc, f, eng, res.Inventory.Entries())
+		if err != nil {
+			return err
+		}
+		res.Findings = append(res.Findings, fs...)
+		slices.SortFunc(res.Findings, finding.Compare)
+		res.Diagnostics = append(res.Diagnostics, diags...)
+	}
 	prog.Stop()
 	rep := &report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat, Findings: res.Findings,
 		Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: 1, Folded: st.Folded, UIDs: uids, Scanned: "the cluster"}
@@ -134,4 +155,98 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 		fmt.Fprintf(s.err, "kubeguard: wrote %d policy reports\n", n)
 	}
 	return finish(s, &f.out, outs, rep)
+}
+
+// clusterImages scans the images the pods run. A workload's container
+// is tied to the digests of the pods whose container of the same name
+// runs the same image field in its namespace (pods are folded into their
+// controllers); containers no pod runs are not scanned.
+func clusterImages(ctx context.Context, rc *rest.Config, f *clusterFlags, eng *engine.Engine, entries []inventory.Entry) ([]*finding.Finding, []object.Diagnostic, error) {
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, nil, usageErr("cluster connection: %v", err)
+	}
+	pods, err := cs.CoreV1().Pods(f.namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, nil, &exitError{code: ExitError, err: fmt.Errorf("listing pods for --images: %w", err)}
+	}
+	running := map[string][]string{}
+	var secrets []*corev1.Secret
+	var diags []object.Diagnostic
+	seen := map[string]bool{}
+	unpinned := 0
+	for _, p := range pods.Items {
+		spec := map[string]string{}
+		for _, c := range append(append(p.Spec.InitContainers, p.Spec.Containers...), ephemeral(p.Spec.EphemeralContainers)...) {
+			spec[c.Name] = c.Image
+		}
+		for _, st := range append(append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...), p.Status.EphemeralContainerStatuses...) {
+			ref := digestRef(st.Image, st.ImageID)
+			if ref == "" {
+				if st.ImageID != "" || st.Image != "" {
+					unpinned++
+				}
+				continue
+			}
+			key := p.Namespace + "\x00" + st.Name + "\x00" + spec[st.Name]
+			if !slices.Contains(running[key], ref) {
+				running[key] = append(running[key], ref)
+			}
+		}
+		for _, ps := range p.Spec.ImagePullSecrets {
+			k := p.Namespace + "/" + ps.Name
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			s, err := cs.CoreV1().Secrets(p.Namespace).Get(ctx, ps.Name, metav1.GetOptions{})
+			if err != nil {
+				diags = append(diags, object.Diagnostic{Severity: object.SeverityWarning,
+					Message: fmt.Sprintf("image pull secret %s of pod %s/%s: %v", ps.Name, p.Namespace, p.Name, err)})
+				continue
+			}
+			secrets = append(secrets, s)
+		}
+	}
+	if unpinned > 0 {
+		diags = append(diags, object.Diagnostic{Severity: object.SeverityWarning,
+			Message: fmt.Sprintf("%d running containers report no repository digest in their status; their images were not scanned", unpinned)})
+	}
+	kc, err := image.PullSecrets(secrets)
+	if err != nil {
+		return nil, nil, &exitError{code: ExitError, err: err}
+	}
+	sc, _, dbDiags, err := f.img.scanner(time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	sc.SetKeychain(kc)
+	resolve := func(o *object.Object, c inventory.Container) []string {
+		return running[o.Ref.Namespace+"\x00"+c.Name+"\x00"+c.Image]
+	}
+	fs, _, idiags := sc.Workloads(ctx, entries, resolve, eng.Accept, f.img.parallel)
+	return fs, append(append(diags, dbDiags...), idiags...), nil
+}
+
+func ephemeral(cs []corev1.EphemeralContainer) []corev1.Container {
+	out := make([]corev1.Container, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, corev1.Container{Name: c.Name, Image: c.Image})
+	}
+	return out
+}
+
+// digestRef is the reference by digest of the image a container runs,
+// from its status: the runtime reports repo@sha256:... (with a
+// docker-pullable:// prefix under dockershim). A bare sha256: is the
+// image's configuration, which no registry serves.
+func digestRef(img, id string) string {
+	id = strings.TrimPrefix(id, "docker-pullable://")
+	switch {
+	case strings.Contains(id, "@sha256:"):
+		return id
+	case strings.Contains(img, "@sha256:"):
+		return img
+	}
+	return ""
 }

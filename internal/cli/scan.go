@@ -155,7 +155,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 		res.Inputs += r.Inputs
 		res.Folded += r.Folded
 		if images != nil && r.Inventory != nil {
-			fs, scanned, idiags := images.Workloads(context.Background(), r.Inventory.Entries(), eng.Accept, f.img.parallel)
+			fs, scanned, idiags := images.Workloads(context.Background(), r.Inventory.Entries(), nil, eng.Accept, f.img.parallel)
 			res.Findings = append(res.Findings, fs...)
 			res.Diagnostics = append(res.Diagnostics, idiags...)
 			for _, sc := range scanned {

@@ -18,7 +18,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -31,6 +30,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
+// T is what the builders need of a test (testing.TB has it); the image
+// benchmark, which is not a test, brings its own.
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
 // File is one entry of a layer.
 type File struct {
 	Path string
@@ -41,7 +49,7 @@ type File struct {
 }
 
 // Layer is a layer holding files; a path "dir/.wh.name" is a whiteout.
-func Layer(t testing.TB, files ...File) v1.Layer {
+func Layer(t T, files ...File) v1.Layer {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -79,13 +87,13 @@ type Step struct {
 
 // Image stacks layers into a linux/amd64 image whose history names the
 // instruction of each layer.
-func Image(t testing.TB, steps ...Step) v1.Image {
+func Image(t T, steps ...Step) v1.Image {
 	t.Helper()
 	return ImageFor(t, "amd64", steps...)
 }
 
 // ImageFor is Image for another architecture.
-func ImageFor(t testing.TB, arch string, steps ...Step) v1.Image {
+func ImageFor(t T, arch string, steps ...Step) v1.Image {
 	t.Helper()
 	img := empty.Image
 	for _, s := range steps {
@@ -109,7 +117,7 @@ func ImageFor(t testing.TB, arch string, steps ...Step) v1.Image {
 }
 
 // Index is a multi-platform index of images.
-func Index(t testing.TB, imgs ...v1.Image) v1.ImageIndex {
+func Index(t T, imgs ...v1.Image) v1.ImageIndex {
 	t.Helper()
 	var adds []mutate.IndexAddendum
 	for _, img := range imgs {
@@ -186,6 +194,7 @@ func Alpine311(xen string) []File {
 		{Path: "etc/os-release", Body: []byte("NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.11.6\nPRETTY_NAME=\"Alpine Linux v3.11\"\n")},
 		{Path: "etc/alpine-release", Body: []byte("3.11.6\n")},
 		{Path: "etc/apk/arch", Body: []byte("x86_64\n")},
+		{Path: "etc/apk/repositories", Body: []byte("https://dl-cdn.alpinelinux.org/alpine/v3.11/main\nhttps://dl-cdn.alpinelinux.org/alpine/v3.11/community\n")},
 		{Path: "lib/apk/db/installed", Body: []byte(`C:Q1Gq+uOJ9vPGr+iIPz6sM6N0y1l5k=
 P:musl
 V:1.1.24-r3
@@ -249,7 +258,7 @@ var (
 
 // GoBinary builds a program against github.com/gogo/protobuf v1.3.1
 // (GO-2021-0053) once per test binary.
-func GoBinary(t testing.TB) []byte {
+func GoBinary(t T) []byte {
 	t.Helper()
 	goBinOnce.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
@@ -279,21 +288,25 @@ type buildError struct {
 func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 
 // Shop is the image most tests scan: a Debian 7 base layer, an
-// application layer with a Go binary and an npm lockfile, and a layer
+// application layer with a Go binary and an npm project (its lockfile
+// and installed node_modules), and a layer
 // that deletes a file of the base with a whiteout.
-func Shop(t testing.TB) v1.Image {
+func Shop(t T) v1.Image {
 	t.Helper()
 	base := append(Debian7(), File{Path: "etc/motd", Body: []byte("wheezy\n")})
 	return Image(t,
 		Step{Layer(t, base...), "/bin/sh -c #(nop) ADD file:wheezy in / "},
 		Step{Layer(t, File{Path: "usr/local/bin/shop", Body: GoBinary(t), Mode: 0o755},
-			File{Path: "app/package-lock.json", Body: PackageLock("4.17.15")}), "COPY shop /usr/local/bin/ # buildkit"},
+			File{Path: "app/package-lock.json", Body: PackageLock("4.17.15")},
+			File{Path: "app/node_modules/.package-lock.json", Body: PackageLock("4.17.15")},
+			File{Path: "app/node_modules/lodash/package.json", Body: []byte(`{"name": "lodash", "version": "4.17.15", "license": "MIT"}`)}),
+			"COPY shop /usr/local/bin/ # buildkit"},
 		Step{Layer(t, File{Path: "etc/.wh.motd"}), "RUN rm /etc/motd # buildkit"},
 	)
 }
 
 // WriteLayout writes an image index as an OCI layout.
-func WriteLayout(t testing.TB, dir string, idx v1.ImageIndex) string {
+func WriteLayout(t T, dir string, idx v1.ImageIndex) string {
 	t.Helper()
 	if _, err := layout.Write(dir, idx); err != nil {
 		t.Fatal(err)
@@ -302,7 +315,7 @@ func WriteLayout(t testing.TB, dir string, idx v1.ImageIndex) string {
 }
 
 // WriteTarball writes images as docker save does, each under its tag.
-func WriteTarball(t testing.TB, path string, imgs map[string]v1.Image) string {
+func WriteTarball(t T, path string, imgs map[string]v1.Image) string {
 	t.Helper()
 	refs := map[name.Reference]v1.Image{}
 	for tag, img := range imgs {
@@ -320,7 +333,7 @@ func WriteTarball(t testing.TB, path string, imgs map[string]v1.Image) string {
 
 // Registry serves an in-memory registry on loopback that asks for basic
 // credentials user/password when auth is set; it returns its host.
-func Registry(t testing.TB, auth bool) string {
+func Registry(t T, auth bool) string {
 	t.Helper()
 	reg := registry.New(registry.Logger(nopLogger()))
 	h := reg

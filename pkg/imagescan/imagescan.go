@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+
 	ctlimage "github.com/kubeguard/kubeguard/pkg/controls/image"
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/image"
@@ -55,6 +57,10 @@ type entry struct {
 func New(opts Options) *Scanner {
 	return &Scanner{opts: opts, refs: map[string]*entry{}, digs: map[string]*Scanned{}}
 }
+
+// SetKeychain sets the registry credentials of later scans (a cluster's
+// pull secrets).
+func (s *Scanner) SetKeychain(kc authn.Keychain) { s.opts.Load.Keychain = kc }
 
 // Scan reads the images a reference names (one per platform) and their
 // vulnerabilities. Concurrent calls for one reference share the work.
@@ -183,11 +189,19 @@ func SiteOf(o *object.Object, c inventory.Container) Site {
 // the object).
 type Accept func(f *finding.Finding, o *object.Object, w *inventory.Workload) bool
 
+// Resolve names the image to scan for a container: its image field
+// (nil Resolve), or in a cluster the digests its pods run. No reference
+// means nothing to scan.
+type Resolve func(o *object.Object, c inventory.Container) []string
+
 // Workloads scans the images the workloads run, each reference once and
 // at most parallel at a time, and reports their vulnerabilities on each
 // container's image field. An image that cannot be read is an error at
 // the first place it is named; the others are still scanned.
-func (s *Scanner) Workloads(ctx context.Context, entries []inventory.Entry, accept Accept, parallel int) ([]*finding.Finding, []*Scanned, []object.Diagnostic) {
+func (s *Scanner) Workloads(ctx context.Context, entries []inventory.Entry, resolve Resolve, accept Accept, parallel int) ([]*finding.Finding, []*Scanned, []object.Diagnostic) {
+	if resolve == nil {
+		resolve = func(_ *object.Object, c inventory.Container) []string { return []string{c.Image} }
+	}
 	type use struct {
 		o *object.Object
 		w *inventory.Workload
@@ -203,10 +217,12 @@ func (s *Scanner) Workloads(ctx context.Context, entries []inventory.Entry, acce
 			if c.Image == "" {
 				continue
 			}
-			if _, ok := uses[c.Image]; !ok {
-				refs = append(refs, c.Image)
+			for _, ref := range resolve(e.Object, c) {
+				if _, ok := uses[ref]; !ok {
+					refs = append(refs, ref)
+				}
+				uses[ref] = append(uses[ref], use{e.Object, e.Workload, c})
 			}
-			uses[c.Image] = append(uses[c.Image], use{e.Object, e.Workload, c})
 		}
 	}
 	results := make([][]*Scanned, len(refs))

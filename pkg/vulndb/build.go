@@ -20,6 +20,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -131,6 +132,13 @@ func (b *Builder) add(src *Source, produce func(emit func(name string, raw []byt
 	return perr
 }
 
+// writers are reused: a deflate writer is hundreds of kilobytes of
+// tables, far more than the record it compresses.
+var writers = sync.Pool{New: func() any {
+	w, _ := flate.NewWriter(nil, flate.DefaultCompression)
+	return w
+}}
+
 // parallel bounds the compressions in flight to the cores.
 var parallel = make(chan struct{}, runtime.GOMAXPROCS(0))
 
@@ -151,9 +159,11 @@ func compress(name string, raw []byte) done {
 	}
 	var z bytes.Buffer
 	z.Grow(compact.Len() / 3)
-	fw, _ := flate.NewWriter(&z, flate.DefaultCompression)
+	fw := writers.Get().(*flate.Writer)
+	fw.Reset(&z)
 	fw.Write(compact.Bytes())
 	fw.Close()
+	writers.Put(fw)
 	return done{name: name, h: h, z: z.Bytes()}
 }
 
