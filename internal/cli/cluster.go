@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,6 +20,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/image"
+	"github.com/kubeguard/kubeguard/pkg/imagescan"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/object"
@@ -170,29 +170,11 @@ func clusterImages(ctx context.Context, rc *rest.Config, f *clusterFlags, eng *e
 	if err != nil {
 		return nil, nil, &exitError{code: ExitError, err: fmt.Errorf("listing pods for --images: %w", err)}
 	}
-	running := map[string][]string{}
+	running := imagescan.RunningImages(pods.Items)
 	var secrets []*corev1.Secret
 	var diags []object.Diagnostic
 	seen := map[string]bool{}
-	unpinned := 0
 	for _, p := range pods.Items {
-		spec := map[string]string{}
-		for _, c := range append(append(p.Spec.InitContainers, p.Spec.Containers...), ephemeral(p.Spec.EphemeralContainers)...) {
-			spec[c.Name] = c.Image
-		}
-		for _, st := range append(append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...), p.Status.EphemeralContainerStatuses...) {
-			ref := digestRef(st.Image, st.ImageID)
-			if ref == "" {
-				if st.ImageID != "" || st.Image != "" {
-					unpinned++
-				}
-				continue
-			}
-			key := p.Namespace + "\x00" + st.Name + "\x00" + spec[st.Name]
-			if !slices.Contains(running[key], ref) {
-				running[key] = append(running[key], ref)
-			}
-		}
 		for _, ps := range p.Spec.ImagePullSecrets {
 			k := p.Namespace + "/" + ps.Name
 			if seen[k] {
@@ -208,9 +190,9 @@ func clusterImages(ctx context.Context, rc *rest.Config, f *clusterFlags, eng *e
 			secrets = append(secrets, s)
 		}
 	}
-	if unpinned > 0 {
+	if running.Unpinned > 0 {
 		diags = append(diags, object.Diagnostic{Severity: object.SeverityWarning,
-			Message: fmt.Sprintf("%d running containers report no repository digest in their status; their images were not scanned", unpinned)})
+			Message: fmt.Sprintf("%d running containers report no repository digest in their status; their images were not scanned", running.Unpinned)})
 	}
 	kc, err := image.PullSecrets(secrets)
 	if err != nil {
@@ -221,32 +203,6 @@ func clusterImages(ctx context.Context, rc *rest.Config, f *clusterFlags, eng *e
 		return nil, nil, err
 	}
 	sc.SetKeychain(kc)
-	resolve := func(o *object.Object, c inventory.Container) []string {
-		return running[o.Ref.Namespace+"\x00"+c.Name+"\x00"+c.Image]
-	}
-	fs, _, idiags := sc.Workloads(ctx, entries, resolve, eng.Accept, f.img.parallel)
+	fs, _, idiags := sc.Workloads(ctx, entries, running.Resolve, eng.Accept, f.img.parallel)
 	return fs, append(append(diags, dbDiags...), idiags...), nil
-}
-
-func ephemeral(cs []corev1.EphemeralContainer) []corev1.Container {
-	out := make([]corev1.Container, 0, len(cs))
-	for _, c := range cs {
-		out = append(out, corev1.Container{Name: c.Name, Image: c.Image})
-	}
-	return out
-}
-
-// digestRef is the reference by digest of the image a container runs,
-// from its status: the runtime reports repo@sha256:... (with a
-// docker-pullable:// prefix under dockershim). A bare sha256: is the
-// image's configuration, which no registry serves.
-func digestRef(img, id string) string {
-	id = strings.TrimPrefix(id, "docker-pullable://")
-	switch {
-	case strings.Contains(id, "@sha256:"):
-		return id
-	case strings.Contains(img, "@sha256:"):
-		return img
-	}
-	return ""
 }

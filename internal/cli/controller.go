@@ -23,12 +23,16 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/controller"
 	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/imagescan"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/report"
 )
 
 func newControllerCmd(s *streams) *cobra.Command {
 	var kubeconfig, kubeContext, configPath, namespace, identity, listen, logLevel string
+	var images bool
+	var imageQueue int
+	var img imageFlags
 	var interval, full time.Duration
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -70,12 +74,26 @@ func newControllerCmd(s *streams) *cobra.Command {
 			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			ctl := controller.New(controller.Options{Engine: eng, Report: report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat},
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			var bg *imagescan.Background
+			if images {
+				// a missing database is not fatal here: images are read,
+				// and matched once kubeguard db update writes one
+				sc, _, diags, err := img.scanner(time.Now())
+				if err != nil {
+					return err
+				}
+				for _, d := range diags {
+					log.Warn(d.Message, "database", img.dbDir())
+				}
+				bg = imagescan.NewBackground(sc, imageQueue, img.parallel, img.dbDir(), log)
+				bg.Start(ctx)
+			}
+			ctl := controller.New(controller.Options{Engine: eng, Report: report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat}, Images: bg,
 				Client: client, Dynamic: dynamic.NewForConfigOrDie(rc),
 				Watcher: live.NewWatcher(dynamic.NewForConfigOrDie(rc), metadata.NewForConfigOrDie(rc), discovery.NewDiscoveryClientForConfigOrDie(rc), live.WatchOptions{Secrets: true, Log: log}),
 				Logger:  log, Interval: interval, FullInterval: full, Identity: identity, Namespace: namespace, Registerer: reg})
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
 			l, err := net.Listen("tcp", listen)
 			if err != nil {
 				return err
@@ -103,6 +121,9 @@ func newControllerCmd(s *streams) *cobra.Command {
 	fl.DurationVar(&interval, "interval", 2*time.Second, "how often changes are evaluated (changes within one interval are evaluated together)")
 	fl.DurationVar(&full, "full-interval", time.Hour, "how often everything is evaluated again (certificates and versions age without changes)")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.BoolVar(&images, "images", false, "scan the images pods run (by digest) in the background and add their vulnerabilities to the workloads' reports")
+	fl.IntVar(&imageQueue, "image-queue", 1000, "most images waiting to be scanned; more wait for the next evaluation")
+	img.register(fl, true)
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -14,8 +15,10 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
+	ctlimage "github.com/kubeguard/kubeguard/pkg/controls/image"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/imagescan"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/object"
@@ -42,6 +45,10 @@ type Options struct {
 	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	Registerer                                prometheus.Registerer
+	// Images, when set, scans the images the pods run in the background
+	// and adds their vulnerabilities (IMG-VULN) to the reports of the
+	// workloads running them.
+	Images *imagescan.Background
 }
 
 // Controller re-evaluates the cluster when objects change and keeps
@@ -157,7 +164,12 @@ func (c *Controller) lead(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if c.opts.Watcher.Changed() {
+			objects := c.opts.Watcher.Changed()
+			images := c.opts.Images != nil && c.opts.Images.Changed()
+			if images {
+				c.seen = nil // new scan results: every report is rewritten
+			}
+			if objects || images {
 				c.evaluate(ctx)
 			}
 		}
@@ -219,6 +231,9 @@ func (c *Controller) evaluate(ctx context.Context) {
 			touched[o.Namespace] = true
 		}
 	}
+	if c.opts.Images != nil {
+		c.images(res)
+	}
 	rep := c.opts.Report
 	rep.Findings, rep.Diagnostics, rep.Objects = res.Findings, res.Diagnostics, res.Objects
 	rep.UIDs = make(map[object.Ref]string, len(objs))
@@ -265,4 +280,25 @@ func version(o *object.Object) string {
 		return fmt.Sprint(o.Content) // the synthetic Cluster object
 	}
 	return v
+}
+
+// images asks for the digests the pods run and replaces the IMG-VULN
+// findings (carried from the last evaluation) with those of the results
+// known now.
+func (c *Controller) images(res *engine.Result) {
+	running := imagescan.RunningImages(c.opts.Watcher.Pods())
+	c.opts.Images.Want(running.Refs())
+	kept := res.Findings[:0:0]
+	for _, f := range res.Findings {
+		if f.ControlID != ctlimage.Vuln.ID {
+			kept = append(kept, f)
+		}
+	}
+	if res.Inventory == nil {
+		return
+	}
+	fs, diags := c.opts.Images.Findings(res.Inventory.Entries(), running.Resolve, c.opts.Engine.Accept)
+	res.Findings = append(kept, fs...)
+	slices.SortFunc(res.Findings, finding.Compare)
+	res.Diagnostics = append(res.Diagnostics, diags...)
 }

@@ -54,24 +54,7 @@ func TestE2EControllerKeepsReportsCurrentWithOneLeader(t *testing.T) {
 	dyn := dynamic.NewForConfigOrDie(rc)
 	ctx := context.Background()
 
-	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	for _, f := range []string{"wgpolicyk8s.io_policyreports.yaml", "wgpolicyk8s.io_clusterpolicyreports.yaml"} {
-		data, err := os.ReadFile("../../deploy/crds/" + f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var u unstructured.Unstructured
-		if err := yaml.Unmarshal(data, &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := dyn.Resource(crds).Create(ctx, &u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatal(err)
-		}
-	}
-	waitFor(t, "report CRDs served", 30*time.Second, func() bool {
-		_, err := dyn.Resource(controller.PolicyReports).List(ctx, metav1.ListOptions{})
-		return err == nil
-	})
+	installCRDs(t, dyn)
 
 	cat, err := controls.Catalog(controls.Options{})
 	if err != nil {
@@ -200,4 +183,30 @@ func TestE2EControllerKeepsReportsCurrentWithOneLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "report from the new leader", 20*time.Second, func() bool { return reported("bad2") })
+}
+
+// installCRDs installs the PolicyReport CRDs and waits until they are
+// served.
+func installCRDs(t *testing.T, dyn dynamic.Interface) {
+	t.Helper()
+	ctx := context.Background()
+	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	for _, f := range []string{"wgpolicyk8s.io_policyreports.yaml", "wgpolicyk8s.io_clusterpolicyreports.yaml"} {
+		data, err := os.ReadFile("../../deploy/crds/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var u unstructured.Unstructured
+		if err := yaml.Unmarshal(data, &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dyn.Resource(crds).Create(ctx, &u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "report CRDs served", 30*time.Second, func() bool {
+		_, err := dyn.Resource(controller.PolicyReports).List(ctx, metav1.ListOptions{})
+		return err == nil
+	})
+
 }

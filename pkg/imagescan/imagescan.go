@@ -42,6 +42,7 @@ type Scanned struct {
 // Scanner scans images, each digest once.
 type Scanner struct {
 	opts Options
+
 	mu   sync.Mutex
 	refs map[string]*entry // by reference as given
 	digs map[string]*Scanned
@@ -199,6 +200,13 @@ type Resolve func(o *object.Object, c inventory.Container) []string
 // container's image field. An image that cannot be read is an error at
 // the first place it is named; the others are still scanned.
 func (s *Scanner) Workloads(ctx context.Context, entries []inventory.Entry, resolve Resolve, accept Accept, parallel int) ([]*finding.Finding, []*Scanned, []object.Diagnostic) {
+	return s.workloads(ctx, entries, resolve, accept, parallel, nil)
+}
+
+// workloads is Workloads; cached, when set, answers from results known
+// instead of scanning.
+func (s *Scanner) workloads(ctx context.Context, entries []inventory.Entry, resolve Resolve, accept Accept, parallel int,
+	cached func(ref string) ([]*Scanned, error)) ([]*finding.Finding, []*Scanned, []object.Diagnostic) {
 	if resolve == nil {
 		resolve = func(_ *object.Object, c inventory.Container) []string { return []string{c.Image} }
 	}
@@ -227,17 +235,23 @@ func (s *Scanner) Workloads(ctx context.Context, entries []inventory.Entry, reso
 	}
 	results := make([][]*Scanned, len(refs))
 	errs := make([]error, len(refs))
-	sem := make(chan struct{}, max(parallel, 1))
-	var wg sync.WaitGroup
-	for i, ref := range refs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			results[i], errs[i] = s.Scan(ctx, ref)
-		}()
+	if cached != nil {
+		for i, ref := range refs {
+			results[i], errs[i] = cached(ref)
+		}
+	} else {
+		sem := make(chan struct{}, max(parallel, 1))
+		var wg sync.WaitGroup
+		for i, ref := range refs {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				results[i], errs[i] = s.Scan(ctx, ref)
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	var out []*finding.Finding
 	var scanned []*Scanned
 	var diags []object.Diagnostic
@@ -260,4 +274,15 @@ func (s *Scanner) Workloads(ctx context.Context, entries []inventory.Entry, reso
 	}
 	slices.SortFunc(out, finding.Compare)
 	return out, scanned, diags
+}
+
+// SetDB matches later scans against a new database; images already
+// scanned are read again when asked for (Background matches its own
+// results again without reading them).
+func (s *Scanner) SetDB(db *vulndb.DB) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.DB = db
+	s.refs = map[string]*entry{}
+	s.digs = map[string]*Scanned{}
 }

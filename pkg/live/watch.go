@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
@@ -304,4 +305,26 @@ func liveObject(content map[string]any, gvk schema.GroupVersionKind) *object.Obj
 	}
 	c["apiVersion"], c["kind"] = gvk.GroupVersion().String(), gvk.Kind
 	return object.New(c, object.Position{}, nil)
+}
+
+// Pods returns the cached pods, unfolded, with their status: what the
+// image scanner needs to know which digests run.
+func (w *Watcher) Pods() []corev1.Pod {
+	var out []corev1.Pod
+	for _, k := range w.kinds {
+		if k.gvk.Kind != "Pod" || k.gvk.Group != "" {
+			continue
+		}
+		for _, item := range k.inf.GetStore().List() {
+			u, ok := item.(*unstructured.Unstructured)
+			if !ok {
+				continue
+			}
+			var p corev1.Pod
+			if runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &p) == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
