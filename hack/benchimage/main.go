@@ -173,7 +173,7 @@ func performance(t *tb, work, kg string) {
 			obest = best(obest, r)
 		}
 	}
-	fmt.Println("| one core, warm (fastest of", *runs, "runs) | wall | CPU | peak RSS | findings (package, advisory) |")
+	fmt.Println("| one core, warm (fastest of", *runs, "runs) | wall | CPU | peak RSS | packages with findings |")
 	fmt.Println("|---|---|---|---|---|")
 	fmt.Printf("| kubeguard image scan | %s | %s | %d MiB | %d |\n", kbest.wall.Round(time.Millisecond), kbest.cpu.Round(time.Millisecond), kbest.rss>>20, len(kp))
 	if *peer != "" {

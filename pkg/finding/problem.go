@@ -92,13 +92,22 @@ func mergeRun(run []*Finding, out []*Problem) []*Problem {
 	if len(run) == 1 {
 		return append(out, &Problem{Finding: run[0]})
 	}
+	// a run can be long (an image's vulnerabilities all point at its
+	// image field): groups are found by key, not by a scan of the run
+	type field struct {
+		object   object.Ref
+		objectAt object.Position
+		origin   string
+		path     string
+		vuln     string
+	}
 	var groups [][]*Finding
+	index := map[field]int{}
 	for _, f := range run {
-		k := slices.IndexFunc(groups, func(g []*Finding) bool {
-			h := g[0]
-			return h.Object == f.Object && h.ObjectAt == f.ObjectAt && h.Origin == f.Origin && h.Path == f.Path && h.Vuln.Key() == f.Vuln.Key()
-		})
-		if k < 0 {
+		fk := field{f.Object, f.ObjectAt, f.Origin, f.Path, f.Vuln.Key()}
+		k, ok := index[fk]
+		if !ok {
+			index[fk] = len(groups)
 			groups = append(groups, []*Finding{f})
 			continue
 		}
@@ -106,23 +115,20 @@ func mergeRun(run []*Finding, out []*Problem) []*Problem {
 			groups[k] = append(groups[k], f)
 		}
 	}
-	first := len(out)
-	var keys []string
+	at := map[string]*Problem{}
 	for _, g := range groups {
 		p := newProblem(g)
 		if !located(p.Finding) {
 			out = append(out, p)
-			keys = append(keys, "")
 			continue
 		}
 		key := p.Path + "\x00" + strings.Join(sortedIDs(g), ",") + "\x00" + p.Vuln.Key()
-		k := slices.Index(keys, key)
-		if k < 0 {
+		prev, ok := at[key]
+		if !ok {
 			out = append(out, p)
-			keys = append(keys, key)
+			at[key] = p
 			continue
 		}
-		prev := out[first+k]
 		r := Render{Object: p.Object, Origin: p.Origin}
 		if (r != Render{Object: prev.Object, Origin: prev.Origin}) && !slices.Contains(prev.Renders, r) {
 			prev.Renders = append(prev.Renders, r)
