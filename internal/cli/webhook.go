@@ -21,6 +21,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/imagescan"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/tlsutil"
 	"github.com/kubeguard/kubeguard/pkg/webhook"
@@ -43,6 +44,9 @@ type webhookFlags struct {
 	timeout     time.Duration
 	grace       time.Duration
 	logLevel    string
+	images      bool
+	imageQueue  int
+	img         imageFlags
 }
 
 func newWebhookCmd(s *streams) *cobra.Command {
@@ -82,6 +86,9 @@ func newWebhookCmd(s *streams) *cobra.Command {
 	fl.DurationVar(&f.timeout, "timeout", webhook.DefaultTimeout, "evaluation deadline per request (lowered to 80% of the API server's timeout)")
 	fl.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "time in-flight requests get to finish on SIGTERM")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.BoolVar(&f.images, "images", false, "scan the images requests run in the background and decide on their known vulnerabilities (webhook.images in the configuration); requests never wait for a scan")
+	fl.IntVar(&f.imageQueue, "image-queue", 1000, "most images waiting to be scanned")
+	f.img.register(fl, true)
 	cmd.AddCommand(newInstallManifestsCmd(s))
 	return cmd
 }
@@ -144,6 +151,18 @@ func runWebhook(ctx context.Context, s *streams, f *webhookFlags) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := webhook.Options{Engine: eng, Config: &cfg.Webhook, Logger: log, Metrics: webhook.NewMetrics(reg), Timeout: f.timeout}
+	if f.images {
+		sc, _, diags, err := f.img.scanner(time.Now())
+		if err != nil {
+			return err
+		}
+		for _, d := range diags {
+			log.Warn(d.Message, "database", f.img.dbDir())
+		}
+		bg := imagescan.NewBackground(sc, f.imageQueue, f.img.parallel, f.img.dbDir(), log)
+		bg.Start(ctx)
+		opts.Images = bg
+	}
 	var ready func() bool
 	if watcher != nil {
 		watcher.StartSnapshots(ctx)

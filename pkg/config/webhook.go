@@ -52,6 +52,24 @@ type Webhook struct {
 	// itself when a control fails (Fail denies, Ignore admits). The
 	// default is Ignore: a broken webhook must not stop the cluster.
 	FailurePolicy string `yaml:"failurePolicy"`
+	// Images decides on the vulnerabilities of the images a request runs,
+	// from the results the background scanner holds (kubeguard webhook
+	// --images): nothing is scanned while the request waits.
+	Images WebhookImages `yaml:"images"`
+}
+
+// WebhookImages says which vulnerabilities of a scanned image count. A
+// counted vulnerability is an IMG-VULN finding, whose mode the rules
+// decide like any other's.
+type WebhookImages struct {
+	// Severity is the least severity counted (default critical).
+	Severity finding.Severity `yaml:"severity"`
+	// FixableOnly counts only vulnerabilities with a fixed version.
+	FixableOnly bool `yaml:"fixableOnly"`
+	// Unscanned is the mode for an image not scanned yet: audit admits
+	// it (the default), warn admits it with a warning, enforce denies it
+	// until its scan is done.
+	Unscanned Mode `yaml:"unscanned"`
 }
 
 // ModeRule matches findings by control ID (glob), category and severity;
@@ -74,6 +92,9 @@ var SafeDefaults = []ModeRule{{Frameworks: []string{"PSS:baseline"}, Mode: Enfor
 
 // Validate checks modes and the failure policy.
 func (w *Webhook) Validate() error {
+	if w.Images.Unscanned != "" && w.Images.Unscanned != Enforce && w.Images.Unscanned != Warn && w.Images.Unscanned != Audit {
+		return fmt.Errorf("webhook.images.unscanned: unknown mode %q (want enforce, warn or audit)", w.Images.Unscanned)
+	}
 	check := func(m Mode, where string) error {
 		switch m {
 		case Enforce, Warn, Audit:

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,8 +23,10 @@ import (
 
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/control"
+	ctlimage "github.com/kubeguard/kubeguard/pkg/controls/image"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/imagescan"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
@@ -46,8 +49,11 @@ type Options struct {
 	Config *config.Webhook
 	// Inventory may be nil: cross-object controls then do not run.
 	Inventory Inventory
-	Logger    *slog.Logger
-	Metrics   *Metrics
+	// Images, when set, holds the background image scans whose results
+	// decide on the images a request runs (see config.WebhookImages).
+	Images  *imagescan.Background
+	Logger  *slog.Logger
+	Metrics *Metrics
 	// Timeout bounds the evaluation of one request; it is lowered to
 	// stay below the API server's own timeout for the call.
 	Timeout time.Duration
@@ -386,6 +392,20 @@ func (h *Handler) validate(req *admissionv1.AdmissionRequest) *admissionv1.Admis
 	}
 	dryRun := req.DryRun != nil && *req.DryRun
 	var deny, warn []verdict
+	var unscanned []verdict
+	if h.opts.Images != nil {
+		var fs []finding.Finding
+		fs, unscanned = h.images(o)
+		adm.Findings = append(adm.Findings, fs...)
+	}
+	for _, v := range unscanned {
+		switch v.mode {
+		case config.Enforce:
+			deny = append(deny, v)
+		case config.Warn:
+			warn = append(warn, v)
+		}
+	}
 	for _, f := range adm.Findings {
 		if f.Suppressed != nil {
 			continue
@@ -489,4 +509,52 @@ func (h *Handler) mutate(req *admissionv1.AdmissionRequest) *admissionv1.Admissi
 		h.opts.Metrics.mutations.Add(float64(len(ops)))
 	}
 	return resp
+}
+
+// images are the counted vulnerabilities of the images a workload runs,
+// from the background scans known now, and a verdict for each image not
+// scanned yet (which is queued). Nothing here waits for a registry.
+func (h *Handler) images(o *object.Object) ([]finding.Finding, []verdict) {
+	wl, err := inventory.ExtractWorkload(o)
+	if err != nil || wl == nil {
+		return nil, nil
+	}
+	cfg := h.opts.Config.Images
+	least := cfg.Severity
+	if least == 0 {
+		least = finding.Critical
+	}
+	inv := inventory.New()
+	inv.Add(o, wl)
+	var refs []string
+	var pending []verdict
+	ctl, _ := h.cat.Get(ctlimage.Vuln.ID)
+	mode := cfg.Unscanned
+	if mode == "" {
+		mode = config.Audit
+	}
+	for _, c := range wl.Containers {
+		if c.Image == "" || slices.Contains(refs, c.Image) {
+			continue
+		}
+		refs = append(refs, c.Image)
+		if _, err, done := h.opts.Images.Result(c.Image); !done || err != nil {
+			msg := "image " + c.Image + " has not been scanned yet"
+			if err != nil {
+				msg = "image " + c.Image + " could not be scanned: " + err.Error()
+			}
+			pending = append(pending, verdict{finding.Finding{ControlID: ctlimage.Vuln.ID, Severity: finding.Info, Object: o.Ref,
+				Container: c.Name, Path: c.Field("image"), Message: msg}, mode, ctl})
+		}
+	}
+	h.opts.Images.Want(refs)
+	fs, _ := h.opts.Images.Findings(inv.Entries(), nil, h.opts.Engine.Accept)
+	var out []finding.Finding
+	for _, f := range fs {
+		if f.Severity < least || (cfg.FixableOnly && f.Vuln.Fixed == "") {
+			continue
+		}
+		out = append(out, *f)
+	}
+	return out, pending
 }
