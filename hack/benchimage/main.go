@@ -51,8 +51,8 @@ func main() {
 	} else {
 		fmt.Println("work directory:", work)
 	}
-	t := &tb{}
-	defer t.cleanup()
+	t := &imagetest.Program{}
+	defer t.Close()
 	kg := filepath.Join(work, "kubeguard")
 	run("", nil, "go", "build", "-o", kg, "./cmd/kubeguard")
 	if *peer != "" {
@@ -71,7 +71,7 @@ func main() {
 
 // ---- agreement on the test images and real records ----
 
-func agreement(t *tb, work, kg string) bool {
+func agreement(t imagetest.T, work, kg string) bool {
 	dir := filepath.Join(work, "agree")
 	zips := filepath.Join(dir, "zips")
 	byEco := map[string][]string{}
@@ -131,7 +131,7 @@ const (
 	npmPackages = 2000
 )
 
-func performance(t *tb, work, kg string) {
+func performance(t imagetest.T, work, kg string) {
 	dir := filepath.Join(work, "bench")
 	start := time.Now()
 	img := benchImage(t, dir)
@@ -198,7 +198,7 @@ func best(a, b result) result {
 
 // benchImage is a Debian 12 image with the bench's packages in three
 // layers.
-func benchImage(t *tb, dir string) v1.Image {
+func benchImage(t imagetest.T, dir string) v1.Image {
 	var status strings.Builder
 	for i := 0; i < debPackages; i++ {
 		fmt.Fprintf(&status, "Package: pkg%04d\nStatus: install ok installed\nArchitecture: amd64\nSource: src%04d\nVersion: 1.%d-1\nDescription: bench package %d\n\n", i, i/2, i%50, i)
@@ -515,18 +515,5 @@ func check(err error) {
 		_, file, line, _ := runtime.Caller(1)
 		fmt.Fprintf(os.Stderr, "benchimage: %s:%d: %v\n", filepath.Base(file), line, err)
 		os.Exit(1)
-	}
-}
-
-// tb is the part of testing.TB the image builders use.
-type tb struct{ cleanups []func() }
-
-func (*tb) Helper()                           {}
-func (*tb) Fatal(args ...any)                 { check(fmt.Errorf("%s", fmt.Sprint(args...))) }
-func (*tb) Fatalf(format string, args ...any) { check(fmt.Errorf(format, args...)) }
-func (t *tb) Cleanup(f func())                { t.cleanups = append(t.cleanups, f) }
-func (t *tb) cleanup() {
-	for _, f := range slices.Backward(t.cleanups) {
-		f()
 	}
 }

@@ -84,6 +84,10 @@ func docCommands(t *testing.T, path string) []docCommand {
 // behaviour are tested elsewhere (webhook and controller tests).
 var longRunning = map[string]bool{"webhook": true, "controller": true}
 
+// networked are commands that reach the internet, which tests do not:
+// TestDBUpdateAndStatus runs db update against a mirror on loopback.
+var networked = map[string]bool{"db update": true}
+
 // TestDocsCommands runs every kubeguard command shown in README.md and
 // docs/ on the files it names, from the repository root: commands on a
 // live cluster run against the test cluster, a kubectl apply before them
@@ -104,6 +108,7 @@ func TestDocsCommands(t *testing.T) {
 		t.Fatalf("found only %d documented commands", len(cmds))
 	}
 	t.Chdir(root)
+	t.Setenv("KUBEGUARD_DB", t.TempDir()) // db import fills it for the image commands after it
 	var kubeconfig string
 	var dyn dynamic.Interface
 	cluster := func() {
@@ -151,7 +156,7 @@ func TestDocsCommands(t *testing.T) {
 			default:
 				continue // make, dot and the like
 			}
-			if len(args) == 1 && longRunning[args[0]] {
+			if len(args) == 1 && longRunning[args[0]] || len(args) >= 2 && networked[args[0]+" "+args[1]] {
 				continue
 			}
 			for _, a := range args {

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/kubeguard/kubeguard/internal/imagetest"
 )
@@ -415,5 +416,21 @@ func TestImageSBOM(t *testing.T) {
 	}
 	if code, _, errs := run(t, "", "image", "sbom", lay, "-o", "swid"); code != ExitError || !strings.Contains(errs, `--output "swid"`) {
 		t.Errorf("unknown format: %d %s", code, errs)
+	}
+}
+
+// The documentation's image is the one hack/exampleimage writes.
+func TestExampleImageUpToDate(t *testing.T) {
+	got, err := tarball.ImageFromPath("../../examples/images/shop.tar", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gd, err := got.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := imagetest.Example(t).Digest()
+	if gd != wd {
+		t.Errorf("examples/images/shop.tar is stale: run go run ./hack/exampleimage")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -305,6 +306,20 @@ func Shop(t T) v1.Image {
 	)
 }
 
+// Example is the image of the documentation (examples/images/shop.tar,
+// written by go run ./hack/exampleimage): Shop without the Go binary,
+// so that it stays small and needs no build.
+func Example(t T) v1.Image {
+	t.Helper()
+	base := append(Debian7(), File{Path: "etc/motd", Body: []byte("wheezy\n")})
+	return Image(t,
+		Step{Layer(t, base...), "/bin/sh -c #(nop) ADD file:wheezy in / "},
+		Step{Layer(t, File{Path: "app/package-lock.json", Body: PackageLock("4.17.15")},
+			File{Path: "app/node_modules/lodash/package.json", Body: []byte(`{"name": "lodash", "version": "4.17.15", "license": "MIT"}`)}),
+			"COPY app /app # buildkit"},
+	)
+}
+
 // WriteLayout writes an image index as an OCI layout.
 func WriteLayout(t T, dir string, idx v1.ImageIndex) string {
 	t.Helper()
@@ -354,3 +369,22 @@ func Registry(t T, auth bool) string {
 }
 
 func nopLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// Program is the T of a program that builds images (the benchmarks, the
+// examples): a failure ends it; Close runs the cleanups.
+type Program struct{ cleanups []func() }
+
+func (*Program) Helper()           {}
+func (*Program) Fatal(args ...any) { fmt.Fprintln(os.Stderr, args...); os.Exit(1) }
+func (*Program) Fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+	os.Exit(1)
+}
+func (p *Program) Cleanup(f func()) { p.cleanups = append(p.cleanups, f) }
+
+// Close runs the cleanups, last first.
+func (p *Program) Close() {
+	for i := len(p.cleanups) - 1; i >= 0; i-- {
+		p.cleanups[i]()
+	}
+}

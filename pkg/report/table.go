@@ -242,11 +242,18 @@ func writeFindings(w *bufio.Writer, r *Report, paint func(finding.Severity, stri
 				w.WriteString(f.Expired.Reason)
 				w.WriteByte('\n')
 			}
+			if v := f.Vuln; v != nil {
+				writeVuln(w, blank, v)
+			}
 			if f.Suppressed != nil {
 				w.WriteString(blank + "suppressed (")
 				w.WriteString(f.Suppressed.Kind)
 				w.WriteString("): ")
 				w.WriteString(f.Suppressed.Reason)
+				w.WriteByte('\n')
+			} else if f.Vuln != nil {
+				w.WriteString(blank + "fix: ")
+				w.WriteString(vulnFix(f.Vuln))
 				w.WriteByte('\n')
 			} else if c := r.control(f.ControlID); c != nil && c.Remediation != "" {
 				w.WriteString(blank + "fix: ")
@@ -375,4 +382,34 @@ func renderList(rs []finding.Render, max int) string {
 		parts = append(parts, s)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// writeVuln says where an image vulnerability is: the file the package
+// was read from, the layer and instruction that added it, and the
+// advisories' other names.
+func writeVuln(w *bufio.Writer, blank string, v *finding.Vulnerability) {
+	w.WriteString(blank + "in: ")
+	w.WriteString(strings.Join(v.Paths, ", "))
+	fmt.Fprintf(w, " (layer %d", v.Layer)
+	if v.LayerCommand != "" {
+		w.WriteString(": ")
+		w.WriteString(strings.TrimSpace(v.LayerCommand))
+	}
+	w.WriteString(")\n")
+	if len(v.Aliases) > 0 {
+		w.WriteString(blank + "aka: ")
+		w.WriteString(strings.Join(v.Aliases, ", "))
+		w.WriteByte('\n')
+	}
+}
+
+// vulnFix is the remediation of one image vulnerability.
+func vulnFix(v *finding.Vulnerability) string {
+	switch {
+	case v.Fixed == "":
+		return "no fixed version yet: accept the risk with a reason and an expiry, or replace the package"
+	case v.BaseLayer:
+		return "rebuild on a base image with " + v.Package + " " + v.Fixed + " or later"
+	}
+	return "update " + v.Package + " to " + v.Fixed + " or later"
 }
