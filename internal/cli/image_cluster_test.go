@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
@@ -30,11 +28,7 @@ func TestE2EClusterImages(t *testing.T) {
 	db := testDB(t)
 	host := imagetest.Registry(t, true)
 	img := imagetest.Shop(t)
-	r, _ := name.ParseReference(host+"/acme/shop:1.0", name.Insecure)
-	if err := remote.Write(r, img, remote.WithAuth(&authn.Basic{Username: "user", Password: "password"})); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := img.Digest()
+	d := imagetest.Push(t, host+"/acme/shop:1.0", img, &authn.Basic{Username: "user", Password: "password"})
 	t.Setenv("DOCKER_CONFIG", t.TempDir()) // the machine has no credentials: the pull secret must serve
 	auth := base64.StdEncoding.EncodeToString([]byte("user:password"))
 	apply(t, dynamic.NewForConfigOrDie(rc), fmt.Sprintf(`apiVersion: v1

@@ -17,9 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/kubeguard/kubeguard/internal/imagetest"
@@ -149,10 +147,7 @@ func TestImageSources(t *testing.T) {
 	multi := imagetest.WriteTarball(t, filepath.Join(t.TempDir(), "two.tar"), map[string]v1.Image{"shop:1.0": img, "xen:3.11": other})
 	host := imagetest.Registry(t, true)
 	ref := host + "/acme/shop:1.0"
-	r, _ := name.ParseReference(ref, name.Insecure)
-	if err := remote.Write(r, img, remote.WithAuth(&authn.Basic{Username: "user", Password: "password"})); err != nil {
-		t.Fatal(err)
-	}
+	imagetest.Push(t, ref, img, &authn.Basic{Username: "user", Password: "password"})
 	// credentials come from the Docker configuration
 	cfgDir := t.TempDir()
 	os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(`{"auths":{"`+host+`":{"auth":"`+base64.StdEncoding.EncodeToString([]byte("user:password"))+`"}}}`), 0o600)
@@ -315,11 +310,7 @@ func TestScanImages(t *testing.T) {
 	db := testDB(t)
 	host := imagetest.Registry(t, false)
 	img := imagetest.Shop(t)
-	r, _ := name.ParseReference(host+"/acme/shop:1.0", name.Insecure)
-	if err := remote.Write(r, img, remote.WithAuth(authn.Anonymous)); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := img.Digest()
+	d := imagetest.Push(t, host+"/acme/shop:1.0", img, authn.Anonymous)
 	dir := t.TempDir()
 	manifest := filepath.Join(dir, "shop.yaml")
 	os.WriteFile(manifest, []byte(`apiVersion: apps/v1

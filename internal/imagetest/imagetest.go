@@ -21,14 +21,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/kubeguard/kubeguard/pkg/vulndb"
 )
 
 // T is what the builders need of a test (testing.TB has it); the image
@@ -387,4 +391,60 @@ func (p *Program) Close() {
 	for i := len(p.cleanups) - 1; i >= 0; i-- {
 		p.cleanups[i]()
 	}
+}
+
+// Push writes an image to a registry by insecure (HTTP) reference and
+// returns its digest.
+func Push(t T, ref string, img v1.Image, auth authn.Authenticator) v1.Hash {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img, remote.WithAuth(auth)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// Records is the directory of the real OSV records the tests match
+// against (see its README for their sources).
+func Records() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "pkg", "imagescan", "testdata", "osv")
+}
+
+// DB builds a vulnerability database in dir from some of Records (all
+// when none is named) and opens it.
+func DB(t T, dir string, records ...string) *vulndb.DB {
+	t.Helper()
+	b, err := vulndb.NewBuilder("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if len(records) == 0 {
+		records = []string{""}
+	}
+	for _, r := range records {
+		if err := b.AddPath(filepath.Join(Records(), r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(b.Errors) > 0 {
+		t.Fatal(b.Err())
+	}
+	if _, err := b.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	db, err := vulndb.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

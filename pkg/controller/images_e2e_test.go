@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -28,25 +26,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/imagescan"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/report"
-	"github.com/kubeguard/kubeguard/pkg/vulndb"
 )
-
-func buildDB(t *testing.T, dir string, records ...string) {
-	t.Helper()
-	b, err := vulndb.NewBuilder(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	for _, r := range records {
-		if err := b.AddPath(filepath.Join("../imagescan/testdata/osv", r)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := b.Write(dir); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // The controller scans the digests pods run in the background, writes
 // their vulnerabilities into the PolicyReport, and matches again when
@@ -64,18 +44,9 @@ func TestE2EControllerScansImages(t *testing.T) {
 	installCRDs(t, dyn)
 
 	host := imagetest.Registry(t, false)
-	img := imagetest.Shop(t)
-	r, _ := name.ParseReference(host+"/acme/shop:1.0", name.Insecure)
-	if err := remote.Write(r, img, remote.WithAuth(authn.Anonymous)); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := img.Digest()
+	d := imagetest.Push(t, host+"/acme/shop:1.0", imagetest.Shop(t), authn.Anonymous)
 	dbDir := filepath.Join(t.TempDir(), "db")
-	buildDB(t, dbDir, "DSA-3029-1.json") // nginx only, to begin with
-	db, err := vulndb.Open(dbDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := imagetest.DB(t, dbDir, "DSA-3029-1.json") // nginx only, to begin with
 	bg := imagescan.NewBackground(imagescan.New(imagescan.Options{Load: image.Options{Insecure: true}, DB: db}), 10, 2, dbDir, nil)
 	bg.DBPoll = 200 * time.Millisecond
 	bg.Start(ctx)
@@ -126,7 +97,7 @@ func TestE2EControllerScansImages(t *testing.T) {
 	t.Logf("vulnerabilities of a new digest reported after %s", took.Round(10*time.Millisecond))
 
 	time.Sleep(10 * time.Millisecond) // a later modification time than the first build
-	buildDB(t, dbDir, "DSA-3029-1.json", "GHSA-p6mc-m468-83gw.json", "GO-2021-0053.json")
+	imagetest.DB(t, dbDir, "DSA-3029-1.json", "GHSA-p6mc-m468-83gw.json", "GO-2021-0053.json")
 	now := time.Now()
 	os.Chtimes(filepath.Join(dbDir, "meta.json"), now, now)
 	took = waitFor(t, "a rebuilt database matched again", 30*time.Second, func() bool { return vulns() == 4 })

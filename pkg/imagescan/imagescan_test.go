@@ -19,30 +19,7 @@ import (
 )
 
 // testDB builds a database from the real OSV records under testdata.
-func testDB(t *testing.T) *vulndb.DB {
-	t.Helper()
-	dir := t.TempDir()
-	b, err := vulndb.NewBuilder(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if err := b.AddPath("testdata/osv"); err != nil {
-		t.Fatal(err)
-	}
-	if len(b.Errors) > 0 {
-		t.Fatal(b.Err())
-	}
-	if _, err := b.Write(dir); err != nil {
-		t.Fatal(err)
-	}
-	db, err := vulndb.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+func testDB(t *testing.T) *vulndb.DB { return imagetest.DB(t, filepath.Join(t.TempDir(), "db")) }
 
 func layout(t *testing.T, imgs ...v1.Image) string {
 	return imagetest.WriteLayout(t, t.TempDir(), imagetest.Index(t, imgs...))

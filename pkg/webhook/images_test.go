@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/kubeguard/kubeguard/internal/imagetest"
 	"github.com/kubeguard/kubeguard/pkg/config"
@@ -18,7 +16,6 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/image"
 	"github.com/kubeguard/kubeguard/pkg/imagescan"
-	"github.com/kubeguard/kubeguard/pkg/vulndb"
 )
 
 // The webhook decides on an image's vulnerabilities from the background
@@ -27,26 +24,8 @@ import (
 func TestImagesFromTheBackgroundScanner(t *testing.T) {
 	host := imagetest.Registry(t, false)
 	ref := host + "/acme/shop:1.0"
-	r, _ := name.ParseReference(ref, name.Insecure)
-	if err := remote.Write(r, imagetest.Shop(t), remote.WithAuth(authn.Anonymous)); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "db")
-	b, err := vulndb.NewBuilder(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if err := b.AddPath("../imagescan/testdata/osv"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Write(dir); err != nil {
-		t.Fatal(err)
-	}
-	db, err := vulndb.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	imagetest.Push(t, ref, imagetest.Shop(t), authn.Anonymous)
+	db := imagetest.DB(t, filepath.Join(t.TempDir(), "db"))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	bg := imagescan.NewBackground(imagescan.New(imagescan.Options{Load: image.Options{Insecure: true}, DB: db}), 10, 1, "", nil)
