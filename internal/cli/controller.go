@@ -33,6 +33,7 @@ func newControllerCmd(s *streams) *cobra.Command {
 	var images bool
 	var imageQueue int
 	var img imageFlags
+	var jobs imagescan.Jobs
 	var interval, full time.Duration
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -88,6 +89,13 @@ func newControllerCmd(s *streams) *cobra.Command {
 					log.Warn(d.Message, "database", img.dbDir())
 				}
 				bg = imagescan.NewBackground(sc, imageQueue, img.parallel, img.dbDir(), log)
+				if jobs.Max > 0 {
+					if jobs.Image == "" {
+						return usageErr("--image-jobs needs --image-job-image, the kubeguard image the Jobs run")
+					}
+					jobs.Client, jobs.Namespace, jobs.Platform, jobs.Insecure = client, namespace, img.platform, img.insecure
+					bg.UseJobs(&jobs)
+				}
 				bg.Start(ctx)
 			}
 			ctl := controller.New(controller.Options{Engine: eng, Report: report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat}, Images: bg,
@@ -123,6 +131,10 @@ func newControllerCmd(s *streams) *cobra.Command {
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.BoolVar(&images, "images", false, "scan the images pods run (by digest) in the background and add their vulnerabilities to the workloads' reports")
 	fl.IntVar(&imageQueue, "image-queue", 1000, "most images waiting to be scanned; more wait for the next evaluation")
+	fl.IntVar(&jobs.Max, "image-jobs", 0, "read images in up to this many Kubernetes Jobs at once when the queue is long (0: only in this pod)")
+	fl.IntVar(&jobs.Threshold, "image-job-threshold", 50, "queue length from which images go to Jobs")
+	fl.StringVar(&jobs.Image, "image-job-image", "", "the kubeguard image scan Jobs run")
+	fl.StringVar(&jobs.ServiceAccount, "image-job-service-account", "", "service account of the scan Jobs (it creates ConfigMaps in the lease namespace)")
 	img.register(fl, true)
 	return cmd
 }

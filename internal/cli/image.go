@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/engine"
@@ -88,7 +91,7 @@ func newImageCmd(s *streams) *cobra.Command {
 		Use:   "image",
 		Short: "Look inside container images: packages, SBOMs and known vulnerabilities",
 	}
-	cmd.AddCommand(newImageScanCmd(s), newImageSBOMCmd(s))
+	cmd.AddCommand(newImageScanCmd(s), newImageSBOMCmd(s), newImageInventoryCmd(s))
 	return cmd
 }
 
@@ -259,5 +262,71 @@ func newImageSBOMCmd(s *streams) *cobra.Command {
 	f.img.register(fl, false)
 	fl.StringVarP(&f.format, "output", "o", "cyclonedx", "SBOM format: cyclonedx or spdx")
 	fl.StringVar(&f.outputFile, "output-file", "", "write the SBOM to this file instead of stdout")
+	return cmd
+}
+
+func newImageInventoryCmd(s *streams) *cobra.Command {
+	var img imageFlags
+	var to, kubeconfig, kubeContext string
+	cmd := &cobra.Command{
+		Use:   "inventory REF",
+		Short: "List the packages of an image, each with the layer and file it came from",
+		Long: "inventory lists an image's packages. With --to-configmap it leaves the inventory in a\n" +
+			"ConfigMap instead, for the controller that started it as a scan Job to match.",
+		Example: "  kubeguard image inventory examples/images/shop.tar",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			var inv *image.Inventory
+			imgs, err := image.Load(args[0], image.Options{Platform: img.platform, Insecure: img.insecure, Context: ctx})
+			if err == nil && len(imgs) != 1 {
+				err = fmt.Errorf("%s has %d images; pick one with --platform", args[0], len(imgs))
+			}
+			if err == nil {
+				inv, err = image.Extract(ctx, imgs[0], image.Limits{})
+			}
+			if to != "" {
+				ns, name, ok := strings.Cut(to, "/")
+				if !ok {
+					return usageErr("--to-configmap %q: want NAMESPACE/NAME", to)
+				}
+				rc, rerr := restConfig(kubeconfig, kubeContext)
+				if rerr != nil {
+					return usageErr("cluster connection: %v", rerr)
+				}
+				client, rerr := kubernetes.NewForConfig(rc)
+				if rerr != nil {
+					return usageErr("cluster connection: %v", rerr)
+				}
+				if werr := imagescan.WriteInventory(ctx, client, ns, name, inv, err); werr != nil {
+					return &exitError{code: ExitError, err: werr}
+				}
+			}
+			if err != nil {
+				return &exitError{code: ExitError, err: err}
+			}
+			if to != "" {
+				return nil
+			}
+			tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "ECOSYSTEM\tPACKAGE\tVERSION\tLAYER\tPATH\n")
+			for _, p := range inv.Packages {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", p.Ecosystem, p.Name, p.Version, p.Layer.Index, strings.Join(p.Paths, ", "))
+			}
+			tw.Flush()
+			for _, w := range inv.Warnings {
+				fmt.Fprintf(s.err, "%s: warning: %s\n", args[0], w)
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	img.register(fl, false)
+	fl.StringVar(&to, "to-configmap", "", "leave the inventory (or the error) in this ConfigMap, NAMESPACE/NAME, as scan Jobs do")
+	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for --to-configmap (default: in-cluster configuration, then $KUBECONFIG and ~/.kube/config)")
+	fl.StringVar(&kubeContext, "context", "", "kubeconfig context")
 	return cmd
 }

@@ -34,6 +34,9 @@ type Background struct {
 	Dropped atomic.Int64
 	// DBPoll is how often the database directory is looked at.
 	DBPoll time.Duration
+
+	jobs     *Jobs
+	jobQueue []string // references waiting for a Job
 }
 
 type bgResult struct {
@@ -63,13 +66,7 @@ func (b *Background) Start(ctx context.Context) {
 					return
 				case ref := <-b.queue:
 					res, err := b.s.Scan(ctx, ref)
-					if err != nil {
-						b.log.Warn("image scan failed", "image", ref, "error", err)
-					}
-					b.mu.Lock()
-					b.results[ref] = &bgResult{done: true, res: res, err: err}
-					b.mu.Unlock()
-					b.changed.Store(true)
+					b.setResult(ref, res, err)
 				}
 			}
 		}()
@@ -77,15 +74,24 @@ func (b *Background) Start(ctx context.Context) {
 	if b.dbDir != "" {
 		go b.watchDB(ctx)
 	}
+	if b.jobs != nil {
+		go b.jobLoop(ctx)
+	}
 }
 
 // Want queues the references not scanned or queued yet; those that do
-// not fit are tried again on the next call.
+// not fit are tried again on the next call. With Jobs, a queue at the
+// threshold hands references to Jobs instead.
 func (b *Background) Want(refs []string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, ref := range refs {
 		if _, ok := b.results[ref]; ok {
+			continue
+		}
+		if b.jobs != nil && len(b.queue) >= b.jobs.Threshold {
+			b.jobQueue = append(b.jobQueue, ref)
+			b.results[ref] = &bgResult{}
 			continue
 		}
 		select {

@@ -286,3 +286,22 @@ func (s *Scanner) SetDB(db *vulndb.DB) {
 	s.refs = map[string]*entry{}
 	s.digs = map[string]*Scanned{}
 }
+
+// FromInventory matches an inventory read elsewhere (a scan Job) and
+// keeps the result by digest.
+func (s *Scanner) FromInventory(inv *image.Inventory) (*Scanned, error) {
+	s.mu.Lock()
+	db := s.opts.DB
+	s.mu.Unlock()
+	sc := &Scanned{Inventory: inv}
+	if db != nil {
+		var err error
+		if sc.Matches, err = db.Matches(inv.Packages); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	s.digs[inv.Image.Digest.String()] = sc
+	s.mu.Unlock()
+	return sc, nil
+}

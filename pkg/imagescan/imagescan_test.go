@@ -152,3 +152,36 @@ func TestPlatforms(t *testing.T) {
 		t.Errorf("missing platform: %v", err)
 	}
 }
+
+// An inventory encoded in one process and decoded in another matches
+// the same (scan Jobs send theirs through a ConfigMap).
+func TestInventoryRoundTrip(t *testing.T) {
+	db := testDB(t)
+	s := imagescan.New(imagescan.Options{DB: db})
+	res, err := s.Scan(context.Background(), layout(t, imagetest.Shop(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := image.EncodeInventory(res[0].Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := image.DecodeInventory(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := imagescan.New(imagescan.Options{DB: db}).FromInventory(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := rows(s.Findings(res[0], imagescan.ImageSite("x")))
+	if g := rows(s.Findings(got, imagescan.ImageSite("x"))); !slices.Equal(g, want) || len(want) != 4 {
+		t.Errorf("after the round trip: %v\nwant %v", g, want)
+	}
+	if inv.Image.Digest != res[0].Inventory.Image.Digest || len(inv.Packages) != len(res[0].Inventory.Packages) {
+		t.Errorf("inventory changed: %+v", inv.Image)
+	}
+	if _, err := image.DecodeInventory([]byte("garbage")); err == nil {
+		t.Error("garbage decoded")
+	}
+}
