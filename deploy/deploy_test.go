@@ -56,6 +56,8 @@ func TestChartScansClean(t *testing.T) {
 		{nil, map[string]int{"Deployment": 2, "ValidatingWebhookConfiguration": 1, "MutatingWebhookConfiguration": 0, "Certificate": 1}},
 		{[]string{"webhook.mutating=true", "webhook.failurePolicy=Fail"}, map[string]int{"MutatingWebhookConfiguration": 1}},
 		{[]string{"webhook.certManager=false", "controller.enabled=false"}, map[string]int{"Deployment": 1, "Certificate": 0}},
+		{[]string{"controller.images.enabled=true"}, map[string]int{"Deployment": 2, "Role": 1}},
+		{[]string{"controller.images.enabled=true", "controller.images.jobs=4"}, map[string]int{"Role": 2, "RoleBinding": 2}},
 	} {
 		h := &render.Helm{ReleaseName: "kubeguard", Namespace: "kubeguard", Set: append([]string{digest}, tc.set...)}
 		inputs, diags := object.Expand([]string{chart}, nil, h)

@@ -26,6 +26,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/imagescan"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/report"
+	"github.com/kubeguard/kubeguard/pkg/vulndb"
 )
 
 func newControllerCmd(s *streams) *cobra.Command {
@@ -34,6 +35,8 @@ func newControllerCmd(s *streams) *cobra.Command {
 	var imageQueue int
 	var img imageFlags
 	var jobs imagescan.Jobs
+	var dbEvery time.Duration
+	var dbMirror string
 	var interval, full time.Duration
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -97,6 +100,9 @@ func newControllerCmd(s *streams) *cobra.Command {
 					bg.UseJobs(&jobs)
 				}
 				bg.Start(ctx)
+				if dbEvery > 0 {
+					go keepDB(ctx, log, img.dbDir(), dbMirror, dbEvery)
+				}
 			}
 			ctl := controller.New(controller.Options{Engine: eng, Report: report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat}, Images: bg,
 				Client: client, Dynamic: dynamic.NewForConfigOrDie(rc),
@@ -131,6 +137,8 @@ func newControllerCmd(s *streams) *cobra.Command {
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.BoolVar(&images, "images", false, "scan the images pods run (by digest) in the background and add their vulnerabilities to the workloads' reports")
 	fl.IntVar(&imageQueue, "image-queue", 1000, "most images waiting to be scanned; more wait for the next evaluation")
+	fl.DurationVar(&dbEvery, "db-update-interval", 0, "with --images, download the vulnerability database this often (0: never; kubeguard db update or import keeps it)")
+	fl.StringVar(&dbMirror, "db-mirror", vulndb.DefaultMirror, "base URL of the OSV export the database is downloaded from")
 	fl.IntVar(&jobs.Max, "image-jobs", 0, "read images in up to this many Kubernetes Jobs at once when the queue is long (0: only in this pod)")
 	fl.IntVar(&jobs.Threshold, "image-job-threshold", 50, "queue length from which images go to Jobs")
 	fl.StringVar(&jobs.Image, "image-job-image", "", "the kubeguard image scan Jobs run")
@@ -144,4 +152,39 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// keepDB downloads the vulnerability database when it is missing or
+// older than every, and again every interval; the scanner notices the
+// new one. A failed download leaves the old database in use.
+func keepDB(ctx context.Context, log *slog.Logger, dir, mirror string, every time.Duration) {
+	for {
+		wait := every
+		if db, err := vulndb.Open(dir); err == nil {
+			if age := db.Age(time.Now()); age < every {
+				wait = every - age
+			} else {
+				wait = 0
+			}
+			db.Close()
+		} else {
+			wait = 0
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		m, err := vulndb.Update(ctx, nil, mirror, vulndb.DefaultEcosystems, dir)
+		if err != nil {
+			log.Error("vulnerability database update failed; the old one stays in use", "error", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Hour):
+			}
+			continue
+		}
+		log.Info("vulnerability database updated", "records", m.Records, "bytes", m.Size)
+	}
 }

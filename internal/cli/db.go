@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -53,32 +52,10 @@ func newDBUpdateCmd(s *streams, dir func() string) *cobra.Command {
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			tmp, err := os.MkdirTemp("", "kubeguard-db-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(tmp)
 			start := time.Now()
-			files, err := vulndb.Download(ctx, nil, mirror, ecosystems, tmp)
+			m, err := vulndb.Update(ctx, nil, mirror, ecosystems, dir())
 			if err != nil {
 				return &exitError{code: ExitError, err: fmt.Errorf("db update: %w; the database was left as it was", err)}
-			}
-			b, err := vulndb.NewBuilder(tmp)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			for i, f := range files {
-				if err := b.AddZip(ecosystems[i], f); err != nil {
-					return &exitError{code: ExitError, err: fmt.Errorf("db update: %w; the database was left as it was", err)}
-				}
-			}
-			if len(b.Errors) > 0 {
-				return &exitError{code: ExitError, err: fmt.Errorf("db update: %w; the database was left as it was", b.Err())}
-			}
-			m, err := b.Write(dir())
-			if err != nil {
-				return &exitError{code: ExitError, err: err}
 			}
 			fmt.Fprintf(s.out, "%s: %s records from %s in %s (%s)\n", dir(), thousands(int64(m.Records)), strings.Join(ecosystems, ", "),
 				time.Since(start).Round(time.Millisecond), bytesSize(m.Size))

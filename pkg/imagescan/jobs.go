@@ -11,6 +11,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -104,6 +105,14 @@ func (b *Background) jobRound(ctx context.Context) error {
 	for _, job := range jobs.Items {
 		ref := job.Annotations[JobAnnotation]
 		cm, err := j.Client.CoreV1().ConfigMaps(j.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
+		if !b.waiting(ref) {
+			// another replica's, or one this replica no longer waits for:
+			// it counts while it runs
+			if apierrors.IsNotFound(err) && !failed(&job) {
+				running++
+			}
+			continue
+		}
 		switch {
 		case err == nil:
 			b.jobDone(ctx, ref, cm)
@@ -134,6 +143,14 @@ func (b *Background) jobRound(ctx context.Context) error {
 	return nil
 }
 
+// waiting reports whether this scanner asked for ref and has no result.
+func (b *Background) waiting(ref string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r, ok := b.results[ref]
+	return ok && !r.done
+}
+
 func failed(job *batchv1.Job) bool {
 	for _, c := range job.Status.Conditions {
 		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
@@ -148,11 +165,22 @@ func (b *Background) startJob(ctx context.Context, ref string) error {
 	name := JobName(ref)
 	meta := metav1.ObjectMeta{Name: name, Namespace: j.Namespace, Labels: map[string]string{JobLabel: "true", "app.kubernetes.io/managed-by": "kubeguard"},
 		Annotations: map[string]string{JobAnnotation: ref}}
-	backoff, ttl := int32(0), int32(600)
+	backoff, ttl, token, yes, no := int32(0), int32(600), true, true, false
+	// as hardened as kubeguard asks every workload to be: the Jobs run
+	// in clusters it scans
+	ctr := corev1.Container{Name: "scan", Image: j.Image, Args: j.command(ref),
+		SecurityContext: &corev1.SecurityContext{RunAsNonRoot: &yes, ReadOnlyRootFilesystem: &yes, AllowPrivilegeEscalation: &no,
+			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("256Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi")}},
+		VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}}
 	job := &batchv1.Job{ObjectMeta: meta, Spec: batchv1.JobSpec{BackoffLimit: &backoff, TTLSecondsAfterFinished: &ttl,
 		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{JobLabel: "true"}},
 			Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, ServiceAccountName: j.ServiceAccount,
-				Containers: []corev1.Container{{Name: "scan", Image: j.Image, Args: j.command(ref)}}}}}}
+				AutomountServiceAccountToken: &token, // it writes its ConfigMap
+				Containers:                   []corev1.Container{ctr},
+				Volumes:                      []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}}}}}
 	_, err := j.Client.BatchV1().Jobs(j.Namespace).Create(ctx, job, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return nil // an earlier round's, or another replica's: its result is taken the same way

@@ -97,3 +97,31 @@ func googCRC32C(h http.Header) (uint32, bool) {
 	}
 	return 0, false
 }
+
+// Update downloads the ecosystems from a mirror and rebuilds the
+// database in dir; the old one stays until the new one is whole.
+func Update(ctx context.Context, client *http.Client, mirror string, ecosystems []string, dir string) (*Meta, error) {
+	tmp, err := os.MkdirTemp("", "kubeguard-db-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	files, err := Download(ctx, client, mirror, ecosystems, tmp)
+	if err != nil {
+		return nil, err
+	}
+	b, err := NewBuilder(tmp)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	for i, f := range files {
+		if err := b.AddZip(ecosystems[i], f); err != nil {
+			return nil, err
+		}
+	}
+	if len(b.Errors) > 0 {
+		return nil, b.Err()
+	}
+	return b.Write(dir)
+}
