@@ -7,6 +7,7 @@ package imagetest
 import (
 	"archive/tar"
 	"bytes"
+	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -33,6 +34,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/kubeguard/kubeguard/pkg/vulndb"
+	_ "modernc.org/sqlite" // the driver rpm databases are read with
 )
 
 // T is what the builders need of a test (testing.TB has it); the image
@@ -447,4 +449,63 @@ func DB(t T, dir string, records ...string) *vulndb.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// RPMDB writes a Packages table holding the first n package headers of
+// a real Fedora 35 rpm database (go-rpmdb's test data, in the module
+// cache), the way rpm 4.16 and later store them in rpmdb.sqlite.
+func RPMDB(t T, n int) []byte {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/erikvarga/go-rpmdb").Output()
+	if err != nil {
+		t.Fatalf("finding go-rpmdb's test data: %v", err)
+	}
+	src, err := sql.Open("sqlite", filepath.Join(strings.TrimSpace(string(out)), "pkg", "testdata", "fedora35-plus-mongo", "rpmdb.sqlite")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	rows, err := src.Query("SELECT blob FROM Packages ORDER BY hnum LIMIT ?", n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blobs [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		blobs = append(blobs, b)
+	}
+	rows.Close()
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("kubeguard-rpmdb-%d-%d.sqlite", os.Getpid(), time.Now().UnixNano()))
+	defer os.Remove(path)
+	dst, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dst.Exec("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range blobs {
+		if _, err := dst.Exec("INSERT INTO Packages (blob) VALUES (?)", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Rocky9 is a Rocky Linux 9 image's release file and rpm database.
+func Rocky9(t T, n int) []File {
+	return []File{
+		{Path: "etc/os-release", Body: []byte("NAME=\"Rocky Linux\"\nVERSION=\"9.3 (Blue Onyx)\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.3\"\nPRETTY_NAME=\"Rocky Linux 9.3 (Blue Onyx)\"\n")},
+		{Path: "var/lib/rpm/rpmdb.sqlite", Body: RPMDB(t, n)},
+	}
 }

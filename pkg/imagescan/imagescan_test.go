@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	rpmdb "github.com/erikvarga/go-rpmdb/pkg"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/kubeguard/kubeguard/internal/imagetest"
@@ -183,5 +184,44 @@ func TestInventoryRoundTrip(t *testing.T) {
 	}
 	if _, err := image.DecodeInventory([]byte("garbage")); err == nil {
 		t.Error("garbage decoded")
+	}
+}
+
+// rpm databases (rpmdb.sqlite) list what go-rpmdb, the reader rpm-based
+// scanners share, lists, in the distribution's ecosystem (osv-scalibr
+// names Rocky Linux without its release).
+func TestRPMDatabase(t *testing.T) {
+	files := imagetest.Rocky9(t, 6)
+	path := filepath.Join(t.TempDir(), "rpmdb.sqlite")
+	os.WriteFile(path, files[1].Body, 0o644)
+	ref, err := rpmdb.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs, err := ref.ListPackages()
+	ref.Close()
+	if err != nil || len(pkgs) != 6 {
+		t.Fatalf("reference: %d packages, %v", len(pkgs), err)
+	}
+	var want []string
+	for _, p := range pkgs {
+		want = append(want, "Rocky Linux "+p.Name+" "+p.Version+"-"+p.Release)
+	}
+	s := imagescan.New(imagescan.Options{DB: testDB(t)})
+	res, err := s.Scan(context.Background(), layout(t, imagetest.Image(t, imagetest.Step{Layer: imagetest.Layer(t, files...), CreatedBy: "ADD"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range res[0].Inventory.Packages {
+		got = append(got, p.Ecosystem+" "+p.Name+" "+p.Version)
+		if p.Paths[0] != "/var/lib/rpm/rpmdb.sqlite" || p.PURL == "" {
+			t.Errorf("%+v", p)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v\nwant %v", got, want)
 	}
 }
