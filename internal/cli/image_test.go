@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -301,7 +300,6 @@ func TestDBUpdateAndStatus(t *testing.T) {
 	if code, _, errs := run(t, "", "db", "status", "--db", filepath.Join(t.TempDir(), "none")); code != ExitError || !strings.Contains(errs, "no vulnerability database") {
 		t.Errorf("missing: %d %s", code, errs)
 	}
-	_ = time.Now
 }
 
 // scan --images reports each image's vulnerabilities on the image field
