@@ -159,6 +159,9 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 			res.Findings = append(res.Findings, fs...)
 			res.Diagnostics = append(res.Diagnostics, idiags...)
 			for _, sc := range scanned {
+				if !scannedImages[sc.Inventory.Image.Digest.String()] {
+					checked = append(checked, report.Checked{Ref: imagescan.ImageSite(sc.Inventory.Image.Name()).Object})
+				}
 				scannedImages[sc.Inventory.Image.Digest.String()] = true
 			}
 		}

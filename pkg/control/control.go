@@ -122,9 +122,11 @@ type Control struct {
 	// Namespace's own annotation) can.
 	NamespaceWide bool
 	// External controls are reported by a front door that reads
-	// something other than Kubernetes objects (image contents): the
-	// engine never runs them on objects, but they share its catalog,
-	// severities and suppressions.
+	// something other than Kubernetes objects (image contents, audit
+	// events): the engine never runs them on objects, but they share its
+	// catalog, severities and suppressions. Their Kinds name what the
+	// front door checks (ImageKind, AuditEventKind), so that a checklist
+	// counts them only where that front door ran.
 	External bool
 	// CEL, when set, is the control as a ValidatingAdmissionPolicy
 	// expression over a workload (see package policy): for clusters that
@@ -139,6 +141,12 @@ type Control struct {
 	// safe to call more than once and concurrently with Check.
 	Prepare func()
 }
+
+// The kinds External controls check, as reports list them.
+const (
+	ImageKind      = "Image"
+	AuditEventKind = "AuditEvent"
+)
 
 // In Reads, Workloads stands for every object that carries a pod spec,
 // AnyKind for every kind.
@@ -278,7 +286,7 @@ type Catalog struct {
 func NewCatalog(controls ...*Control) *Catalog {
 	c := &Catalog{byID: map[string]*Control{}}
 	for _, ctl := range controls {
-		if ctl.ID == "" || (ctl.Check == nil) != ctl.External || ctl.Severity == 0 || ctl.Title == "" {
+		if ctl.ID == "" || (ctl.Check == nil) != ctl.External || ctl.External && len(ctl.Kinds) == 0 || ctl.Severity == 0 || ctl.Title == "" {
 			panic(fmt.Sprintf("control %q is incomplete", ctl.ID))
 		}
 		if _, dup := c.byID[ctl.ID]; dup {

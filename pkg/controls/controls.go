@@ -7,6 +7,7 @@ import (
 	"k8s.io/pod-security-admission/api"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/controls/audit"
 	"github.com/kubeguard/kubeguard/pkg/controls/cluster"
 	"github.com/kubeguard/kubeguard/pkg/controls/controlplane"
 	"github.com/kubeguard/kubeguard/pkg/controls/dockerfile"
@@ -60,5 +61,6 @@ func Catalog(opts Options) (*control.Catalog, error) {
 	all = append(all, dockerfile.Controls()...)
 	all = append(all, cluster.Controls()...)
 	all = append(all, controlplane.Controls()...)
+	all = append(all, audit.Controls()...)
 	return control.NewCatalog(all...), nil
 }

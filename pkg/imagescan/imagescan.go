@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
+	"github.com/kubeguard/kubeguard/pkg/control"
 	ctlimage "github.com/kubeguard/kubeguard/pkg/controls/image"
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/image"
@@ -129,7 +130,7 @@ type Site struct {
 
 // ImageSite is the site of an image scanned on its own.
 func ImageSite(ref string) Site {
-	return Site{Object: object.Ref{Kind: "Image", Name: ref}}
+	return Site{Object: object.Ref{Kind: control.ImageKind, Name: ref}}
 }
 
 // Findings are the IMG-VULN findings of a scanned image at a site.

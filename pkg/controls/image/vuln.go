@@ -21,4 +21,5 @@ var Vuln = &control.Control{
 		"naming the vulnerability (and a reason and expiry) or an OpenVEX not_affected statement.",
 	Refs:     control.Refs("CIS-Docker:4.4", "NSA:image-scanning", "NIST:4.1.1", "NIST:4.1.3", "MITRE:T1190"),
 	External: true,
+	Kinds:    []string{control.ImageKind},
 }

@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestAuditScan(t *testing.T) {
+	log := "../../pkg/audit/testdata/attacks.jsonl"
+	code, out, errs := run(t, "", "audit", "scan", log, "-o", "json", "--controls", "AUD-*")
+	if code != ExitFindings || strings.Count(out, `"controlID": "AUD-`) != 11 {
+		t.Fatalf("exit %d, %d AUD findings\n%s\n%s", code, strings.Count(out, `"controlID": "AUD-`), out, errs)
+	}
+	// a configuration exclusion accepts a rule's findings like any other
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, ".kubeguard.yaml")
+	os.WriteFile(cfg, []byte("exclude:\n  - controls: [AUD-PORT-FORWARD]\n    reason: the database team forwards ports\n"), 0o644)
+	if _, out, _ := run(t, "", "audit", "scan", log, "--config", cfg, "-o", "json", "--controls", "AUD-*"); !strings.Contains(out, `"suppressed": 1,`) {
+		t.Errorf("exclusion:\n%s", out)
+	}
+	// bad lines are named, the rest still read; gzip and stdin work
+	body, _ := os.ReadFile(log)
+	bad := filepath.Join(dir, "audit.log")
+	os.WriteFile(bad, append([]byte("{not json\n"), body...), 0o644)
+	code, out, errs = run(t, "", "audit", "scan", bad, "--controls", "AUD-EXEC")
+	if code != ExitError || !strings.Contains(errs, bad+":1: error: not JSON") || !strings.Contains(out, "AUD-EXEC") {
+		t.Errorf("bad line: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, _ = run(t, string(body), "audit", "scan", "-", "--controls", "AUD-EXEC")
+	if code != 0 || !strings.Contains(out, "AUD-EXEC") { // medium: below the default --fail-on high
+		t.Errorf("stdin: exit %d\n%s", code, out)
+	}
+}

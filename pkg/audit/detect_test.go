@@ -1,0 +1,119 @@
+package audit
+
+import (
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/kubeguard/kubeguard/pkg/controls"
+	"github.com/kubeguard/kubeguard/pkg/engine"
+)
+
+func detector(t *testing.T) *Detector {
+	t.Helper()
+	cat, err := controls.Catalog(controls.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Options{Catalog: cat, Live: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewDetector(eng)
+}
+
+// Each attack of the script is found on its line, by its rule, and the
+// benign events beside them raise nothing.
+func TestAttacks(t *testing.T) {
+	f, err := os.Open("testdata/attacks.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d := detector(t)
+	aud := map[int][]string{}
+	all := map[int][]string{}
+	diags := Read(f, "attacks.jsonl", func(e *Event) {
+		fs, ds := d.Event(e)
+		if len(ds) > 0 {
+			t.Errorf("%v", ds)
+		}
+		for _, f := range fs {
+			all[f.Position.Line] = append(all[f.Position.Line], f.ControlID)
+			if strings.HasPrefix(f.ControlID, "AUD-") {
+				aud[f.Position.Line] = append(aud[f.Position.Line], f.ControlID)
+			}
+		}
+	})
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	want := map[int][]string{
+		4: {"AUD-EXEC"}, 5: {"AUD-PORT-FORWARD"}, 6: {"AUD-EPHEMERAL-CONTAINER"}, 7: {"AUD-CLUSTER-ADMIN-BINDING"},
+		8: {"AUD-SA-KUBE-SYSTEM"}, 9: {"AUD-SECRETS-ALL-NAMESPACES"}, 10: {"AUD-ANONYMOUS"}, 11: {"AUD-CONFIGMAP-CREDENTIALS"},
+		12: {"AUD-NODEPORT"}, 13: {"AUD-IMPERSONATION"}, 14: {"AUD-WILDCARD-ROLE"},
+	}
+	for line := 1; line <= 19; line++ {
+		got := aud[line]
+		sort.Strings(got)
+		if !slices.Equal(got, want[line]) {
+			t.Errorf("line %d: %v, want %v", line, got, want[line])
+		}
+	}
+	// the objects the events carry meet the same controls as in scan
+	if !slices.Contains(all[2], "PSS-PRIVILEGED") || !slices.Contains(all[3], "PSS-HOST-PATH-VOLUMES") || !slices.Contains(all[3], "VOL-HOSTPATH-SENSITIVE") {
+		t.Errorf("objects: line 2 %v, line 3 %v", all[2], all[3])
+	}
+	if len(all[1]) > 0 || slices.ContainsFunc(all[19], func(id string) bool { return strings.HasPrefix(id, "PSS-") }) {
+		t.Errorf("the request stage or the hardened pod: %v %v", all[1], all[19])
+	}
+	if d.Events != 18 || d.Skipped != 1 {
+		t.Errorf("events %d, skipped %d", d.Events, d.Skipped)
+	}
+}
+
+// Lines that are not audit events are named and skipped; the rest is
+// read.
+func TestBadLines(t *testing.T) {
+	good, _ := os.ReadFile("testdata/attacks.jsonl")
+	first := strings.SplitN(string(good), "\n", 3)[1]
+	in := strings.Join([]string{first[:len(first)/2], `{"apiVersion":"v1","kind":"Pod"}`, `{"apiVersion":"audit.k8s.io/v2","kind":"Event"}`, "", first}, "\n")
+	n := 0
+	diags := Read(strings.NewReader(in), "audit.log", func(*Event) { n++ })
+	if n != 1 || len(diags) != 3 {
+		t.Fatalf("%d events, diagnostics %v", n, diags)
+	}
+	for i, want := range []string{"audit.log:1: error: not JSON", "audit.log:2: error: not an audit event: apiVersion \"v1\"", "audit.log:3: error: not an audit event: apiVersion \"audit.k8s.io/v2\""} {
+		if !strings.HasPrefix(diags[i].String(), want) {
+			t.Errorf("%q, want %q", diags[i].String(), want)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	good, _ := os.ReadFile("testdata/attacks.jsonl")
+	for _, l := range strings.Split(string(good), "\n") {
+		f.Add([]byte(l))
+	}
+	f.Add([]byte(`{"apiVersion":"audit.k8s.io/v1","kind":"EventList","items":[{}]}`))
+	cat, err := controls.Catalog(controls.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	eng, err := engine.New(engine.Options{Catalog: cat, Live: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	d := NewDetector(eng)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		evs, err := Decode(b)
+		if err != nil {
+			return
+		}
+		for i := range evs {
+			d.Event(&evs[i]) // must not panic, whatever the event holds
+		}
+	})
+}

@@ -1,0 +1,104 @@
+// Package audit is the audit front door: it reads the API server's audit
+// events and reports what they show, with the AUD-* rules and, for the
+// objects events carry, the same catalog as scan and the webhook.
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Event is one audit event and where it was read.
+type Event struct {
+	auditv1.Event
+	At object.Position
+}
+
+// MaxLine bounds one event: the API server logs objects up to its own
+// request limit (3 MiB) twice at RequestResponse level.
+const MaxLine = 16 << 20
+
+// Read calls f with each event of an audit log (JSON lines, as
+// --audit-log-path writes them, gzipped or not). A line that is not an
+// audit event is a diagnostic naming file and line; the others are still
+// read.
+func Read(r io.Reader, name string, f func(*Event)) []object.Diagnostic {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if head, err := br.Peek(2); err == nil && head[0] == 0x1f && head[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return []object.Diagnostic{{Pos: object.Position{File: name}, Severity: object.SeverityError, Message: "not a gzip file: " + err.Error()}}
+		}
+		defer zr.Close()
+		br = bufio.NewReaderSize(zr, 64<<10)
+	}
+	sc := bufio.NewScanner(br)
+	sc.Buffer(make([]byte, 64<<10), MaxLine)
+	var diags []object.Diagnostic
+	bad := func(line int, format string, args ...any) {
+		diags = append(diags, object.Diagnostic{Pos: object.Position{File: name, Line: line}, Severity: object.SeverityError, Message: fmt.Sprintf(format, args...)})
+	}
+	line := 0
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		ev, err := Decode(b)
+		if err != nil {
+			bad(line, "%v", err)
+			continue
+		}
+		for i := range ev {
+			ev[i].At = object.Position{File: name, Line: line}
+			f(&ev[i])
+		}
+	}
+	if err := sc.Err(); err != nil {
+		bad(line+1, "reading stopped: %v (a line longer than %d MiB?)", err, MaxLine>>20)
+	}
+	return diags
+}
+
+// Decode reads one audit event, or an EventList (what the webhook
+// backend posts), as JSON.
+func Decode(b []byte) ([]Event, error) {
+	var head struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("not JSON: %v", err)
+	}
+	if head.APIVersion != "audit.k8s.io/v1" {
+		return nil, fmt.Errorf("not an audit event: apiVersion %q (want audit.k8s.io/v1)", head.APIVersion)
+	}
+	switch head.Kind {
+	case "Event":
+		var e Event
+		if err := json.Unmarshal(b, &e.Event); err != nil {
+			return nil, fmt.Errorf("audit event: %v", err)
+		}
+		return []Event{e}, nil
+	case "EventList":
+		var l auditv1.EventList
+		if err := json.Unmarshal(b, &l); err != nil {
+			return nil, fmt.Errorf("audit event list: %v", err)
+		}
+		out := make([]Event, len(l.Items))
+		for i := range l.Items {
+			out[i].Event = l.Items[i]
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("not an audit event: kind %q", head.Kind)
+}
