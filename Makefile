@@ -8,7 +8,7 @@ LDFLAGS := -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(CLI).dat
 PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 OUT     ?= bin/kubeguard
 
-.PHONY: manifests build release release-binary test bench bench-image bench-webhook bench-rbac bench-netpol bench-cluster bench-startup docs fuzz schemas vet test-cluster cluster-up cluster-down
+.PHONY: manifests build release release-binary test bench bench-audit bench-image bench-webhook bench-rbac bench-netpol bench-cluster bench-startup docs fuzz schemas vet test-cluster cluster-up cluster-down
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kubeguard ./cmd/kubeguard
@@ -72,6 +72,10 @@ bench:
 # 2,000 npm packages) against 200,000 generated OSV records.
 bench-image: .cache/osv-scanner
 	$(GO) run ./hack/benchimage
+
+# kubeguard audit scan on a million generated audit events, on one core.
+bench-audit:
+	$(GO) run ./hack/benchaudit
 
 # The peer of bench-image, built from source; its module needs Go 1.27.
 .cache/osv-scanner:
