@@ -69,7 +69,7 @@ func generate(path string, n int) (int64, int) {
 		ev := map[string]any{"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": fmt.Sprintf("%08d-0000-0000-0000-000000000000", i),
 			"stage": "ResponseComplete", "user": map[string]any{"username": user, "groups": []string{"system:authenticated"}},
 			"sourceIPs": []string{fmt.Sprintf("10.0.%d.%d", i%250, i%200)}, "userAgent": "kube-controller-manager/v1.37.2",
-			"responseStatus": map[string]any{"metadata": map[string]any{}, "code": 200},
+			"responseStatus":           map[string]any{"metadata": map[string]any{}, "code": 200},
 			"requestReceivedTimestamp": "2026-11-30T10:00:00.000000Z", "stageTimestamp": "2026-11-30T10:00:00.001000Z"}
 		switch i % 20 {
 		case 0: // a workload update at Request level
