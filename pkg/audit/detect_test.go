@@ -79,13 +79,15 @@ func TestAttacks(t *testing.T) {
 func TestBadLines(t *testing.T) {
 	good, _ := os.ReadFile("testdata/attacks.jsonl")
 	first := strings.SplitN(string(good), "\n", 3)[1]
-	in := strings.Join([]string{first[:len(first)/2], `{"apiVersion":"v1","kind":"Pod"}`, `{"apiVersion":"audit.k8s.io/v2","kind":"Event"}`, "", first}, "\n")
+	in := strings.Join([]string{first[:len(first)/2], `{"apiVersion":"v1","kind":"Pod"}`, `{"apiVersion":"audit.k8s.io/v2","kind":"Event"}`, "",
+		`{"apiVersion":"audit.k8s.io/v1","kind":"Event","verb":5}`, first}, "\n")
 	n := 0
 	diags := Read(strings.NewReader(in), "audit.log", func(*Event) { n++ })
-	if n != 1 || len(diags) != 3 {
+	if n != 1 || len(diags) != 4 {
 		t.Fatalf("%d events, diagnostics %v", n, diags)
 	}
-	for i, want := range []string{"audit.log:1: error: not JSON", "audit.log:2: error: not an audit event: apiVersion \"v1\"", "audit.log:3: error: not an audit event: apiVersion \"audit.k8s.io/v2\""} {
+	for i, want := range []string{"audit.log:1: error: not JSON", "audit.log:2: error: not an audit event: apiVersion \"v1\"",
+		"audit.log:3: error: not an audit event: apiVersion \"audit.k8s.io/v2\"", "audit.log:5: error: audit event: json: cannot unmarshal number"} {
 		if !strings.HasPrefix(diags[i].String(), want) {
 			t.Errorf("%q, want %q", diags[i].String(), want)
 		}

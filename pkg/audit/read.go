@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -70,23 +71,29 @@ func Read(r io.Reader, name string, f func(*Event)) []object.Diagnostic {
 }
 
 // Decode reads one audit event, or an EventList (what the webhook
-// backend posts), as JSON.
+// backend posts), as JSON. An event is decoded in one pass: the type
+// fields are part of it.
 func Decode(b []byte) ([]Event, error) {
-	var head struct {
-		APIVersion string `json:"apiVersion"`
-		Kind       string `json:"kind"`
+	var e Event
+	decodeErr := json.Unmarshal(b, &e.Event)
+	if decodeErr != nil {
+		var syntax *json.SyntaxError
+		if errors.As(decodeErr, &syntax) {
+			return nil, fmt.Errorf("not JSON: %v", decodeErr)
+		}
+		// well-formed JSON of another shape: say below what it is
+		e = Event{}
+		if err := json.Unmarshal(b, &e.TypeMeta); err != nil {
+			return nil, fmt.Errorf("not an audit event: %v", err)
+		}
 	}
-	if err := json.Unmarshal(b, &head); err != nil {
-		return nil, fmt.Errorf("not JSON: %v", err)
+	if e.APIVersion != "audit.k8s.io/v1" {
+		return nil, fmt.Errorf("not an audit event: apiVersion %q (want audit.k8s.io/v1)", e.APIVersion)
 	}
-	if head.APIVersion != "audit.k8s.io/v1" {
-		return nil, fmt.Errorf("not an audit event: apiVersion %q (want audit.k8s.io/v1)", head.APIVersion)
-	}
-	switch head.Kind {
+	switch e.Kind {
 	case "Event":
-		var e Event
-		if err := json.Unmarshal(b, &e.Event); err != nil {
-			return nil, fmt.Errorf("audit event: %v", err)
+		if decodeErr != nil {
+			return nil, fmt.Errorf("audit event: %v", decodeErr)
 		}
 		return []Event{e}, nil
 	case "EventList":
@@ -100,5 +107,5 @@ func Decode(b []byte) ([]Event, error) {
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("not an audit event: kind %q", head.Kind)
+	return nil, fmt.Errorf("not an audit event: kind %q", e.Kind)
 }
