@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -27,6 +28,7 @@ func newAuditCmd(s *streams) *cobra.Command {
 type auditScanFlags struct {
 	out        outputFlags
 	configPath string
+	stream     bool
 }
 
 func newAuditScanCmd(s *streams) *cobra.Command {
@@ -49,6 +51,7 @@ func newAuditScanCmd(s *streams) *cobra.Command {
 	fl := cmd.Flags()
 	f.out.register(fl, "table, json, sarif, junit")
 	fl.StringVar(&f.configPath, "config", "", "configuration file (default: .kubeguard.yaml in the working directory or a parent)")
+	fl.BoolVar(&f.stream, "stream", false, "write each alert as a JSON line as it is found, keeping nothing (long logs, pipelines); --severity, --controls and --fail-on apply")
 	return cmd
 }
 
@@ -70,6 +73,12 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 	}
 	d := audit.NewDetector(eng)
 	rep := &report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat, Inputs: len(files)}
+	keep := func(fs []*finding.Finding) { rep.Findings = append(rep.Findings, fs...) }
+	var stream *alertStream
+	if f.stream {
+		stream = &alertStream{enc: json.NewEncoder(s.out), filter: f.out.filter, cat: cat, failOn: f.out.failSeverity, showSuppressed: f.out.showSuppressed}
+		keep = stream.write
+	}
 	for _, name := range files {
 		in, label := s.in, object.StdinName
 		if name != "-" {
@@ -83,11 +92,24 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 		}
 		diags := audit.Read(in, label, func(e *audit.Event) {
 			fs, ds := d.Event(e)
-			rep.Findings = append(rep.Findings, fs...)
+			keep(fs)
 			rep.Diagnostics = append(rep.Diagnostics, ds...)
 		})
 		rep.Diagnostics = append(rep.Diagnostics, diags...)
 		rep.Checked = append(rep.Checked, report.Checked{Ref: object.Ref{Kind: control.AuditEventKind, Name: label}})
+	}
+	if stream != nil {
+		for _, dg := range rep.Diagnostics {
+			fmt.Fprintln(s.err, dg.String())
+		}
+		fmt.Fprintf(s.err, "kubeguard: %s, %s alerts\n", plural(d.Events, "audit event", "audit events"), thousands(stream.n))
+		switch {
+		case len(rep.Diagnostics) > 0:
+			return &exitError{code: ExitError}
+		case stream.failed:
+			return &exitError{code: ExitFindings}
+		}
+		return nil
 	}
 	rep.Objects = d.Events
 	rep.Scanned = plural(d.Events, "audit event", "audit events")
@@ -98,4 +120,38 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 		fmt.Fprintf(s.err, "kubeguard: %d events of earlier stages skipped (each request is judged once, at ResponseComplete)\n", d.Skipped)
 	}
 	return finish(s, &f.out, outs, rep)
+}
+
+// alertStream writes findings as JSON lines as they are found.
+type alertStream struct {
+	enc            *json.Encoder
+	filter         *report.Filter
+	cat            *control.Catalog
+	failOn         finding.Severity
+	showSuppressed bool
+	n              int64
+	failed         bool
+}
+
+type alert struct {
+	ControlID  string               `json:"controlID"`
+	Severity   finding.Severity     `json:"severity"`
+	Object     object.Ref           `json:"object"`
+	Position   object.Position      `json:"position"`
+	Message    string               `json:"message"`
+	Suppressed *finding.Suppression `json:"suppressed,omitempty"`
+}
+
+func (a *alertStream) write(fs []*finding.Finding) {
+	for _, f := range fs {
+		c, _ := a.cat.Get(f.ControlID)
+		if a.filter != nil && !a.filter.Shows(f, c) || f.Suppressed != nil && !a.showSuppressed {
+			continue
+		}
+		a.n++
+		if f.Suppressed == nil && a.failOn > 0 && f.Severity >= a.failOn {
+			a.failed = true
+		}
+		a.enc.Encode(alert{f.ControlID, f.Severity, f.Object, f.Position, f.Message, f.Suppressed})
+	}
 }

@@ -33,3 +33,17 @@ func TestAuditScan(t *testing.T) {
 		t.Errorf("stdin: exit %d\n%s", code, out)
 	}
 }
+
+// --stream writes each alert as a JSON line as it is found.
+func TestAuditScanStream(t *testing.T) {
+	log := "../../pkg/audit/testdata/attacks.jsonl"
+	code, out, errs := run(t, "", "audit", "scan", log, "--stream", "--controls", "AUD-*")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != ExitFindings || len(lines) != 11 || !strings.HasPrefix(lines[0], `{"controlID":"AUD-EXEC","severity":"medium"`) ||
+		!strings.Contains(lines[0], `"position":{"file":"../../pkg/audit/testdata/attacks.jsonl","line":4}`) || !strings.Contains(errs, "18 audit events, 11 alerts") {
+		t.Errorf("exit %d, %d lines\n%s\n%s", code, len(lines), out, errs)
+	}
+	if code, out, _ := run(t, "", "audit", "scan", log, "--stream", "--controls", "AUD-EXEC", "--fail-on", "none"); code != 0 || strings.Count(out, "\n") != 1 {
+		t.Errorf("filtered: exit %d\n%s", code, out)
+	}
+}
