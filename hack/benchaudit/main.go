@@ -45,14 +45,17 @@ func main() {
 		cmd := exec.Command(kg, args...)
 		cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
+		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		check(err)
+		cmd.Stdout, cmd.Stderr = devnull, &out // alerts are not kept by the benchmark either
 		start := time.Now()
-		err := cmd.Run()
+		err = cmd.Run()
 		wall := time.Since(start)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%v\n%s", err, out.String())
 			os.Exit(1)
 		}
+		devnull.Close()
 		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		fmt.Printf("| %s | %s | %s | %.0f | %d MiB |\n", mode, wall.Round(time.Millisecond), cpu.Round(time.Millisecond), float64(*events)/wall.Seconds(), ru.Maxrss>>10)
