@@ -8,8 +8,8 @@ import (
 
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/control"
+	ctlimage "github.com/kubeguard/kubeguard/pkg/controls/image"
 	"github.com/kubeguard/kubeguard/pkg/finding"
-	"github.com/kubeguard/kubeguard/pkg/image"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
@@ -160,7 +160,7 @@ func matchVuln(x config.Exclusion, v *finding.Vulnerability) bool {
 		return false
 	}
 	return matchAny(x.Vulnerabilities, "", func(id, _ string) bool { return v.Names(id) }) &&
-		matchAny(x.Images, v.Image, func(p, ref string) bool { return glob(p, ref) || glob(p, image.Repository(ref)) }) &&
+		matchAny(x.Images, v.Image, func(p, ref string) bool { return glob(p, ref) || glob(p, ctlimage.Unversioned(ref)) }) &&
 		matchAny(x.Packages, v.Package, func(p, name string) bool { return glob(p, name) || (v.SourcePackage != "" && glob(p, v.SourcePackage)) })
 }
 

@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	ctlimage "github.com/kubeguard/kubeguard/pkg/controls/image"
 )
 
 // DefaultPlatform is the platform picked from a multi-platform index
@@ -286,21 +288,10 @@ func one(ref string, img v1.Image, index v1.Hash) ([]Loaded, error) {
 	return []Loaded{l}, nil
 }
 
-// Repository is a reference without its tag or digest.
-func Repository(ref string) string {
-	if i := strings.IndexByte(ref, '@'); i >= 0 {
-		ref = ref[:i]
-	}
-	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
-		ref = ref[:i]
-	}
-	return ref
-}
-
 // PURL is the package URL of an image by digest (the purl spec's oci
 // type), as SBOMs and OpenVEX documents name images.
 func PURL(ref, digest string) string {
-	repo := Repository(ref)
+	repo := ctlimage.Unversioned(ref)
 	name := strings.ToLower(repo[strings.LastIndexByte(repo, '/')+1:])
 	return "pkg:oci/" + name + "@" + url.PathEscape(digest) + "?repository_url=" + url.QueryEscape(repo)
 }

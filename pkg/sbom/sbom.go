@@ -17,6 +17,7 @@ import (
 	"github.com/spdx/tools-golang/spdx/v2/common"
 	spdx "github.com/spdx/tools-golang/spdx/v2/v2_3"
 
+	ctlimage "github.com/kubeguard/kubeguard/pkg/controls/image"
 	"github.com/kubeguard/kubeguard/pkg/image"
 )
 
@@ -64,7 +65,7 @@ func CycloneDX(w io.Writer, inv *image.Inventory, tool Tool, now time.Time) erro
 	bom := cdx.NewBOM()
 	bom.SerialNumber = "urn:uuid:" + uuid.NewSHA1(uuid.NameSpaceURL, []byte(inv.Image.Name())).String()
 	img := &cdx.Component{
-		BOMRef: inv.Image.Name(), Type: cdx.ComponentTypeContainer, Name: image.Repository(inv.Image.Ref), Version: inv.Image.Digest.String(),
+		BOMRef: inv.Image.Name(), Type: cdx.ComponentTypeContainer, Name: ctlimage.Unversioned(inv.Image.Ref), Version: inv.Image.Digest.String(),
 		PackageURL: image.PURL(inv.Image.Ref, inv.Image.Digest.String()),
 	}
 	if inv.Image.Platform != "" {
@@ -134,7 +135,7 @@ func SPDX(w io.Writer, inv *image.Inventory, tool Tool, now time.Time) error {
 	}
 	imgID := common.ElementID("Image")
 	imgPkg := &spdx.Package{
-		PackageName: image.Repository(inv.Image.Ref), PackageSPDXIdentifier: imgID, PackageVersion: inv.Image.Digest.String(),
+		PackageName: ctlimage.Unversioned(inv.Image.Ref), PackageSPDXIdentifier: imgID, PackageVersion: inv.Image.Digest.String(),
 		PackageDownloadLocation: "NOASSERTION", PrimaryPackagePurpose: "CONTAINER",
 		PackageExternalReferences: []*spdx.PackageExternalReference{{Category: "PACKAGE-MANAGER", RefType: "purl", Locator: image.PURL(inv.Image.Ref, inv.Image.Digest.String())}},
 		PackageChecksums:          []common.Checksum{{Algorithm: common.SHA256, Value: inv.Image.Digest.Hex}},

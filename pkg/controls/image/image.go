@@ -34,16 +34,23 @@ func Tag(image string) (tag, digest string) {
 	return tag, digest
 }
 
-// Repository returns the registry host and the repository path of an image
-// the way the container runtime resolves them: a first component without a
-// dot, a colon or "localhost" is a Docker Hub repository.
-func Repository(image string) (registry, repo string) {
+// Unversioned is an image reference as written, without its tag and
+// digest.
+func Unversioned(image string) string {
 	if i := strings.IndexByte(image, '@'); i >= 0 {
 		image = image[:i]
 	}
 	if i := strings.LastIndexByte(image, ':'); i > strings.LastIndexByte(image, '/') {
 		image = image[:i]
 	}
+	return image
+}
+
+// Repository returns the registry host and the repository path of an image
+// the way the container runtime resolves them: a first component without a
+// dot, a colon or "localhost" is a Docker Hub repository.
+func Repository(image string) (registry, repo string) {
+	image = Unversioned(image)
 	first, rest, ok := strings.Cut(image, "/")
 	if ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
 		return first, rest
