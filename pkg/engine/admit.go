@@ -13,6 +13,10 @@ type Admission struct {
 	// Rejected lists the values the API server's validation would refuse
 	// ("path: why"): the object cannot be judged as its kind.
 	Rejected []string
+	// Workload is the object's pod spec as the controls read it (nil
+	// when it carries none), for callers that judge its containers
+	// further.
+	Workload *inventory.Workload
 }
 
 // Admit evaluates one object as it would be stored: every per-object
@@ -29,6 +33,7 @@ func (e *Engine) Admit(o *object.Object, base *inventory.Inventory) *Admission {
 	res := &Admission{}
 	if len(w.entries) == 1 {
 		en := w.entries[0]
+		res.Workload = en.Workload
 		var inv *inventory.Inventory
 		if base != nil {
 			inv = inventory.Overlay(base, en.Object, en.Workload)

@@ -395,7 +395,7 @@ func (h *Handler) validate(req *admissionv1.AdmissionRequest) *admissionv1.Admis
 	var unscanned []verdict
 	if h.opts.Images != nil {
 		var fs []finding.Finding
-		fs, unscanned = h.images(o)
+		fs, unscanned = h.images(o, adm.Workload)
 		adm.Findings = append(adm.Findings, fs...)
 	}
 	for _, v := range unscanned {
@@ -514,9 +514,8 @@ func (h *Handler) mutate(req *admissionv1.AdmissionRequest) *admissionv1.Admissi
 // images are the counted vulnerabilities of the images a workload runs,
 // from the background scans known now, and a verdict for each image not
 // scanned yet (which is queued). Nothing here waits for a registry.
-func (h *Handler) images(o *object.Object) ([]finding.Finding, []verdict) {
-	wl, err := inventory.ExtractWorkload(o)
-	if err != nil || wl == nil {
+func (h *Handler) images(o *object.Object, wl *inventory.Workload) ([]finding.Finding, []verdict) {
+	if wl == nil {
 		return nil, nil
 	}
 	cfg := h.opts.Config.Images
