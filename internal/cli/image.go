@@ -78,6 +78,19 @@ func (f *imageFlags) scanner(now time.Time) (*imagescan.Scanner, *vulndb.DB, []o
 	return s, db, diags, nil
 }
 
+// inventory reads the one image a reference names on the platform
+// asked for.
+func (f *imageFlags) inventory(ctx context.Context, ref string) (*image.Inventory, error) {
+	imgs, err := image.Load(ref, image.Options{Platform: f.platform, Insecure: f.insecure, Context: ctx})
+	if err != nil {
+		return nil, err
+	}
+	if len(imgs) != 1 {
+		return nil, fmt.Errorf("%s has %d images; pick one with --platform", ref, len(imgs))
+	}
+	return image.Extract(ctx, imgs[0], image.Limits{})
+}
+
 func days(d time.Duration) string {
 	n := int(d.Hours() / 24)
 	if n == 1 {
@@ -229,14 +242,7 @@ func newImageSBOMCmd(s *streams) *cobra.Command {
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			imgs, err := image.Load(args[0], image.Options{Platform: f.img.platform, Insecure: f.img.insecure, Context: ctx})
-			if err != nil {
-				return &exitError{code: ExitError, err: err}
-			}
-			if len(imgs) != 1 {
-				return usageErr("%s has %d images; pick one with --platform", args[0], len(imgs))
-			}
-			inv, err := image.Extract(ctx, imgs[0], image.Limits{})
+			inv, err := f.img.inventory(ctx, args[0])
 			if err != nil {
 				return &exitError{code: ExitError, err: err}
 			}
@@ -280,14 +286,7 @@ func newImageInventoryCmd(s *streams) *cobra.Command {
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			var inv *image.Inventory
-			imgs, err := image.Load(args[0], image.Options{Platform: img.platform, Insecure: img.insecure, Context: ctx})
-			if err == nil && len(imgs) != 1 {
-				err = fmt.Errorf("%s has %d images; pick one with --platform", args[0], len(imgs))
-			}
-			if err == nil {
-				inv, err = image.Extract(ctx, imgs[0], image.Limits{})
-			}
+			inv, err := img.inventory(ctx, args[0])
 			if to != "" {
 				ns, name, ok := strings.Cut(to, "/")
 				if !ok {
