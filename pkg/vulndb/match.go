@@ -183,8 +183,9 @@ func firstLine(s string) string {
 
 func affectedFor(v *osvpb.Vulnerability, p *image.Package) []*osvpb.Affected {
 	var out []*osvpb.Affected
+	want := Key(p.Ecosystem, lookupNames(p)[0])
 	for _, a := range v.GetAffected() {
-		if Key(a.GetPackage().GetEcosystem(), a.GetPackage().GetName()) == Key(p.Ecosystem, lookupNames(p)[0]) {
+		if Key(a.GetPackage().GetEcosystem(), a.GetPackage().GetName()) == want {
 			out = append(out, a)
 		}
 	}
