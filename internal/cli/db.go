@@ -25,12 +25,7 @@ func newDBCmd(s *streams) *cobra.Command {
 			"air-gapped network; scans never download anything.",
 	}
 	cmd.PersistentFlags().StringVar(&dir, "db", "", "database directory (default: $KUBEGUARD_DB, else kubeguard/db in the user cache directory)")
-	at := func() string {
-		if dir != "" {
-			return dir
-		}
-		return vulndb.DefaultDir()
-	}
+	at := func() string { return vulndb.Dir(dir) }
 	cmd.AddCommand(newDBUpdateCmd(s, at), newDBImportCmd(s, at), newDBStatusCmd(s, at))
 	return cmd
 }

@@ -47,12 +47,7 @@ func (f *imageFlags) register(fl *pflag.FlagSet, withDB bool) {
 	}
 }
 
-func (f *imageFlags) dbDir() string {
-	if f.db != "" {
-		return f.db
-	}
-	return vulndb.DefaultDir()
-}
+func (f *imageFlags) dbDir() string { return vulndb.Dir(f.db) }
 
 // scanner opens the database and returns a scanner, and the diagnostics
 // a missing, corrupt or stale database gives. A missing or corrupt

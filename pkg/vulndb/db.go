@@ -62,9 +62,12 @@ type Source struct {
 	SHA256   string    `json:"sha256,omitempty"`
 }
 
-// DefaultDir is where the database lives unless --db or KUBEGUARD_DB
-// says otherwise: the user's cache directory.
-func DefaultDir() string {
+// Dir is where the database lives: the directory given (--db), else
+// KUBEGUARD_DB, else kubeguard/db in the user's cache directory.
+func Dir(given string) string {
+	if given != "" {
+		return given
+	}
 	if d := os.Getenv("KUBEGUARD_DB"); d != "" {
 		return d
 	}
