@@ -1,10 +1,16 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +27,7 @@ func newAuditCmd(s *streams) *cobra.Command {
 		Use:   "audit",
 		Short: "Detect threats in the API server's audit trail",
 	}
-	cmd.AddCommand(newAuditScanCmd(s))
+	cmd.AddCommand(newAuditScanCmd(s), newAuditLearnCmd(s), newAuditDetectCmd(s), newAuditBaselineCmd(s), newAuditServeCmd(s), newAuditRBACCmd(s))
 	return cmd
 }
 
@@ -29,6 +35,12 @@ type auditScanFlags struct {
 	out        outputFlags
 	configPath string
 	stream     bool
+	follow     bool
+	// baseline learning: the file, whether anomalies are reported, and
+	// whether the baseline is saved afterwards
+	baseline  string
+	learnOnly bool
+	readOnly  bool
 }
 
 func newAuditScanCmd(s *streams) *cobra.Command {
@@ -52,7 +64,143 @@ func newAuditScanCmd(s *streams) *cobra.Command {
 	f.out.register(fl, "table, json, sarif, junit")
 	fl.StringVar(&f.configPath, "config", "", "configuration file (default: .kubeguard.yaml in the working directory or a parent)")
 	fl.BoolVar(&f.stream, "stream", false, "write each alert as a JSON line as it is found, keeping nothing (long logs, pipelines); --severity, --controls and --fail-on apply")
+	fl.BoolVar(&f.follow, "follow", false, "keep reading the file as the API server writes it, across rotations, alerting as JSON lines (implies --stream; one file)")
 	return cmd
+}
+
+func newAuditLearnCmd(s *streams) *cobra.Command {
+	f := auditScanFlags{learnOnly: true}
+	cmd := &cobra.Command{
+		Use:   "learn FILE... --baseline FILE",
+		Short: "Learn what each identity does from audit logs, into a baseline",
+		Long: "audit learn reads audit logs (oldest first) and records, per identity (user or service account), the\n" +
+			"(verb, resource, namespace) it uses, the networks it comes from, its clients and its requests by hour\n" +
+			"of week, into the baseline file (created, or updated). Nothing is reported; audit detect then reports\n" +
+			"what a learned identity does new. An identity is learned once it has been seen for the window\n" +
+			"(audit.baseline.window in the configuration, default 7d).",
+		Example: "  kubeguard audit learn audit-week1.log.gz --baseline baseline.json.gz",
+		Args:    cobra.MinimumNArgs(1),
+		RunE:    func(cmd *cobra.Command, args []string) error { return runAuditScan(s, &f, args) },
+	}
+	cmd.Flags().StringVar(&f.configPath, "config", "", "configuration file (default: .kubeguard.yaml in the working directory or a parent)")
+	cmd.Flags().StringVar(&f.baseline, "baseline", "", "baseline file (gzipped JSON) to create or update")
+	cmd.MarkFlagRequired("baseline")
+	return cmd
+}
+
+func newAuditDetectCmd(s *streams) *cobra.Command {
+	var f auditScanFlags
+	cmd := &cobra.Command{
+		Use:   "detect FILE... --baseline FILE",
+		Short: "Report the rules' alerts and what learned identities do new (anomalies)",
+		Long: "audit detect is audit scan with a baseline: besides the AUD-* rules and the catalog, a learned\n" +
+			"identity's first use of a permission (AUD-ANOMALY-ACCESS), a new network (AUD-ANOMALY-SOURCE), a new\n" +
+			"client (AUD-ANOMALY-AGENT) or an hour far busier than its busiest (AUD-ANOMALY-RATE) is a finding\n" +
+			"with a score and an explanation. The baseline goes on learning and is saved (each new behaviour is\n" +
+			"reported once), unless --read-only.",
+		Example: "  kubeguard audit detect audit.log --baseline baseline.json.gz",
+		Args:    cobra.MinimumNArgs(1),
+		RunE:    func(cmd *cobra.Command, args []string) error { return runAuditScan(s, &f, args) },
+	}
+	fl := cmd.Flags()
+	f.out.register(fl, "table, json, sarif, junit")
+	fl.StringVar(&f.configPath, "config", "", "configuration file (default: .kubeguard.yaml in the working directory or a parent)")
+	fl.BoolVar(&f.stream, "stream", false, "write each alert as a JSON line as it is found, keeping nothing")
+	fl.BoolVar(&f.follow, "follow", false, "keep reading the file as the API server writes it (implies --stream; one file)")
+	fl.StringVar(&f.baseline, "baseline", "", "baseline file written by audit learn")
+	fl.BoolVar(&f.readOnly, "read-only", false, "do not save what was learned")
+	cmd.MarkFlagRequired("baseline")
+	return cmd
+}
+
+func newAuditBaselineCmd(s *streams) *cobra.Command {
+	cmd := &cobra.Command{Use: "baseline", Short: "Review learned baselines"}
+	var file, output string
+	show := &cobra.Command{
+		Use:   "show [IDENTITY...] --baseline FILE",
+		Short: "Show what identities were learned doing (all identities in brief without arguments)",
+		Long: "An identity is a username, or sa:NAMESPACE/NAME for a service account. For each, baseline show lists\n" +
+			"the learned terms (access, source networks, clients) with when each was last seen, its learning\n" +
+			"state and its busiest hour.",
+		Example: "  kubeguard audit baseline show sa:shop/reporter --baseline baseline.json.gz",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := audit.FileStore(file).Load(cmd.Context(), audit.BaselineOptions{})
+			if err != nil {
+				return err
+			}
+			return showBaseline(s, b, args, output)
+		},
+	}
+	show.Flags().StringVar(&file, "baseline", "", "baseline file")
+	show.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	show.MarkFlagRequired("baseline")
+	cmd.AddCommand(show)
+	return cmd
+}
+
+func showBaseline(s *streams, b *audit.Baseline, ids []string, output string) error {
+	if output != "table" && output != "json" {
+		return usageErr("--output is table or json")
+	}
+	type shown struct {
+		Identity string       `json:"identity"`
+		First    time.Time    `json:"firstSeen"`
+		Last     time.Time    `json:"lastSeen"`
+		Events   int64        `json:"events"`
+		Learned  bool         `json:"learned"`
+		Peak     int64        `json:"busiestHour"`
+		Terms    []audit.Term `json:"terms,omitempty"`
+	}
+	window := b.Opts.Window
+	mk := func(user string, p *audit.Profile, terms bool) shown {
+		sh := shown{Identity: audit.Identity(user), First: time.Unix(p.First, 0).UTC(), Last: time.Unix(p.Last, 0).UTC(), Events: p.Events,
+			Learned: b.Updated.Unix()-p.First >= int64(window/time.Second), Peak: p.Peak}
+		if terms {
+			sh.Terms = p.Terms()
+		}
+		return sh
+	}
+	var out []shown
+	if len(ids) == 0 {
+		for user, p := range b.Identities {
+			out = append(out, mk(user, p, false))
+		}
+		slices.SortFunc(out, func(a, b shown) int { return strings.Compare(a.Identity, b.Identity) })
+	}
+	for _, id := range ids {
+		p := b.Identities[audit.Username(id)]
+		if p == nil {
+			return fmt.Errorf("%s is not in the baseline (%d identities)", id, len(b.Identities))
+		}
+		out = append(out, mk(audit.Username(id), p, true))
+	}
+	if output == "json" {
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	w := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	if len(ids) == 0 {
+		fmt.Fprintln(w, "IDENTITY\tEVENTS\tFIRST SEEN\tLAST SEEN\tLEARNED")
+		for _, sh := range out {
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%v\n", sh.Identity, sh.Events, sh.First.Format(time.RFC3339), sh.Last.Format(time.RFC3339), sh.Learned)
+		}
+		return w.Flush()
+	}
+	for _, sh := range out {
+		state := "learning"
+		if sh.Learned {
+			state = "learned: new behaviour is an anomaly"
+		}
+		fmt.Fprintf(w, "%s: %d events from %s to %s, busiest hour %d requests (%s)\n", sh.Identity, sh.Events,
+			sh.First.Format(time.RFC3339), sh.Last.Format(time.RFC3339), sh.Peak, state)
+		fmt.Fprintln(w, "KIND\tTERM\tLAST SEEN")
+		for _, t := range sh.Terms {
+			fmt.Fprintf(w, "%s\t%s\t%s\n", t.Kind, t.Value, t.Last.Format(time.RFC3339))
+		}
+		fmt.Fprintln(w)
+	}
+	return w.Flush()
 }
 
 func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
@@ -71,13 +219,50 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 	if err := f.out.checkControls(cat); err != nil {
 		return err
 	}
-	d := audit.NewDetector(eng)
+	d, err := audit.NewDetector(eng, &cfg.Audit)
+	if err != nil {
+		return err
+	}
+	var store audit.Store
+	if f.baseline != "" {
+		store = audit.FileStore(f.baseline)
+		if d.Baseline, err = store.Load(context.Background(), audit.BaselineOptionsOf(&cfg.Audit)); err != nil {
+			return err
+		}
+		d.LearnOnly = f.learnOnly
+	}
+	if f.follow {
+		if len(files) != 1 || files[0] == "-" {
+			return usageErr("--follow reads one file")
+		}
+		f.stream = true
+	}
 	rep := &report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat, Inputs: len(files)}
 	keep := func(fs []*finding.Finding) { rep.Findings = append(rep.Findings, fs...) }
 	var stream *alertStream
 	if f.stream {
 		stream = &alertStream{enc: json.NewEncoder(s.out), filter: f.out.filter, cat: cat, failOn: f.out.failSeverity, showSuppressed: f.out.showSuppressed}
 		keep = stream.write
+	}
+	judge := func(e *audit.Event) {
+		fs, ds := d.Event(e)
+		keep(fs)
+		rep.Diagnostics = append(rep.Diagnostics, ds...)
+	}
+	if f.follow {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		diags := audit.Follow(ctx, files[0], judge, func() {
+			if store != nil && !f.readOnly {
+				if err := store.Save(context.Background(), d.Baseline); err != nil {
+					fmt.Fprintln(s.err, "kubeguard: saving the baseline:", err)
+				}
+			}
+		})
+		for _, dg := range diags {
+			fmt.Fprintln(s.err, dg.String())
+		}
+		files = nil
 	}
 	for _, name := range files {
 		in, label := s.in, object.StdinName
@@ -90,13 +275,32 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 			in, label = file, name
 			defer file.Close()
 		}
-		diags := audit.Read(in, label, func(e *audit.Event) {
-			fs, ds := d.Event(e)
-			keep(fs)
-			rep.Diagnostics = append(rep.Diagnostics, ds...)
-		})
+		diags := audit.Read(in, label, judge)
 		rep.Diagnostics = append(rep.Diagnostics, diags...)
 		rep.Checked = append(rep.Checked, report.Checked{Ref: object.Ref{Kind: control.AuditEventKind, Name: label}})
+	}
+	if store != nil && !f.readOnly {
+		d.Baseline.Forget()
+		if err := store.Save(context.Background(), d.Baseline); err != nil {
+			return fmt.Errorf("saving the baseline: %v", err)
+		}
+	}
+	if f.learnOnly {
+		learned := 0
+		for _, p := range d.Baseline.Identities {
+			if d.Baseline.Updated.Unix()-p.First >= int64(d.Baseline.Opts.Window/time.Second) {
+				learned++
+			}
+		}
+		fmt.Fprintf(s.out, "%s: %s learned from %s (%d past the %s window)\n", f.baseline, plural(len(d.Baseline.Identities), "identity", "identities"),
+			plural(d.Events, "audit event", "audit events"), learned, d.Baseline.Opts.Window)
+		for _, dg := range rep.Diagnostics {
+			fmt.Fprintln(s.err, dg.String())
+		}
+		if len(rep.Diagnostics) > 0 {
+			return &exitError{code: ExitError}
+		}
+		return nil
 	}
 	if stream != nil {
 		for _, dg := range rep.Diagnostics {
@@ -140,6 +344,7 @@ type alert struct {
 	Position   object.Position      `json:"position"`
 	Message    string               `json:"message"`
 	Suppressed *finding.Suppression `json:"suppressed,omitempty"`
+	Activity   *finding.Activity    `json:"activity,omitempty"`
 }
 
 func (a *alertStream) write(fs []*finding.Finding) {
@@ -152,6 +357,6 @@ func (a *alertStream) write(fs []*finding.Finding) {
 		if f.Suppressed == nil && a.failOn > 0 && f.Severity >= a.failOn {
 			a.failed = true
 		}
-		a.enc.Encode(alert{f.ControlID, f.Severity, f.Object, f.Position, f.Message, f.Suppressed})
+		a.enc.Encode(alert{f.ControlID, f.Severity, f.Object, f.Position, f.Message, f.Suppressed, f.Activity})
 	}
 }

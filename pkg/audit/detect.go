@@ -1,10 +1,15 @@
 package audit
 
 import (
+	"fmt"
+	"net/netip"
 	"strings"
+	"time"
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
+	"github.com/kubeguard/kubeguard/pkg/config"
+	"github.com/kubeguard/kubeguard/pkg/control"
 	ctlaudit "github.com/kubeguard/kubeguard/pkg/controls/audit"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
@@ -17,14 +22,53 @@ import (
 // control ID scan gives it). Findings point at the event's file and line.
 type Detector struct {
 	eng *engine.Engine
+	// Baseline, when set, learns every allowed request; past an
+	// identity's learning window its new behaviour is an anomaly,
+	// unless LearnOnly.
+	Baseline  *Baseline
+	LearnOnly bool
+	// Networks, when set, are where requests are expected from.
+	Networks []netip.Prefix
+	// Probing: Failures denied requests of one identity within Window.
+	Failures int
+	Window   time.Duration
+	denied   map[string]*denials
 	// Events counts the events judged; Skipped those of stages before
-	// the response (a request is judged once, complete).
-	Events, Skipped int
+	// the response (a request is judged once, complete); Anomalies the
+	// anomalies found.
+	Events, Skipped, Anomalies int
+}
+
+// denials are an identity's recent denied requests.
+type denials struct {
+	times    []time.Time
+	reported time.Time
 }
 
 // NewDetector judges with eng (its configuration's severities and
-// suppressions apply).
-func NewDetector(eng *engine.Engine) *Detector { return &Detector{eng: eng} }
+// suppressions apply), with the audit settings of its configuration.
+func NewDetector(eng *engine.Engine, cfg *config.AuditConfig) (*Detector, error) {
+	d := &Detector{eng: eng, Failures: 10, Window: time.Minute, denied: map[string]*denials{}}
+	if cfg == nil {
+		return d, nil
+	}
+	var err error
+	if d.Networks, err = cfg.Prefixes(); err != nil {
+		return nil, err
+	}
+	if cfg.Probing.Failures > 0 {
+		d.Failures = cfg.Probing.Failures
+	}
+	if cfg.Probing.Window.Duration > 0 {
+		d.Window = cfg.Probing.Window.Duration
+	}
+	return d, nil
+}
+
+// BaselineOptions are the baseline settings of a configuration.
+func BaselineOptionsOf(cfg *config.AuditConfig) BaselineOptions {
+	return BaselineOptions{Window: cfg.Baseline.Window.Duration, Forget: cfg.Baseline.Forget.Duration, MaxIdentities: cfg.Baseline.MaxIdentities}
+}
 
 // Event returns the findings of one event.
 func (d *Detector) Event(e *Event) ([]*finding.Finding, []object.Diagnostic) {
@@ -35,15 +79,41 @@ func (d *Detector) Event(e *Event) ([]*finding.Finding, []object.Diagnostic) {
 	d.Events++
 	var out []*finding.Finding
 	ref := objectRef(e)
-	for _, r := range ctlaudit.Rules() {
-		msg, ok := r.Match(&e.Event)
-		if !ok {
-			continue
+	var act *finding.Activity
+	add := func(c *control.Control, path, msg string, score float64, term string) {
+		if act == nil {
+			act = activity(e)
 		}
-		f := &finding.Finding{ControlID: r.ID, Severity: r.Severity, Object: ref, Position: e.At, ObjectAt: e.At,
-			Message: msg + " at " + e.StageTimestamp.UTC().Format("2006-01-02T15:04:05Z")}
+		a := act
+		if score > 0 {
+			cp := *act
+			cp.Score, cp.Term, a = score, term, &cp
+		}
+		f := &finding.Finding{ControlID: c.ID, Severity: c.Severity, Object: ref, Path: path, Position: e.At, ObjectAt: e.At,
+			Message: msg + " at " + eventTime(&e.Event).UTC().Format("2006-01-02T15:04:05Z"), Activity: a}
 		if d.eng.Accept(f, nil, nil) {
 			out = append(out, f)
+		}
+	}
+	for _, r := range ctlaudit.Rules() {
+		if msg, ok := r.Match(&e.Event); ok {
+			add(r.Control, r.Path, msg, 0, "")
+		}
+	}
+	if msg, ok := d.probing(e); ok {
+		add(ctlaudit.Probing, "responseStatus.code", msg, 0, "")
+	}
+	if len(d.Networks) > 0 && len(e.SourceIPs) > 0 && !d.expected(e.SourceIPs[0]) {
+		add(ctlaudit.UnexpectedNetwork, "sourceIPs", fmt.Sprintf("%s made a request (%s %s) from %s, outside the expected networks",
+			Identity(e.User.Username), e.Verb, e.RequestURI, e.SourceIPs[0]), 0, "")
+	}
+	if d.Baseline != nil && (e.ResponseStatus == nil || e.ResponseStatus.Code < 400) {
+		for _, a := range d.Baseline.Observe(&e.Event) {
+			if d.LearnOnly {
+				continue
+			}
+			d.Anomalies++
+			add(a.Control, a.Path, a.Message, a.Score, a.Term)
 		}
 	}
 	o, err := d.subject(e)
@@ -58,9 +128,64 @@ func (d *Detector) Event(e *Event) ([]*finding.Finding, []object.Diagnostic) {
 		f := adm.Findings[i]
 		f.Position, f.ObjectAt = e.At, e.At
 		f.Message += " (" + e.Verb + " by " + e.User.Username + ")"
+		if act == nil {
+			act = activity(e)
+		}
+		f.Activity = act
 		out = append(out, &f)
 	}
 	return out, nil
+}
+
+// probing counts an identity's denied requests and reports the one that
+// makes Failures within Window (once per window).
+func (d *Detector) probing(e *Event) (string, bool) {
+	if e.ResponseStatus == nil || e.ResponseStatus.Code != 403 || e.User.Username == "" {
+		return "", false
+	}
+	now := eventTime(&e.Event)
+	dn := d.denied[e.User.Username]
+	if dn == nil {
+		if len(d.denied) >= 100000 {
+			clear(d.denied) // bounded: a flood of identities restarts the count
+		}
+		dn = &denials{}
+		d.denied[e.User.Username] = dn
+	}
+	keep := dn.times[:0]
+	for _, t := range dn.times {
+		if now.Sub(t) < d.Window {
+			keep = append(keep, t)
+		}
+	}
+	dn.times = append(keep, now)
+	if len(dn.times) < d.Failures || now.Sub(dn.reported) < d.Window {
+		return "", false
+	}
+	dn.reported = now
+	return fmt.Sprintf("%s was denied %d requests within %s (the last: %s %s)", Identity(e.User.Username), len(dn.times), d.Window, e.Verb, e.RequestURI), true
+}
+
+func (d *Detector) expected(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range d.Networks {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func activity(e *Event) *finding.Activity {
+	a := &finding.Activity{User: e.User.Username, UserAgent: e.UserAgent, Verb: e.Verb, Time: eventTime(&e.Event).UTC(), AuditID: string(e.AuditID)}
+	if len(e.SourceIPs) > 0 {
+		a.SourceIP = e.SourceIPs[0]
+	}
+	return a
 }
 
 // subject is the object a successful create or update stored, when the

@@ -6,7 +6,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 )
@@ -21,7 +23,11 @@ func detector(t *testing.T) *Detector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewDetector(eng)
+	d, err := NewDetector(eng, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // Each attack of the script is found on its line, by its rule, and the
@@ -54,8 +60,10 @@ func TestAttacks(t *testing.T) {
 		4: {"AUD-EXEC"}, 5: {"AUD-PORT-FORWARD"}, 6: {"AUD-EPHEMERAL-CONTAINER"}, 7: {"AUD-CLUSTER-ADMIN-BINDING"},
 		8: {"AUD-SA-KUBE-SYSTEM"}, 9: {"AUD-SECRETS-ALL-NAMESPACES"}, 10: {"AUD-ANONYMOUS"}, 11: {"AUD-CONFIGMAP-CREDENTIALS"},
 		12: {"AUD-NODEPORT"}, 13: {"AUD-IMPERSONATION"}, 14: {"AUD-WILDCARD-ROLE"},
+		20: {"AUD-TOKEN-REQUEST"}, 22: {"AUD-CSR-APPROVAL"}, 24: {"AUD-RBAC-ESCALATION"}, 26: {"AUD-BINDING-BY-WORKLOAD"},
+		28: {"AUD-POD-KUBE-SYSTEM"}, 30: {"AUD-SYSTEM-ROLE-CHANGED"}, 41: {"AUD-PROBING"},
 	}
-	for line := 1; line <= 19; line++ {
+	for line := 1; line <= 42; line++ {
 		got := aud[line]
 		sort.Strings(got)
 		if !slices.Equal(got, want[line]) {
@@ -69,7 +77,7 @@ func TestAttacks(t *testing.T) {
 	if len(all[1]) > 0 || slices.ContainsFunc(all[19], func(id string) bool { return strings.HasPrefix(id, "PSS-") }) {
 		t.Errorf("the request stage or the hardened pod: %v %v", all[1], all[19])
 	}
-	if d.Events != 18 || d.Skipped != 1 {
+	if d.Events != 41 || d.Skipped != 1 {
 		t.Errorf("events %d, skipped %d", d.Events, d.Skipped)
 	}
 }
@@ -108,7 +116,8 @@ func FuzzDecode(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	d := NewDetector(eng)
+	d, _ := NewDetector(eng, &config.AuditConfig{Networks: []string{"10.0.0.0/8"}})
+	d.Baseline = NewBaseline(BaselineOptions{Window: time.Hour})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		evs, err := Decode(b)
 		if err != nil {

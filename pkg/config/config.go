@@ -45,6 +45,8 @@ type Config struct {
 	ForbidAnnotationSuppressions bool `yaml:"forbidAnnotationSuppressions"`
 	// Webhook configures the admission webhook.
 	Webhook Webhook `yaml:"webhook"`
+	// Audit configures kubeguard audit.
+	Audit AuditConfig `yaml:"audit"`
 
 	// Path is the file the configuration was read from ("" for defaults).
 	Path string `yaml:"-"`
@@ -65,9 +67,13 @@ type Exclusion struct {
 	Vulnerabilities []string `yaml:"vulnerabilities"`
 	Images          []string `yaml:"images"`
 	Packages        []string `yaml:"packages"`
-	Reason          string   `yaml:"reason"`
-	Expires         Date     `yaml:"expires"`
-	Line            int      `yaml:"-"`
+	// Users accept audit findings (AUD-*) of these identities (glob
+	// patterns on the username, as system:serviceaccount:ops:*): the
+	// allow-list of who may exec, approve CSRs or request tokens.
+	Users   []string `yaml:"users"`
+	Reason  string   `yaml:"reason"`
+	Expires Date     `yaml:"expires"`
+	Line    int      `yaml:"-"`
 }
 
 // Date is a calendar day written as YYYY-MM-DD.
@@ -182,6 +188,9 @@ func Load(path string) (*Config, error) {
 		return nil, locate(path, &root, err)
 	}
 	if err := c.Webhook.Validate(); err != nil {
+		return nil, locate(path, &root, err)
+	}
+	if _, err := c.Audit.Prefixes(); err != nil {
 		return nil, locate(path, &root, err)
 	}
 	for i, e := range c.Exclude {

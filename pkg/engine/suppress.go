@@ -147,7 +147,8 @@ func matchExclusion(x config.Exclusion, f *finding.Finding) bool {
 		matchAny(x.Kinds, f.Object.Kind, strings.EqualFold) &&
 		matchAny(x.Namespaces, f.Object.Namespace, glob) &&
 		matchAny(x.Names, f.Object.Name, glob) &&
-		matchVuln(x, f.Vuln)
+		matchVuln(x, f.Vuln) &&
+		(len(x.Users) == 0 || f.Activity != nil && matchAny(x.Users, f.Activity.User, glob))
 }
 
 // matchVuln matches the vulnerability fields of an exclusion; an

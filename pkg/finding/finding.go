@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
@@ -76,6 +77,23 @@ type Finding struct {
 	Expired *Suppression
 	// Vuln is what an image vulnerability finding (IMG-VULN) is about.
 	Vuln *Vulnerability
+	// Activity is the request an audit finding (AUD-*) is about.
+	Activity *Activity
+}
+
+// Activity is who made a request the audit trail recorded, and for an
+// anomaly, how unusual it was against the identity's learned baseline.
+type Activity struct {
+	User      string    `json:"user"`
+	SourceIP  string    `json:"sourceIP,omitempty"`
+	UserAgent string    `json:"userAgent,omitempty"`
+	Verb      string    `json:"verb,omitempty"`
+	Time      time.Time `json:"time"`
+	AuditID   string    `json:"auditID,omitempty"`
+	// Score (0 to 1) ranks an anomaly: how sensitive the new behaviour
+	// is and how long a baseline it departs from; Term is what was new.
+	Score float64 `json:"score,omitempty"`
+	Term  string  `json:"term,omitempty"`
 }
 
 // Vulnerability is a known vulnerability of a package in an image.

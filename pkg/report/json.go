@@ -44,6 +44,8 @@ type jsonFinding struct {
 	Expired  *finding.Suppression `json:"expiredSuppression,omitempty"`
 	// Vuln details an image vulnerability (IMG-VULN).
 	Vuln *finding.Vulnerability `json:"vulnerability,omitempty"`
+	// Activity is the audited request (AUD-*).
+	Activity *finding.Activity `json:"activity,omitempty"`
 }
 
 // jsonAlso is another control's finding on the same problem.
@@ -120,7 +122,7 @@ func JSON(w io.Writer, r *Report) error {
 				jf := jsonFinding{ControlID: f.ControlID, Severity: f.Severity, Container: f.Container,
 					Object: jsonObject{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, UID: r.UIDs[o]},
 					Path:   f.Path, Position: f.Position, Origin: f.Origin, Message: f.Message, Suppressed: f.Suppressed,
-					Controls: f.ControlIDs(), Renders: f.Renders, Expired: f.Expired, Vuln: f.Vuln}
+					Controls: f.ControlIDs(), Renders: f.Renders, Expired: f.Expired, Vuln: f.Vuln, Activity: f.Activity}
 				for _, a := range f.Also {
 					ja := jsonAlso{ControlID: a.ControlID, Severity: a.Severity, Message: a.Message, Frameworks: []control.Ref{}, Suppressed: a.Suppressed}
 					if c := r.control(a.ControlID); c != nil {

@@ -97,7 +97,7 @@ func appendFinding(b []byte, jf *jsonFinding, c *controlJSON) []byte {
 		v    any
 		set  bool
 	}{{"also", jf.Also, len(jf.Also) > 0}, {"renders", jf.Renders, len(jf.Renders) > 0}, {"expiredSuppression", jf.Expired, jf.Expired != nil},
-		{"vulnerability", jf.Vuln, jf.Vuln != nil}} {
+		{"vulnerability", jf.Vuln, jf.Vuln != nil}, {"activity", jf.Activity, jf.Activity != nil}} {
 		if !x.set {
 			continue
 		}

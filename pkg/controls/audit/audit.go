@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
@@ -19,25 +20,32 @@ import (
 // the event shows the behaviour.
 type Rule struct {
 	*control.Control
+	// Path is the field of the event that shows the behaviour.
+	Path  string
 	Match func(e *auditv1.Event) (string, bool)
 }
 
-// Rules are the audit rules; their controls are External (the audit
-// front door reports them).
+// Rules are the audit rules judged on each event alone; their controls
+// are External (the audit front door reports them).
 func Rules() []Rule { return rules }
 
-// Controls returns the audit rules' controls for the catalog.
+// Controls returns the audit controls for the catalog: the rules, those
+// judged over many events, and the anomalies of learned baselines.
 func Controls() []*control.Control {
-	out := make([]*control.Control, 0, len(rules))
+	out := make([]*control.Control, 0, len(rules)+len(Stateful))
 	for _, r := range rules {
 		out = append(out, r.Control)
 	}
-	return out
+	return append(out, Stateful...)
 }
 
-func rule(id, title string, sev finding.Severity, rationale, remediation string, refs []string, match func(e *auditv1.Event) (string, bool)) Rule {
-	return Rule{Control: &control.Control{ID: id, Title: title, Severity: sev, Category: "runtime", Rationale: rationale,
-		Remediation: remediation, Refs: control.Refs(refs...), External: true, Kinds: []string{control.AuditEventKind}}, Match: match}
+func rule(id, title string, sev finding.Severity, rationale, remediation string, refs []string, path string, match func(e *auditv1.Event) (string, bool)) Rule {
+	return Rule{Control: ctl(id, title, sev, rationale, remediation, refs), Path: path, Match: match}
+}
+
+func ctl(id, title string, sev finding.Severity, rationale, remediation string, refs []string) *control.Control {
+	return &control.Control{ID: id, Title: title, Severity: sev, Category: "runtime", Rationale: rationale,
+		Remediation: remediation, Refs: control.Refs(refs...), External: true, Kinds: []string{control.AuditEventKind}}
 }
 
 // who names the identity of an event.
@@ -116,6 +124,7 @@ var rules = []Rule{
 		"An interactive command in a running container bypasses the image that was scanned and the deployment that was reviewed; attackers use it to move inside the cluster.",
 		"Debug with ephemeral containers or logs; restrict pods/exec with RBAC to break-glass identities.",
 		[]string{"MITRE:T1609", "NSA:audit-logging"},
+		"objectRef.subresource",
 		func(e *auditv1.Event) (string, bool) {
 			if !on(e, "pods", "exec", "create", "get") {
 				return "", false
@@ -126,6 +135,7 @@ var rules = []Rule{
 		"Attaching to a container gives its console to the caller, with the container's privileges.",
 		"Restrict pods/attach with RBAC to break-glass identities.",
 		[]string{"MITRE:T1609"},
+		"objectRef.subresource",
 		func(e *auditv1.Event) (string, bool) {
 			if !on(e, "pods", "attach", "create", "get") {
 				return "", false
@@ -136,6 +146,7 @@ var rules = []Rule{
 		"A port-forward opens a tunnel past Services and NetworkPolicies into a pod.",
 		"Restrict pods/portforward with RBAC; expose what must be reached through a Service with a NetworkPolicy.",
 		[]string{"MITRE:T1572"},
+		"objectRef.subresource",
 		func(e *auditv1.Event) (string, bool) {
 			if !on(e, "pods", "portforward", "create", "get") {
 				return "", false
@@ -146,6 +157,7 @@ var rules = []Rule{
 		"An ephemeral container runs an arbitrary image inside a running pod, sharing its namespaces.",
 		"Allow pods/ephemeralcontainers only to break-glass identities; the admission controls still judge the container.",
 		[]string{"MITRE:T1610"},
+		"objectRef.subresource",
 		func(e *auditv1.Event) (string, bool) {
 			if !on(e, "pods", "ephemeralcontainers", "update", "patch") {
 				return "", false
@@ -156,6 +168,7 @@ var rules = []Rule{
 		"A binding to cluster-admin gives its subjects every permission in the cluster.",
 		"Bind narrower roles; review who can create bindings (bind and escalate verbs).",
 		[]string{"MITRE:T1098", "CIS:5.1.1"},
+		"requestObject.roleRef.name",
 		func(e *auditv1.Event) (string, bool) {
 			if !on(e, "clusterrolebindings", "", "create", "update", "patch") && !on(e, "rolebindings", "", "create", "update", "patch") {
 				return "", false
@@ -169,6 +182,7 @@ var rules = []Rule{
 		"A role granting * verbs or resources grants everything, including what future API versions add.",
 		"List the verbs and resources the role needs.",
 		[]string{"MITRE:T1098", "CIS:5.1.3"},
+		"requestObject.rules",
 		func(e *auditv1.Event) (string, bool) {
 			if !on(e, "clusterroles", "", "create", "update", "patch") && !on(e, "roles", "", "create", "update", "patch") {
 				return "", false
@@ -192,6 +206,7 @@ var rules = []Rule{
 		"kube-system holds the control plane's accounts; a new account there by a person or workload hides among them.",
 		"Create accounts in the namespaces of the workloads that use them.",
 		[]string{"MITRE:T1136"},
+		"objectRef.namespace",
 		func(e *auditv1.Event) (string, bool) {
 			if !on(e, "serviceaccounts", "", "create") || e.ObjectRef.Namespace != "kube-system" || system(e.User.Username) {
 				return "", false
@@ -202,6 +217,7 @@ var rules = []Rule{
 		"An anonymous request that succeeds means something is open to anyone who can reach the API server.",
 		"Turn anonymous authentication off (--anonymous-auth=false) or remove the bindings of system:anonymous and system:unauthenticated.",
 		[]string{"MITRE:T1078", "CIS:1.2.1"},
+		"user.username",
 		func(e *auditv1.Event) (string, bool) {
 			if e.User.Username != "system:anonymous" || !allowed(e) || e.ResponseStatus == nil || strings.HasPrefix(e.RequestURI, "/healthz") ||
 				strings.HasPrefix(e.RequestURI, "/livez") || strings.HasPrefix(e.RequestURI, "/readyz") || strings.HasPrefix(e.RequestURI, "/version") {
@@ -213,6 +229,7 @@ var rules = []Rule{
 		"A NodePort opens the Service on every node's address, past the ingress and often past the firewall.",
 		"Use a ClusterIP Service behind an Ingress or a LoadBalancer.",
 		[]string{"MITRE:T1133"},
+		"requestObject.spec.type",
 		func(e *auditv1.Event) (string, bool) {
 			if !on(e, "services", "", "create", "update", "patch") || str(object(e), "spec", "type") != "NodePort" {
 				return "", false
@@ -223,6 +240,7 @@ var rules = []Rule{
 		"Listing Secrets cluster-wide reads every credential of the cluster at once.",
 		"Grant list on Secrets per namespace, to the controllers that need it.",
 		[]string{"MITRE:T1552.007", "CIS:5.1.2"},
+		"objectRef.namespace",
 		func(e *auditv1.Event) (string, bool) {
 			if e.ObjectRef == nil || e.ObjectRef.Resource != "secrets" || e.ObjectRef.Namespace != "" || (e.Verb != "list" && e.Verb != "watch") ||
 				!allowed(e) || system(e.User.Username) {
@@ -234,6 +252,7 @@ var rules = []Rule{
 		"Impersonation acts with another identity's permissions; it is how escalations hide.",
 		"Grant impersonate only to break-glass and proxy identities, and name the users they may impersonate.",
 		[]string{"MITRE:T1134"},
+		"impersonatedUser",
 		func(e *auditv1.Event) (string, bool) {
 			if e.ImpersonatedUser == nil || !allowed(e) {
 				return "", false
@@ -244,6 +263,7 @@ var rules = []Rule{
 		"ConfigMaps are readable by anyone who can read the namespace's configuration, and land in logs and backups unencrypted.",
 		"Keep the key in a Secret (or a cloud identity for the workload) and rotate it.",
 		[]string{"MITRE:T1552", "CIS:5.4.1"},
+		"requestObject.data",
 		func(e *auditv1.Event) (string, bool) {
 			if !on(e, "configmaps", "", "create", "update", "patch") {
 				return "", false
@@ -258,3 +278,134 @@ var rules = []Rule{
 			return "", false
 		}),
 }
+
+// kubeSystem reports whether user is the control plane or one of
+// kube-system's own accounts (the controllers).
+func kubeSystem(user string) bool {
+	return system(user) || strings.HasPrefix(user, "system:serviceaccount:kube-system:")
+}
+
+// escalations are the permissions that lead to more permissions.
+var escalations = []struct{ verb, resource string }{
+	{"bind", ""}, {"escalate", ""}, {"impersonate", ""},
+	{"create", "pods/exec"}, {"create", "serviceaccounts/token"}, {"update", "certificatesigningrequests/approval"},
+}
+
+func init() {
+	rules = append(rules,
+		rule("AUD-TOKEN-REQUEST", "Service account token requested by an unexpected identity", finding.Medium,
+			"A TokenRequest mints a token of another account; kubelets and the controller manager need it, a person or workload that does is borrowing an identity.",
+			"Let workloads mount their own projected tokens; allow-list the few identities that mint tokens (exclude with users:).",
+			[]string{"MITRE:T1528"}, "objectRef.subresource",
+			func(e *auditv1.Event) (string, bool) {
+				if !on(e, "serviceaccounts", "token", "create") || kubeSystem(e.User.Username) {
+					return "", false
+				}
+				return fmt.Sprintf("%s requested a token of %s", who(e), target(e)), true
+			}),
+		rule("AUD-CSR-APPROVAL", "Certificate signing request approved by an unexpected identity", finding.High,
+			"An approved CSR is a client certificate the API server trusts until it expires; it cannot be revoked.",
+			"Let the controller manager's approvers decide; allow-list the identities that approve by hand (exclude with users:).",
+			[]string{"MITRE:T1649"}, "objectRef.subresource",
+			func(e *auditv1.Event) (string, bool) {
+				if !on(e, "certificatesigningrequests", "approval", "update", "patch") || kubeSystem(e.User.Username) {
+					return "", false
+				}
+				return fmt.Sprintf("%s approved %s", who(e), target(e)), true
+			}),
+		rule("AUD-RBAC-ESCALATION", "Role granting a path to more permissions written", finding.High,
+			"bind, escalate and impersonate, exec into pods, minting tokens and approving CSRs each lead to permissions beyond the role's own.",
+			"Grant these only to break-glass roles, and name the roles, users or resources they apply to.",
+			[]string{"MITRE:T1098", "CIS:5.1.8"}, "requestObject.rules",
+			func(e *auditv1.Event) (string, bool) {
+				if !on(e, "clusterroles", "", "create", "update", "patch") && !on(e, "roles", "", "create", "update", "patch") || kubeSystem(e.User.Username) {
+					return "", false
+				}
+				rs, _ := object(e)["rules"].([]any)
+				for _, r := range rs {
+					m, _ := r.(map[string]any)
+					verbs, _ := m["verbs"].([]any)
+					res, _ := m["resources"].([]any)
+					for _, esc := range escalations {
+						if !slices.Contains(verbs, any(esc.verb)) {
+							continue
+						}
+						if esc.resource == "" || slices.Contains(res, any(esc.resource)) {
+							grant := esc.verb
+							if esc.resource != "" {
+								grant += " " + esc.resource
+							}
+							return fmt.Sprintf("%s wrote %s granting %s", who(e), target(e), grant), true
+						}
+					}
+				}
+				return "", false
+			}),
+		rule("AUD-BINDING-BY-WORKLOAD", "Workload identity created a role binding", finding.Medium,
+			"Workloads rarely need to grant permissions; a service account that binds roles is how a compromised pod makes itself at home.",
+			"Remove create on rolebindings and clusterrolebindings from workload roles; allow-list operators that manage RBAC (exclude with users:).",
+			[]string{"MITRE:T1098"}, "user.username",
+			func(e *auditv1.Event) (string, bool) {
+				if !on(e, "clusterrolebindings", "", "create", "update", "patch") && !on(e, "rolebindings", "", "create", "update", "patch") {
+					return "", false
+				}
+				if u := e.User.Username; !strings.HasPrefix(u, "system:serviceaccount:") || kubeSystem(u) {
+					return "", false
+				}
+				return fmt.Sprintf("%s wrote %s", who(e), target(e)), true
+			}),
+		rule("AUD-POD-KUBE-SYSTEM", "Pod created in a system namespace by a person or workload", finding.Medium,
+			"kube-system and kube-public hold the control plane's pods and accounts; a pod placed there inherits their trust and hides among them.",
+			"Run workloads in their own namespaces; only the control plane creates pods in kube-system.",
+			[]string{"MITRE:T1610"}, "objectRef.namespace",
+			func(e *auditv1.Event) (string, bool) {
+				if !on(e, "pods", "", "create") || (e.ObjectRef.Namespace != "kube-system" && e.ObjectRef.Namespace != "kube-public") || kubeSystem(e.User.Username) {
+					return "", false
+				}
+				return fmt.Sprintf("%s created %s", who(e), target(e)), true
+			}),
+		rule("AUD-SYSTEM-ROLE-CHANGED", "System ClusterRole or binding changed", finding.High,
+			"The system: roles and bindings are the control plane's own permissions; changing them changes what every node and controller may do.",
+			"Leave system: roles to the API server's reconciliation; grant extra permissions in roles of your own.",
+			[]string{"MITRE:T1098"}, "objectRef.name",
+			func(e *auditv1.Event) (string, bool) {
+				if !on(e, "clusterroles", "", "update", "patch", "delete") && !on(e, "clusterrolebindings", "", "update", "patch", "delete") ||
+					!strings.HasPrefix(e.ObjectRef.Name, "system:") || kubeSystem(e.User.Username) {
+					return "", false
+				}
+				return fmt.Sprintf("%s %sd %s", who(e), strings.TrimSuffix(e.Verb, "e"), target(e)), true
+			}),
+	)
+}
+
+// The controls judged over many events: their findings come from the
+// audit package's Detector and baselines, not from a Match.
+var (
+	UnexpectedNetwork = ctl("AUD-UNEXPECTED-NETWORK", "Request from outside the expected networks", finding.High,
+		"Requests from addresses outside the cluster's and operators' networks mean the API server is reachable, and a credential used, from somewhere it should not be.",
+		"Restrict who can reach the API server (firewall, private endpoint, authorized networks) and rotate the credential; list the expected networks in audit.networks.",
+		[]string{"MITRE:T1078", "MITRE:T1133"})
+	Probing = ctl("AUD-PROBING", "Identity repeatedly denied (probing its permissions)", finding.Medium,
+		"An identity that is refused again and again is trying what it may do: stolen tokens are tested this way (the can-i scan of an attacker).",
+		"Find who holds the credential; if the workload does not need the calls, it is not its code making them.",
+		[]string{"MITRE:T1613", "MITRE:T1069"})
+	AnomalyAccess = ctl("AUD-ANOMALY-ACCESS", "Identity used a permission it never used before", finding.Medium,
+		"After its learning window an identity's requests are the same few verbs on the same resources; the first secrets read or exec by an account that never did one is how a stolen token shows.",
+		"Check who holds the identity's credentials; if the new use is expected, nothing to do (the baseline learns it); otherwise revoke and rotate.",
+		[]string{"MITRE:T1078", "MITRE:T1613"})
+	AnomalySource = ctl("AUD-ANOMALY-SOURCE", "Identity used from a new network", finding.Medium,
+		"A workload's token used from an address outside the networks its pods run in has left the cluster.",
+		"Confirm the new network; bind tokens to pods (projected, bound service account tokens) and rotate a leaked one.",
+		[]string{"MITRE:T1078", "MITRE:T1550.001"})
+	AnomalyAgent = ctl("AUD-ANOMALY-AGENT", "Identity used by a new client", finding.Medium,
+		"kubectl or curl using a controller's service account token means a person holds it.",
+		"Find out who used the token; workloads should not hand their tokens to people.",
+		[]string{"MITRE:T1078", "MITRE:T1550.001"})
+	AnomalyRate = ctl("AUD-ANOMALY-RATE", "Identity's request rate far above its learned peak", finding.Low,
+		"Many times an identity's busiest hour is enumeration, scraping or a controller stuck in a loop.",
+		"Look at what the identity requested in that hour; throttle it with API Priority and Fairness if it is a runaway client.",
+		[]string{"MITRE:T1613", "MITRE:T1499"})
+
+	// Stateful lists them for the catalog.
+	Stateful = []*control.Control{UnexpectedNetwork, Probing, AnomalyAccess, AnomalySource, AnomalyAgent, AnomalyRate}
+)
