@@ -114,7 +114,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func commands(s *streams) []*cobra.Command {
 	return []*cobra.Command{newScanCmd(s), newControlsCmd(s), newExplainCmd(s), newVersionCmd(s), newWebhookCmd(s), newPolicyCmd(s),
-		newRBACCmd(s), newNetpolCmd(s), newClusterCmd(s), newControllerCmd(s), newImageCmd(s), newDBCmd(s), newAuditCmd(s)}
+		newRBACCmd(s), newNetpolCmd(s), newClusterCmd(s), newControllerCmd(s), newImageCmd(s), newDBCmd(s), newAuditCmd(s), newAuditPolicyCmd(s)}
 }
 
 // maxDocumentSize adds --max-document-size, the largest document read

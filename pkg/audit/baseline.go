@@ -89,6 +89,8 @@ type Profile struct {
 	// subresource) to the namespaces it was used in ("" for cluster-wide
 	// objects, "*" for all namespaces at once) and when last.
 	Access map[string]map[string]int64 `json:"access"`
+	// Namespaces are those it made any request in.
+	Namespaces map[string]int64 `json:"namespaces"`
 	// Sources are networks (IPv4 /24, IPv6 /64), Agents client names
 	// (kubectl, helm, kube-controller-manager), each with when last.
 	Sources map[string]int64 `json:"sources"`
@@ -132,7 +134,7 @@ func (b *Baseline) Observe(e *auditv1.Event) []Anomaly {
 		if len(b.Identities) >= b.Opts.MaxIdentities {
 			b.evict()
 		}
-		p = &Profile{First: at, Access: map[string]map[string]int64{}, Sources: map[string]int64{}, Agents: map[string]int64{}}
+		p = &Profile{First: at, Access: map[string]map[string]int64{}, Namespaces: map[string]int64{}, Sources: map[string]int64{}, Agents: map[string]int64{}}
 		b.Identities[user] = p
 	}
 	if at > b.Updated.Unix() {
@@ -154,21 +156,39 @@ func (b *Baseline) Observe(e *auditv1.Event) []Anomaly {
 
 	verbRes, ns := accessTerm(e)
 	if verbRes != "" {
+		// Workloads repeat themselves: anything new is worth a look.
+		// People explore: only what reads credentials, runs code or
+		// changes permissions is.
+		sens := sensitivity(e)
+		workload := strings.HasPrefix(user, "system:")
+		_, knownNS := p.Namespaces[ns]
+		newNS := ns != "" && ns != "*" && !knownNS
 		nss := p.Access[verbRes]
-		if nss == nil {
+		switch {
+		case nss == nil:
 			if len(p.Access) < b.Opts.MaxTerms {
 				nss = map[string]int64{}
 				p.Access[verbRes] = nss
-				report(ctlaudit.AnomalyAccess, verbRes+" "+where(ns), "verb", 0.5+sensitivity(e), past(e.Verb, verbRes, ns))
+				if workload || sens > 0 {
+					report(ctlaudit.AnomalyAccess, verbRes+" "+where(ns), "verb", 0.5+sens, past(e.Verb, verbRes, ns))
+				}
 			}
-		} else if _, seen := nss[ns]; !seen {
+		case nss[ns] == 0:
 			_, all := nss["*"]
-			if !all && ns != "" && len(nss) < b.Opts.WideNamespaces {
-				report(ctlaudit.AnomalyAccess, verbRes+" "+where(ns), "objectRef.namespace", 0.4+sensitivity(e), past(e.Verb, verbRes, ns))
+			wide := all || len(nss) >= b.Opts.WideNamespaces || len(p.Namespaces) >= b.Opts.WideNamespaces
+			switch {
+			case wide || ns == "":
+			case sens > 0:
+				report(ctlaudit.AnomalyAccess, verbRes+" "+where(ns), "objectRef.namespace", 0.4+sens, past(e.Verb, verbRes, ns))
+			case newNS && workload:
+				report(ctlaudit.AnomalyAccess, "namespace "+ns, "objectRef.namespace", 0.4, "made a request in namespace "+ns+" ("+past(e.Verb, verbRes, ns)+")")
 			}
 		}
 		if nss != nil && (len(nss) < b.Opts.MaxTerms || nss[ns] != 0) {
 			nss[ns] = max(nss[ns], at)
+		}
+		if ns != "" && ns != "*" && (len(p.Namespaces) < b.Opts.MaxTerms || knownNS) {
+			p.Namespaces[ns] = max(p.Namespaces[ns], at)
 		}
 	}
 	if src := network(e.SourceIPs); src != "" {
@@ -236,7 +256,7 @@ func (b *Baseline) Forget() (terms, identities int) {
 				delete(p.Access, vr)
 			}
 		}
-		for _, m := range []map[string]int64{p.Sources, p.Agents} {
+		for _, m := range []map[string]int64{p.Namespaces, p.Sources, p.Agents} {
 			for k, t := range m {
 				if t < cut {
 					delete(m, k)
@@ -367,8 +387,11 @@ func Agent(ua string) string {
 	return strings.ToLower(strings.TrimSpace(name))
 }
 
-// network is the /24 (IPv4) or /64 (IPv6) of a request's first source
-// address: pods and operators keep their networks, not their addresses.
+// network is the network of a request's first source address: pods and
+// operators keep their networks, not their addresses. A private IPv4
+// address counts by its /16 (a cluster's pod network spans nodes' /24s
+// and pods move between nodes), a public one by its /24, IPv6 by its
+// /64.
 func network(ips []string) string {
 	if len(ips) == 0 {
 		return ""
@@ -379,12 +402,17 @@ func network(ips []string) string {
 	}
 	a = a.Unmap()
 	bits := 24
-	if a.Is6() {
+	switch {
+	case a.Is6():
 		bits = 64
+	case a.IsPrivate() || cgnat.Contains(a) || a.IsLoopback():
+		bits = 16
 	}
 	p, _ := a.Prefix(bits)
 	return p.String()
 }
+
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
 func eventTime(e *auditv1.Event) time.Time {
 	if !e.StageTimestamp.IsZero() {

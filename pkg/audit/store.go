@@ -153,6 +153,9 @@ func decodeBaseline(data []byte, o BaselineOptions) (*Baseline, error) {
 		if p.Access == nil {
 			p.Access = map[string]map[string]int64{}
 		}
+		if p.Namespaces == nil {
+			p.Namespaces = map[string]int64{}
+		}
 		if p.Sources == nil {
 			p.Sources = map[string]int64{}
 		}
