@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubeguard/kubeguard/pkg/audit"
+	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
@@ -115,7 +116,7 @@ func newAuditDetectCmd(s *streams) *cobra.Command {
 
 func newAuditBaselineCmd(s *streams) *cobra.Command {
 	cmd := &cobra.Command{Use: "baseline", Short: "Review learned baselines"}
-	var file, output string
+	var file, output, configPath string
 	show := &cobra.Command{
 		Use:   "show [IDENTITY...] --baseline FILE",
 		Short: "Show what identities were learned doing (all identities in brief without arguments)",
@@ -124,7 +125,11 @@ func newAuditBaselineCmd(s *streams) *cobra.Command {
 			"state and its busiest hour.",
 		Example: "  kubeguard audit baseline show sa:shop/reporter --baseline baseline.json.gz",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := audit.FileStore(file).Load(cmd.Context(), audit.BaselineOptions{})
+			cfg, err := loadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			b, err := audit.FileStore(file).Load(cmd.Context(), audit.BaselineOptionsOf(auditConfig(cfg)))
 			if err != nil {
 				return err
 			}
@@ -133,6 +138,7 @@ func newAuditBaselineCmd(s *streams) *cobra.Command {
 	}
 	show.Flags().StringVar(&file, "baseline", "", "baseline file")
 	show.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	show.Flags().StringVar(&configPath, "config", "", "configuration file, for the learning window (default: .kubeguard.yaml in the working directory or a parent)")
 	show.MarkFlagRequired("baseline")
 	cmd.AddCommand(show)
 	return cmd
@@ -219,14 +225,15 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 	if err := f.out.checkControls(cat); err != nil {
 		return err
 	}
-	d, err := audit.NewDetector(eng, &cfg.Audit)
+	acfg := auditConfig(cfg)
+	d, err := audit.NewDetector(eng, acfg)
 	if err != nil {
 		return err
 	}
 	var store audit.Store
 	if f.baseline != "" {
 		store = audit.FileStore(f.baseline)
-		if d.Baseline, err = store.Load(context.Background(), audit.BaselineOptionsOf(&cfg.Audit)); err != nil {
+		if d.Baseline, err = store.Load(context.Background(), audit.BaselineOptionsOf(acfg)); err != nil {
 			return err
 		}
 		d.LearnOnly = f.learnOnly
@@ -324,6 +331,14 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 		fmt.Fprintf(s.err, "kubeguard: %d events of earlier stages skipped (each request is judged once, at ResponseComplete)\n", d.Skipped)
 	}
 	return finish(s, &f.out, outs, rep)
+}
+
+// auditConfig is the audit section of a configuration, or the defaults.
+func auditConfig(cfg *config.Config) *config.AuditConfig {
+	if cfg == nil {
+		return &config.AuditConfig{}
+	}
+	return &cfg.Audit
 }
 
 // alertStream writes findings as JSON lines as they are found.

@@ -113,7 +113,7 @@ func runAuditServe(ctx context.Context, s *streams, f *auditServeFlags) error {
 	if err != nil {
 		return err
 	}
-	d, err := audit.NewDetector(eng, &cfg.Audit)
+	d, err := audit.NewDetector(eng, auditConfig(cfg))
 	if err != nil {
 		return err
 	}
@@ -196,10 +196,10 @@ func runAuditServe(ctx context.Context, s *streams, f *auditServeFlags) error {
 	}
 	lead := func(ctx context.Context) {
 		if store != nil {
-			b, err := store.Load(ctx, audit.BaselineOptionsOf(&cfg.Audit))
+			b, err := store.Load(ctx, audit.BaselineOptionsOf(auditConfig(cfg)))
 			if err != nil {
 				log.Error("loading the baseline; starting a new one", "store", store.String(), "error", err)
-				b = audit.NewBaseline(audit.BaselineOptionsOf(&cfg.Audit))
+				b = audit.NewBaseline(audit.BaselineOptionsOf(auditConfig(cfg)))
 			}
 			rcv.Locked(func(d *audit.Detector) { d.Baseline = b })
 			log.Info("baseline loaded", "store", store.String(), "identities", len(b.Identities))

@@ -36,6 +36,21 @@ type Options struct {
 	Detach bool
 	// Log receives progress messages; nil discards them.
 	Log func(string)
+	// Audit, when set, turns on the API server's audit log and webhook
+	// backends.
+	Audit *Audit
+}
+
+// Audit configures the API server's auditing: the policy, a log file
+// (audit.log in the cluster's directory) and a webhook backend posting
+// batches to WebhookURL with a client certificate the cluster's CA
+// signed (CommonName kube-apiserver-audit).
+type Audit struct {
+	Policy     []byte
+	WebhookURL string
+	// InitialBackoff is the webhook's first retry delay (the API server
+	// retries a failed batch five times, 1.5 times longer each time).
+	InitialBackoff time.Duration
 }
 
 // Cluster is a running etcd and kube-apiserver.
@@ -98,6 +113,12 @@ func Start(opts Options) (*Cluster, error) {
 	if err := c.writeFiles(); err != nil {
 		return nil, err
 	}
+	var auditArgs []string
+	if a := opts.Audit; a != nil {
+		if auditArgs, err = c.writeAudit(a); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.start(opts.Detach, "etcd", etcd,
 		"--name=default",
 		"--data-dir="+filepath.Join(c.Dir, "etcd"),
@@ -109,15 +130,15 @@ func Start(opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	f := func(name string) string { return filepath.Join(c.Dir, name) }
-	if err := c.start(opts.Detach, "kube-apiserver", bins["kube-apiserver"],
-		"--etcd-servers="+etcdURL,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port="+strconv.Itoa(ports[2]),
-		"--tls-cert-file="+f("apiserver.crt"), "--tls-private-key-file="+f("apiserver.key"),
-		"--client-ca-file="+f("ca.crt"),
-		"--token-auth-file="+f("tokens.csv"),
+	if err := c.start(opts.Detach, "kube-apiserver", bins["kube-apiserver"], append([]string{
+		"--etcd-servers=" + etcdURL,
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port=" + strconv.Itoa(ports[2]),
+		"--tls-cert-file=" + f("apiserver.crt"), "--tls-private-key-file=" + f("apiserver.key"),
+		"--client-ca-file=" + f("ca.crt"),
+		"--token-auth-file=" + f("tokens.csv"),
 		"--authorization-mode=Node,RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+f("sa.pub"), "--service-account-signing-key-file="+f("sa.key"),
+		"--service-account-key-file=" + f("sa.pub"), "--service-account-signing-key-file=" + f("sa.key"),
 		"--service-cluster-ip-range=10.96.0.0/24",
 		// No endpoint reconciliation on loopback, no controller manager to
 		// create default ServiceAccounts, and privileged pods allowed so
@@ -126,7 +147,7 @@ func Start(opts Options) (*Cluster, error) {
 		"--disable-admission-plugins=ServiceAccount",
 		"--allow-privileged=true",
 		"--profiling=false",
-	); err != nil {
+	}, auditArgs...)...); err != nil {
 		return nil, err
 	}
 	if err := c.waitReady(90 * time.Second); err != nil {
@@ -148,6 +169,47 @@ func Start(opts Options) (*Cluster, error) {
 	}
 	ok = true
 	return c, nil
+}
+
+// writeAudit writes the audit policy and the webhook's kubeconfig and
+// returns the API server's audit flags: batches sent within 100ms, so
+// that alerts follow requests closely.
+func (c *Cluster) writeAudit(a *Audit) ([]string, error) {
+	certPEM, keyPEM, err := c.CA.Issue(tlsutil.Leaf{CommonName: "kube-apiserver-audit"})
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: audit
+  cluster:
+    server: %s
+    certificate-authority-data: %s
+users:
+- name: kube-apiserver
+  user:
+    client-certificate-data: %s
+    client-key-data: %s
+contexts:
+- name: audit
+  context: {cluster: audit, user: kube-apiserver}
+current-context: audit
+`, a.WebhookURL, base64.StdEncoding.EncodeToString(c.CA.CertPEM), base64.StdEncoding.EncodeToString(certPEM), base64.StdEncoding.EncodeToString(keyPEM))
+	f := func(name string) string { return filepath.Join(c.Dir, name) }
+	if err := os.WriteFile(f("audit-policy.yaml"), a.Policy, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(f("audit-webhook.kubeconfig"), []byte(kubeconfig), 0o600); err != nil {
+		return nil, err
+	}
+	backoff := a.InitialBackoff
+	if backoff <= 0 {
+		backoff = time.Second
+	}
+	return []string{"--audit-policy-file=" + f("audit-policy.yaml"), "--audit-log-path=" + f("audit.log"),
+		"--audit-webhook-config-file=" + f("audit-webhook.kubeconfig"), "--audit-webhook-batch-max-wait=100ms",
+		"--audit-webhook-initial-backoff=" + backoff.String()}, nil
 }
 
 // writeFiles generates the CA, the API server's serving certificate, the

@@ -224,7 +224,9 @@ func (b *Baseline) Observe(e *auditv1.Event) []Anomaly {
 	p.Hours[hourOfWeek(at)]++
 	if hour == p.Hour {
 		p.InHour++
-		if limit := max(int64(float64(p.Peak)*b.Opts.RateFactor), int64(b.Opts.RateFloor)); learned && !p.Spiked && p.InHour > limit {
+		// a spike needs a busiest hour to compare with: a full hour seen
+		fullHour := p.First/3600 < hour-1
+		if limit := max(int64(float64(p.Peak)*b.Opts.RateFactor), int64(b.Opts.RateFloor)); learned && fullHour && !p.Spiked && p.InHour > limit {
 			p.Spiked = true
 			out = append(out, Anomaly{Control: ctlaudit.AnomalyRate, Identity: user, Term: "rate", Path: "stageTimestamp",
 				Score: math.Round(min(1, 0.4+float64(p.InHour)/float64(limit)/20)*100) / 100,
@@ -427,6 +429,9 @@ func hourOfWeek(unix int64) int {
 }
 
 func span(days float64) string {
+	if days*24 < 1 {
+		return time.Duration(days * 24 * float64(time.Hour)).Round(time.Second).String()
+	}
 	if days < 2 {
 		return fmt.Sprintf("%.0f hours", days*24)
 	}

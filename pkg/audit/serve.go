@@ -66,7 +66,7 @@ func (r *Receiver) NewMetrics(reg prometheus.Registerer) *Metrics {
 		Events: prometheus.NewCounter(prometheus.CounterOpts{Name: "kubeguard_audit_events_total", Help: "Audit events judged."}),
 		Batches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kubeguard_audit_batches_total",
 			Help: "Event batches received, by result: accepted, rejected_full (queue full; the API server retries), standby (not the active replica; retried), invalid."}, []string{"result"}),
-		Alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kubeguard_audit_alerts_total", Help: "Findings of audit events, by control."}, []string{"control"}),
+		Alerts:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kubeguard_audit_alerts_total", Help: "Findings of audit events, by control."}, []string{"control"}),
 		Invalid: prometheus.NewCounter(prometheus.CounterOpts{Name: "kubeguard_audit_invalid_total", Help: "Request bodies that were not audit events."}),
 		Lag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kubeguard_audit_lag_seconds", Help: "Time from an event's stage timestamp to its judgement.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300}}),

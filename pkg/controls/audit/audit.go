@@ -56,9 +56,14 @@ func who(e *auditv1.Event) string {
 	return e.User.Username
 }
 
-// allowed reports whether the API server allowed the request (a
-// ResponseComplete event with a success code, or no status at all).
+// allowed reports whether the request was authorized: the authorizer's
+// decision when the event carries it (an allowed exec that the kubelet
+// then failed is still an exec attempt), else a success code or no
+// status at all.
 func allowed(e *auditv1.Event) bool {
+	if d, ok := e.Annotations["authorization.k8s.io/decision"]; ok {
+		return d == "allow"
+	}
 	return e.ResponseStatus == nil || e.ResponseStatus.Code < 400
 }
 

@@ -57,7 +57,9 @@ var deprecatedField = &control.Control{
 	Refs:          control.Refs("NIST:4.3.2"),
 	WorkloadsOnly: true,
 	Check: func(p *control.Pass) {
-		if w := p.Workload; w.Spec.DeprecatedServiceAccount != "" {
+		// the API server sets the alias equal to serviceAccountName in
+		// every object it serves: only a lone or differing alias counts
+		if w := p.Workload; w.Spec.DeprecatedServiceAccount != "" && w.Spec.DeprecatedServiceAccount != w.Spec.ServiceAccountName {
 			p.Report(w.Field("serviceAccount"), "pod uses the deprecated serviceAccount field")
 		}
 	},
