@@ -58,6 +58,8 @@ func TestChartScansClean(t *testing.T) {
 		{[]string{"webhook.certManager=false", "controller.enabled=false"}, map[string]int{"Deployment": 1, "Certificate": 0}},
 		{[]string{"controller.images.enabled=true"}, map[string]int{"Deployment": 2, "Role": 1}},
 		{[]string{"controller.images.enabled=true", "controller.images.jobs=4"}, map[string]int{"Role": 2, "RoleBinding": 2}},
+		{[]string{"audit.enabled=true", "audit.clientCA=-----BEGIN CERTIFICATE-----", "audit.clusterIP=10.96.0.100"},
+			map[string]int{"Deployment": 3, "Role": 2, "Service": 2, "Certificate": 2, "PodDisruptionBudget": 3}},
 	} {
 		h := &render.Helm{ReleaseName: "kubeguard", Namespace: "kubeguard", Set: append([]string{digest}, tc.set...)}
 		inputs, diags := object.Expand([]string{chart}, nil, h)

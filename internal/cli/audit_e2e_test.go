@@ -41,6 +41,7 @@ type receivedAlert struct {
 
 // auditServer is one audit serve process, run in-process.
 type auditServer struct {
+	listen string
 	cancel context.CancelFunc
 	done   chan int
 	stderr *syncBuffer
@@ -143,8 +144,9 @@ func TestE2EAuditServe(t *testing.T) {
 	// learn for 12 seconds: a person's, a workload's and the control
 	// plane's habits (the API server renews its lease every 10s)
 	cfg := write("kubeguard.yaml", []byte("audit:\n  baseline:\n    window: 12s\n"))
-	serveArgs := []string{"--listen", addr, "--metrics-listen", "", "--tls-cert-file", write("tls.crt", certPEM), "--tls-key-file", write("tls.key", keyPEM),
-		"--client-ca-file", write("ca.crt", c.CA.CertPEM), "--config", cfg, "--baseline", filepath.Join(dir, "baseline.json.gz")}
+	tlsArgs := []string{"--tls-cert-file", write("tls.crt", certPEM), "--tls-key-file", write("tls.key", keyPEM),
+		"--client-ca-file", write("ca.crt", c.CA.CertPEM), "--config", cfg}
+	serveArgs := append([]string{"--listen", addr, "--metrics-listen", "", "--baseline", filepath.Join(dir, "baseline.json.gz")}, tlsArgs...)
 	alerts := make(chan receivedAlert, 1000)
 	srv := startAuditServe(t, alerts, serveArgs...)
 	defer func() { srv.cancel() }()
@@ -315,6 +317,39 @@ func TestE2EAuditServe(t *testing.T) {
 	}
 	srv.stop(t)
 
+	// two replicas on a Lease behind a Service: losing the leader loses
+	// no event
+	must(admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubeguard"}}, metav1.CreateOptions{}))
+	var replicas []*auditServer
+	var ready []string
+	for _, ident := range []string{"audit-0", "audit-1"} {
+		listen, metrics := freeAddr(t), freeAddr(t)
+		r := startAuditServe(t, alerts, append(slices.Clone(tlsArgs), "--listen", listen, "--metrics-listen", metrics, "--leader-elect", "--identity", ident,
+			"--kubeconfig", c.Kubeconfig, "--namespace", "kubeguard", "--baseline-configmap", "audit-baseline",
+			"--lease-duration", "3s", "--renew-deadline", "2s", "--retry-period", "500ms")...)
+		r.listen = listen
+		replicas = append(replicas, r)
+		ready = append(ready, metrics)
+	}
+	svc := serviceProxy(t, addr, replicas, ready)
+	defer svc.Close()
+	leader := waitLeader(t, ready, 20*time.Second)
+	must(admin.CoreV1().ConfigMaps("shop").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cloud-3"},
+		Data: map[string]string{"key": "AKIAIOSFODNN7EXAMPLE"}}, metav1.CreateOptions{}))
+	if got := collect(alerts, 3*time.Second); !slices.ContainsFunc(got, func(r receivedAlert) bool { return strings.Contains(r.Message, "cloud-3") }) {
+		t.Errorf("through the leader: no alert for cloud-3:\n%s", alertLines(got))
+	}
+	replicas[leader].stop(t)
+	must(admin.CoreV1().ConfigMaps("shop").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cloud-4"},
+		Data: map[string]string{"key": "AKIAIOSFODNN7EXAMPLE"}}, metav1.CreateOptions{}))
+	if got := collect(alerts, 8*time.Second); !slices.ContainsFunc(got, func(r receivedAlert) bool { return strings.Contains(r.Message, "cloud-4") }) {
+		t.Errorf("after the leader was lost: no alert for cloud-4:\n%s\nstandby's log:\n%s", alertLines(got), replicas[1-leader].stderr.String())
+	}
+	replicas[1-leader].stop(t)
+	if _, err := admin.CoreV1().ConfigMaps("kubeguard").Get(ctx, "audit-baseline", metav1.GetOptions{}); err != nil {
+		t.Errorf("the baseline ConfigMap: %v", err)
+	}
+
 	// the log backend saw the same requests: audit scan of it agrees
 	code, out, errOut := run(t, "", "audit", "scan", filepath.Join(c.Dir, "audit.log"), "--controls", "AUD-*", "-o", "json", "--fail-on", "none")
 	if code != 0 {
@@ -330,6 +365,66 @@ func TestE2EAuditServe(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "create deployments.apps in shop") || !strings.Contains(out, "(learned") {
 		t.Errorf("baseline show: exit %d\n%s%s", code, out, errOut)
 	}
+}
+
+// serviceProxy stands in for the receiver's Service: each connection
+// goes to a ready replica (as endpoints list only ready pods).
+func serviceProxy(t *testing.T, addr string, replicas []*auditServer, readyz []string) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				i := readyReplica(readyz)
+				if i < 0 {
+					return // no endpoint: the connection is refused, the API server retries
+				}
+				up, err := net.Dial("tcp", replicas[i].listen)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go io.Copy(up, conn)
+				io.Copy(conn, up)
+			}()
+		}
+	}()
+	return l
+}
+
+func readyReplica(readyz []string) int {
+	for i, m := range readyz {
+		resp, err := http.Get("http://" + m + "/readyz")
+		if err != nil {
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return i
+		}
+	}
+	return -1
+}
+
+func waitLeader(t *testing.T, readyz []string, d time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if i := readyReplica(readyz); i >= 0 {
+			return i
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatal("no replica became the leader")
+	return -1
 }
 
 func impersonating(rc *rest.Config, user string) *rest.Config {

@@ -224,7 +224,11 @@ func runAuditServe(ctx context.Context, s *streams, f *auditServeFlags) error {
 		return err
 	}
 	srv := &http.Server{Handler: rcv, TLSConfig: tlsCfg, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// HTTP/1.1: a standby closes the connection it answered 503 on,
+		// so the API server's retry opens a new one, which the Service
+		// sends to a ready replica
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}}
 	served := make(chan error, 1)
 	go func() { served <- srv.ServeTLS(l, "", "") }()
 	if f.metricsListen != "" {

@@ -165,6 +165,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if r.Active != nil && !r.Active() {
 		count("standby")
 		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Connection", "close")
 		http.Error(w, "standby replica: not holding the lease", http.StatusServiceUnavailable)
 		return
 	}
