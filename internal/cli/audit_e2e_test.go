@@ -21,8 +21,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -246,8 +246,12 @@ func TestE2EAuditServe(t *testing.T) {
 				p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "sock", MountPath: "/run/containerd/containerd.sock"}}
 			}), metav1.CreateOptions{}))
 		}},
-		{"exec", "AUD-EXEC", func() { raw("POST", "/api/v1/namespaces/shop/pods/target/exec?command=sh&stdin=true&stdout=true&container=web", testcluster.AdminToken) }},
-		{"port-forward", "AUD-PORT-FORWARD", func() { raw("POST", "/api/v1/namespaces/shop/pods/target/portforward?ports=8080", testcluster.AdminToken) }},
+		{"exec", "AUD-EXEC", func() {
+			raw("POST", "/api/v1/namespaces/shop/pods/target/exec?command=sh&stdin=true&stdout=true&container=web", testcluster.AdminToken)
+		}},
+		{"port-forward", "AUD-PORT-FORWARD", func() {
+			raw("POST", "/api/v1/namespaces/shop/pods/target/portforward?ports=8080", testcluster.AdminToken)
+		}},
 		{"ephemeral container", "AUD-EPHEMERAL-CONTAINER", func() {
 			patch := `{"spec":{"ephemeralContainers":[{"name":"debug","image":"busybox:1.36","stdin":true,"tty":true}]}}`
 			must(admin.CoreV1().Pods("shop").Patch(ctx, "target", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}, "ephemeralcontainers"))
