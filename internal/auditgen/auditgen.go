@@ -8,7 +8,9 @@
 package auditgen
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"time"
 
@@ -207,4 +209,60 @@ func Generate(o Options, f func(*auditv1.Event)) *Trail {
 	}
 	tr.Events = n
 	return tr
+}
+
+// Example writes the audit logs of the README's worked example: history,
+// eight days of a reporting workload (sa:shop/reporter reads its
+// ConfigMap from the pod network) and a person (alice, kubectl, office
+// hours); and today, when the reporter's token lists Secrets in
+// kube-system, from outside, with kubectl.
+func Example(history, today io.Writer) error {
+	start := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	reporter := "system:serviceaccount:shop:reporter"
+	n := 0
+	write := func(w io.Writer, user, verb, resource, ns, name, ip, agent string, at time.Time) error {
+		n++
+		e := auditv1.Event{TypeMeta: metav1.TypeMeta{Kind: "Event", APIVersion: "audit.k8s.io/v1"}, Level: auditv1.LevelMetadata,
+			AuditID: types.UID(fmt.Sprintf("6f1c0e2a-0000-4000-8000-%012d", n)), Stage: auditv1.StageResponseComplete,
+			RequestURI: "/api/v1/namespaces/" + ns + "/" + resource, Verb: verb, User: authnv1.UserInfo{Username: user, Groups: []string{"system:authenticated"}},
+			SourceIPs: []string{ip}, UserAgent: agent,
+			ObjectRef:                &auditv1.ObjectReference{Resource: resource, Namespace: ns, Name: name, APIVersion: "v1"},
+			ResponseStatus:           &metav1.Status{Code: 200},
+			RequestReceivedTimestamp: metav1.NewMicroTime(at), StageTimestamp: metav1.NewMicroTime(at.Add(2 * time.Millisecond)),
+			Annotations:              map[string]string{"authorization.k8s.io/decision": "allow"}}
+		if name != "" {
+			e.RequestURI += "/" + name
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
+	}
+	for h := 0; h < 8*24; h++ {
+		at := start.Add(time.Duration(h) * time.Hour)
+		for k := 0; k < 4; k++ {
+			if err := write(history, reporter, "get", "configmaps", "shop", "reports", fmt.Sprintf("10.244.%d.17", h%3), "reporter/v2.3.1", at.Add(time.Duration(k)*15*time.Minute)); err != nil {
+				return err
+			}
+		}
+		if wd := at.Weekday(); wd != time.Saturday && wd != time.Sunday && at.Hour() >= 9 && at.Hour() < 17 {
+			if err := write(history, "alice@example.com", "list", "pods", "shop", "", "192.168.4.21", "kubectl/v1.37.2 (linux/amd64) kubernetes/7a1b2c3", at.Add(20*time.Minute)); err != nil {
+				return err
+			}
+		}
+	}
+	at := start.Add(9 * 24 * time.Hour).Add(3*time.Hour + 12*time.Minute)
+	for _, e := range []struct{ user, verb, resource, ns, name, ip, agent string }{
+		{reporter, "get", "configmaps", "shop", "reports", "10.244.1.17", "reporter/v2.3.1"},
+		{"alice@example.com", "list", "pods", "shop", "", "192.168.4.21", "kubectl/v1.37.2 (linux/amd64) kubernetes/7a1b2c3"},
+		{reporter, "list", "secrets", "kube-system", "", "203.0.113.9", "kubectl/v1.37.2 (darwin/arm64) kubernetes/7a1b2c3"},
+	} {
+		at = at.Add(time.Minute)
+		if err := write(today, e.user, e.verb, e.resource, e.ns, e.name, e.ip, e.agent, at); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -210,9 +210,12 @@ func showBaseline(s *streams, b *audit.Baseline, ids []string, output string) er
 }
 
 func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
-	outs, err := f.out.parse(nil)
-	if err != nil {
-		return err
+	var outs []output
+	if !f.learnOnly {
+		var err error
+		if outs, err = f.out.parse(nil); err != nil {
+			return err
+		}
 	}
 	cfg, err := loadConfig(f.configPath)
 	if err != nil {
@@ -222,8 +225,10 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 	if err != nil {
 		return err
 	}
-	if err := f.out.checkControls(cat); err != nil {
-		return err
+	if !f.learnOnly {
+		if err := f.out.checkControls(cat); err != nil {
+			return err
+		}
 	}
 	acfg := auditConfig(cfg)
 	d, err := audit.NewDetector(eng, acfg)
@@ -299,8 +304,8 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 				learned++
 			}
 		}
-		fmt.Fprintf(s.out, "%s: %s learned from %s (%d past the %s window)\n", f.baseline, plural(len(d.Baseline.Identities), "identity", "identities"),
-			plural(d.Events, "audit event", "audit events"), learned, d.Baseline.Opts.Window)
+		fmt.Fprintf(s.out, "%s: %s learned from %s (%d past the learning window of %s)\n", f.baseline, plural(len(d.Baseline.Identities), "identity", "identities"),
+			plural(d.Events, "audit event", "audit events"), learned, days(d.Baseline.Opts.Window))
 		for _, dg := range rep.Diagnostics {
 			fmt.Fprintln(s.err, dg.String())
 		}

@@ -1,16 +1,21 @@
 package cli
 
 import (
+	"bytes"
+	"compress/gzip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kubeguard/kubeguard/internal/auditgen"
+	"github.com/kubeguard/kubeguard/pkg/audit"
 )
 
 func TestAuditScan(t *testing.T) {
 	log := "../../pkg/audit/testdata/attacks.jsonl"
 	code, out, errs := run(t, "", "audit", "scan", log, "-o", "json", "--controls", "AUD-*")
-	if code != ExitFindings || strings.Count(out, `"controlID": "AUD-`) != 11 {
+	if code != ExitFindings || strings.Count(out, `"controlID": "AUD-`) != 18 {
 		t.Fatalf("exit %d, %d AUD findings\n%s\n%s", code, strings.Count(out, `"controlID": "AUD-`), out, errs)
 	}
 	// a configuration exclusion accepts a rule's findings like any other
@@ -39,11 +44,27 @@ func TestAuditScanStream(t *testing.T) {
 	log := "../../pkg/audit/testdata/attacks.jsonl"
 	code, out, errs := run(t, "", "audit", "scan", log, "--stream", "--controls", "AUD-*")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != ExitFindings || len(lines) != 11 || !strings.HasPrefix(lines[0], `{"controlID":"AUD-EXEC","severity":"medium"`) ||
-		!strings.Contains(lines[0], `"position":{"file":"../../pkg/audit/testdata/attacks.jsonl","line":4}`) || !strings.Contains(errs, "18 audit events, 11 alerts") {
+	if code != ExitFindings || len(lines) != 18 || !strings.HasPrefix(lines[0], `{"controlID":"AUD-EXEC","severity":"medium"`) ||
+		!strings.Contains(lines[0], `"position":{"file":"../../pkg/audit/testdata/attacks.jsonl","line":4}`) || !strings.Contains(errs, "41 audit events, 18 alerts") {
 		t.Errorf("exit %d, %d lines\n%s\n%s", code, len(lines), out, errs)
 	}
 	if code, out, _ := run(t, "", "audit", "scan", log, "--stream", "--controls", "AUD-EXEC", "--fail-on", "none"); code != 0 || strings.Count(out, "\n") != 1 {
 		t.Errorf("filtered: exit %d\n%s", code, out)
+	}
+}
+
+// examples/audit is what hack/exampleaudit and audit-policy generate
+// write.
+func TestAuditExamplesCurrent(t *testing.T) {
+	var history, today bytes.Buffer
+	zw := gzip.NewWriter(&history)
+	if err := auditgen.Example(zw, &today); err != nil {
+		t.Fatal(err)
+	}
+	zw.Close()
+	for name, want := range map[string][]byte{"history.jsonl.gz": history.Bytes(), "today.jsonl": today.Bytes(), "policy.yaml": []byte(audit.GeneratePolicy(false))} {
+		if got, err := os.ReadFile(filepath.Join("../../examples/audit", name)); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("examples/audit/%s is stale: run go run ./hack/exampleaudit and kubeguard audit-policy generate", name)
+		}
 	}
 }

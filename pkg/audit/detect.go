@@ -89,7 +89,14 @@ func (d *Detector) Event(e *Event) ([]*finding.Finding, []object.Diagnostic) {
 			cp := *act
 			cp.Score, cp.Term, a = score, term, &cp
 		}
-		f := &finding.Finding{ControlID: c.ID, Severity: c.Severity, Object: ref, Path: path, Position: e.At, ObjectAt: e.At,
+		sev := c.Severity
+		if score > 0 {
+			msg += fmt.Sprintf(" (score %.2f)", score)
+			if score >= 0.8 && sev < finding.High {
+				sev = finding.High // credentials, exec or a person on a workload's token
+			}
+		}
+		f := &finding.Finding{ControlID: c.ID, Severity: sev, Object: ref, Path: path, Position: e.At, ObjectAt: e.At,
 			Message: msg + " at " + eventTime(&e.Event).UTC().Format("2006-01-02T15:04:05Z"), Activity: a}
 		if d.eng.Accept(f, nil, nil) {
 			out = append(out, f)

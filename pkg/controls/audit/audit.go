@@ -378,7 +378,7 @@ func init() {
 					!strings.HasPrefix(e.ObjectRef.Name, "system:") || kubeSystem(e.User.Username) {
 					return "", false
 				}
-				return fmt.Sprintf("%s %sd %s", who(e), strings.TrimSuffix(e.Verb, "e"), target(e)), true
+				return fmt.Sprintf("%s %s %s", who(e), map[string]string{"update": "updated", "patch": "patched", "delete": "deleted"}[e.Verb], target(e)), true
 			}),
 	)
 }
