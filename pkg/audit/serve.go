@@ -63,7 +63,7 @@ type Metrics struct {
 // NewMetrics registers the receiver's metrics with reg.
 func (r *Receiver) NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		Events: prometheus.NewCounter(prometheus.CounterOpts{Name: "kubeguard_audit_events_total", Help: "Audit events judged."}),
+		Events: prometheus.NewCounter(prometheus.CounterOpts{Name: "kubeguard_audit_events_total", Help: "Audit events received (of every stage; each request is judged once, at ResponseComplete)."}),
 		Batches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kubeguard_audit_batches_total",
 			Help: "Event batches received, by result: accepted, rejected_full (queue full; the API server retries), standby (not the active replica; retried), invalid."}, []string{"result"}),
 		Alerts:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kubeguard_audit_alerts_total", Help: "Findings of audit events, by control."}, []string{"control"}),
