@@ -111,3 +111,5 @@ docs:
 fuzz:
 	$(GO) test ./pkg/object -run '^$$' -fuzz FuzzDecode -fuzztime 60s
 	$(GO) test ./pkg/object -run '^$$' -fuzz FuzzFast -fuzztime 60s
+	$(GO) test ./pkg/audit -run '^$$' -fuzz FuzzDecodeAgrees -fuzztime 60s
+	$(GO) test ./pkg/audit -run '^$$' -fuzz FuzzDecode$$ -fuzztime 60s

@@ -1,9 +1,12 @@
-// Command benchaudit measures kubeguard audit scan on a generated audit
-// log: a million events (by default) mixing what a busy cluster logs
-// (controllers' watches and updates, kubelets' status updates, people's
-// reads) with the requests the AUD-* rules look for, and workload objects
-// at Request level. It prints events per second on one core, CPU and
-// peak RSS of the whole command.
+// Command benchaudit measures kubeguard audit on a generated audit log: a
+// million events (by default) over two days, mixing what a busy cluster
+// logs (controllers' watches and updates, kubelets' status updates,
+// people's reads) with the requests the AUD-* rules look for, and
+// workload objects at Request level. It prints events per second on one
+// core, CPU and peak RSS of audit scan (report and --stream), of audit
+// detect (rules, catalog and baselines), and of audit serve absorbing the
+// log as the API server's webhook batches over TLS, with the batches it
+// refused.
 package main
 
 import (
@@ -20,10 +23,17 @@ import (
 	"time"
 )
 
-var events = flag.Int("events", 1000000, "events to generate")
+var (
+	events  = flag.Int("events", 1000000, "events to generate")
+	logOnly = flag.String("log", "", "only write the generated log to this file (for profiling)")
+)
 
 func main() {
 	flag.Parse()
+	if *logOnly != "" {
+		generate(*logOnly, *events)
+		return
+	}
 	dir, err := os.MkdirTemp("", "benchaudit-")
 	check(err)
 	defer os.RemoveAll(dir)
@@ -36,11 +46,16 @@ func main() {
 	fmt.Printf("## audit scan benchmark\n\n%d events, %.0f MiB of JSON lines, %d of them requests the AUD-* rules flag\n\n", *events, float64(size)/(1<<20), findings)
 	fmt.Println("| run (GOMAXPROCS=1) | wall | CPU | events/s | peak RSS |")
 	fmt.Println("|---|---|---|---|---|")
-	for i := 1; i <= 4; i++ {
+	baseline := filepath.Join(dir, "baseline.json.gz")
+	for i := 1; i <= 6; i++ {
 		args := []string{"audit", "scan", log, "--controls", "AUD-*", "--summary", "--fail-on", "none"}
-		mode := "report"
-		if i > 2 { // alerts written as found, nothing kept
-			args, mode = []string{"audit", "scan", log, "--stream", "--fail-on", "none"}, "--stream"
+		mode := "scan (report)"
+		switch {
+		case i > 4: // rules, catalog and a baseline learning every identity
+			os.Remove(baseline)
+			args, mode = []string{"audit", "detect", log, "--baseline", baseline, "--stream", "--fail-on", "none"}, "detect --stream (rules, catalog, baselines)"
+		case i > 2: // alerts written as found, nothing kept
+			args, mode = []string{"audit", "scan", log, "--stream", "--fail-on", "none"}, "scan --stream"
 		}
 		cmd := exec.Command(kg, args...)
 		cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
@@ -60,6 +75,7 @@ func main() {
 		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		fmt.Printf("| %s | %s | %s | %.0f | %d MiB |\n", mode, wall.Round(time.Millisecond), cpu.Round(time.Millisecond), float64(*events)/wall.Seconds(), ru.Maxrss>>10)
 	}
+	serve(kg, dir, log)
 }
 
 // generate writes n events and returns the file's size and how many of
@@ -74,11 +90,14 @@ func generate(path string, n int) (int64, int) {
 	for i := 0; i < n; i++ {
 		user := users[i%len(users)]
 		ns := fmt.Sprintf("team-%d", i%50)
+		// two days of traffic, in order
+		at := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * 48 * time.Hour / time.Duration(n))
+		ts := at.Format("2006-01-02T15:04:05.000000Z")
 		ev := map[string]any{"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": fmt.Sprintf("%08d-0000-0000-0000-000000000000", i),
 			"stage": "ResponseComplete", "user": map[string]any{"username": user, "groups": []string{"system:authenticated"}},
 			"sourceIPs": []string{fmt.Sprintf("10.0.%d.%d", i%250, i%200)}, "userAgent": "kube-controller-manager/v1.37.2",
 			"responseStatus":           map[string]any{"metadata": map[string]any{}, "code": 200},
-			"requestReceivedTimestamp": "2026-11-30T10:00:00.000000Z", "stageTimestamp": "2026-11-30T10:00:00.001000Z"}
+			"requestReceivedTimestamp": ts, "stageTimestamp": ts}
 		switch i % 20 {
 		case 0: // a workload update at Request level
 			ev["level"], ev["verb"], ev["requestURI"] = "Request", "update", "/apis/apps/v1/namespaces/"+ns+"/deployments/web"

@@ -90,6 +90,9 @@ func Generate(o Options, f func(*auditv1.Event)) *Trail {
 	if o.InjectFrom <= 0 {
 		o.InjectFrom = 14
 	}
+	if o.InjectFrom >= o.Days {
+		o.InjectFrom = o.Days / 2
+	}
 	if o.Injections <= 0 {
 		o.Injections = 40
 	}

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	jsoniter "github.com/json-iterator/go"
 	"github.com/spf13/cobra"
 
 	"github.com/kubeguard/kubeguard/pkg/audit"
@@ -252,9 +255,19 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 	rep := &report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat, Inputs: len(files)}
 	keep := func(fs []*finding.Finding) { rep.Findings = append(rep.Findings, fs...) }
 	var stream *alertStream
+	var buf *bufio.Writer
 	if f.stream {
-		stream = &alertStream{enc: json.NewEncoder(s.out), filter: f.out.filter, cat: cat, failOn: f.out.failSeverity, showSuppressed: f.out.showSuppressed}
+		buf = bufio.NewWriterSize(s.out, 64<<10)
+		defer buf.Flush()
+		stream = &alertStream{enc: alertEncoder(buf), filter: f.out.filter, cat: cat, failOn: f.out.failSeverity, showSuppressed: f.out.showSuppressed}
 		keep = stream.write
+		if f.follow { // alerts go out as they are found
+			keep = func(fs []*finding.Finding) {
+				if stream.write(fs); len(fs) > 0 {
+					buf.Flush()
+				}
+			}
+		}
 	}
 	judge := func(e *audit.Event) {
 		fs, ds := d.Event(e)
@@ -315,6 +328,7 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 		return nil
 	}
 	if stream != nil {
+		buf.Flush()
 		for _, dg := range rep.Diagnostics {
 			fmt.Fprintln(s.err, dg.String())
 		}
@@ -346,9 +360,15 @@ func auditConfig(cfg *config.Config) *config.AuditConfig {
 	return &cfg.Audit
 }
 
+// alertEncoder writes alerts as encoding/json would, faster: a busy
+// cluster's stream is many alerts a second.
+func alertEncoder(w io.Writer) *jsoniter.Encoder {
+	return jsoniter.ConfigCompatibleWithStandardLibrary.NewEncoder(w)
+}
+
 // alertStream writes findings as JSON lines as they are found.
 type alertStream struct {
-	enc            *json.Encoder
+	enc            *jsoniter.Encoder
 	filter         *report.Filter
 	cat            *control.Catalog
 	failOn         finding.Severity

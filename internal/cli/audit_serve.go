@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -153,7 +152,7 @@ func runAuditServe(ctx context.Context, s *streams, f *auditServeFlags) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var active atomic.Bool
-	enc := json.NewEncoder(s.out)
+	enc := alertEncoder(s.out)
 	rcv := &audit.Receiver{Detector: d, Queue: f.queue, Logger: log}
 	m := rcv.NewMetrics(reg)
 	var fw *audit.Forwarder

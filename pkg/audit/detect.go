@@ -33,11 +33,15 @@ type Detector struct {
 	Failures int
 	Window   time.Duration
 	denied   map[string]*denials
+	told     map[string]struct{}
 	// Events counts the events judged; Skipped those of stages before
 	// the response (a request is judged once, complete); Anomalies the
 	// anomalies found.
 	Events, Skipped, Anomalies int
 }
+
+// maxTold bounds the catalog findings remembered as told.
+const maxTold = 200000
 
 // denials are an identity's recent denied requests.
 type denials struct {
@@ -48,7 +52,7 @@ type denials struct {
 // NewDetector judges with eng (its configuration's severities and
 // suppressions apply), with the audit settings of its configuration.
 func NewDetector(eng *engine.Engine, cfg *config.AuditConfig) (*Detector, error) {
-	d := &Detector{eng: eng, Failures: 10, Window: time.Minute, denied: map[string]*denials{}}
+	d := &Detector{eng: eng, Failures: 10, Window: time.Minute, denied: map[string]*denials{}, told: map[string]struct{}{}}
 	if cfg == nil {
 		return d, nil
 	}
@@ -133,6 +137,17 @@ func (d *Detector) Event(e *Event) ([]*finding.Finding, []object.Diagnostic) {
 	adm := d.eng.Admit(o, nil)
 	for i := range adm.Findings {
 		f := adm.Findings[i]
+		// an object's finding is told once: later updates that keep it
+		// repeat nothing (a rolled Deployment would otherwise re-raise
+		// every finding of its pod template)
+		key := f.Object.String() + "\x00" + f.ControlID + "\x00" + f.Path + "\x00" + f.Message
+		if _, told := d.told[key]; told {
+			continue
+		}
+		if len(d.told) >= maxTold {
+			clear(d.told)
+		}
+		d.told[key] = struct{}{}
 		f.Position, f.ObjectAt = e.At, e.At
 		f.Message += " (" + e.Verb + " by " + e.User.Username + ")"
 		if act == nil {

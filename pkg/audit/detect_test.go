@@ -1,19 +1,23 @@
 package audit
 
 import (
+	"encoding/json"
 	"os"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 )
 
-func detector(t *testing.T) *Detector {
+func detector(t testing.TB) *Detector {
 	t.Helper()
 	cat, err := controls.Catalog(controls.Options{})
 	if err != nil {
@@ -127,4 +131,70 @@ func FuzzDecode(f *testing.F) {
 			d.Event(&evs[i]) // must not panic, whatever the event holds
 		}
 	})
+}
+
+// The fast decoder and encoding/json agree on every input: both accept
+// it or both refuse it, and accepted events are equal.
+func FuzzDecodeAgrees(f *testing.F) {
+	good, _ := os.ReadFile("testdata/attacks.jsonl")
+	for _, l := range strings.Split(string(good), "\n") {
+		f.Add([]byte(l))
+	}
+	f.Add([]byte(`{"apiVersion":"audit.k8s.io/v1","kind":"Event","stageTimestamp":"2026-13-01T00:00:00Z"}`))
+	f.Add([]byte(`{"apiVersion":"audit.k8s.io/v1","kind":"Event","user":{"username":"\ud800"},"VERB":"get"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast, std auditv1.Event
+		errFast := unmarshal(b, &fast)
+		errStd := json.Unmarshal(b, &std)
+		if (errFast == nil) != (errStd == nil) {
+			t.Fatalf("fast: %v, encoding/json: %v", errFast, errStd)
+		}
+		if errStd == nil && !reflect.DeepEqual(fast, std) {
+			t.Fatalf("decoded differently:\n%+v\n%+v", fast, std)
+		}
+	})
+}
+
+// An object's catalog finding is told at the first event that shows it;
+// an update that keeps it repeats nothing, one that adds a finding tells
+// that one.
+func TestCatalogFindingsToldOnce(t *testing.T) {
+	d := detector(t)
+	f, err := os.Open("testdata/attacks.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var privileged *Event
+	Read(f, "attacks.jsonl", func(e *Event) {
+		if e.At.Line == 2 {
+			privileged = e
+		}
+	})
+	count := func(e *Event) int {
+		fs, _ := d.Event(e)
+		n := 0
+		for _, f := range fs {
+			if !strings.HasPrefix(f.ControlID, "AUD-") {
+				n++
+			}
+		}
+		return n
+	}
+	first := count(privileged)
+	if first == 0 {
+		t.Fatal("the privileged pod raised nothing")
+	}
+	if again := count(privileged); again != 0 {
+		t.Errorf("the same pod again: %d findings, want 0", again)
+	}
+	privileged.RequestObject.Raw = []byte(strings.Replace(string(privileged.RequestObject.Raw), `"spec":{`, `"spec":{"hostNetwork":true,`, 1))
+	fs, _ := d.Event(privileged)
+	if len(fs) != 1 || fs[0].ControlID != "PSS-HOST-NAMESPACES" {
+		var ids []string
+		for _, f := range fs {
+			ids = append(ids, f.ControlID)
+		}
+		t.Errorf("an update adding hostNetwork: %v, want only PSS-HOST-NAMESPACES", ids)
+	}
 }

@@ -8,10 +8,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"time"
+	"unsafe"
+	"unicode/utf8"
 
+	jsoniter "github.com/json-iterator/go"
+	"github.com/modern-go/reflect2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
 	"github.com/kubeguard/kubeguard/pkg/object"
@@ -70,16 +75,67 @@ func Read(r io.Reader, name string, f func(*Event)) []object.Diagnostic {
 	return diags
 }
 
+// jsonAPI decodes events twice as fast as encoding/json; unmarshal
+// keeps encoding/json's semantics (FuzzDecodeAgrees holds it to them):
+// invalid UTF-8, which the API server never writes, goes to encoding/json
+// (which replaces it, where jsoniter keeps the bytes).
+var jsonAPI = func() jsoniter.API {
+	api := jsoniter.Config{EscapeHTML: true, SortMapKeys: true, ValidateJsonRawMessage: true}.Froze()
+	api.RegisterExtension(&timeExtension{})
+	return api
+}()
+
+// timeExtension parses the events' timestamps without metav1's detour
+// through encoding/json for the string, to the same value.
+type timeExtension struct{ jsoniter.DummyExtension }
+
+var microTimeType = reflect2.TypeOf(metav1.MicroTime{})
+
+func (*timeExtension) CreateDecoder(typ reflect2.Type) jsoniter.ValDecoder {
+	if typ == microTimeType {
+		return microTimeDecoder{}
+	}
+	return nil
+}
+
+type microTimeDecoder struct{}
+
+func (microTimeDecoder) Decode(ptr unsafe.Pointer, it *jsoniter.Iterator) {
+	t := (*metav1.MicroTime)(ptr)
+	if it.ReadNil() {
+		t.Time = time.Time{}
+		return
+	}
+	if it.WhatIsNext() != jsoniter.StringValue {
+		it.ReportError("decode MicroTime", "not a string")
+		return
+	}
+	s := it.ReadString()
+	pt, err := time.Parse(metav1.RFC3339Micro, s)
+	if err != nil {
+		it.ReportError("decode MicroTime", err.Error())
+		return
+	}
+	t.Time = pt.Local()
+}
+
+func unmarshal(b []byte, v any) error {
+	if utf8.Valid(b) {
+		return jsonAPI.Unmarshal(b, v)
+	}
+	return json.Unmarshal(b, v)
+}
+
 // Decode reads one audit event, or an EventList (what the webhook
 // backend posts), as JSON. An event is decoded in one pass: the type
 // fields are part of it.
 func Decode(b []byte) ([]Event, error) {
 	var e Event
-	decodeErr := json.Unmarshal(b, &e.Event)
+	decodeErr := unmarshal(b, &e.Event)
 	if decodeErr != nil {
-		var syntax *json.SyntaxError
-		if errors.As(decodeErr, &syntax) {
-			return nil, fmt.Errorf("not JSON: %v", decodeErr)
+		if !json.Valid(b) {
+			var v any
+			return nil, fmt.Errorf("not JSON: %v", json.Unmarshal(b, &v))
 		}
 		// well-formed JSON of another shape: say below what it is
 		e = Event{}
@@ -93,12 +149,20 @@ func Decode(b []byte) ([]Event, error) {
 	switch e.Kind {
 	case "Event":
 		if decodeErr != nil {
+			var std auditv1.Event
+			if err := json.Unmarshal(b, &std); err != nil {
+				return nil, fmt.Errorf("audit event: %v", err)
+			}
 			return nil, fmt.Errorf("audit event: %v", decodeErr)
 		}
 		return []Event{e}, nil
 	case "EventList":
 		var l auditv1.EventList
-		if err := json.Unmarshal(b, &l); err != nil {
+		if err := unmarshal(b, &l); err != nil {
+			var std auditv1.EventList
+			if err := json.Unmarshal(b, &std); err != nil {
+				return nil, fmt.Errorf("audit event list: %v", err)
+			}
 			return nil, fmt.Errorf("audit event list: %v", err)
 		}
 		out := make([]Event, len(l.Items))

@@ -1,0 +1,54 @@
+package audit
+
+import (
+	"encoding/json"
+	"testing"
+
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"github.com/kubeguard/kubeguard/internal/auditgen"
+)
+
+// benchLines are a day of the generated trail as JSON lines.
+func benchLines(b *testing.B) [][]byte {
+	var lines [][]byte
+	auditgen.Generate(auditgen.Options{Seed: 1, Days: 2}, func(e *auditv1.Event) {
+		data, err := json.Marshal(e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines = append(lines, data)
+	})
+	return lines
+}
+
+func BenchmarkDecode(b *testing.B) {
+	lines := benchLines(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Decode(lines[i%len(lines)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDetect is decoding, the rules, the catalog and the baseline.
+func BenchmarkDetect(b *testing.B) {
+	lines := benchLines(b)
+	d := detector(b)
+	d.Baseline = NewBaseline(BaselineOptions{})
+	var size int
+	for _, l := range lines {
+		size += len(l)
+	}
+	b.SetBytes(int64(size / len(lines)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		evs, err := Decode(lines[i%len(lines)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.Event(&evs[0])
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
