@@ -232,7 +232,7 @@ func Example(history, today io.Writer) error {
 			ObjectRef:                &auditv1.ObjectReference{Resource: resource, Namespace: ns, Name: name, APIVersion: "v1"},
 			ResponseStatus:           &metav1.Status{Code: 200},
 			RequestReceivedTimestamp: metav1.NewMicroTime(at), StageTimestamp: metav1.NewMicroTime(at.Add(2 * time.Millisecond)),
-			Annotations:              map[string]string{"authorization.k8s.io/decision": "allow"}}
+			Annotations: map[string]string{"authorization.k8s.io/decision": "allow"}}
 		if name != "" {
 			e.RequestURI += "/" + name
 		}

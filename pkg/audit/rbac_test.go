@@ -28,7 +28,7 @@ func TestUsage(t *testing.T) {
 	add(reporter, "update", "coordination.k8s.io", "leases", "", "shop", 200)
 	add(reporter, "list", "", "nodes", "", "", 200)
 	add(reporter, "get", "", "secrets", "", "kube-system", 403) // denied: not used
-	add("alice", "get", "", "pods", "", "shop", 200)             // not a service account
+	add("alice", "get", "", "pods", "", "shop", 200)            // not a service account
 	if len(u.Accounts) != 1 || len(u.Accounts["shop/reporter"]) != 5 {
 		t.Fatalf("usage: %v", u.Accounts)
 	}

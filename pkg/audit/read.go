@@ -11,8 +11,8 @@ import (
 	"fmt"
 	"io"
 	"time"
-	"unsafe"
 	"unicode/utf8"
+	"unsafe"
 
 	jsoniter "github.com/json-iterator/go"
 	"github.com/modern-go/reflect2"
