@@ -238,6 +238,13 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 	if err != nil {
 		return err
 	}
+	d.Now = time.Now
+	defer func() {
+		if d.Late+d.Future > 0 {
+			fmt.Fprintf(s.err, "kubeguard: clock skew: %d events more than %s older than one before them, %d more than %s ahead of this clock (judged all the same)\n",
+				d.Late, audit.MaxSkew, d.Future, audit.MaxSkew)
+		}
+	}()
 	var store audit.Store
 	if f.baseline != "" {
 		store = audit.FileStore(f.baseline)

@@ -36,9 +36,18 @@ type Detector struct {
 	told     map[string]struct{}
 	// Events counts the events judged; Skipped those of stages before
 	// the response (a request is judged once, complete); Anomalies the
-	// anomalies found.
-	Events, Skipped, Anomalies int
+	// anomalies found. Late counts events more than MaxSkew older than
+	// the newest before them, Future those more than MaxSkew ahead of
+	// the clock (Now): clock skew between API servers, or a log replayed
+	// out of order. Both are still judged.
+	Events, Skipped, Anomalies, Late, Future int
+	Now                                      func() time.Time
+	newest                                   time.Time
 }
+
+// MaxSkew is how far event times may disagree before they are counted
+// as skewed.
+const MaxSkew = 5 * time.Minute
 
 // maxTold bounds the catalog findings remembered as told.
 const maxTold = 200000
@@ -81,6 +90,17 @@ func (d *Detector) Event(e *Event) ([]*finding.Finding, []object.Diagnostic) {
 		return nil, nil
 	}
 	d.Events++
+	if t := eventTime(&e.Event); !t.IsZero() {
+		switch {
+		case t.Before(d.newest.Add(-MaxSkew)):
+			d.Late++
+		case d.Now != nil && t.After(d.Now().Add(MaxSkew)):
+			d.Future++
+		}
+		if t.After(d.newest) {
+			d.newest = t
+		}
+	}
 	var out []*finding.Finding
 	ref := objectRef(e)
 	var act *finding.Activity

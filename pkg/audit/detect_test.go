@@ -198,3 +198,19 @@ func TestCatalogFindingsToldOnce(t *testing.T) {
 		t.Errorf("an update adding hostNetwork: %v, want only PSS-HOST-NAMESPACES", ids)
 	}
 }
+
+// Events out of order or from a clock ahead are counted and still judged.
+func TestClockSkew(t *testing.T) {
+	d := detector(t)
+	d.Now = func() time.Time { return t0.Add(time.Hour) }
+	for i, at := range []time.Time{t0, t0.Add(time.Minute), t0.Add(-10 * time.Minute), t0.Add(3 * time.Hour), t0.Add(time.Minute)} {
+		e := &Event{Event: *ev("alice", "create", "pods", "shop", "10.0.0.1", "kubectl/v1", at)}
+		e.ObjectRef.Subresource = "exec"
+		if fs, _ := d.Event(e); len(fs) != 1 || fs[0].ControlID != "AUD-EXEC" {
+			t.Errorf("event %d not judged: %v", i, fs)
+		}
+	}
+	if d.Late != 2 || d.Future != 1 {
+		t.Errorf("late %d, future %d; want 2 and 1", d.Late, d.Future)
+	}
+}

@@ -57,6 +57,7 @@ type Metrics struct {
 	Invalid  prometheus.Counter
 	Lag      prometheus.Histogram
 	Queue    prometheus.GaugeFunc
+	Skewed   *prometheus.CounterVec
 	Forwards *prometheus.CounterVec
 }
 
@@ -70,11 +71,13 @@ func (r *Receiver) NewMetrics(reg prometheus.Registerer) *Metrics {
 		Invalid: prometheus.NewCounter(prometheus.CounterOpts{Name: "kubeguard_audit_invalid_total", Help: "Request bodies that were not audit events."}),
 		Lag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kubeguard_audit_lag_seconds", Help: "Time from an event's stage timestamp to its judgement.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300}}),
+		Skewed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kubeguard_audit_clock_skew_total",
+			Help: "Events more than 5 minutes out of order (late) or ahead of the receiver's clock (future); judged all the same."}, []string{"direction"}),
 		Forwards: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kubeguard_audit_forwarded_total", Help: "Alerts forwarded, by result: sent, retried, dropped."}, []string{"result"}),
 	}
 	m.Queue = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kubeguard_audit_queue_batches", Help: "Batches waiting to be judged."},
 		func() float64 { return float64(r.inbox.Load()) })
-	reg.MustRegister(m.Events, m.Batches, m.Alerts, m.Invalid, m.Lag, m.Queue, m.Forwards)
+	reg.MustRegister(m.Events, m.Batches, m.Alerts, m.Invalid, m.Lag, m.Queue, m.Skewed, m.Forwards)
 	r.Metrics = m
 	return m
 }
@@ -85,6 +88,9 @@ func (r *Receiver) init() {
 			r.Queue = 64
 		}
 		r.q = make(chan *batch, r.Queue)
+		if r.Detector != nil && r.Detector.Now == nil {
+			r.Detector.Now = time.Now
+		}
 		if r.Logger == nil {
 			r.Logger = slog.New(slog.DiscardHandler)
 		}
@@ -117,11 +123,13 @@ func (r *Receiver) judge(b *batch) {
 	var out []*finding.Finding
 	var diags []object.Diagnostic
 	r.mu.Lock()
+	late, future := r.Detector.Late, r.Detector.Future
 	for i := range b.events {
 		fs, ds := r.Detector.Event(&b.events[i])
 		out = append(out, fs...)
 		diags = append(diags, ds...)
 	}
+	late, future = r.Detector.Late-late, r.Detector.Future-future
 	r.mu.Unlock()
 	for _, d := range diags {
 		r.Logger.Warn("audit event", "problem", d.String())
@@ -137,6 +145,8 @@ func (r *Receiver) judge(b *batch) {
 		for _, f := range out {
 			m.Alerts.WithLabelValues(f.ControlID).Inc()
 		}
+		m.Skewed.WithLabelValues("late").Add(float64(late))
+		m.Skewed.WithLabelValues("future").Add(float64(future))
 	}
 	if len(out) > 0 && r.Alerts != nil {
 		r.Alerts(out)
