@@ -1,9 +1,12 @@
 package audit
 
 import (
+	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
 	"github.com/kubeguard/kubeguard/internal/auditgen"
@@ -51,4 +54,32 @@ func BenchmarkDetect(b *testing.B) {
 		d.Event(&evs[0])
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkReceiver is audit serve without the network: EventLists of
+// 400 events posted to the handler, judged with a baseline.
+func BenchmarkReceiver(b *testing.B) {
+	lines := benchLines(b)
+	var bodies []string
+	for i := 0; i+400 <= len(lines); i += 400 {
+		var items []string
+		for _, l := range lines[i : i+400] {
+			items = append(items, string(l))
+		}
+		bodies = append(bodies, `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[`+strings.Join(items, ",")+`]}`)
+	}
+	d := detector(b)
+	d.Baseline = NewBaseline(BaselineOptions{})
+	r := &Receiver{Detector: d}
+	r.NewMetrics(prometheus.NewRegistry())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if w := post(r, bodies[i%len(bodies)]); w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+	}
+	b.ReportMetric(float64(b.N*400)/b.Elapsed().Seconds(), "events/s")
 }

@@ -25,7 +25,7 @@ import (
 // Event is one audit event and where it was read.
 type Event struct {
 	auditv1.Event
-	At object.Position
+	At object.Position `json:"-"`
 }
 
 // MaxLine bounds one event: the API server logs objects up to its own
@@ -127,18 +127,17 @@ func unmarshal(b []byte, v any) error {
 }
 
 // Decode reads one audit event, or an EventList (what the webhook
-// backend posts), as JSON. An event is decoded in one pass: the type
-// fields are part of it.
+// backend posts), as JSON, in one pass: the type fields are part of it.
 func Decode(b []byte) ([]Event, error) {
-	var e Event
-	decodeErr := unmarshal(b, &e.Event)
+	var e eventOrList
+	decodeErr := unmarshal(b, &e)
 	if decodeErr != nil {
 		if !json.Valid(b) {
 			var v any
 			return nil, fmt.Errorf("not JSON: %v", json.Unmarshal(b, &v))
 		}
 		// well-formed JSON of another shape: say below what it is
-		e = Event{}
+		e = eventOrList{}
 		if err := json.Unmarshal(b, &e.TypeMeta); err != nil {
 			return nil, fmt.Errorf("not an audit event: %v", err)
 		}
@@ -147,29 +146,32 @@ func Decode(b []byte) ([]Event, error) {
 		return nil, fmt.Errorf("not an audit event: apiVersion %q (want audit.k8s.io/v1)", e.APIVersion)
 	}
 	switch e.Kind {
-	case "Event":
+	case "Event", "EventList":
 		if decodeErr != nil {
-			var std auditv1.Event
-			if err := json.Unmarshal(b, &std); err != nil {
-				return nil, fmt.Errorf("audit event: %v", err)
+			// encoding/json says what is wrong, and where
+			what, err := "audit event", error(nil)
+			if e.Kind == "Event" {
+				var ev auditv1.Event
+				err = json.Unmarshal(b, &ev)
+			} else {
+				var l auditv1.EventList
+				what, err = "audit event list", json.Unmarshal(b, &l)
 			}
-			return nil, fmt.Errorf("audit event: %v", decodeErr)
-		}
-		return []Event{e}, nil
-	case "EventList":
-		var l auditv1.EventList
-		if err := unmarshal(b, &l); err != nil {
-			var std auditv1.EventList
-			if err := json.Unmarshal(b, &std); err != nil {
-				return nil, fmt.Errorf("audit event list: %v", err)
+			if err == nil {
+				err = decodeErr
 			}
-			return nil, fmt.Errorf("audit event list: %v", err)
+			return nil, fmt.Errorf("%s: %v", what, err)
 		}
-		out := make([]Event, len(l.Items))
-		for i := range l.Items {
-			out[i].Event = l.Items[i]
+		if e.Kind == "EventList" {
+			return e.Items, nil
 		}
-		return out, nil
+		return []Event{{Event: e.Event}}, nil
 	}
 	return nil, fmt.Errorf("not an audit event: kind %q", e.Kind)
+}
+
+// eventOrList decodes an Event or an EventList in one pass.
+type eventOrList struct {
+	auditv1.Event
+	Items []Event `json:"items"`
 }
