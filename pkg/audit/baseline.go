@@ -85,10 +85,12 @@ type Profile struct {
 	First  int64 `json:"first"`
 	Last   int64 `json:"last"`
 	Events int64 `json:"events"`
-	// Access maps "verb resource" (resource with its group and
-	// subresource) to the namespaces it was used in ("" for cluster-wide
-	// objects, "*" for all namespaces at once) and when last.
-	Access map[string]map[string]int64 `json:"access"`
+	// Access maps "verb resource|namespace" (resource with its group
+	// and subresource; namespace "" for cluster-wide objects, "*" for all
+	// namespaces at once) to when it was last used. Spread counts the
+	// namespaces of each "verb resource" (rebuilt when loaded).
+	Access map[string]int64 `json:"access"`
+	Spread map[string]int32 `json:"-"`
 	// Namespaces are those it made any request in.
 	Namespaces map[string]int64 `json:"namespaces"`
 	// Sources are networks (IPv4 /24, IPv6 /64), Agents client names
@@ -96,7 +98,7 @@ type Profile struct {
 	Sources map[string]int64 `json:"sources"`
 	Agents  map[string]int64 `json:"agents"`
 	// Hours counts requests by hour of week (0 is Sunday 00:00 UTC).
-	Hours [168]int64 `json:"hours"`
+	Hours [168]uint32 `json:"hours"`
 	// Peak is the busiest hour learned; Hour and InHour count the
 	// current hour, Spiked says it was reported.
 	Peak   int64 `json:"peak"`
@@ -134,7 +136,7 @@ func (b *Baseline) Observe(e *auditv1.Event) []Anomaly {
 		if len(b.Identities) >= b.Opts.MaxIdentities {
 			b.evict()
 		}
-		p = &Profile{First: at, Access: map[string]map[string]int64{}, Namespaces: map[string]int64{}, Sources: map[string]int64{}, Agents: map[string]int64{}}
+		p = &Profile{First: at, Access: map[string]int64{}, Spread: map[string]int32{}, Namespaces: map[string]int64{}, Sources: map[string]int64{}, Agents: map[string]int64{}}
 		b.Identities[user] = p
 	}
 	if at > b.Updated.Unix() {
@@ -163,19 +165,18 @@ func (b *Baseline) Observe(e *auditv1.Event) []Anomaly {
 		workload := strings.HasPrefix(user, "system:")
 		_, knownNS := p.Namespaces[ns]
 		newNS := ns != "" && ns != "*" && !knownNS
-		nss := p.Access[verbRes]
+		key := verbRes + "|" + ns
+		_, seen := p.Access[key]
+		spread := p.Spread[verbRes]
 		switch {
-		case nss == nil:
-			if len(p.Access) < b.Opts.MaxTerms {
-				nss = map[string]int64{}
-				p.Access[verbRes] = nss
-				if workload || sens > 0 {
-					report(ctlaudit.AnomalyAccess, verbRes+" "+where(ns), "verb", 0.5+sens, past(e.Verb, verbRes, ns))
-				}
+		case seen:
+		case spread == 0:
+			if workload || sens > 0 {
+				report(ctlaudit.AnomalyAccess, verbRes+" "+where(ns), "verb", 0.5+sens, past(e.Verb, verbRes, ns))
 			}
-		case nss[ns] == 0:
-			_, all := nss["*"]
-			wide := all || len(nss) >= b.Opts.WideNamespaces || len(p.Namespaces) >= b.Opts.WideNamespaces
+		default:
+			_, all := p.Access[verbRes+"|*"]
+			wide := all || int(spread) >= b.Opts.WideNamespaces || len(p.Namespaces) >= b.Opts.WideNamespaces
 			switch {
 			case wide || ns == "":
 			case sens > 0:
@@ -184,8 +185,11 @@ func (b *Baseline) Observe(e *auditv1.Event) []Anomaly {
 				report(ctlaudit.AnomalyAccess, "namespace "+ns, "objectRef.namespace", 0.4, "made a request in namespace "+ns+" ("+past(e.Verb, verbRes, ns)+")")
 			}
 		}
-		if nss != nil && (len(nss) < b.Opts.MaxTerms || nss[ns] != 0) {
-			nss[ns] = max(nss[ns], at)
+		if seen {
+			p.Access[key] = max(p.Access[key], at)
+		} else if len(p.Access) < b.Opts.MaxTerms {
+			p.Access[key] = at
+			p.Spread[verbRes]++
 		}
 		if ns != "" && ns != "*" && (len(p.Namespaces) < b.Opts.MaxTerms || knownNS) {
 			p.Namespaces[ns] = max(p.Namespaces[ns], at)
@@ -247,15 +251,14 @@ func (b *Baseline) Forget() (terms, identities int) {
 			identities++
 			continue
 		}
-		for vr, nss := range p.Access {
-			for ns, t := range nss {
-				if t < cut {
-					delete(nss, ns)
-					terms++
+		for key, t := range p.Access {
+			if t < cut {
+				delete(p.Access, key)
+				vr, _, _ := strings.Cut(key, "|")
+				if p.Spread[vr]--; p.Spread[vr] <= 0 {
+					delete(p.Spread, vr)
 				}
-			}
-			if len(nss) == 0 {
-				delete(p.Access, vr)
+				terms++
 			}
 		}
 		for _, m := range []map[string]int64{p.Namespaces, p.Sources, p.Agents} {
@@ -441,10 +444,9 @@ func span(days float64) string {
 // Terms lists a profile's terms for review, the newest first.
 func (p *Profile) Terms() []Term {
 	var out []Term
-	for vr, nss := range p.Access {
-		for ns, t := range nss {
-			out = append(out, Term{Kind: "access", Value: vr + " " + where(ns), Last: time.Unix(t, 0).UTC()})
-		}
+	for key, t := range p.Access {
+		vr, ns, _ := strings.Cut(key, "|")
+		out = append(out, Term{Kind: "access", Value: vr + " " + where(ns), Last: time.Unix(t, 0).UTC()})
 	}
 	for k, t := range p.Sources {
 		out = append(out, Term{Kind: "source", Value: k, Last: time.Unix(t, 0).UTC()})
@@ -456,6 +458,15 @@ func (p *Profile) Terms() []Term {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), strings.Compare(a.Value, b.Value))
 	})
 	return out
+}
+
+// index rebuilds what is not stored: the namespaces of each access.
+func (p *Profile) index() {
+	p.Spread = map[string]int32{}
+	for key := range p.Access {
+		vr, _, _ := strings.Cut(key, "|")
+		p.Spread[vr]++
+	}
 }
 
 // Term is one learned behaviour.

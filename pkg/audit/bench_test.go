@@ -3,8 +3,11 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
@@ -82,4 +85,28 @@ func BenchmarkReceiver(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*400)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkBaselineMemory is the heap a baseline of 10,000 identities
+// holds, each with the terms of a busy workload.
+func BenchmarkBaselineMemory(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		bl := NewBaseline(BaselineOptions{})
+		for id := 0; id < 10000; id++ {
+			user := fmt.Sprintf("system:serviceaccount:team-%d:app-%d", id%200, id)
+			for k := 0; k < 30; k++ {
+				res := []string{"pods", "configmaps", "secrets", "services", "endpoints", "leases"}[k%6]
+				bl.Observe(ev(user, []string{"get", "list", "watch", "update", "create"}[k%5], res, fmt.Sprintf("team-%d", (id+k)%200),
+					fmt.Sprintf("10.%d.%d.%d", k%3, id%250, k), "app/v1", t0.Add(time.Duration(k)*time.Minute)))
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB")
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/10000, "B/identity")
+		runtime.KeepAlive(bl)
+	}
 }

@@ -151,8 +151,9 @@ func decodeBaseline(data []byte, o BaselineOptions) (*Baseline, error) {
 	}
 	for _, p := range b.Identities {
 		if p.Access == nil {
-			p.Access = map[string]map[string]int64{}
+			p.Access = map[string]int64{}
 		}
+		p.index()
 		if p.Namespaces == nil {
 			p.Namespaces = map[string]int64{}
 		}
