@@ -70,7 +70,9 @@ func (o *BaselineOptions) defaults() {
 // identity has been watched for the window, a term it never used is an
 // anomaly, and it is learned (each new term is reported once).
 type Baseline struct {
-	Opts BaselineOptions `json:"-"`
+	// Format names the file format (BaselineFormat).
+	Format string          `json:"format"`
+	Opts   BaselineOptions `json:"-"`
 	// Identities by username.
 	Identities map[string]*Profile `json:"identities"`
 	// Updated is the time of the newest event learned.
@@ -107,10 +109,13 @@ type Profile struct {
 	Spiked bool  `json:"spiked,omitempty"`
 }
 
+// BaselineFormat marks a stored baseline.
+const BaselineFormat = "kubeguard.io/audit-baseline/v1"
+
 // NewBaseline returns an empty baseline.
 func NewBaseline(o BaselineOptions) *Baseline {
 	o.defaults()
-	return &Baseline{Opts: o, Identities: map[string]*Profile{}}
+	return &Baseline{Format: BaselineFormat, Opts: o, Identities: map[string]*Profile{}}
 }
 
 // Anomaly is one new behaviour of a learned identity.

@@ -143,8 +143,14 @@ func decodeBaseline(data []byte, o BaselineOptions) (*Baseline, error) {
 		r = zr
 	}
 	b := NewBaseline(o)
-	if err := json.NewDecoder(r).Decode(b); err != nil {
+	b.Format = ""
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(b); err != nil {
 		return nil, fmt.Errorf("not a kubeguard baseline: %v", err)
+	}
+	if b.Format != BaselineFormat {
+		return nil, fmt.Errorf("not a kubeguard baseline (format %q, want %q)", b.Format, BaselineFormat)
 	}
 	if b.Identities == nil {
 		b.Identities = map[string]*Profile{}
