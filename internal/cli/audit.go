@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -160,10 +161,9 @@ func showBaseline(s *streams, b *audit.Baseline, ids []string, output string) er
 		Peak     int64        `json:"busiestHour"`
 		Terms    []audit.Term `json:"terms,omitempty"`
 	}
-	window := b.Opts.Window
 	mk := func(user string, p *audit.Profile, terms bool) shown {
 		sh := shown{Identity: audit.Identity(user), First: time.Unix(p.First, 0).UTC(), Last: time.Unix(p.Last, 0).UTC(), Events: p.Events,
-			Learned: b.Updated.Unix()-p.First >= int64(window/time.Second), Peak: p.Peak}
+			Learned: b.Learned(p), Peak: p.Peak}
 		if terms {
 			sh.Terms = p.Terms()
 		}
@@ -276,7 +276,10 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 			}
 		}
 	}
+	var mu sync.Mutex // --follow saves the baseline while events are judged
 	judge := func(e *audit.Event) {
+		mu.Lock()
+		defer mu.Unlock()
 		fs, ds := d.Event(e)
 		keep(fs)
 		rep.Diagnostics = append(rep.Diagnostics, ds...)
@@ -285,6 +288,8 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		diags := audit.Follow(ctx, files[0], judge, func() {
+			mu.Lock()
+			defer mu.Unlock()
 			if store != nil && !f.readOnly {
 				if err := store.Save(context.Background(), d.Baseline); err != nil {
 					fmt.Fprintln(s.err, "kubeguard: saving the baseline:", err)
@@ -320,7 +325,7 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 	if f.learnOnly {
 		learned := 0
 		for _, p := range d.Baseline.Identities {
-			if d.Baseline.Updated.Unix()-p.First >= int64(d.Baseline.Opts.Window/time.Second) {
+			if d.Baseline.Learned(p) {
 				learned++
 			}
 		}

@@ -246,6 +246,12 @@ func (b *Baseline) Observe(e *auditv1.Event) []Anomaly {
 	return out
 }
 
+// Learned reports whether an identity has been watched for the window,
+// as of the newest event learned.
+func (b *Baseline) Learned(p *Profile) bool {
+	return b.Updated.Unix()-p.First >= int64(b.Opts.Window/time.Second)
+}
+
 // Forget drops terms and identities not seen since Forget before the
 // newest event learned.
 func (b *Baseline) Forget() (terms, identities int) {

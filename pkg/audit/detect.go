@@ -23,8 +23,8 @@ import (
 type Detector struct {
 	eng *engine.Engine
 	// Baseline, when set, learns every allowed request; past an
-	// identity's learning window its new behaviour is an anomaly,
-	// unless LearnOnly.
+	// identity's learning window its new behaviour is an anomaly.
+	// LearnOnly only learns: no rule, control or anomaly is reported.
 	Baseline  *Baseline
 	LearnOnly bool
 	// Networks, when set, are where requests are expected from.
@@ -78,7 +78,7 @@ func NewDetector(eng *engine.Engine, cfg *config.AuditConfig) (*Detector, error)
 	return d, nil
 }
 
-// BaselineOptions are the baseline settings of a configuration.
+// BaselineOptionsOf returns the baseline settings of a configuration.
 func BaselineOptionsOf(cfg *config.AuditConfig) BaselineOptions {
 	return BaselineOptions{Window: cfg.Baseline.Window.Duration, Forget: cfg.Baseline.Forget.Duration, MaxIdentities: cfg.Baseline.MaxIdentities}
 }
@@ -100,6 +100,12 @@ func (d *Detector) Event(e *Event) ([]*finding.Finding, []object.Diagnostic) {
 		if t.After(d.newest) {
 			d.newest = t
 		}
+	}
+	if d.LearnOnly {
+		if d.Baseline != nil && (e.ResponseStatus == nil || e.ResponseStatus.Code < 400) {
+			d.Baseline.Observe(&e.Event)
+		}
+		return nil, nil
 	}
 	var out []*finding.Finding
 	ref := objectRef(e)
@@ -140,9 +146,6 @@ func (d *Detector) Event(e *Event) ([]*finding.Finding, []object.Diagnostic) {
 	}
 	if d.Baseline != nil && (e.ResponseStatus == nil || e.ResponseStatus.Code < 400) {
 		for _, a := range d.Baseline.Observe(&e.Event) {
-			if d.LearnOnly {
-				continue
-			}
 			d.Anomalies++
 			add(a.Control, a.Path, a.Message, a.Score, a.Term)
 		}
