@@ -180,13 +180,15 @@ func (b *Baseline) Observe(e *auditv1.Event) []Anomaly {
 				report(ctlaudit.AnomalyAccess, verbRes+" "+where(ns), "verb", 0.5+sens, past(e.Verb, verbRes, ns))
 			}
 		default:
+			// an identity that used this in many namespaces, or in all at
+			// once, works across them; one in many namespaces is at home
+			// in a new one, unless what it does there is sensitive
 			_, all := p.Access[verbRes+"|*"]
-			wide := all || int(spread) >= b.Opts.WideNamespaces || len(p.Namespaces) >= b.Opts.WideNamespaces
 			switch {
-			case wide || ns == "":
-			case sens > 0:
+			case ns == "" || all || int(spread) >= b.Opts.WideNamespaces:
+			case sens >= 0.4 || sens > 0 && workload: // people delete where they work
 				report(ctlaudit.AnomalyAccess, verbRes+" "+where(ns), "objectRef.namespace", 0.4+sens, past(e.Verb, verbRes, ns))
-			case newNS && workload:
+			case newNS && workload && len(p.Namespaces) < b.Opts.WideNamespaces:
 				report(ctlaudit.AnomalyAccess, "namespace "+ns, "objectRef.namespace", 0.4, "made a request in namespace "+ns+" ("+past(e.Verb, verbRes, ns)+")")
 			}
 		}

@@ -73,6 +73,10 @@ func TestBaselineAnomalies(t *testing.T) {
 	if as := b.Observe(ev(reporter, "get", "configmaps", "data", "10.244.3.7", "reporter/v1.2", later)); len(as) != 0 {
 		t.Errorf("a namespace-wide identity's new namespace: %v", as)
 	}
+	// but reading Secrets in one more namespace still counts
+	if as := b.Observe(ev(reporter, "get", "secrets", "shop", "10.244.3.7", "reporter/v1.2", later)); len(as) != 1 || !strings.Contains(as[0].Message, "read secrets in shop") {
+		t.Errorf("secrets in a further namespace: %+v", as)
+	}
 	// the rate: four times the busiest hour, at least 200
 	spike := later.Add(2 * time.Hour)
 	var rate []Anomaly
