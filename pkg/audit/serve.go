@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -179,7 +180,12 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "standby replica: not holding the lease", http.StatusServiceUnavailable)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, MaxBatch+1))
+	var buf bytes.Buffer
+	if n := req.ContentLength; n > 0 && n <= MaxBatch {
+		buf.Grow(int(n) + bytes.MinRead) // read in one go, not by doubling
+	}
+	_, err := buf.ReadFrom(io.LimitReader(req.Body, MaxBatch+1))
+	body := buf.Bytes()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
