@@ -251,9 +251,10 @@ func runAuditServe(ctx context.Context, s *streams, f *auditServeFlags) error {
 	}
 	log.Info("audit receiver listening", "address", l.Addr().String(), "leaderElect", f.leaderElect)
 
+	// batches before the baseline is loaded are refused (and retried)
+	rcv.Active = active.Load
 	leading := make(chan struct{})
 	if f.leaderElect {
-		rcv.Active = active.Load
 		ident := f.ident
 		if ident == "" {
 			ident, _ = os.Hostname()
