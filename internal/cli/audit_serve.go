@@ -153,7 +153,9 @@ func runAuditServe(ctx context.Context, s *streams, f *auditServeFlags) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var active atomic.Bool
 	enc := alertEncoder(s.out)
-	rcv := &audit.Receiver{Detector: d, Queue: f.queue, Logger: log}
+	// batches are refused (and retried) until this replica leads and
+	// has loaded the baseline
+	rcv := &audit.Receiver{Detector: d, Queue: f.queue, Logger: log, Active: active.Load}
 	m := rcv.NewMetrics(reg)
 	var fw *audit.Forwarder
 	rcv.Alerts = func(fs []*finding.Finding) {
@@ -251,8 +253,6 @@ func runAuditServe(ctx context.Context, s *streams, f *auditServeFlags) error {
 	}
 	log.Info("audit receiver listening", "address", l.Addr().String(), "leaderElect", f.leaderElect)
 
-	// batches before the baseline is loaded are refused (and retried)
-	rcv.Active = active.Load
 	leading := make(chan struct{})
 	if f.leaderElect {
 		ident := f.ident
