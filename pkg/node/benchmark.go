@@ -1,0 +1,38 @@
+package node
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Benchmarks are the CIS Kubernetes Benchmark versions kubeguard node
+// evaluates.
+var Benchmarks = []string{"cis-1.12"}
+
+var imageVersion = regexp.MustCompile(`image:\s*\S*kube-apiserver[^:\s]*:v1\.(\d+)\.\d+`)
+
+// DetectBenchmark finds the benchmark for the node's Kubernetes release,
+// or says everything it tried. It never falls back to a default.
+func DetectBenchmark(h *Host) (string, error) {
+	var tried []string
+	for _, p := range []string{"/etc/kubernetes/manifests/kube-apiserver.yaml", "/var/lib/rancher/rke2/agent/pod-manifests/kube-apiserver.yaml"} {
+		data, err := h.ReadFile(p)
+		if err != nil {
+			tried = append(tried, p+" (absent)")
+			continue
+		}
+		m := imageVersion.FindSubmatch(data)
+		if m == nil {
+			tried = append(tried, p+" (no versioned kube-apiserver image)")
+			continue
+		}
+		minor, _ := strconv.Atoi(string(m[1]))
+		if minor >= 32 {
+			return "cis-1.12", nil
+		}
+		return "", fmt.Errorf("Kubernetes 1.%d (from %s) is covered by an earlier CIS benchmark than %s; give --benchmark to check against one of those anyway", minor, p, strings.Join(Benchmarks, ", "))
+	}
+	return "", fmt.Errorf("cannot tell the node's Kubernetes release (tried %s); give --benchmark (%s)", strings.Join(tried, ", "), strings.Join(Benchmarks, ", "))
+}

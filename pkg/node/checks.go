@@ -1,0 +1,276 @@
+package node
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Status is a check's verdict, with kube-bench's meanings: warn is an
+// unscored (Manual) check that does not pass, or one a person must
+// judge.
+type Status string
+
+const (
+	Pass          Status = "pass"
+	Fail          Status = "fail"
+	Warn          Status = "warn"
+	NotApplicable Status = "not applicable"
+)
+
+// Result is one benchmark item on one node.
+type Result struct {
+	ID          string `json:"id"`
+	Title       string `json:"title"`
+	Scored      bool   `json:"scored"`
+	Status      Status `json:"status"`
+	Detail      string `json:"detail"`
+	Remediation string `json:"remediation"`
+	// Read names the files and processes the verdict rests on.
+	Read []string `json:"read,omitempty"`
+}
+
+// Section is a group of the benchmark with its counts.
+type Section struct {
+	ID      string         `json:"id"`
+	Title   string         `json:"title"`
+	Results []Result       `json:"results"`
+	Counts  map[Status]int `json:"counts"`
+}
+
+// facts are what the checks read.
+type facts struct {
+	host    *Host
+	kubelet *Kubelet
+	proxy   *Process
+}
+
+type check struct {
+	id, title   string
+	scored      bool
+	remediation string
+	run         func(f *facts) (Status, string, []string)
+}
+
+// fileCheck checks a file's permissions (no bit beyond perm) or owner.
+func fileCheck(id, title string, scored bool, which func(f *facts) (string, string), perm string, owner bool) check {
+	rem := "chmod " + perm + " FILE"
+	if owner {
+		rem = "chown root:root FILE"
+	}
+	return check{id: id, title: title, scored: scored, remediation: rem, run: func(f *facts) (Status, string, []string) {
+		p, why := which(f)
+		if p == "" {
+			return NotApplicable, why, nil
+		}
+		st, err := f.host.Stat(p)
+		if err != nil {
+			return Fail, err.Error(), []string{p}
+		}
+		if !st.Exists {
+			return NotApplicable, p + " does not exist", []string{p}
+		}
+		if owner {
+			if st.Owner == "root:root" {
+				return Pass, p + " is owned by root:root", []string{p}
+			}
+			return Fail, p + " is owned by " + st.Owner, []string{p}
+		}
+		want, _ := strconv.ParseUint(perm, 8, 32)
+		if uint64(st.Mode.Perm())&^want == 0 {
+			return Pass, p + " has permissions " + st.Perm, []string{p}
+		}
+		return Fail, fmt.Sprintf("%s has permissions %s, more than %s", p, st.Perm, perm), []string{p}
+	}}
+}
+
+// settingCheck checks a kubelet setting; ok judges its value, unset is
+// the verdict when neither flag nor file sets it.
+func settingCheck(id, title string, scored bool, flag, field, remediation string, unset Status, ok func(v string) bool) check {
+	return check{id: id, title: title, scored: scored, remediation: remediation, run: func(f *facts) (Status, string, []string) {
+		s := f.kubelet.Get(flag, field)
+		read := f.kubelet.Read
+		if !s.Set {
+			if field == "" {
+				return unset, "--" + flag + " is not set", read
+			}
+			return unset, fmt.Sprintf("neither --%s nor %s is set", flag, field), read
+		}
+		if ok(s.Value) {
+			return Pass, fmt.Sprintf("%s is %q", s.Source, s.Value), read
+		}
+		return Fail, fmt.Sprintf("%s is %q", s.Source, s.Value), read
+	}}
+}
+
+func is(want string) func(string) bool {
+	return func(v string) bool { return strings.EqualFold(v, want) }
+}
+func not(bad string) func(string) bool {
+	return func(v string) bool { return !strings.EqualFold(v, bad) }
+}
+func nonEmpty(v string) bool { return v != "" }
+
+func kubeletService(f *facts) (string, string) {
+	if f.kubelet.Service == "" {
+		return "", "no systemd unit starts the kubelet"
+	}
+	return f.kubelet.Service, ""
+}
+
+func kubeletKubeconfig(f *facts) (string, string) {
+	if p := f.kubelet.Flags["kubeconfig"]; p != "" {
+		return p, ""
+	}
+	return "", "the kubelet has no --kubeconfig"
+}
+
+func kubeletConfig(f *facts) (string, string) {
+	if f.kubelet.ConfigFile == "" {
+		return "", "the kubelet has no --config file"
+	}
+	return f.kubelet.ConfigFile, ""
+}
+
+func clientCA(f *facts) (string, string) {
+	if s := f.kubelet.Get("client-ca-file", "authentication.x509.clientCAFile"); s.Value != "" {
+		return s.Value, ""
+	}
+	return "", "the kubelet names no client CA file"
+}
+
+func proxyKubeconfig(f *facts) (string, string) {
+	if f.proxy == nil {
+		return "", "no kube-proxy process on this node"
+	}
+	if p := flags(f.proxy.Args[1:])["kubeconfig"]; p != "" {
+		return p, ""
+	}
+	return "", "kube-proxy has no --kubeconfig"
+}
+
+// strongCiphers are the suites the benchmark accepts (4.2.12).
+var strongCiphers = []string{"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+	"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+	"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"}
+
+const restart = " and restart the kubelet (systemctl daemon-reload; systemctl restart kubelet)"
+
+// worker are section 4 of the CIS Kubernetes Benchmark v1.12 (worker
+// nodes), as kubeguard evaluates it.
+var worker = []struct {
+	id, title string
+	checks    []check
+}{
+	{"4.1", "Worker Node Configuration Files", []check{
+		fileCheck("4.1.1", "kubelet service file permissions are 600 or more restrictive", true, kubeletService, "600", false),
+		fileCheck("4.1.2", "kubelet service file ownership is root:root", true, kubeletService, "", true),
+		fileCheck("4.1.3", "proxy kubeconfig file permissions are 600 or more restrictive, if it exists", false, proxyKubeconfig, "600", false),
+		fileCheck("4.1.4", "proxy kubeconfig file ownership is root:root, if it exists", false, proxyKubeconfig, "", true),
+		fileCheck("4.1.5", "--kubeconfig kubelet.conf file permissions are 600 or more restrictive", true, kubeletKubeconfig, "600", false),
+		fileCheck("4.1.6", "--kubeconfig kubelet.conf file ownership is root:root", true, kubeletKubeconfig, "", true),
+		fileCheck("4.1.7", "certificate authorities file permissions are 644 or more restrictive", false, clientCA, "644", false),
+		fileCheck("4.1.8", "client certificate authorities file ownership is root:root", false, clientCA, "", true),
+		fileCheck("4.1.9", "kubelet config.yaml file permissions are 600 or more restrictive", true, kubeletConfig, "600", false),
+		fileCheck("4.1.10", "kubelet config.yaml file ownership is root:root", true, kubeletConfig, "", true),
+	}},
+	{"4.2", "Kubelet", []check{
+		settingCheck("4.2.1", "--anonymous-auth is false", true, "anonymous-auth", "authentication.anonymous.enabled",
+			"Set authentication.anonymous.enabled: false in the kubelet config file (or --anonymous-auth=false)"+restart, Fail, is("false")),
+		settingCheck("4.2.2", "--authorization-mode is not AlwaysAllow", true, "authorization-mode", "authorization.mode",
+			"Set authorization.mode: Webhook in the kubelet config file (or --authorization-mode=Webhook)"+restart, Fail,
+			func(v string) bool { return !slices.Contains(strings.Split(v, ","), "AlwaysAllow") }),
+		settingCheck("4.2.3", "--client-ca-file is set", true, "client-ca-file", "authentication.x509.clientCAFile",
+			"Set authentication.x509.clientCAFile to the cluster CA in the kubelet config file"+restart, Fail, nonEmpty),
+		settingCheck("4.2.4", "--read-only-port is 0, if set", false, "read-only-port", "readOnlyPort",
+			"Set readOnlyPort: 0 in the kubelet config file"+restart, Pass, is("0")),
+		settingCheck("4.2.5", "--streaming-connection-idle-timeout is not 0", false, "streaming-connection-idle-timeout", "streamingConnectionIdleTimeout",
+			"Set streamingConnectionIdleTimeout to a duration such as 5m in the kubelet config file"+restart, Pass,
+			func(v string) bool { return v != "0" && v != "0s" }),
+		settingCheck("4.2.6", "--make-iptables-util-chains is true", true, "make-iptables-util-chains", "makeIPTablesUtilChains",
+			"Set makeIPTablesUtilChains: true in the kubelet config file (or remove it: true is the default)"+restart, Pass, is("true")),
+		settingCheck("4.2.7", "--hostname-override is not set", false, "hostname-override", "",
+			"Remove --hostname-override from the kubelet's command line"+restart, Pass, func(string) bool { return false }),
+		settingCheck("4.2.8", "eventRecordQPS captures events (0 or more)", false, "event-qps", "eventRecordQPS",
+			"Set eventRecordQPS to an appropriate level in the kubelet config file"+restart, Pass,
+			func(v string) bool { n, err := strconv.ParseFloat(v, 64); return err == nil && n >= 0 }),
+		{id: "4.2.9", title: "--tls-cert-file and --tls-private-key-file are set", remediation: "Set tlsCertFile and tlsPrivateKeyFile in the kubelet config file" + restart,
+			run: func(f *facts) (Status, string, []string) {
+				c, k := f.kubelet.Get("tls-cert-file", "tlsCertFile"), f.kubelet.Get("tls-private-key-file", "tlsPrivateKeyFile")
+				if c.Value != "" && k.Value != "" {
+					return Pass, c.Source + " and " + k.Source + " are set", f.kubelet.Read
+				}
+				return Fail, "the kubelet's serving certificate and key are not both set (with rotation, serverTLSBootstrap may issue them instead)", f.kubelet.Read
+			}},
+		settingCheck("4.2.10", "--rotate-certificates is not false", true, "rotate-certificates", "rotateCertificates",
+			"Set rotateCertificates: true in the kubelet config file (or remove --rotate-certificates=false)"+restart, Pass, is("true")),
+		{id: "4.2.11", title: "RotateKubeletServerCertificate is true", remediation: "Remove RotateKubeletServerCertificate=false from the feature gates" + restart,
+			run: func(f *facts) (Status, string, []string) {
+				s := f.kubelet.FeatureGate("RotateKubeletServerCertificate")
+				if !s.Set {
+					return Pass, "RotateKubeletServerCertificate is not set (on by default)", f.kubelet.Read
+				}
+				if strings.EqualFold(s.Value, "false") {
+					return Fail, s.Source + " sets RotateKubeletServerCertificate=false", f.kubelet.Read
+				}
+				return Pass, s.Source + " sets RotateKubeletServerCertificate=" + s.Value, f.kubelet.Read
+			}},
+		settingCheck("4.2.12", "the kubelet only uses strong cryptographic ciphers", false, "tls-cipher-suites", "tlsCipherSuites",
+			"Set tlsCipherSuites to a subset of "+strings.Join(strongCiphers, ",")+restart, Fail,
+			func(v string) bool {
+				for _, c := range strings.Split(v, ",") {
+					if !slices.Contains(strongCiphers, strings.TrimSpace(c)) {
+						return false
+					}
+				}
+				return true
+			}),
+		settingCheck("4.2.13", "a limit is set on pod PIDs", false, "pod-max-pids", "podPidsLimit",
+			"Set podPidsLimit in the kubelet config file"+restart, Fail, nonEmpty),
+		settingCheck("4.2.14", "--seccomp-default is true", false, "seccomp-default", "seccompDefault",
+			"Set seccompDefault: true in the kubelet config file"+restart, Fail, is("true")),
+	}},
+	{"4.3", "kube-proxy", []check{
+		{id: "4.3.1", title: "the kube-proxy metrics service is bound to localhost", scored: true,
+			remediation: "Remove --metrics-bind-address, or bind it to 127.0.0.1 (the default is 127.0.0.1:10249)",
+			run: func(f *facts) (Status, string, []string) {
+				if f.proxy == nil {
+					return NotApplicable, "no kube-proxy process on this node", nil
+				}
+				read := []string{fmt.Sprintf("process %d (%s)", f.proxy.PID, f.proxy.Args[0])}
+				v, ok := flags(f.proxy.Args[1:])["metrics-bind-address"]
+				switch {
+				case !ok:
+					return Pass, "--metrics-bind-address is not set (127.0.0.1:10249)", read
+				case strings.HasPrefix(v, "127.0.0.1"):
+					return Pass, "--metrics-bind-address is " + v, read
+				}
+				return Fail, "--metrics-bind-address is " + v, read
+			}},
+	}},
+}
+
+// CheckWorker evaluates section 4 of the benchmark on a node.
+func CheckWorker(h *Host) ([]Section, *Kubelet, error) {
+	procs := h.Processes()
+	k, err := FindKubelet(h, procs)
+	if err != nil {
+		return nil, nil, err
+	}
+	f := &facts{host: h, kubelet: k, proxy: h.Find(procs, "kube-proxy")}
+	var out []Section
+	for _, g := range worker {
+		s := Section{ID: g.id, Title: g.title, Counts: map[Status]int{}}
+		for _, c := range g.checks {
+			st, detail, read := c.run(f)
+			if st == Fail && !c.scored {
+				st = Warn // kube-bench's verdict for a Manual check that does not pass
+			}
+			s.Results = append(s.Results, Result{ID: c.id, Title: c.title, Scored: c.scored, Status: st, Detail: detail, Remediation: c.remediation, Read: read})
+			s.Counts[st]++
+		}
+		out = append(out, s)
+	}
+	return out, k, nil
+}

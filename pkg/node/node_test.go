@@ -1,0 +1,216 @@
+package node
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// file is one file of a fixture node, with its mode and owner.
+type file struct {
+	data     string
+	mode     os.FileMode
+	uid, gid int
+}
+
+// build writes a node's filesystem under a temporary root. Owners need
+// root to set; tests that check them skip otherwise.
+func build(t *testing.T, files map[string]file) string {
+	t.Helper()
+	root := t.TempDir()
+	for p, f := range files {
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(f.data), f.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(full, f.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Lchown(full, f.uid, f.gid); err != nil {
+			t.Skipf("setting owners needs root: %v", err)
+		}
+	}
+	return root
+}
+
+const dropin = `[Service]
+Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
+Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
+EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
+EnvironmentFile=-/etc/default/kubelet
+ExecStart=
+ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
+`
+
+// the KubeletConfiguration kubeadm writes
+const kubeadmConfig = `apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+authentication:
+  anonymous:
+    enabled: false
+  webhook:
+    cacheTTL: 0s
+    enabled: true
+  x509:
+    clientCAFile: /etc/kubernetes/pki/ca.crt
+authorization:
+  mode: Webhook
+cgroupDriver: systemd
+clusterDNS:
+- 10.96.0.10
+clusterDomain: cluster.local
+rotateCertificates: true
+staticPodPath: /etc/kubernetes/manifests
+`
+
+// kubeadmNode is a default kubeadm worker as the packages and kubeadm
+// leave it: the drop-in and config.yaml world-readable.
+func kubeadmNode() map[string]file {
+	return map[string]file{
+		"etc/passwd":                             {"root:x:0:0:root:/root:/bin/bash\nubuntu:x:1000:1000::/home/ubuntu:/bin/bash\n", 0o644, 0, 0},
+		"etc/group":                              {"root:x:0:\nubuntu:x:1000:\n", 0o644, 0, 0},
+		"usr/lib/systemd/system/kubelet.service": {"[Service]\nExecStart=/usr/bin/kubelet\n", 0o644, 0, 0},
+		"usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf": {dropin, 0o644, 0, 0},
+		"var/lib/kubelet/kubeadm-flags.env":                        {`KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock --pod-infra-container-image=registry.k8s.io/pause:3.10"` + "\n", 0o644, 0, 0},
+		"var/lib/kubelet/config.yaml":                              {kubeadmConfig, 0o644, 0, 0},
+		"etc/kubernetes/kubelet.conf":                              {"apiVersion: v1\nkind: Config\n", 0o600, 0, 0},
+		"etc/kubernetes/pki/ca.crt":                                {"-----BEGIN CERTIFICATE-----\n", 0o644, 0, 0},
+	}
+}
+
+func results(t *testing.T, root string) (map[string]Result, *Kubelet) {
+	t.Helper()
+	secs, k, err := CheckWorker(NewHost(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]Result{}
+	for _, s := range secs {
+		n := 0
+		for _, r := range s.Results {
+			out[r.ID] = r
+			n++
+		}
+		if s.Counts[Pass]+s.Counts[Fail]+s.Counts[Warn]+s.Counts[NotApplicable] != n {
+			t.Errorf("%s: counts %v for %d results", s.ID, s.Counts, n)
+		}
+	}
+	return out, k
+}
+
+func expect(t *testing.T, got map[string]Result, want map[string]Status) {
+	t.Helper()
+	for id, st := range want {
+		if got[id].Status != st {
+			t.Errorf("%s: %s (%s), want %s", id, got[id].Status, got[id].Detail, st)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d results, want %d", len(got), len(want))
+	}
+}
+
+// A default kubeadm worker that is not running: the kubelet's command
+// line is rebuilt from the unit, its drop-in and environment files.
+func TestKubeadmDefault(t *testing.T) {
+	got, k := results(t, build(t, kubeadmNode()))
+	if k.Service != "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf" || k.ConfigFile != "/var/lib/kubelet/config.yaml" ||
+		k.Flags["container-runtime-endpoint"] != "unix:///var/run/containerd/containerd.sock" {
+		t.Errorf("kubelet: %+v", k)
+	}
+	expect(t, got, map[string]Status{
+		"4.1.1": Fail, "4.1.2": Pass, "4.1.3": NotApplicable, "4.1.4": NotApplicable, "4.1.5": Pass, "4.1.6": Pass,
+		"4.1.7": Pass, "4.1.8": Pass, "4.1.9": Fail, "4.1.10": Pass,
+		"4.2.1": Pass, "4.2.2": Pass, "4.2.3": Pass, "4.2.4": Pass, "4.2.5": Pass, "4.2.6": Pass, "4.2.7": Pass, "4.2.8": Pass,
+		"4.2.9": Warn, "4.2.10": Pass, "4.2.11": Pass, "4.2.12": Warn, "4.2.13": Warn, "4.2.14": Warn, "4.3.1": NotApplicable,
+	})
+	if d := got["4.1.9"].Detail; d != "/var/lib/kubelet/config.yaml has permissions 644, more than 600" {
+		t.Errorf("4.1.9: %s", d)
+	}
+	if d := got["4.2.1"].Detail; !strings.Contains(d, "authentication.anonymous.enabled in /var/lib/kubelet/config.yaml") {
+		t.Errorf("4.2.1 says where: %s", d)
+	}
+}
+
+// A hardened, running worker: the process's command line is read, a
+// --config-dir drop-in merges over the file, and a flag overrides the
+// file (as the kubelet applies them).
+func TestHardenedRunning(t *testing.T) {
+	files := kubeadmNode()
+	for _, p := range []string{"usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf", "var/lib/kubelet/config.yaml"} {
+		f := files[p]
+		f.mode = 0o600
+		files[p] = f
+	}
+	files["var/lib/kubelet/config.yaml"] = file{kubeadmConfig + `readOnlyPort: 0
+streamingConnectionIdleTimeout: 5m
+tlsCertFile: /var/lib/kubelet/pki/kubelet.crt
+tlsPrivateKeyFile: /var/lib/kubelet/pki/kubelet.key
+tlsCipherSuites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384]
+podPidsLimit: 4096
+`, 0o600, 0, 0}
+	files["etc/kubernetes/kubelet.conf.d/50-seccomp.conf"] = file{"apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nseccompDefault: true\n", 0o600, 0, 0}
+	files["etc/kubernetes/proxy.conf"] = file{"apiVersion: v1\nkind: Config\n", 0o600, 0, 0}
+	files["proc/4242/cmdline"] = file{strings.Join([]string{"/usr/bin/kubelet", "--kubeconfig=/etc/kubernetes/kubelet.conf",
+		"--config=/var/lib/kubelet/config.yaml", "--config-dir", "/etc/kubernetes/kubelet.conf.d", "--make-iptables-util-chains=true"}, "\x00") + "\x00", 0o444, 0, 0}
+	files["proc/777/cmdline"] = file{"/usr/local/bin/kube-proxy\x00--kubeconfig=/etc/kubernetes/proxy.conf\x00--metrics-bind-address=127.0.0.1:10249\x00", 0o444, 0, 0}
+	got, k := results(t, build(t, files))
+	if k.Process == nil || k.Process.PID != 4242 {
+		t.Errorf("kubelet process: %+v", k.Process)
+	}
+	want := map[string]Status{}
+	for id := range got {
+		want[id] = Pass
+	}
+	expect(t, got, want)
+	if d := got["4.2.14"].Detail; !strings.Contains(d, "seccompDefault") {
+		t.Errorf("4.2.14: %s", d)
+	}
+
+	// a flag overrides the file
+	files["proc/4242/cmdline"] = file{strings.Replace(files["proc/4242/cmdline"].data, "\x00--make", "\x00--anonymous-auth=true\x00--make", 1), 0o444, 0, 0}
+	got, _ = results(t, build(t, files))
+	if r := got["4.2.1"]; r.Status != Fail || r.Detail != `--anonymous-auth of process 4242 is "true"` {
+		t.Errorf("4.2.1 with the flag: %s %s", r.Status, r.Detail)
+	}
+}
+
+// Owners are the node's own names; a file owned by another user fails.
+func TestOwners(t *testing.T) {
+	files := kubeadmNode()
+	f := files["etc/kubernetes/kubelet.conf"]
+	f.uid = 1000
+	files["etc/kubernetes/kubelet.conf"] = f
+	got, _ := results(t, build(t, files))
+	if r := got["4.1.6"]; r.Status != Fail || r.Detail != "/etc/kubernetes/kubelet.conf is owned by ubuntu:root" {
+		t.Errorf("4.1.6: %s %s", r.Status, r.Detail)
+	}
+}
+
+// No kubelet, or one kubeguard cannot read yet, is an error that says
+// what was tried, never an empty pass.
+func TestNoKubelet(t *testing.T) {
+	root := build(t, map[string]file{"etc/passwd": {"root:x:0:0::/:/bin/sh\n", 0o644, 0, 0}})
+	if _, _, err := CheckWorker(NewHost(root)); err == nil || !strings.Contains(err.Error(), "no process named kubelet") {
+		t.Errorf("no kubelet: %v", err)
+	}
+	root = build(t, map[string]file{"proc/12/cmdline": {"/usr/local/bin/k3s\x00server\x00", 0o444, 0, 0}})
+	if _, _, err := CheckWorker(NewHost(root)); err == nil || !strings.Contains(err.Error(), "inside k3s (process 12)") {
+		t.Errorf("k3s: %v", err)
+	}
+}
+
+func TestDetectBenchmark(t *testing.T) {
+	root := build(t, map[string]file{"etc/kubernetes/manifests/kube-apiserver.yaml": {"spec:\n  containers:\n  - image: registry.k8s.io/kube-apiserver:v1.33.2\n", 0o600, 0, 0}})
+	if b, err := DetectBenchmark(NewHost(root)); b != "cis-1.12" || err != nil {
+		t.Errorf("1.33: %q %v", b, err)
+	}
+	root = build(t, map[string]file{"etc/hostname": {"worker-1\n", 0o644, 0, 0}})
+	if _, err := DetectBenchmark(NewHost(root)); err == nil || !strings.Contains(err.Error(), "tried /etc/kubernetes/manifests/kube-apiserver.yaml (absent)") {
+		t.Errorf("undetectable: %v", err)
+	}
+}
