@@ -75,10 +75,10 @@ func TestAuditUsageErrors(t *testing.T) {
 		{"audit", "serve"}, // no TLS, no client CA
 		{"audit", "serve", "--tls-cert-file", "a", "--tls-key-file", "b", "--client-ca-file", "c", "--baseline", "x", "--baseline-configmap", "y"},
 		{"audit", "rbac", "../../examples/audit/history.jsonl.gz", "--unused"}, // no RBAC to compare with
-		{"audit", "learn", "../../examples/audit/history.jsonl.gz"},           // no baseline file
+		{"audit", "learn", "../../examples/audit/history.jsonl.gz"},            // no baseline file
 		{"audit", "scan", "--follow", "a.log", "b.log"},
 		{"audit", "baseline", "show", "--baseline", "../../examples/audit/today.jsonl"}, // not a baseline
-		{"audit-policy", "check", "../../examples/audit/rbac.yaml"},                    // not a policy
+		{"audit-policy", "check", "../../examples/audit/rbac.yaml"},                     // not a policy
 	} {
 		if code, out, errOut := run(t, "", args...); code != ExitError {
 			t.Errorf("%v: exit %d, want 2\n%s%s", args, code, out, errOut)
