@@ -8,7 +8,7 @@ LDFLAGS := -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(CLI).dat
 PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 OUT     ?= bin/kubeguard
 
-.PHONY: manifests build release release-binary test bench bench-audit bench-image bench-webhook bench-rbac bench-netpol bench-cluster bench-startup docs fuzz schemas vet test-cluster cluster-up cluster-down
+.PHONY: manifests build release release-binary test bench bench-audit bench-image bench-webhook bench-rbac bench-netpol bench-cluster bench-startup compare-node docs fuzz schemas vet test-cluster cluster-up cluster-down
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kubeguard ./cmd/kubeguard
@@ -78,6 +78,15 @@ bench-audit:
 	$(GO) run ./hack/benchaudit
 
 # The peer of bench-image, built from source; its module needs Go 1.27.
+# kubeguard node against kube-bench (built from source) on the same
+# fixture node, verdict by verdict, with their times.
+KUBE_BENCH_DIR = $$($(GO) mod download -json github.com/aquasecurity/kube-bench@v0.15.6 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+compare-node: .cache/kube-bench
+	$(GO) run ./hack/comparenode .cache/kube-bench $(KUBE_BENCH_DIR)/cfg
+
+.cache/kube-bench:
+	cd $(KUBE_BENCH_DIR) && $(GO) build -o $(CURDIR)/.cache/kube-bench .
+
 .cache/osv-scanner:
 	GOTOOLCHAIN=go1.27.3 GOBIN=$(CURDIR)/.cache $(GO) install github.com/google/osv-scanner/v2/cmd/osv-scanner@v2.6.0
 
