@@ -15,12 +15,13 @@ func newNodeCmd(s *streams) *cobra.Command {
 	var root, benchmark, output string
 	cmd := &cobra.Command{
 		Use:   "node",
-		Short: "Check a node against the CIS Kubernetes Benchmark (worker node section)",
+		Short: "Check a node against the CIS Kubernetes Benchmark (its files, kubelet and kube-proxy)",
 		Long: "node reads the kubelet's configuration as the kubelet does (the running process's command line, or\n" +
 			"the systemd unit and drop-ins that start it with their environment files, the --config file with\n" +
 			"--config-dir drop-ins merged over it, flags overriding the file) and the files the benchmark names,\n" +
 			"and evaluates section 4 (worker nodes: 4.1 files, 4.2 kubelet, 4.3 kube-proxy) of the CIS\n" +
-			"Kubernetes Benchmark. Each result says which files and process it read. Run it on the node, or with\n" +
+			"Kubernetes Benchmark, and on a control-plane node section 1.1 (its manifests, kubeconfigs, etcd\n" +
+			"data, CNI files and PKI). Each result says which files and process it read. Run it on the node, or with\n" +
 			"--root on a node's filesystem mounted elsewhere (its /proc included for processes). The benchmark\n" +
 			"version comes from the node's release; when it cannot be told, that is an error, never a default.\n" +
 			"Exit 1 when a scored check fails.",
@@ -40,7 +41,7 @@ func newNodeCmd(s *streams) *cobra.Command {
 			} else if !slices.Contains(node.Benchmarks, benchmark) {
 				return usageErr("--benchmark %q: kubeguard node evaluates %s", benchmark, strings.Join(node.Benchmarks, ", "))
 			}
-			sections, k, err := node.CheckWorker(h)
+			sections, k, err := node.Check(h)
 			if err != nil {
 				return &exitError{code: ExitError, err: err}
 			}
@@ -71,7 +72,11 @@ func newNodeCmd(s *streams) *cobra.Command {
 }
 
 func writeNodeTable(s *streams, benchmark string, sections []node.Section, k *node.Kubelet) {
-	fmt.Fprintf(s.out, "%s, worker node; kubelet read from %s\n", benchmark, strings.Join(k.Read, ", "))
+	kind := "worker node"
+	if node.ControlPlane(sections) {
+		kind = "control-plane node"
+	}
+	fmt.Fprintf(s.out, "%s, %s; kubelet read from %s\n", benchmark, kind, strings.Join(k.Read, ", "))
 	label := map[node.Status]string{node.Pass: "[PASS]", node.Fail: "[FAIL]", node.Warn: "[WARN]", node.NotApplicable: "[N/A]"}
 	total := map[node.Status]int{}
 	n := 0

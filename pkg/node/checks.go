@@ -44,6 +44,8 @@ type facts struct {
 	host    *Host
 	kubelet *Kubelet
 	proxy   *Process
+	// the control plane's components, on a control-plane node
+	apiserver, controllerManager, scheduler, etcd component
 }
 
 type check struct {
@@ -53,36 +55,65 @@ type check struct {
 	run         func(f *facts) (Status, string, []string)
 }
 
-// fileCheck checks a file's permissions (no bit beyond perm) or owner.
-func fileCheck(id, title string, scored bool, which func(f *facts) (string, string), perm string, owner bool) check {
+// fileCheck checks files' permissions (no bit beyond perm) or owner
+// (root:root unless owner names another): every file which returns
+// must pass.
+func fileCheck(id, title string, scored bool, which func(f *facts) ([]string, string), perm, owner string) check {
 	rem := "chmod " + perm + " FILE"
-	if owner {
-		rem = "chown root:root FILE"
+	if owner != "" {
+		rem = "chown " + owner + " FILE"
 	}
 	return check{id: id, title: title, scored: scored, remediation: rem, run: func(f *facts) (Status, string, []string) {
-		p, why := which(f)
-		if p == "" {
+		paths, why := which(f)
+		if len(paths) == 0 {
 			return NotApplicable, why, nil
 		}
-		st, err := f.host.Stat(p)
-		if err != nil {
-			return Fail, err.Error(), []string{p}
-		}
-		if !st.Exists {
-			return NotApplicable, p + " does not exist", []string{p}
-		}
-		if owner {
-			if st.Owner == "root:root" {
-				return Pass, p + " is owned by root:root", []string{p}
+		var ok, bad []string
+		var read []string
+		for _, p := range paths {
+			st, err := f.host.Stat(p)
+			if err != nil {
+				return Fail, err.Error(), []string{p}
 			}
-			return Fail, p + " is owned by " + st.Owner, []string{p}
+			if !st.Exists {
+				continue
+			}
+			read = append(read, p)
+			switch {
+			case owner != "" && st.Owner == owner:
+				ok = append(ok, p+" is owned by "+owner)
+			case owner != "":
+				bad = append(bad, p+" is owned by "+st.Owner)
+			default:
+				want, _ := strconv.ParseUint(perm, 8, 32)
+				if uint64(st.Mode.Perm())&^want == 0 {
+					ok = append(ok, p+" has permissions "+st.Perm)
+				} else {
+					bad = append(bad, fmt.Sprintf("%s has permissions %s, more than %s", p, st.Perm, perm))
+				}
+			}
 		}
-		want, _ := strconv.ParseUint(perm, 8, 32)
-		if uint64(st.Mode.Perm())&^want == 0 {
-			return Pass, p + " has permissions " + st.Perm, []string{p}
+		switch {
+		case len(read) == 0:
+			return NotApplicable, strings.Join(paths, ", ") + " does not exist", nil
+		case len(bad) > 0:
+			return Fail, strings.Join(bad, "; "), read
+		case len(ok) > 3:
+			return Pass, fmt.Sprintf("%d files: %s, ...", len(ok), strings.Join(ok[:3], "; ")), read
 		}
-		return Fail, fmt.Sprintf("%s has permissions %s, more than %s", p, st.Perm, perm), []string{p}
+		return Pass, strings.Join(ok, "; "), read
 	}}
+}
+
+// one adapts a single-file finder to fileCheck.
+func one(which func(f *facts) (string, string)) func(f *facts) ([]string, string) {
+	return func(f *facts) ([]string, string) {
+		p, why := which(f)
+		if p == "" {
+			return nil, why
+		}
+		return []string{p}, ""
+	}
 }
 
 // settingCheck checks a kubelet setting; ok judges its value, unset is
@@ -159,21 +190,23 @@ const restart = " and restart the kubelet (systemctl daemon-reload; systemctl re
 
 // worker are section 4 of the CIS Kubernetes Benchmark v1.12 (worker
 // nodes), as kubeguard evaluates it.
-var worker = []struct {
+type group struct {
 	id, title string
 	checks    []check
-}{
+}
+
+var worker = []group{
 	{"4.1", "Worker Node Configuration Files", []check{
-		fileCheck("4.1.1", "kubelet service file permissions are 600 or more restrictive", true, kubeletService, "600", false),
-		fileCheck("4.1.2", "kubelet service file ownership is root:root", true, kubeletService, "", true),
-		fileCheck("4.1.3", "proxy kubeconfig file permissions are 600 or more restrictive, if it exists", false, proxyKubeconfig, "600", false),
-		fileCheck("4.1.4", "proxy kubeconfig file ownership is root:root, if it exists", false, proxyKubeconfig, "", true),
-		fileCheck("4.1.5", "--kubeconfig kubelet.conf file permissions are 600 or more restrictive", true, kubeletKubeconfig, "600", false),
-		fileCheck("4.1.6", "--kubeconfig kubelet.conf file ownership is root:root", true, kubeletKubeconfig, "", true),
-		fileCheck("4.1.7", "certificate authorities file permissions are 644 or more restrictive", false, clientCA, "644", false),
-		fileCheck("4.1.8", "client certificate authorities file ownership is root:root", false, clientCA, "", true),
-		fileCheck("4.1.9", "kubelet config.yaml file permissions are 600 or more restrictive", true, kubeletConfig, "600", false),
-		fileCheck("4.1.10", "kubelet config.yaml file ownership is root:root", true, kubeletConfig, "", true),
+		fileCheck("4.1.1", "kubelet service file permissions are 600 or more restrictive", true, one(kubeletService), "600", ""),
+		fileCheck("4.1.2", "kubelet service file ownership is root:root", true, one(kubeletService), "", "root:root"),
+		fileCheck("4.1.3", "proxy kubeconfig file permissions are 600 or more restrictive, if it exists", false, one(proxyKubeconfig), "600", ""),
+		fileCheck("4.1.4", "proxy kubeconfig file ownership is root:root, if it exists", false, one(proxyKubeconfig), "", "root:root"),
+		fileCheck("4.1.5", "--kubeconfig kubelet.conf file permissions are 600 or more restrictive", true, one(kubeletKubeconfig), "600", ""),
+		fileCheck("4.1.6", "--kubeconfig kubelet.conf file ownership is root:root", true, one(kubeletKubeconfig), "", "root:root"),
+		fileCheck("4.1.7", "certificate authorities file permissions are 644 or more restrictive", false, one(clientCA), "644", ""),
+		fileCheck("4.1.8", "client certificate authorities file ownership is root:root", false, one(clientCA), "", "root:root"),
+		fileCheck("4.1.9", "kubelet config.yaml file permissions are 600 or more restrictive", true, one(kubeletConfig), "600", ""),
+		fileCheck("4.1.10", "kubelet config.yaml file ownership is root:root", true, one(kubeletConfig), "", "root:root"),
 	}},
 	{"4.2", "Kubelet", []check{
 		settingCheck("4.2.1", "--anonymous-auth is false", true, "anonymous-auth", "authentication.anonymous.enabled",
@@ -251,16 +284,23 @@ var worker = []struct {
 	}},
 }
 
-// CheckWorker evaluates section 4 of the benchmark on a node.
-func CheckWorker(h *Host) ([]Section, *Kubelet, error) {
+// Check evaluates the benchmark on a node: section 1.1 on a control-plane
+// node, section 4 on every node.
+func Check(h *Host) ([]Section, *Kubelet, error) {
 	procs := h.Processes()
 	k, err := FindKubelet(h, procs)
 	if err != nil {
 		return nil, nil, err
 	}
-	f := &facts{host: h, kubelet: k, proxy: h.Find(procs, "kube-proxy")}
+	f := &facts{host: h, kubelet: k, proxy: h.Find(procs, "kube-proxy"),
+		apiserver: h.component(procs, "kube-apiserver"), controllerManager: h.component(procs, "kube-controller-manager"),
+		scheduler: h.component(procs, "kube-scheduler"), etcd: h.component(procs, "etcd")}
+	groups := worker
+	if f.controlPlane() {
+		groups = append([]group{master}, worker...)
+	}
 	var out []Section
-	for _, g := range worker {
+	for _, g := range groups {
 		s := Section{ID: g.id, Title: g.title, Counts: map[Status]int{}}
 		for _, c := range g.checks {
 			st, detail, read := c.run(f)
@@ -274,3 +314,6 @@ func CheckWorker(h *Host) ([]Section, *Kubelet, error) {
 	}
 	return out, k, nil
 }
+
+// ControlPlane reports whether a report has the control-plane sections.
+func ControlPlane(secs []Section) bool { return len(secs) > 0 && strings.HasPrefix(secs[0].ID, "1.") }

@@ -3,6 +3,7 @@ package node
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -84,7 +85,7 @@ func kubeadmNode() map[string]file {
 
 func results(t *testing.T, root string) (map[string]Result, *Kubelet) {
 	t.Helper()
-	secs, k, err := CheckWorker(NewHost(root))
+	secs, k, err := Check(NewHost(root))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,11 +196,11 @@ func TestOwners(t *testing.T) {
 // what was tried, never an empty pass.
 func TestNoKubelet(t *testing.T) {
 	root := build(t, map[string]file{"etc/passwd": {"root:x:0:0::/:/bin/sh\n", 0o644, 0, 0}})
-	if _, _, err := CheckWorker(NewHost(root)); err == nil || !strings.Contains(err.Error(), "no process named kubelet") {
+	if _, _, err := Check(NewHost(root)); err == nil || !strings.Contains(err.Error(), "no process named kubelet") {
 		t.Errorf("no kubelet: %v", err)
 	}
 	root = build(t, map[string]file{"proc/12/cmdline": {"/usr/local/bin/k3s\x00server\x00", 0o444, 0, 0}})
-	if _, _, err := CheckWorker(NewHost(root)); err == nil || !strings.Contains(err.Error(), "inside k3s (process 12)") {
+	if _, _, err := Check(NewHost(root)); err == nil || !strings.Contains(err.Error(), "inside k3s (process 12)") {
 		t.Errorf("k3s: %v", err)
 	}
 }
@@ -212,5 +213,58 @@ func TestDetectBenchmark(t *testing.T) {
 	root = build(t, map[string]file{"etc/hostname": {"worker-1\n", 0o644, 0, 0}})
 	if _, err := DetectBenchmark(NewHost(root)); err == nil || !strings.Contains(err.Error(), "tried /etc/kubernetes/manifests/kube-apiserver.yaml (absent)") {
 		t.Errorf("undetectable: %v", err)
+	}
+}
+
+// A kubeadm control-plane node adds section 1.1: manifests, kubeconfigs
+// and PKI as kubeadm writes them pass; the etcd data directory is
+// root's, not etcd's (1.1.12 fails on every kubeadm node), and a CNI
+// configuration readable by all is a warning.
+func TestKubeadmControlPlane(t *testing.T) {
+	files := kubeadmNode()
+	add := func(p string, mode os.FileMode, data string) { files[p] = file{data, mode, 0, 0} }
+	for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		add("etc/kubernetes/manifests/"+c+".yaml", 0o600, "spec:\n  containers:\n  - command:\n    - "+c+"\n    - --kubeconfig=/etc/kubernetes/"+strings.TrimPrefix(c, "kube-")+".conf\n    image: registry.k8s.io/"+c+":v1.33.2\n")
+	}
+	add("etc/kubernetes/manifests/etcd.yaml", 0o600, "spec:\n  containers:\n  - command:\n    - etcd\n    - --data-dir=/var/lib/etcd\n")
+	add("var/lib/etcd/member/snap/db", 0o600, "")
+	add("etc/kubernetes/admin.conf", 0o600, "")
+	add("etc/kubernetes/super-admin.conf", 0o600, "")
+	add("etc/kubernetes/scheduler.conf", 0o600, "")
+	add("etc/kubernetes/controller-manager.conf", 0o600, "")
+	add("etc/kubernetes/pki/apiserver.crt", 0o644, "")
+	add("etc/kubernetes/pki/apiserver.key", 0o600, "")
+	add("etc/kubernetes/pki/etcd/ca.key", 0o600, "")
+	add("etc/cni/net.d/10-calico.conflist", 0o644, "{}")
+	root := build(t, files)
+	os.Chmod(filepath.Join(root, "var/lib/etcd"), 0o700)
+	got, _ := results(t, root)
+	want := map[string]Status{"1.1.9": Warn, "1.1.12": Fail}
+	for i := 1; i <= 21; i++ {
+		id := "1.1." + strconv.Itoa(i)
+		if _, ok := want[id]; !ok {
+			want[id] = Pass
+		}
+	}
+	for id, st := range got {
+		if strings.HasPrefix(id, "4.") {
+			want[id] = st.Status // section 4 is TestKubeadmDefault's
+		}
+	}
+	expect(t, got, want)
+	if d := got["1.1.12"].Detail; d != "/var/lib/etcd is owned by root:root" {
+		t.Errorf("1.1.12: %s", d)
+	}
+	if d := got["1.1.15"].Detail; d != "/etc/kubernetes/scheduler.conf has permissions 600" {
+		t.Errorf("1.1.15 reads the scheduler's --kubeconfig: %s", d)
+	}
+	// a key readable by others
+	os.Chmod(filepath.Join(root, "etc/kubernetes/pki/etcd/ca.key"), 0o644)
+	got, _ = results(t, root)
+	if r := got["1.1.21"]; r.Status != Warn || !strings.Contains(r.Detail, "/etc/kubernetes/pki/etcd/ca.key has permissions 644, more than 600") {
+		t.Errorf("1.1.21: %s %s", r.Status, r.Detail)
+	}
+	if b, err := DetectBenchmark(NewHost(root)); b != "cis-1.12" || err != nil {
+		t.Errorf("benchmark: %q %v", b, err)
 	}
 }
