@@ -20,8 +20,9 @@ func newNodeCmd(s *streams) *cobra.Command {
 			"the systemd unit and drop-ins that start it with their environment files, the --config file with\n" +
 			"--config-dir drop-ins merged over it, flags overriding the file) and the files the benchmark names,\n" +
 			"and evaluates section 4 (worker nodes: 4.1 files, 4.2 kubelet, 4.3 kube-proxy) of the CIS\n" +
-			"Kubernetes Benchmark, and on a control-plane node section 1.1 (its manifests, kubeconfigs, etcd\n" +
-			"data, CNI files and PKI). Each result says which files and process it read. Run it on the node, or with\n" +
+			"Kubernetes Benchmark, and on a control-plane node sections 1 and 2 (manifests, kubeconfigs, etcd\n" +
+			"data, CNI files and PKI; the API server's, controller manager's, scheduler's and etcd's flags from\n" +
+			"their processes or manifests). Each result says which files and process it read. Run it on the node, or with\n" +
 			"--root on a node's filesystem mounted elsewhere (its /proc included for processes). The benchmark\n" +
 			"version comes from the node's release; when it cannot be told, that is an error, never a default.\n" +
 			"Exit 1 when a scored check fails.",
@@ -76,7 +77,11 @@ func writeNodeTable(s *streams, benchmark string, sections []node.Section, k *no
 	if node.ControlPlane(sections) {
 		kind = "control-plane node"
 	}
-	fmt.Fprintf(s.out, "%s, %s; kubelet read from %s\n", benchmark, kind, strings.Join(k.Read, ", "))
+	if k.Missing != "" {
+		fmt.Fprintf(s.out, "%s, %s; section 4 not checked: %s\n", benchmark, kind, k.Missing)
+	} else {
+		fmt.Fprintf(s.out, "%s, %s; kubelet read from %s\n", benchmark, kind, strings.Join(k.Read, ", "))
+	}
 	label := map[node.Status]string{node.Pass: "[PASS]", node.Fail: "[FAIL]", node.Warn: "[WARN]", node.NotApplicable: "[N/A]"}
 	total := map[node.Status]int{}
 	n := 0

@@ -288,16 +288,24 @@ var worker = []group{
 // node, section 4 on every node.
 func Check(h *Host) ([]Section, *Kubelet, error) {
 	procs := h.Processes()
-	k, err := FindKubelet(h, procs)
-	if err != nil {
-		return nil, nil, err
-	}
-	f := &facts{host: h, kubelet: k, proxy: h.Find(procs, "kube-proxy"),
+	f := &facts{host: h, proxy: h.Find(procs, "kube-proxy"),
 		apiserver: h.component(procs, "kube-apiserver"), controllerManager: h.component(procs, "kube-controller-manager"),
 		scheduler: h.component(procs, "kube-scheduler"), etcd: h.component(procs, "etcd")}
-	groups := worker
+	k, err := FindKubelet(h, procs)
+	if err != nil && !f.controlPlane() {
+		return nil, nil, err
+	}
+	var groups []group
 	if f.controlPlane() {
-		groups = append([]group{master}, worker...)
+		groups = []group{master, apiServerChecks, controllerManagerChecks, schedulerChecks, etcdChecks}
+	}
+	// a control plane without a kubelet (components run as services) has
+	// no section 4; the report says why
+	if err == nil {
+		f.kubelet = k
+		groups = append(groups, worker...)
+	} else {
+		k = &Kubelet{Missing: err.Error()}
 	}
 	var out []Section
 	for _, g := range groups {

@@ -140,12 +140,13 @@ func (h *Host) Processes() []Process {
 	return out
 }
 
-// Find returns the first process whose program is one of names.
+// Find returns the first process whose program is one of names, or one
+// of them with a version suffix (kube-apiserver-v1.33.2).
 func (h *Host) Find(procs []Process, names ...string) *Process {
 	for i, p := range procs {
 		base := filepath.Base(p.Args[0])
 		for _, n := range names {
-			if base == n {
+			if base == n || strings.HasPrefix(base, n+"-v") && len(base) > len(n)+2 && base[len(n)+2] >= '0' && base[len(n)+2] <= '9' {
 				return &procs[i]
 			}
 		}

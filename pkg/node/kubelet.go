@@ -29,6 +29,9 @@ type Kubelet struct {
 	Config     map[string]any `json:"-"`
 	// Read lists every file and process read, for the report.
 	Read []string `json:"read"`
+	// Missing says why there is no kubelet to check, on a control-plane
+	// node whose components run without one.
+	Missing string `json:"missing,omitempty"`
 }
 
 // Embedded names the distributions whose kubelet runs inside another

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"io/fs"
 	"path"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 type component struct {
 	manifest string   // path, "" when none exists
 	args     []string // from the process, else from the manifest's command
+	source   string   // which of the two
 }
 
 var manifestDirs = []string{"/etc/kubernetes/manifests", "/var/lib/rancher/rke2/agent/pod-manifests"}
@@ -35,9 +37,10 @@ func (h *Host) component(procs []Process, name string) component {
 		}
 	}
 	if p := h.Find(procs, name); p != nil {
-		c.args = p.Args[1:]
+		c.args, c.source = append([]string{}, p.Args[1:]...), fmt.Sprintf("process %d (%s)", p.PID, p.Args[0])
 	} else if c.manifest != "" {
 		data, _ := h.ReadFile(c.manifest)
+		c.args, c.source = []string{}, c.manifest
 		for _, m := range flagInManifest.FindAllSubmatch(data, -1) {
 			c.args = append(c.args, string(m[1]))
 		}

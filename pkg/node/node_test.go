@@ -223,10 +223,27 @@ func TestDetectBenchmark(t *testing.T) {
 func TestKubeadmControlPlane(t *testing.T) {
 	files := kubeadmNode()
 	add := func(p string, mode os.FileMode, data string) { files[p] = file{data, mode, 0, 0} }
-	for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
-		add("etc/kubernetes/manifests/"+c+".yaml", 0o600, "spec:\n  containers:\n  - command:\n    - "+c+"\n    - --kubeconfig=/etc/kubernetes/"+strings.TrimPrefix(c, "kube-")+".conf\n    image: registry.k8s.io/"+c+":v1.33.2\n")
+	manifest := func(c string, flags ...string) string {
+		return "spec:\n  containers:\n  - command:\n    - " + c + "\n    - " + strings.Join(flags, "\n    - ") + "\n    image: registry.k8s.io/" + c + ":v1.33.2\n"
 	}
-	add("etc/kubernetes/manifests/etcd.yaml", 0o600, "spec:\n  containers:\n  - command:\n    - etcd\n    - --data-dir=/var/lib/etcd\n")
+	// the flags kubeadm sets
+	add("etc/kubernetes/manifests/kube-apiserver.yaml", 0o600, manifest("kube-apiserver", "--advertise-address=10.0.0.10", "--allow-privileged=true",
+		"--authorization-mode=Node,RBAC", "--client-ca-file=/etc/kubernetes/pki/ca.crt", "--enable-admission-plugins=NodeRestriction",
+		"--enable-bootstrap-token-auth=true", "--etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt", "--etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt",
+		"--etcd-keyfile=/etc/kubernetes/pki/apiserver-etcd-client.key", "--etcd-servers=https://127.0.0.1:2379",
+		"--kubelet-client-certificate=/etc/kubernetes/pki/apiserver-kubelet-client.crt", "--kubelet-client-key=/etc/kubernetes/pki/apiserver-kubelet-client.key",
+		"--secure-port=6443", "--service-account-issuer=https://kubernetes.default.svc.cluster.local", "--service-account-key-file=/etc/kubernetes/pki/sa.pub",
+		"--service-account-signing-key-file=/etc/kubernetes/pki/sa.key", "--service-cluster-ip-range=10.96.0.0/12",
+		"--tls-cert-file=/etc/kubernetes/pki/apiserver.crt", "--tls-private-key-file=/etc/kubernetes/pki/apiserver.key"))
+	add("etc/kubernetes/manifests/kube-controller-manager.yaml", 0o600, manifest("kube-controller-manager", "--bind-address=127.0.0.1",
+		"--client-ca-file=/etc/kubernetes/pki/ca.crt", "--controllers=*,bootstrapsigner,tokencleaner", "--kubeconfig=/etc/kubernetes/controller-manager.conf",
+		"--leader-elect=true", "--root-ca-file=/etc/kubernetes/pki/ca.crt", "--service-account-private-key-file=/etc/kubernetes/pki/sa.key",
+		"--use-service-account-credentials=true"))
+	add("etc/kubernetes/manifests/kube-scheduler.yaml", 0o600, manifest("kube-scheduler", "--bind-address=127.0.0.1", "--kubeconfig=/etc/kubernetes/scheduler.conf", "--leader-elect=true"))
+	add("etc/kubernetes/manifests/etcd.yaml", 0o600, manifest("etcd", "--cert-file=/etc/kubernetes/pki/etcd/server.crt", "--client-cert-auth=true",
+		"--data-dir=/var/lib/etcd", "--key-file=/etc/kubernetes/pki/etcd/server.key", "--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt",
+		"--peer-client-cert-auth=true", "--peer-key-file=/etc/kubernetes/pki/etcd/peer.key", "--peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt",
+		"--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt"))
 	add("var/lib/etcd/member/snap/db", 0o600, "")
 	add("etc/kubernetes/admin.conf", 0o600, "")
 	add("etc/kubernetes/super-admin.conf", 0o600, "")
@@ -239,11 +256,20 @@ func TestKubeadmControlPlane(t *testing.T) {
 	root := build(t, files)
 	os.Chmod(filepath.Join(root, "var/lib/etcd"), 0o700)
 	got, _ := results(t, root)
-	want := map[string]Status{"1.1.9": Warn, "1.1.12": Fail}
-	for i := 1; i <= 21; i++ {
-		id := "1.1." + strconv.Itoa(i)
-		if _, ok := want[id]; !ok {
-			want[id] = Pass
+	// what kube-bench reports on kubeadm's defaults
+	want := map[string]Status{"1.1.9": Warn, "1.1.12": Fail,
+		"1.2.1": Warn, "1.2.3": Warn, "1.2.5": Fail, "1.2.9": Warn, "1.2.11": Warn, "1.2.15": Fail, "1.2.16": Fail, "1.2.17": Fail,
+		"1.2.18": Fail, "1.2.19": Fail, "1.2.20": Warn, "1.2.27": Warn, "1.2.29": Warn, "1.2.30": Fail,
+		"1.3.1": Warn, "1.3.2": Fail, "1.4.1": Fail}
+	for _, sec := range []struct {
+		prefix string
+		n      int
+	}{{"1.1.", 21}, {"1.2.", 30}, {"1.3.", 7}, {"1.4.", 2}, {"2.", 7}} {
+		for i := 1; i <= sec.n; i++ {
+			id := sec.prefix + strconv.Itoa(i)
+			if _, ok := want[id]; !ok && id != "1.2.28" {
+				want[id] = Pass
+			}
 		}
 	}
 	for id, st := range got {
