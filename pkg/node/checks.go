@@ -297,7 +297,7 @@ func Check(h *Host) ([]Section, *Kubelet, error) {
 	}
 	var groups []group
 	if f.controlPlane() {
-		groups = []group{master, apiServerChecks, controllerManagerChecks, schedulerChecks, etcdChecks}
+		groups = []group{master, apiServerChecks, controllerManagerChecks, schedulerChecks, etcdChecks, controlPlaneConfig}
 	}
 	// a control plane without a kubelet (components run as services) has
 	// no section 4; the report says why

@@ -135,6 +135,8 @@ var apiServerChecks = group{"1.2", "API Server", []check{
 	flagCheck("1.2.25", "--client-ca-file is set", true, apiserverOf, "API server", apiserverRestart+"set --client-ca-file", set("client-ca-file")),
 	flagCheck("1.2.26", "--etcd-cafile is set", true, apiserverOf, "API server", apiserverRestart+"set --etcd-cafile", set("etcd-cafile")),
 	flagCheck("1.2.27", "--encryption-provider-config is set", false, apiserverOf, "API server", apiserverRestart+"set --encryption-provider-config to an EncryptionConfiguration", set("encryption-provider-config")),
+	{id: "1.2.28", title: "encryption providers are appropriately configured", remediation: "Put kms (v2), secretbox or aescbc first for secrets in the EncryptionConfiguration; then rewrite every Secret (kubectl get secrets -A -o json | kubectl replace -f -)",
+		run: encryptionProviders},
 	flagCheck("1.2.29", "the API server only uses strong cryptographic ciphers", false, apiserverOf, "API server", apiserverRestart+"set --tls-cipher-suites to strong suites",
 		flagTest{"tls-cipher-suites", opSubsetOf, "TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384,TLS_CHACHA20_POLY1305_SHA256,TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", Fail}),
 	flagCheck("1.2.30", "--service-account-extend-token-expiration is false", true, apiserverOf, "API server", apiserverRestart+"--service-account-extend-token-expiration=false", eq("service-account-extend-token-expiration", "false", Fail)),

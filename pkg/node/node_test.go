@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kubeguard/kubeguard/pkg/audit"
 )
 
 // file is one file of a fixture node, with its mode and owner.
@@ -260,14 +262,15 @@ func TestKubeadmControlPlane(t *testing.T) {
 	want := map[string]Status{"1.1.9": Warn, "1.1.12": Fail,
 		"1.2.1": Warn, "1.2.3": Warn, "1.2.5": Fail, "1.2.9": Warn, "1.2.11": Warn, "1.2.15": Fail, "1.2.16": Fail, "1.2.17": Fail,
 		"1.2.18": Fail, "1.2.19": Fail, "1.2.20": Warn, "1.2.27": Warn, "1.2.29": Warn, "1.2.30": Fail,
-		"1.3.1": Warn, "1.3.2": Fail, "1.4.1": Fail}
+		"1.3.1": Warn, "1.3.2": Fail, "1.4.1": Fail, "1.2.28": Warn,
+		"3.1.1": Warn, "3.1.2": Warn, "3.1.3": Warn, "3.2.1": Warn, "3.2.2": Warn}
 	for _, sec := range []struct {
 		prefix string
 		n      int
 	}{{"1.1.", 21}, {"1.2.", 30}, {"1.3.", 7}, {"1.4.", 2}, {"2.", 7}} {
 		for i := 1; i <= sec.n; i++ {
 			id := sec.prefix + strconv.Itoa(i)
-			if _, ok := want[id]; !ok && id != "1.2.28" {
+			if _, ok := want[id]; !ok {
 				want[id] = Pass
 			}
 		}
@@ -292,5 +295,36 @@ func TestKubeadmControlPlane(t *testing.T) {
 	}
 	if b, err := DetectBenchmark(NewHost(root)); b != "cis-1.12" || err != nil {
 		t.Errorf("benchmark: %q %v", b, err)
+	}
+
+	// encryption at rest and the audit policy, read from the files the
+	// API server's flags name
+	api := files["etc/kubernetes/manifests/kube-apiserver.yaml"]
+	api.data = strings.Replace(api.data, "    - --advertise-address", "    - --encryption-provider-config=/etc/kubernetes/enc.yaml\n    - --audit-policy-file=/etc/kubernetes/audit-policy.yaml\n    - --advertise-address", 1)
+	files["etc/kubernetes/manifests/kube-apiserver.yaml"] = api
+	enc := func(first string) string {
+		return "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - " + first + "\n  - identity: {}\n"
+	}
+	for _, c := range []struct {
+		first, policy string
+		want          map[string]Status
+		detail        string
+	}{
+		{"secretbox:\n      keys:\n      - name: k1\n        secret: c2VjcmV0", audit.GeneratePolicy(false), map[string]Status{"1.2.28": Pass, "3.2.1": Pass, "3.2.2": Pass},
+			"/etc/kubernetes/enc.yaml encrypts secrets first with secretbox (1 keys)"},
+		{"identity: {}", "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: RequestResponse\n", map[string]Status{"1.2.28": Warn, "3.2.1": Pass, "3.2.2": Warn},
+			"/etc/kubernetes/enc.yaml stores secrets unencrypted (identity is the first provider)"},
+	} {
+		files["etc/kubernetes/enc.yaml"] = file{enc(c.first), 0o600, 0, 0}
+		files["etc/kubernetes/audit-policy.yaml"] = file{c.policy, 0o600, 0, 0}
+		got, _ := results(t, build(t, files))
+		for id, st := range c.want {
+			if got[id].Status != st {
+				t.Errorf("%s: %s (%s), want %s", id, got[id].Status, got[id].Detail, st)
+			}
+		}
+		if got["1.2.28"].Detail != c.detail {
+			t.Errorf("1.2.28: %s", got["1.2.28"].Detail)
+		}
 	}
 }
