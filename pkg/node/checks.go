@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Status is a check's verdict, with kube-bench's meanings: warn is an
@@ -46,6 +47,7 @@ type facts struct {
 	proxy   *Process
 	// the control plane's components, on a control-plane node
 	apiserver, controllerManager, scheduler, etcd component
+	now                                           time.Time
 }
 
 type check struct {
@@ -288,7 +290,7 @@ var worker = []group{
 // node, section 4 on every node.
 func Check(h *Host) ([]Section, *Kubelet, error) {
 	procs := h.Processes()
-	f := &facts{host: h, proxy: h.Find(procs, "kube-proxy"),
+	f := &facts{host: h, proxy: h.Find(procs, "kube-proxy"), now: h.Now(),
 		apiserver: h.component(procs, "kube-apiserver"), controllerManager: h.component(procs, "kube-controller-manager"),
 		scheduler: h.component(procs, "kube-scheduler"), etcd: h.component(procs, "etcd")}
 	k, err := FindKubelet(h, procs)
@@ -304,7 +306,9 @@ func Check(h *Host) ([]Section, *Kubelet, error) {
 	if err == nil {
 		f.kubelet = k
 		groups = append(groups, worker...)
+		groups = append(groups, keysAndHost)
 	} else {
+		groups = append(groups, keysAndHost)
 		k = &Kubelet{Missing: err.Error()}
 	}
 	var out []Section

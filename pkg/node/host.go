@@ -14,11 +14,14 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Host is a node's filesystem, at Root ("/" on the node itself).
 type Host struct {
-	Root  string
+	Root string
+	// Now is the clock certificates are judged by (time.Now when nil).
+	Now   func() time.Time
 	users map[int]string
 	grps  map[int]string
 }
@@ -26,7 +29,7 @@ type Host struct {
 // NewHost reads the node's user and group names (its own /etc/passwd
 // and /etc/group, not those of the machine running kubeguard).
 func NewHost(root string) *Host {
-	h := &Host{Root: root}
+	h := &Host{Root: root, Now: time.Now}
 	h.users = names(h.path("/etc/passwd"))
 	h.grps = names(h.path("/etc/group"))
 	return h

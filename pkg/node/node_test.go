@@ -1,11 +1,20 @@
 package node
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"maps"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kubeguard/kubeguard/pkg/audit"
 )
@@ -130,6 +139,8 @@ func TestKubeadmDefault(t *testing.T) {
 		"4.1.7": Pass, "4.1.8": Pass, "4.1.9": Fail, "4.1.10": Pass,
 		"4.2.1": Pass, "4.2.2": Pass, "4.2.3": Pass, "4.2.4": Pass, "4.2.5": Pass, "4.2.6": Pass, "4.2.7": Pass, "4.2.8": Pass,
 		"4.2.9": Warn, "4.2.10": Pass, "4.2.11": Pass, "4.2.12": Warn, "4.2.13": Warn, "4.2.14": Warn, "4.3.1": NotApplicable,
+		// no readable certificate, /sys or /proc/sys in this fixture
+		"K.1": NotApplicable, "K.2": NotApplicable, "K.3": NotApplicable, "K.4": NotApplicable, "K.5": NotApplicable, "K.6": NotApplicable,
 	})
 	if d := got["4.1.9"].Detail; d != "/var/lib/kubelet/config.yaml has permissions 644, more than 600" {
 		t.Errorf("4.1.9: %s", d)
@@ -168,6 +179,9 @@ podPidsLimit: 4096
 	want := map[string]Status{}
 	for id := range got {
 		want[id] = Pass
+		if strings.HasPrefix(id, "K.") {
+			want[id] = NotApplicable // TestKeysAndHost's
+		}
 	}
 	expect(t, got, want)
 	if d := got["4.2.14"].Detail; !strings.Contains(d, "seccompDefault") {
@@ -276,8 +290,8 @@ func TestKubeadmControlPlane(t *testing.T) {
 		}
 	}
 	for id, st := range got {
-		if strings.HasPrefix(id, "4.") {
-			want[id] = st.Status // section 4 is TestKubeadmDefault's
+		if strings.HasPrefix(id, "4.") || strings.HasPrefix(id, "K.") {
+			want[id] = st.Status // TestKubeadmDefault's and TestKeysAndHost's
 		}
 	}
 	expect(t, got, want)
@@ -327,4 +341,54 @@ func TestKubeadmControlPlane(t *testing.T) {
 			t.Errorf("1.2.28: %s", got["1.2.28"].Detail)
 		}
 	}
+}
+
+// Certificates, the service-account key's age and the kernel's
+// hardening, each with a node that passes and one that does not.
+func TestKeysAndHost(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	cert := func(notAfter time.Time) string {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"}, NotBefore: notAfter.AddDate(-1, 0, 0), NotAfter: notAfter}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	}
+	good := kubeadmNode()
+	good["etc/kubernetes/pki/ca.crt"] = file{cert(now.AddDate(5, 0, 0)), 0o644, 0, 0}
+	good["var/lib/kubelet/pki/kubelet.crt"] = file{cert(now.AddDate(0, 6, 0)), 0o644, 0, 0}
+	good["sys/module/apparmor/parameters/enabled"] = file{"Y\n", 0o444, 0, 0}
+	good["sys/fs/cgroup/cgroup.controllers"] = file{"cpu memory pids\n", 0o444, 0, 0}
+	good["proc/sys/kernel/unprivileged_bpf_disabled"] = file{"2\n", 0o644, 0, 0}
+	check := func(files map[string]file, want map[string]Status, details map[string]string) {
+		t.Helper()
+		h := NewHost(build(t, files))
+		h.Now = func() time.Time { return now }
+		secs, _, err := Check(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range secs {
+			for _, r := range s.Results {
+				if w, ok := want[r.ID]; ok && r.Status != w {
+					t.Errorf("%s: %s (%s), want %s", r.ID, r.Status, r.Detail, w)
+				}
+				if d, ok := details[r.ID]; ok && !strings.Contains(r.Detail, d) {
+					t.Errorf("%s: %q lacks %q", r.ID, r.Detail, d)
+				}
+			}
+		}
+	}
+	check(good, map[string]Status{"K.1": Pass, "K.2": Pass, "K.4": Pass, "K.5": Pass, "K.6": Pass}, map[string]string{"K.1": "2 certificates"})
+	bad := maps.Clone(good)
+	bad["var/lib/kubelet/pki/kubelet.crt"] = file{cert(now.AddDate(0, 0, 10)), 0o644, 0, 0}
+	bad["etc/kubernetes/pki/front-proxy-ca.crt"] = file{cert(now.AddDate(0, 0, -1)), 0o644, 0, 0}
+	bad["sys/module/apparmor/parameters/enabled"] = file{"N\n", 0o444, 0, 0}
+	delete(bad, "sys/fs/cgroup/cgroup.controllers")
+	bad["sys/fs/cgroup/memory/memory.limit_in_bytes"] = file{"0\n", 0o444, 0, 0}
+	bad["proc/sys/kernel/unprivileged_bpf_disabled"] = file{"0\n", 0o644, 0, 0}
+	check(bad, map[string]Status{"K.1": Fail, "K.2": Fail, "K.4": Fail, "K.5": Fail, "K.6": Fail}, map[string]string{
+		"K.1": "/etc/kubernetes/pki/front-proxy-ca.crt expired on 2026-11-30", "K.2": "/var/lib/kubelet/pki/kubelet.crt expires on 2026-12-11"})
 }

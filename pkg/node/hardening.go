@@ -1,0 +1,138 @@
+package node
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// certificates reads the certificates under the PKI directories.
+func (f *facts) certificates() (certs map[string]*x509.Certificate, read []string) {
+	certs = map[string]*x509.Certificate{}
+	for _, dir := range []string{"/etc/kubernetes/pki", "/var/lib/kubelet/pki"} {
+		for _, p := range f.host.under(dir, false, func(n string) bool { return strings.HasSuffix(n, ".crt") || strings.HasSuffix(n, ".pem") }) {
+			data, err := f.host.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			block, _ := pem.Decode(data)
+			if block == nil || block.Type != "CERTIFICATE" {
+				continue
+			}
+			c, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				continue
+			}
+			certs[p] = c
+			read = append(read, p)
+		}
+	}
+	return certs, read
+}
+
+func certCheck(id, title string, bad func(c *x509.Certificate, now time.Time) string) check {
+	return check{id: id, title: title, scored: true, remediation: "Renew the certificate (kubeadm certs renew, or the kubelet's certificate rotation) and restart what uses it",
+		run: func(f *facts) (Status, string, []string) {
+			certs, read := f.certificates()
+			if len(certs) == 0 {
+				return NotApplicable, "no certificates under /etc/kubernetes/pki or /var/lib/kubelet/pki", nil
+			}
+			var problems []string
+			for _, p := range read {
+				if why := bad(certs[p], f.now); why != "" {
+					problems = append(problems, p+" "+why)
+				}
+			}
+			if len(problems) > 0 {
+				return Fail, strings.Join(problems, "; "), read
+			}
+			return Pass, fmt.Sprintf("%d certificates", len(certs)), read
+		}}
+}
+
+// hostFile reads a file of the node's /proc or /sys, trimmed.
+func (f *facts) hostFile(p string) (string, bool) {
+	data, err := f.host.ReadFile(p)
+	if err != nil {
+		return "", false
+	}
+	return strings.TrimSpace(string(data)), true
+}
+
+var keysAndHost = group{"K", "Keys, certificates and host hardening (kubeguard)", []check{
+	certCheck("K.1", "no certificate has expired", func(c *x509.Certificate, now time.Time) string {
+		if now.After(c.NotAfter) {
+			return "expired on " + c.NotAfter.UTC().Format(time.DateOnly)
+		}
+		return ""
+	}),
+	certCheck("K.2", "no certificate expires within 30 days", func(c *x509.Certificate, now time.Time) string {
+		if !now.After(c.NotAfter) && now.Add(30*24*time.Hour).After(c.NotAfter) {
+			return "expires on " + c.NotAfter.UTC().Format(time.DateOnly)
+		}
+		return ""
+	}),
+	{scored: true, id: "K.3", title: "the service-account signing key is younger than a year", remediation: "Rotate the service-account key: add the new public key to --service-account-key-file, sign with the new private key, then drop the old one",
+		run: func(f *facts) (Status, string, []string) {
+			if f.apiserver.args == nil {
+				return NotApplicable, "no API server on this node", nil
+			}
+			p := flags(f.apiserver.args)["service-account-signing-key-file"]
+			if p == "" {
+				return NotApplicable, "--service-account-signing-key-file is not set", []string{f.apiserver.source}
+			}
+			fi, err := os.Stat(f.host.path(p))
+			if err != nil {
+				return Fail, err.Error(), []string{p}
+			}
+			// the file's modification time stands for the key's age
+			age := f.now.Sub(fi.ModTime())
+			detail := fmt.Sprintf("%s was written %d days ago (its modification time)", p, int(age.Hours()/24))
+			if age > 365*24*time.Hour {
+				return Warn, detail, []string{p}
+			}
+			return Pass, detail, []string{p}
+		}},
+	{scored: true, id: "K.4", title: "a mandatory access control (AppArmor or SELinux) is enabled", remediation: "Enable AppArmor (or SELinux in enforcing mode) on the node's kernel",
+		run: func(f *facts) (Status, string, []string) {
+			if v, ok := f.hostFile("/sys/module/apparmor/parameters/enabled"); ok {
+				if v == "Y" {
+					return Pass, "AppArmor is enabled", []string{"/sys/module/apparmor/parameters/enabled"}
+				}
+			}
+			if v, ok := f.hostFile("/sys/fs/selinux/enforce"); ok {
+				if v == "1" {
+					return Pass, "SELinux is enforcing", []string{"/sys/fs/selinux/enforce"}
+				}
+				return Fail, "SELinux is permissive", []string{"/sys/fs/selinux/enforce"}
+			}
+			if _, err := os.Stat(f.host.path("/sys/module")); err != nil {
+				return NotApplicable, "the node's /sys is not readable under the root", nil
+			}
+			return Fail, "neither AppArmor nor SELinux is enabled", []string{"/sys/module/apparmor", "/sys/fs/selinux"}
+		}},
+	{scored: true, id: "K.5", title: "the node uses cgroup v2", remediation: "Boot with the unified cgroup hierarchy (systemd.unified_cgroup_hierarchy=1); cgroup v1 support is in maintenance in Kubernetes",
+		run: func(f *facts) (Status, string, []string) {
+			if _, err := os.Stat(f.host.path("/sys/fs/cgroup/cgroup.controllers")); err == nil {
+				return Pass, "/sys/fs/cgroup is cgroup v2", []string{"/sys/fs/cgroup/cgroup.controllers"}
+			}
+			if _, err := os.Stat(f.host.path("/sys/fs/cgroup")); err != nil {
+				return NotApplicable, "the node's /sys/fs/cgroup is not readable under the root", nil
+			}
+			return Fail, "/sys/fs/cgroup is cgroup v1", []string{"/sys/fs/cgroup"}
+		}},
+	{scored: true, id: "K.6", title: "unprivileged BPF is disabled", remediation: "sysctl -w kernel.unprivileged_bpf_disabled=1 (and persist it in /etc/sysctl.d)",
+		run: func(f *facts) (Status, string, []string) {
+			v, ok := f.hostFile("/proc/sys/kernel/unprivileged_bpf_disabled")
+			if !ok {
+				return NotApplicable, "the node's /proc/sys is not readable under the root", nil
+			}
+			if v == "0" {
+				return Fail, "kernel.unprivileged_bpf_disabled is 0", []string{"/proc/sys/kernel/unprivileged_bpf_disabled"}
+			}
+			return Pass, "kernel.unprivileged_bpf_disabled is " + v, []string{"/proc/sys/kernel/unprivileged_bpf_disabled"}
+		}},
+}}
