@@ -31,7 +31,7 @@ func TestNode(t *testing.T) {
 			got[r.ID] = r.Status
 		}
 	}
-	if rep.Benchmark != "cis-1.12" || len(got) != 25 || got["4.2.1"] != "pass" || got["4.2.14"] != "warn" || got["4.3.1"] != "not applicable" {
+	if rep.Benchmark != "cis-1.12" || len(got) != 31 || got["4.2.1"] != "pass" || got["4.2.14"] != "warn" || got["4.3.1"] != "not applicable" {
 		t.Errorf("%s: %v", rep.Benchmark, got)
 	}
 	// no version to detect, an unknown benchmark, no kubelet: exit 2
