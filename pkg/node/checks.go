@@ -306,11 +306,10 @@ func Check(h *Host) ([]Section, *Kubelet, error) {
 	if err == nil {
 		f.kubelet = k
 		groups = append(groups, worker...)
-		groups = append(groups, keysAndHost)
 	} else {
-		groups = append(groups, keysAndHost)
 		k = &Kubelet{Missing: err.Error()}
 	}
+	groups = append(groups, keysAndHost)
 	var out []Section
 	for _, g := range groups {
 		s := Section{ID: g.id, Title: g.title, Counts: map[Status]int{}}
