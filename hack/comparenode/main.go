@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,7 +74,22 @@ func main() {
 	check(os.WriteFile(filepath.Join(procDir, "cmdline"), []byte(strings.Join(append([]string{"/usr/bin/kubelet"}, args...), "\x00")+"\x00"), 0o444))
 
 	// kube-bench's configuration, its node paths under the fixture root
-	cfg := filepath.Join(dir, "cfg")
+	cfg := kubeBenchConfig(dir, "cfg", cfgDir, root)
+	for _, variant := range []string{"as kubeadm leaves it", "with the drop-in and config.yaml at 600"} {
+		if variant != "as kubeadm leaves it" {
+			for _, p := range []string{"usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf", "var/lib/kubelet/config.yaml"} {
+				check(os.Chmod(filepath.Join(root, p), 0o600))
+			}
+		}
+		compare(variant, kubeBench, cfg, kg, root, "node")
+	}
+	controlPlane(dir, kubeBench, cfgDir, kg, standin, hostArgs, args)
+}
+
+// kubeBenchConfig copies kube-bench's configuration with every path of
+// its node, master and etcd components put under root.
+func kubeBenchConfig(dir, name, cfgDir, root string) string {
+	cfg := filepath.Join(dir, name)
 	check(os.CopyFS(cfg, os.DirFS(cfgDir)))
 	check(filepath.WalkDir(cfg, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -87,22 +103,27 @@ func main() {
 	check(err)
 	var conf map[string]any
 	check(yaml.Unmarshal(data, &conf))
-	nodeConf := conf["node"].(map[string]any)
-	for _, comp := range []string{"kubelet", "proxy"} {
-		m := nodeConf[comp].(map[string]any)
-		for k, v := range m {
-			if k == "bins" {
+	for _, target := range []string{"node", "master", "etcd"} {
+		t, _ := conf[target].(map[string]any)
+		for _, comp := range t {
+			m, ok := comp.(map[string]any)
+			if !ok {
 				continue
 			}
-			switch v := v.(type) {
-			case string:
-				if strings.HasPrefix(v, "/") {
-					m[k] = root + v
+			for k, v := range m {
+				if k == "bins" {
+					continue
 				}
-			case []any:
-				for i, x := range v {
-					if s, ok := x.(string); ok && strings.HasPrefix(s, "/") {
-						v[i] = root + s
+				switch v := v.(type) {
+				case string:
+					if strings.HasPrefix(v, "/") {
+						m[k] = root + v
+					}
+				case []any:
+					for i, x := range v {
+						if s, ok := x.(string); ok && strings.HasPrefix(s, "/") {
+							v[i] = root + s
+						}
 					}
 				}
 			}
@@ -111,19 +132,75 @@ func main() {
 	data, err = yaml.Marshal(conf)
 	check(err)
 	check(os.WriteFile(filepath.Join(cfg, "config.yaml"), data, 0o644))
-
-	for _, variant := range []string{"as kubeadm leaves it", "with the drop-in and config.yaml at 600"} {
-		if variant != "as kubeadm leaves it" {
-			for _, p := range []string{"usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf", "var/lib/kubelet/config.yaml"} {
-				check(os.Chmod(filepath.Join(root, p), 0o600))
-			}
-		}
-		compare(variant, kubeBench, cfg, kg, root)
-	}
+	return cfg
 }
 
-func compare(variant, kubeBench, cfg, kg, root string) {
-	kbOut, kbTime, kbRSS := timed(exec.Command(kubeBench, "run", "--targets", "node", "--benchmark", "cis-1.12", "--config-dir", cfg, "--json"))
+// flagLine matches a flag of a static pod manifest's command.
+var flagLine = regexp.MustCompile(`(?m)^\s*- (--\S+)$`)
+
+// controlPlane compares the two on the kubeadm control-plane fixture:
+// stand-ins for the kubelet and the four components run with the
+// manifests' flags.
+func controlPlane(dir, kubeBench, cfgDir, kg, standin string, kubeletHostArgs, kubeletArgs []string) {
+	root := filepath.Join(dir, "control-plane")
+	check(os.CopyFS(root, os.DirFS("examples/node/kubeadm-control-plane")))
+	check(os.Remove(filepath.Join(root, "README.md")))
+	// the modes kubeadm init leaves
+	check(filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		mode := fs.FileMode(0o644)
+		switch {
+		case d.IsDir() && (rel == "var/lib/etcd" || strings.HasPrefix(rel, "var/lib/etcd/")):
+			mode = 0o700
+		case d.IsDir():
+			mode = 0o755
+		case strings.HasPrefix(rel, "etc/kubernetes/manifests/"), strings.HasSuffix(rel, ".key"), strings.HasSuffix(rel, ".conf") && strings.HasPrefix(rel, "etc/kubernetes/"):
+			mode = 0o600
+		}
+		return os.Chmod(p, mode)
+	}))
+	var procs []*exec.Cmd
+	defer func() {
+		for _, p := range procs {
+			p.Process.Kill()
+		}
+	}()
+	start := func(name string, args []string) {
+		bin := filepath.Join(dir, "bin-"+name, name)
+		check(os.MkdirAll(filepath.Dir(bin), 0o755))
+		data, err := os.ReadFile(standin)
+		check(err)
+		check(os.WriteFile(bin, data, 0o755))
+		var hostArgs []string
+		for _, a := range args {
+			hostArgs = append(hostArgs, strings.ReplaceAll(strings.ReplaceAll(a, "=/etc/", "="+root+"/etc/"), "=/var/lib/", "="+root+"/var/lib/"))
+		}
+		p := exec.Command(bin, hostArgs...)
+		check(p.Start())
+		procs = append(procs, p)
+		procDir := filepath.Join(root, "proc", strconv.Itoa(p.Process.Pid))
+		check(os.MkdirAll(procDir, 0o755))
+		check(os.WriteFile(filepath.Join(procDir, "cmdline"), []byte(strings.Join(append([]string{"/usr/local/bin/" + name}, args...), "\x00")+"\x00"), 0o444))
+	}
+	start("kubelet", kubeletArgs)
+	for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"} {
+		data, err := os.ReadFile(filepath.Join(root, "etc/kubernetes/manifests", c+".yaml"))
+		check(err)
+		var args []string
+		for _, m := range flagLine.FindAllSubmatch(data, -1) {
+			args = append(args, string(m[1]))
+		}
+		start(c, args)
+	}
+	cfg := kubeBenchConfig(dir, "cfg-control-plane", cfgDir, root)
+	compare("control plane, as kubeadm init leaves it", kubeBench, cfg, kg, root, "master,etcd,controlplane,node")
+}
+
+func compare(variant, kubeBench, cfg, kg, root, targets string) {
+	kbOut, kbTime, kbRSS := timed(exec.Command(kubeBench, "run", "--targets", targets, "--benchmark", "cis-1.12", "--config-dir", cfg, "--json"))
 	kgOut, kgTime, kgRSS := timed(exec.Command(kg, "node", "--root", root, "--benchmark", "cis-1.12", "-o", "json"))
 
 	kb := map[string]string{}
@@ -152,7 +229,7 @@ func compare(variant, kubeBench, cfg, kg, root string) {
 		}
 	}
 	check(json.Unmarshal(kgOut, &kgJSON))
-	fmt.Printf("## kubeguard node vs kube-bench v0.15.6, CIS v1.12 section 4, kubeadm worker fixture %s\n\n", variant)
+	fmt.Printf("## kubeguard node vs kube-bench v0.15.6, CIS v1.12 (%s), kubeadm fixture: %s\n\n", targets, variant)
 	fmt.Println("| check | kubeguard | kube-bench | |")
 	fmt.Println("|---|---|---|---|")
 	agree, total := 0, 0
