@@ -83,7 +83,7 @@ func main() {
 		}
 		compare(variant, kubeBench, cfg, kg, root, "node")
 	}
-	controlPlane(dir, kubeBench, cfgDir, kg, standin, hostArgs, args)
+	controlPlane(dir, kubeBench, cfgDir, kg, standin, args)
 }
 
 // kubeBenchConfig copies kube-bench's configuration with every path of
@@ -141,7 +141,7 @@ var flagLine = regexp.MustCompile(`(?m)^\s*- (--\S+)$`)
 // controlPlane compares the two on the kubeadm control-plane fixture:
 // stand-ins for the kubelet and the four components run with the
 // manifests' flags.
-func controlPlane(dir, kubeBench, cfgDir, kg, standin string, kubeletHostArgs, kubeletArgs []string) {
+func controlPlane(dir, kubeBench, cfgDir, kg, standin string, kubeletArgs []string) {
 	root := filepath.Join(dir, "control-plane")
 	check(os.CopyFS(root, os.DirFS("examples/node/kubeadm-control-plane")))
 	check(os.Remove(filepath.Join(root, "README.md")))
