@@ -15,7 +15,7 @@ func newNodeCmd(s *streams) *cobra.Command {
 	var root, benchmark, output string
 	cmd := &cobra.Command{
 		Use:   "node",
-		Short: "Check a node against the CIS Kubernetes Benchmark (its files, kubelet and kube-proxy)",
+		Short: "Check a node against the CIS Kubernetes Benchmark (v1.10, v1.11, v1.12)",
 		Long: "node reads the kubelet's configuration as the kubelet does (the running process's command line, or\n" +
 			"the systemd unit and drop-ins that start it with their environment files, the --config file with\n" +
 			"--config-dir drop-ins merged over it, flags overriding the file) and the files the benchmark names,\n" +
@@ -42,7 +42,7 @@ func newNodeCmd(s *streams) *cobra.Command {
 			} else if !slices.Contains(node.Benchmarks, benchmark) {
 				return usageErr("--benchmark %q: kubeguard node evaluates %s", benchmark, strings.Join(node.Benchmarks, ", "))
 			}
-			sections, k, err := node.Check(h)
+			sections, k, err := node.Check(h, benchmark)
 			if err != nil {
 				return &exitError{code: ExitError, err: err}
 			}

@@ -9,7 +9,7 @@ import (
 
 // Benchmarks are the CIS Kubernetes Benchmark versions kubeguard node
 // evaluates.
-var Benchmarks = []string{"cis-1.12"}
+var Benchmarks = []string{"cis-1.10", "cis-1.11", "cis-1.12"}
 
 var imageVersion = regexp.MustCompile(`image:\s*\S*kube-apiserver[^:\s]*:v1\.(\d+)\.\d+`)
 
@@ -28,11 +28,17 @@ func DetectBenchmark(h *Host) (string, error) {
 			tried = append(tried, p+" (no versioned kube-apiserver image)")
 			continue
 		}
-		minor, _ := strconv.Atoi(string(m[1]))
-		if minor >= 32 {
+		// the releases each benchmark was written for, as kube-bench maps them
+		switch minor, _ := strconv.Atoi(string(m[1])); {
+		case minor >= 32:
 			return "cis-1.12", nil
+		case minor >= 29:
+			return "cis-1.11", nil
+		case minor == 28:
+			return "cis-1.10", nil
+		default:
+			return "", fmt.Errorf("Kubernetes 1.%d (from %s) is covered by an earlier CIS benchmark than %s; give --benchmark to check against one of those anyway", minor, p, strings.Join(Benchmarks, ", "))
 		}
-		return "", fmt.Errorf("Kubernetes 1.%d (from %s) is covered by an earlier CIS benchmark than %s; give --benchmark to check against one of those anyway", minor, p, strings.Join(Benchmarks, ", "))
 	}
 	return "", fmt.Errorf("cannot tell the node's Kubernetes release (tried %s); give --benchmark (%s)", strings.Join(tried, ", "), strings.Join(Benchmarks, ", "))
 }

@@ -55,6 +55,25 @@ type check struct {
 	scored      bool
 	remediation string
 	run         func(f *facts) (Status, string, []string)
+	// in lists the benchmarks that have the item (nil: all)
+	in []string
+}
+
+// only limits a check to some benchmark versions.
+func only(c check, benchmarks ...string) check {
+	c.in = benchmarks
+	return c
+}
+
+// byVersion is a check that differs between benchmark versions.
+func byVersion(checks map[string]check) []check {
+	var out []check
+	for b, c := range checks {
+		c.in = []string{b}
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b check) int { return strings.Compare(a.in[0], b.in[0]) })
+	return out
 }
 
 // fileCheck checks files' permissions (no bit beyond perm) or owner
@@ -183,6 +202,39 @@ func proxyKubeconfig(f *facts) (string, string) {
 	return "", "kube-proxy has no --kubeconfig"
 }
 
+// strongCiphers10 are the suites cis-1.10 and cis-1.11 accept for the
+// kubelet (4.2.12): cis-1.12's and two RSA key-exchange suites.
+var strongCiphers10 = append(slices.Clone(strongCiphers), "TLS_RSA_WITH_AES_256_GCM_SHA384", "TLS_RSA_WITH_AES_128_GCM_SHA256")
+
+func kubeletCiphers(allowed []string) check {
+	return settingCheck("4.2.12", "the kubelet only uses strong cryptographic ciphers", false, "tls-cipher-suites", "tlsCipherSuites",
+		"Set tlsCipherSuites to a subset of "+strings.Join(allowed, ",")+restart, Fail,
+		func(v string) bool {
+			for _, c := range strings.Split(v, ",") {
+				if !slices.Contains(allowed, strings.TrimSpace(c)) {
+					return false
+				}
+			}
+			return true
+		})
+}
+
+// ipAddressDeny is cis-1.11's 4.2.15: the kubelet's systemd unit denies
+// IP traffic it does not need (IPAddressDeny=any).
+var ipAddressDeny = check{id: "4.2.15", title: "IPAddressDeny is set to any", remediation: "Add IPAddressDeny=any (and IPAddressAllow= what the kubelet needs) to the kubelet's systemd unit",
+	run: func(f *facts) (Status, string, []string) {
+		if f.kubelet.Service == "" {
+			return NotApplicable, "no systemd unit starts the kubelet", nil
+		}
+		for _, p := range f.kubelet.Read {
+			data, err := f.host.ReadFile(p)
+			if err == nil && strings.Contains(string(data), "IPAddressDeny=any") {
+				return Pass, p + " sets IPAddressDeny=any", []string{p}
+			}
+		}
+		return Fail, "no kubelet unit file sets IPAddressDeny=any", f.kubelet.Read
+	}}
+
 // strongCiphers are the suites the benchmark accepts (4.2.12).
 var strongCiphers = []string{"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
 	"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
@@ -198,19 +250,23 @@ type group struct {
 }
 
 var worker = []group{
-	{"4.1", "Worker Node Configuration Files", []check{
+	{"4.1", "Worker Node Configuration Files", slices.Concat([]check{
 		fileCheck("4.1.1", "kubelet service file permissions are 600 or more restrictive", true, one(kubeletService), "600", ""),
 		fileCheck("4.1.2", "kubelet service file ownership is root:root", true, one(kubeletService), "", "root:root"),
 		fileCheck("4.1.3", "proxy kubeconfig file permissions are 600 or more restrictive, if it exists", false, one(proxyKubeconfig), "600", ""),
 		fileCheck("4.1.4", "proxy kubeconfig file ownership is root:root, if it exists", false, one(proxyKubeconfig), "", "root:root"),
 		fileCheck("4.1.5", "--kubeconfig kubelet.conf file permissions are 600 or more restrictive", true, one(kubeletKubeconfig), "600", ""),
 		fileCheck("4.1.6", "--kubeconfig kubelet.conf file ownership is root:root", true, one(kubeletKubeconfig), "", "root:root"),
-		fileCheck("4.1.7", "certificate authorities file permissions are 644 or more restrictive", false, one(clientCA), "644", ""),
+	}, byVersion(map[string]check{
+		"cis-1.10": fileCheck("4.1.7", "certificate authorities file permissions are 600 or more restrictive", false, one(clientCA), "600", ""),
+		"cis-1.11": fileCheck("4.1.7", "certificate authorities file permissions are 644 or more restrictive", false, one(clientCA), "644", ""),
+		"cis-1.12": fileCheck("4.1.7", "certificate authorities file permissions are 644 or more restrictive", false, one(clientCA), "644", ""),
+	}), []check{
 		fileCheck("4.1.8", "client certificate authorities file ownership is root:root", false, one(clientCA), "", "root:root"),
 		fileCheck("4.1.9", "kubelet config.yaml file permissions are 600 or more restrictive", true, one(kubeletConfig), "600", ""),
 		fileCheck("4.1.10", "kubelet config.yaml file ownership is root:root", true, one(kubeletConfig), "", "root:root"),
-	}},
-	{"4.2", "Kubelet", []check{
+	})},
+	{"4.2", "Kubelet", slices.Concat([]check{
 		settingCheck("4.2.1", "--anonymous-auth is false", true, "anonymous-auth", "authentication.anonymous.enabled",
 			"Set authentication.anonymous.enabled: false in the kubelet config file (or --anonymous-auth=false)"+restart, Fail, is("false")),
 		settingCheck("4.2.2", "--authorization-mode is not AlwaysAllow", true, "authorization-mode", "authorization.mode",
@@ -251,21 +307,16 @@ var worker = []group{
 				}
 				return Pass, s.Source + " sets RotateKubeletServerCertificate=" + s.Value, f.kubelet.Read
 			}},
-		settingCheck("4.2.12", "the kubelet only uses strong cryptographic ciphers", false, "tls-cipher-suites", "tlsCipherSuites",
-			"Set tlsCipherSuites to a subset of "+strings.Join(strongCiphers, ",")+restart, Fail,
-			func(v string) bool {
-				for _, c := range strings.Split(v, ",") {
-					if !slices.Contains(strongCiphers, strings.TrimSpace(c)) {
-						return false
-					}
-				}
-				return true
-			}),
+	}, byVersion(map[string]check{
+		"cis-1.10": kubeletCiphers(strongCiphers10),
+		"cis-1.11": kubeletCiphers(strongCiphers10),
+		"cis-1.12": kubeletCiphers(strongCiphers),
+	}), []check{
 		settingCheck("4.2.13", "a limit is set on pod PIDs", false, "pod-max-pids", "podPidsLimit",
 			"Set podPidsLimit in the kubelet config file"+restart, Fail, nonEmpty),
-		settingCheck("4.2.14", "--seccomp-default is true", false, "seccomp-default", "seccompDefault",
-			"Set seccompDefault: true in the kubelet config file"+restart, Fail, is("true")),
-	}},
+		only(settingCheck("4.2.14", "--seccomp-default is true", false, "seccomp-default", "seccompDefault",
+			"Set seccompDefault: true in the kubelet config file"+restart, Fail, is("true")), "cis-1.11", "cis-1.12"),
+	}, []check{only(ipAddressDeny, "cis-1.11")})},
 	{"4.3", "kube-proxy", []check{
 		{id: "4.3.1", title: "the kube-proxy metrics service is bound to localhost", scored: true,
 			remediation: "Remove --metrics-bind-address, or bind it to 127.0.0.1 (the default is 127.0.0.1:10249)",
@@ -286,9 +337,9 @@ var worker = []group{
 	}},
 }
 
-// Check evaluates the benchmark on a node: section 1.1 on a control-plane
-// node, section 4 on every node.
-func Check(h *Host) ([]Section, *Kubelet, error) {
+// Check evaluates a benchmark version on a node: sections 1 to 3 on a
+// control-plane node, 4 and K on every node.
+func Check(h *Host, benchmark string) ([]Section, *Kubelet, error) {
 	procs := h.Processes()
 	f := &facts{host: h, proxy: h.Find(procs, "kube-proxy"), now: h.Now(),
 		apiserver: h.component(procs, "kube-apiserver"), controllerManager: h.component(procs, "kube-controller-manager"),
@@ -314,6 +365,9 @@ func Check(h *Host) ([]Section, *Kubelet, error) {
 	for _, g := range groups {
 		s := Section{ID: g.id, Title: g.title, Counts: map[Status]int{}}
 		for _, c := range g.checks {
+			if c.in != nil && !slices.Contains(c.in, benchmark) {
+				continue
+			}
 			st, detail, read := c.run(f)
 			if st == Fail && !c.scored {
 				st = Warn // kube-bench's verdict for a Manual check that does not pass

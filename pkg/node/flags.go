@@ -100,7 +100,7 @@ func gte(flag, v string) flagTest               { return flagTest{flag, opGte, v
 
 const apiserverRestart = "Edit the API server's pod specification (/etc/kubernetes/manifests/kube-apiserver.yaml): "
 
-var apiServerChecks = group{"1.2", "API Server", []check{
+var apiServerChecks = group{"1.2", "API Server", slices.Concat([]check{
 	flagCheck("1.2.1", "--anonymous-auth is false", false, apiserverOf, "API server", apiserverRestart+"--anonymous-auth=false", eq("anonymous-auth", "false", Fail)),
 	flagCheck("1.2.2", "--token-auth-file is not set", true, apiserverOf, "API server", apiserverRestart+"remove --token-auth-file", flagTest{"token-auth-file", opNotSet, "", Pass}),
 	flagCheck("1.2.3", "DenyServiceExternalIPs is enabled", false, apiserverOf, "API server", apiserverRestart+"add DenyServiceExternalIPs to --enable-admission-plugins", has("enable-admission-plugins", "DenyServiceExternalIPs", Fail)),
@@ -137,10 +137,24 @@ var apiServerChecks = group{"1.2", "API Server", []check{
 	flagCheck("1.2.27", "--encryption-provider-config is set", false, apiserverOf, "API server", apiserverRestart+"set --encryption-provider-config to an EncryptionConfiguration", set("encryption-provider-config")),
 	{id: "1.2.28", title: "encryption providers are appropriately configured", remediation: "Put kms (v2), secretbox or aescbc first for secrets in the EncryptionConfiguration; then rewrite every Secret (kubectl get secrets -A -o json | kubectl replace -f -)",
 		run: encryptionProviders},
-	flagCheck("1.2.29", "the API server only uses strong cryptographic ciphers", false, apiserverOf, "API server", apiserverRestart+"set --tls-cipher-suites to strong suites",
-		flagTest{"tls-cipher-suites", opSubsetOf, "TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384,TLS_CHACHA20_POLY1305_SHA256,TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", Fail}),
-	flagCheck("1.2.30", "--service-account-extend-token-expiration is false", true, apiserverOf, "API server", apiserverRestart+"--service-account-extend-token-expiration=false", eq("service-account-extend-token-expiration", "false", Fail)),
-}}
+}, byVersion(map[string]check{
+	"cis-1.10": apiserverCiphers(strongAPICiphers10),
+	"cis-1.11": apiserverCiphers(strongAPICiphers10),
+	"cis-1.12": apiserverCiphers(strongAPICiphers),
+}), []check{
+	only(flagCheck("1.2.30", "--service-account-extend-token-expiration is false", true, apiserverOf, "API server", apiserverRestart+"--service-account-extend-token-expiration=false", eq("service-account-extend-token-expiration", "false", Fail)), "cis-1.11", "cis-1.12"),
+})}
+
+// strongAPICiphers are the API server suites cis-1.12 accepts (1.2.29);
+// cis-1.10 and cis-1.11 also accept four CBC suites.
+const strongAPICiphers = "TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384,TLS_CHACHA20_POLY1305_SHA256,TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"
+
+const strongAPICiphers10 = strongAPICiphers + ",TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"
+
+func apiserverCiphers(allowed string) check {
+	return flagCheck("1.2.29", "the API server only uses strong cryptographic ciphers", false, apiserverOf, "API server", apiserverRestart+"set --tls-cipher-suites to strong suites",
+		flagTest{"tls-cipher-suites", opSubsetOf, allowed, Fail})
+}
 
 const cmRestart = "Edit the controller manager's pod specification (/etc/kubernetes/manifests/kube-controller-manager.yaml): "
 

@@ -6,6 +6,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -114,7 +115,7 @@ func cniFiles(f *facts) ([]string, string) {
 	return files, ""
 }
 
-var master = group{"1.1", "Control Plane Node Configuration Files", []check{
+var master = group{"1.1", "Control Plane Node Configuration Files", slices.Concat([]check{
 	fileCheck("1.1.1", "API server pod specification file permissions are 600 or more restrictive", true, manifestOf(apiserverOf, "API server"), "600", ""),
 	fileCheck("1.1.2", "API server pod specification file ownership is root:root", true, manifestOf(apiserverOf, "API server"), "", "root:root"),
 	fileCheck("1.1.3", "controller manager pod specification file permissions are 600 or more restrictive", true, manifestOf(cmOf, "controller manager"), "600", ""),
@@ -134,9 +135,13 @@ var master = group{"1.1", "Control Plane Node Configuration Files", []check{
 	fileCheck("1.1.17", "controller-manager.conf file permissions are 600 or more restrictive", true, kubeconfigOf(cmOf, "/etc/kubernetes/controller-manager.conf"), "600", ""),
 	fileCheck("1.1.18", "controller-manager.conf file ownership is root:root", true, kubeconfigOf(cmOf, "/etc/kubernetes/controller-manager.conf"), "", "root:root"),
 	fileCheck("1.1.19", "Kubernetes PKI directory and file ownership is root:root", true, pki(true, func(string) bool { return true }), "", "root:root"),
-	fileCheck("1.1.20", "Kubernetes PKI certificate file permissions are 644 or more restrictive", false, pki(false, func(n string) bool { return strings.HasSuffix(n, ".crt") }), "644", ""),
+}, byVersion(map[string]check{
+	"cis-1.10": fileCheck("1.1.20", "Kubernetes PKI certificate file permissions are 600 or more restrictive", false, pki(false, func(n string) bool { return strings.HasSuffix(n, ".crt") }), "600", ""),
+	"cis-1.11": fileCheck("1.1.20", "Kubernetes PKI certificate file permissions are 644 or more restrictive", false, pki(false, func(n string) bool { return strings.HasSuffix(n, ".crt") }), "644", ""),
+	"cis-1.12": fileCheck("1.1.20", "Kubernetes PKI certificate file permissions are 644 or more restrictive", false, pki(false, func(n string) bool { return strings.HasSuffix(n, ".crt") }), "644", ""),
+}), []check{
 	fileCheck("1.1.21", "Kubernetes PKI key file permissions are 600", false, pki(false, func(n string) bool { return strings.HasSuffix(n, ".key") }), "600", ""),
-}}
+})}
 
 func apiserverOf(f *facts) component { return f.apiserver }
 func cmOf(f *facts) component        { return f.controllerManager }

@@ -96,7 +96,7 @@ func kubeadmNode() map[string]file {
 
 func results(t *testing.T, root string) (map[string]Result, *Kubelet) {
 	t.Helper()
-	secs, k, err := Check(NewHost(root))
+	secs, k, err := Check(NewHost(root), "cis-1.12")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,11 +212,11 @@ func TestOwners(t *testing.T) {
 // what was tried, never an empty pass.
 func TestNoKubelet(t *testing.T) {
 	root := build(t, map[string]file{"etc/passwd": {"root:x:0:0::/:/bin/sh\n", 0o644, 0, 0}})
-	if _, _, err := Check(NewHost(root)); err == nil || !strings.Contains(err.Error(), "no process named kubelet") {
+	if _, _, err := Check(NewHost(root), "cis-1.12"); err == nil || !strings.Contains(err.Error(), "no process named kubelet") {
 		t.Errorf("no kubelet: %v", err)
 	}
 	root = build(t, map[string]file{"proc/12/cmdline": {"/usr/local/bin/k3s\x00server\x00", 0o444, 0, 0}})
-	if _, _, err := Check(NewHost(root)); err == nil || !strings.Contains(err.Error(), "inside k3s (process 12)") {
+	if _, _, err := Check(NewHost(root), "cis-1.12"); err == nil || !strings.Contains(err.Error(), "inside k3s (process 12)") {
 		t.Errorf("k3s: %v", err)
 	}
 }
@@ -366,7 +366,7 @@ func TestKeysAndHost(t *testing.T) {
 		t.Helper()
 		h := NewHost(build(t, files))
 		h.Now = func() time.Time { return now }
-		secs, _, err := Check(h)
+		secs, _, err := Check(h, "cis-1.12")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -391,4 +391,43 @@ func TestKeysAndHost(t *testing.T) {
 	bad["proc/sys/kernel/unprivileged_bpf_disabled"] = file{"0\n", 0o644, 0, 0}
 	check(bad, map[string]Status{"K.1": Fail, "K.2": Fail, "K.4": Fail, "K.5": Fail, "K.6": Fail}, map[string]string{
 		"K.1": "/etc/kubernetes/pki/front-proxy-ca.crt expired on 2026-11-30", "K.2": "/var/lib/kubelet/pki/kubelet.crt expires on 2026-12-11"})
+}
+
+// The earlier benchmarks differ in a few items: cis-1.10 wants the
+// kubelet's CA and the PKI's certificates at 600 and has no 1.2.30 or
+// 4.2.14; cis-1.11 has 4.2.15 (IPAddressDeny) and accepts the CBC and RSA
+// suites cis-1.12 dropped.
+func TestBenchmarkVersions(t *testing.T) {
+	files := kubeadmNode()
+	files["var/lib/kubelet/config.yaml"] = file{kubeadmConfig + "tlsCipherSuites: [TLS_RSA_WITH_AES_128_GCM_SHA256]\n", 0o644, 0, 0}
+	root := build(t, files)
+	ids := func(b string) map[string]Result {
+		secs, _, err := Check(NewHost(root), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]Result{}
+		for _, s := range secs {
+			for _, r := range s.Results {
+				out[r.ID] = r
+			}
+		}
+		return out
+	}
+	v10, v11, v12 := ids("cis-1.10"), ids("cis-1.11"), ids("cis-1.12")
+	if _, ok := v10["4.2.14"]; ok || v10["4.1.7"].Status != Warn || v10["4.2.12"].Status != Pass {
+		t.Errorf("cis-1.10: 4.2.14 %v, 4.1.7 %s (%s), 4.2.12 %s", v10["4.2.14"], v10["4.1.7"].Status, v10["4.1.7"].Detail, v10["4.2.12"].Status)
+	}
+	if v11["4.2.15"].Status != Warn || v11["4.2.12"].Status != Pass || v11["4.1.7"].Status != Pass {
+		t.Errorf("cis-1.11: 4.2.15 %s, 4.2.12 %s, 4.1.7 %s", v11["4.2.15"].Status, v11["4.2.12"].Status, v11["4.1.7"].Status)
+	}
+	if _, ok := v12["4.2.15"]; ok || v12["4.2.12"].Status != Warn {
+		t.Errorf("cis-1.12: 4.2.15 %v, 4.2.12 %s", v12["4.2.15"], v12["4.2.12"].Status)
+	}
+	for _, c := range []struct{ image, want string }{{"v1.28.4", "cis-1.10"}, {"v1.30.1", "cis-1.11"}, {"v1.34.0", "cis-1.12"}} {
+		r := build(t, map[string]file{"etc/kubernetes/manifests/kube-apiserver.yaml": {"    image: registry.k8s.io/kube-apiserver:" + c.image + "\n", 0o600, 0, 0}})
+		if b, err := DetectBenchmark(NewHost(r)); b != c.want || err != nil {
+			t.Errorf("%s: %q %v, want %s", c.image, b, err, c.want)
+		}
+	}
 }
