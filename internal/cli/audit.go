@@ -389,16 +389,6 @@ type alertStream struct {
 	failed         bool
 }
 
-type alert struct {
-	ControlID  string               `json:"controlID"`
-	Severity   finding.Severity     `json:"severity"`
-	Object     object.Ref           `json:"object"`
-	Position   object.Position      `json:"position"`
-	Message    string               `json:"message"`
-	Suppressed *finding.Suppression `json:"suppressed,omitempty"`
-	Activity   *finding.Activity    `json:"activity,omitempty"`
-}
-
 func (a *alertStream) write(fs []*finding.Finding) {
 	for _, f := range fs {
 		c, _ := a.cat.Get(f.ControlID)
@@ -409,6 +399,6 @@ func (a *alertStream) write(fs []*finding.Finding) {
 		if f.Suppressed == nil && a.failOn > 0 && f.Severity >= a.failOn {
 			a.failed = true
 		}
-		a.enc.Encode(alert{f.ControlID, f.Severity, f.Object, f.Position, f.Message, f.Suppressed, f.Activity})
+		a.enc.Encode(audit.AlertOf(f))
 	}
 }

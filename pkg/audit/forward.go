@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
 // Forwarder posts alerts to an HTTP endpoint: generic JSON (one object
@@ -33,19 +34,27 @@ type Forwarder struct {
 	q chan []Alert
 }
 
-// Alert is a finding as forwarded and streamed.
+// Alert is a finding as streamed (JSON lines) and forwarded.
 type Alert struct {
-	ControlID  string               `json:"controlID"`
-	Severity   finding.Severity     `json:"severity"`
-	Object     any                  `json:"object"`
+	ControlID string           `json:"controlID"`
+	Severity  finding.Severity `json:"severity"`
+	Object    object.Ref       `json:"object"`
+	// Position is the event's file and line; events the webhook
+	// received have none.
+	Position   *object.Position     `json:"position,omitempty"`
 	Message    string               `json:"message"`
-	Activity   *finding.Activity    `json:"activity,omitempty"`
 	Suppressed *finding.Suppression `json:"suppressed,omitempty"`
+	Activity   *finding.Activity    `json:"activity,omitempty"`
 }
 
-// AlertOf is the forwarded form of a finding.
+// AlertOf is the alert form of a finding.
 func AlertOf(f *finding.Finding) Alert {
-	return Alert{ControlID: f.ControlID, Severity: f.Severity, Object: f.Object, Message: f.Message, Activity: f.Activity, Suppressed: f.Suppressed}
+	a := Alert{ControlID: f.ControlID, Severity: f.Severity, Object: f.Object, Message: f.Message, Suppressed: f.Suppressed, Activity: f.Activity}
+	if f.Position.Line > 0 {
+		pos := f.Position
+		a.Position = &pos
+	}
+	return a
 }
 
 // Start runs the forwarder until ctx ends.
