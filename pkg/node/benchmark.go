@@ -11,33 +11,33 @@ import (
 // evaluates.
 var Benchmarks = []string{"cis-1.10", "cis-1.11", "cis-1.12"}
 
-var imageVersion = regexp.MustCompile(`image:\s*\S*kube-apiserver[^:\s]*:v1\.(\d+)\.\d+`)
+var imageVersion = regexp.MustCompile(`:v1\.(\d+)\.\d+`)
 
 // DetectBenchmark finds the benchmark for the node's Kubernetes release,
 // or says everything it tried. It never falls back to a default.
 func DetectBenchmark(h *Host) (string, error) {
+	p, absent := h.findManifest("kube-apiserver")
 	var tried []string
-	for _, p := range []string{"/etc/kubernetes/manifests/kube-apiserver.yaml", "/var/lib/rancher/rke2/agent/pod-manifests/kube-apiserver.yaml"} {
-		data, err := h.ReadFile(p)
-		if err != nil {
-			tried = append(tried, p+" (absent)")
-			continue
-		}
-		m := imageVersion.FindSubmatch(data)
-		if m == nil {
+	for _, a := range absent {
+		tried = append(tried, a+" (absent)")
+	}
+	if p != "" {
+		image, _, err := h.staticPod(p, "kube-apiserver")
+		m := imageVersion.FindStringSubmatch(image)
+		if err != nil || m == nil {
 			tried = append(tried, p+" (no versioned kube-apiserver image)")
-			continue
-		}
-		// the releases each benchmark was written for, as kube-bench maps them
-		switch minor, _ := strconv.Atoi(string(m[1])); {
-		case minor >= 32:
-			return "cis-1.12", nil
-		case minor >= 29:
-			return "cis-1.11", nil
-		case minor == 28:
-			return "cis-1.10", nil
-		default:
-			return "", fmt.Errorf("Kubernetes 1.%d (from %s) is covered by an earlier CIS benchmark than %s; give --benchmark to check against one of those anyway", minor, p, strings.Join(Benchmarks, ", "))
+		} else {
+			// the releases each benchmark was written for, as kube-bench maps them
+			switch minor, _ := strconv.Atoi(m[1]); {
+			case minor >= 32:
+				return "cis-1.12", nil
+			case minor >= 29:
+				return "cis-1.11", nil
+			case minor == 28:
+				return "cis-1.10", nil
+			default:
+				return "", fmt.Errorf("Kubernetes 1.%d (from %s) is covered by an earlier CIS benchmark than %s; give --benchmark to check against one of those anyway", minor, p, strings.Join(Benchmarks, ", "))
+			}
 		}
 	}
 	return "", fmt.Errorf("cannot tell the node's Kubernetes release (tried %s); give --benchmark (%s)", strings.Join(tried, ", "), strings.Join(Benchmarks, ", "))

@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -20,31 +19,76 @@ type component struct {
 
 var manifestDirs = []string{"/etc/kubernetes/manifests", "/var/lib/rancher/rke2/agent/pod-manifests"}
 
-// flagInManifest matches "- --name=value" in a static pod manifest.
-var flagInManifest = regexp.MustCompile(`(?m)^\s*-\s*"?(--[a-z0-9-]+(?:=[^"\s]*)?)"?\s*$`)
-
-func (h *Host) component(procs []Process, name string) component {
-	var c component
+// findManifest finds a component's static pod manifest, or returns the
+// paths it tried.
+func (h *Host) findManifest(name string) (string, []string) {
+	var tried []string
 	for _, d := range manifestDirs {
 		for _, ext := range []string{".yaml", ".yml", ".manifest"} {
 			p := path.Join(d, name+ext)
 			if st, _ := h.Stat(p); st.Exists {
-				c.manifest = p
+				return p, tried
+			}
+			tried = append(tried, p)
+		}
+	}
+	return "", tried
+}
+
+// staticPod reads the container of a static pod manifest that runs the
+// component (by its command, else its image, else the first): its image
+// and its command line after the program, as the kubelet starts it.
+func (h *Host) staticPod(manifest, name string) (image string, args []string, err error) {
+	data, err := h.ReadFile(manifest)
+	if err != nil {
+		return "", nil, err
+	}
+	pod, err := decode(data)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %v", manifest, err)
+	}
+	spec, _ := pod["spec"].(map[string]any)
+	containers, _ := spec["containers"].([]any)
+	var pick map[string]any
+	for _, c := range containers {
+		m, _ := c.(map[string]any)
+		cmd, _ := m["command"].([]any)
+		img, _ := m["image"].(string)
+		if len(cmd) > 0 && path.Base(fmt.Sprint(cmd[0])) == name || strings.Contains(img, "/"+name+":") || pick == nil {
+			pick = m
+			if len(cmd) > 0 && path.Base(fmt.Sprint(cmd[0])) == name {
 				break
 			}
 		}
-		if c.manifest != "" {
-			break
-		}
 	}
+	if pick == nil {
+		return "", nil, fmt.Errorf("%s: no container", manifest)
+	}
+	image, _ = pick["image"].(string)
+	cmd, _ := pick["command"].([]any)
+	list, _ := pick["args"].([]any)
+	words := append(append([]any{}, cmd...), list...)
+	if len(cmd) > 0 {
+		words = words[1:] // the program
+	}
+	args = []string{}
+	for _, w := range words {
+		args = append(args, fmt.Sprint(w))
+	}
+	return image, args, nil
+}
+
+func (h *Host) component(procs []Process, name string) component {
+	var c component
+	c.manifest, _ = h.findManifest(name)
 	if p := h.Find(procs, name); p != nil {
 		c.args, c.source = append([]string{}, p.Args[1:]...), fmt.Sprintf("process %d (%s)", p.PID, p.Args[0])
 	} else if c.manifest != "" {
-		data, _ := h.ReadFile(c.manifest)
-		c.args, c.source = []string{}, c.manifest
-		for _, m := range flagInManifest.FindAllSubmatch(data, -1) {
-			c.args = append(c.args, string(m[1]))
+		_, args, err := h.staticPod(c.manifest, name)
+		if err != nil {
+			args = []string{} // a manifest kubeguard cannot read: every flag is unset
 		}
+		c.args, c.source = args, c.manifest
 	}
 	return c
 }

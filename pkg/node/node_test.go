@@ -425,9 +425,31 @@ func TestBenchmarkVersions(t *testing.T) {
 		t.Errorf("cis-1.12: 4.2.15 %v, 4.2.12 %s", v12["4.2.15"], v12["4.2.12"].Status)
 	}
 	for _, c := range []struct{ image, want string }{{"v1.28.4", "cis-1.10"}, {"v1.30.1", "cis-1.11"}, {"v1.34.0", "cis-1.12"}} {
-		r := build(t, map[string]file{"etc/kubernetes/manifests/kube-apiserver.yaml": {"    image: registry.k8s.io/kube-apiserver:" + c.image + "\n", 0o600, 0, 0}})
+		r := build(t, map[string]file{"etc/kubernetes/manifests/kube-apiserver.yaml": {"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: kube-apiserver\n    image: registry.k8s.io/kube-apiserver:" + c.image + "\n", 0o600, 0, 0}})
 		if b, err := DetectBenchmark(NewHost(r)); b != c.want || err != nil {
 			t.Errorf("%s: %q %v, want %s", c.image, b, err, c.want)
 		}
+	}
+}
+
+// A manifest is read as the kubelet reads it: flow-style lists and args
+// count as well as block lists of command.
+func TestStaticPodArgs(t *testing.T) {
+	root := build(t, map[string]file{"etc/kubernetes/manifests/kube-scheduler.yaml": {`apiVersion: v1
+kind: Pod
+spec:
+  containers:
+  - name: sidecar
+    image: registry.example.com/log-shipper:1.0
+    command: ["/bin/shipper", "--profiling=true"]
+  - name: kube-scheduler
+    image: registry.k8s.io/kube-scheduler:v1.33.2
+    command: ["kube-scheduler", "--kubeconfig=/etc/kubernetes/scheduler.conf"]
+    args: ["--profiling=false", "--bind-address", "127.0.0.1"]
+`, 0o600, 0, 0}})
+	c := NewHost(root).component(nil, "kube-scheduler")
+	got := flags(c.args)
+	if c.source != "/etc/kubernetes/manifests/kube-scheduler.yaml" || got["profiling"] != "false" || got["bind-address"] != "127.0.0.1" || got["kubeconfig"] != "/etc/kubernetes/scheduler.conf" {
+		t.Errorf("%s: %v", c.source, got)
 	}
 }
