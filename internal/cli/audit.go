@@ -301,19 +301,9 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 		}
 		files = nil
 	}
-	for _, name := range files {
-		in, label := s.in, object.StdinName
-		if name != "-" {
-			file, err := os.Open(name)
-			if err != nil {
-				rep.Diagnostics = append(rep.Diagnostics, object.Diagnostic{Pos: object.Position{File: name}, Severity: object.SeverityError, Message: err.Error()})
-				continue
-			}
-			in, label = file, name
-			defer file.Close()
-		}
-		diags := audit.Read(in, label, judge)
-		rep.Diagnostics = append(rep.Diagnostics, diags...)
+	read, diags := readAuditLogs(s, files, judge)
+	rep.Diagnostics = append(rep.Diagnostics, diags...)
+	for _, label := range read {
 		rep.Checked = append(rep.Checked, report.Checked{Ref: object.Ref{Kind: control.AuditEventKind, Name: label}})
 	}
 	if store != nil && !f.readOnly {
@@ -362,6 +352,28 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 		fmt.Fprintf(s.err, "kubeguard: %d events of earlier stages skipped (each request is judged once, at ResponseComplete)\n", d.Skipped)
 	}
 	return finish(s, &f.out, outs, rep)
+}
+
+// readAuditLogs reads audit logs (- is stdin) with f. A file that cannot
+// be opened is a diagnostic and the others are still read; read names
+// those that were.
+func readAuditLogs(s *streams, files []string, f func(*audit.Event)) (read []string, diags []object.Diagnostic) {
+	for _, name := range files {
+		if name == "-" {
+			diags = append(diags, audit.Read(s.in, object.StdinName, f)...)
+			read = append(read, object.StdinName)
+			continue
+		}
+		file, err := os.Open(name)
+		if err != nil {
+			diags = append(diags, object.Diagnostic{Pos: object.Position{File: name}, Severity: object.SeverityError, Message: err.Error()})
+			continue
+		}
+		diags = append(diags, audit.Read(file, name, f)...)
+		file.Close()
+		read = append(read, name)
+	}
+	return read, diags
 }
 
 // auditConfig is the audit section of a configuration, or the defaults.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"text/tabwriter"
 
@@ -12,7 +11,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubeguard/kubeguard/pkg/audit"
-	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/rbac"
 )
 
@@ -33,19 +31,7 @@ func newAuditRBACCmd(s *streams) *cobra.Command {
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			u := audit.NewUsage()
-			var diags []object.Diagnostic
-			for _, name := range args {
-				in, label := s.in, object.StdinName
-				if name != "-" {
-					f, err := os.Open(name)
-					if err != nil {
-						return err
-					}
-					defer f.Close()
-					in, label = f, name
-				}
-				diags = append(diags, audit.Read(in, label, u.Add)...)
-			}
+			_, diags := readAuditLogs(s, args, u.Add)
 			for _, d := range diags {
 				fmt.Fprintln(s.err, d.String())
 			}
