@@ -102,7 +102,7 @@ func (d *Detector) Event(e *Event) ([]*finding.Finding, []object.Diagnostic) {
 		}
 	}
 	if d.LearnOnly {
-		if d.Baseline != nil && (e.ResponseStatus == nil || e.ResponseStatus.Code < 400) {
+		if d.Baseline != nil && succeeded(e) {
 			d.Baseline.Observe(&e.Event)
 		}
 		return nil, nil
@@ -144,7 +144,7 @@ func (d *Detector) Event(e *Event) ([]*finding.Finding, []object.Diagnostic) {
 		add(ctlaudit.UnexpectedNetwork, "sourceIPs", fmt.Sprintf("%s made a request (%s %s) from %s, outside the expected networks",
 			Identity(e.User.Username), e.Verb, e.RequestURI, e.SourceIPs[0]), 0, "")
 	}
-	if d.Baseline != nil && (e.ResponseStatus == nil || e.ResponseStatus.Code < 400) {
+	if d.Baseline != nil && succeeded(e) {
 		for _, a := range d.Baseline.Observe(&e.Event) {
 			d.Anomalies++
 			add(a.Control, a.Path, a.Message, a.Score, a.Term)
@@ -225,6 +225,10 @@ func (d *Detector) expected(ip string) bool {
 	return false
 }
 
+// succeeded reports whether the request succeeded (or its event has no
+// status to say otherwise).
+func succeeded(e *Event) bool { return e.ResponseStatus == nil || e.ResponseStatus.Code < 400 }
+
 func activity(e *Event) *finding.Activity {
 	a := &finding.Activity{User: e.User.Username, UserAgent: e.UserAgent, Verb: e.Verb, Time: eventTime(&e.Event).UTC(), AuditID: string(e.AuditID)}
 	if len(e.SourceIPs) > 0 {
@@ -242,7 +246,7 @@ func (d *Detector) subject(e *Event) (*object.Object, error) {
 	if e.ObjectRef == nil || (e.ObjectRef.Subresource != "" && e.ObjectRef.Subresource != "ephemeralcontainers") {
 		return nil, nil
 	}
-	if e.ResponseStatus != nil && e.ResponseStatus.Code >= 400 {
+	if !succeeded(e) {
 		return nil, nil
 	}
 	// a patch's request object is the patch; the response object is

@@ -23,7 +23,7 @@ func NewUsage() *Usage { return &Usage{Accounts: map[string]map[rbac.Request]int
 
 // Add records one event if a service account made an allowed request.
 func (u *Usage) Add(e *Event) {
-	if e.Stage != "ResponseComplete" && e.Stage != "" || e.ResponseStatus != nil && e.ResponseStatus.Code >= 400 {
+	if e.Stage != "ResponseComplete" && e.Stage != "" || !succeeded(e) {
 		return
 	}
 	rest, ok := strings.CutPrefix(e.User.Username, "system:serviceaccount:")
