@@ -84,12 +84,15 @@ var keysAndHost = group{"K", "Keys, certificates and host hardening (kubeguard)"
 			if p == "" {
 				return NotApplicable, "--service-account-signing-key-file is not set", []string{f.apiserver.source}
 			}
-			fi, err := os.Stat(f.host.path(p))
+			st, err := f.host.Stat(p)
 			if err != nil {
 				return Fail, err.Error(), []string{p}
 			}
+			if !st.Exists {
+				return Fail, p + " does not exist", []string{p}
+			}
 			// the file's modification time stands for the key's age
-			age := f.now.Sub(fi.ModTime())
+			age := f.now.Sub(st.Modified)
 			detail := fmt.Sprintf("%s was written %d days ago (its modification time)", p, int(age.Hours()/24))
 			if age > 365*24*time.Hour {
 				return Warn, detail, []string{p}

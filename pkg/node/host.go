@@ -65,6 +65,8 @@ type File struct {
 	Mode   fs.FileMode `json:"-"`
 	Perm   string      `json:"permissions,omitempty"` // octal, as stat -c %a prints it
 	Owner  string      `json:"owner,omitempty"`       // user:group
+	// Modified is the file's modification time.
+	Modified time.Time `json:"-"`
 }
 
 // Stat reads a file's mode and owner. Links are resolved inside the
@@ -91,7 +93,7 @@ func (h *Host) Stat(p string) (File, error) {
 			real = target
 			continue
 		}
-		f.Exists, f.Mode = true, fi.Mode()
+		f.Exists, f.Mode, f.Modified = true, fi.Mode(), fi.ModTime()
 		f.Perm = strconv.FormatUint(uint64(fi.Mode().Perm()), 8)
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 			f.Owner = h.user(int(st.Uid)) + ":" + h.group(int(st.Gid))
