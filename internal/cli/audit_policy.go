@@ -54,11 +54,7 @@ func newAuditPolicyCmd(s *streams) *cobra.Command {
 				w := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "STATUS\tREQUEST\tLEVEL\tWANT\tDETAIL")
 				for _, r := range res {
-					lvl := r.Level
-					if lvl == "" {
-						lvl = "None"
-					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Status, r.Request, lvl, r.Want, r.Detail)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Status, r.Request, audit.LevelName(r.Level), r.Want, r.Detail)
 				}
 				if err := w.Flush(); err != nil {
 					return err

@@ -101,7 +101,7 @@ func CheckPolicy(data []byte) ([]PolicyResult, error) {
 			if n.Optional {
 				r.Status = "partial"
 			}
-			r.Detail = fmt.Sprintf("%v cannot judge it at %s", n.Controls, levelName(c.Level))
+			r.Detail = fmt.Sprintf("%v cannot judge it at %s", n.Controls, LevelName(string(c.Level)))
 			if n.Why != "" {
 				r.Detail += ": " + n.Why
 			}
@@ -134,11 +134,12 @@ func CheckPolicy(data []byte) ([]PolicyResult, error) {
 	return out, nil
 }
 
-func levelName(l auditinternal.Level) string {
+// LevelName names an audit level; the evaluator gives None as "".
+func LevelName(l string) string {
 	if l == "" {
 		return "None"
 	}
-	return string(l)
+	return l
 }
 
 func describe(userName, verb, group, resource, sub, ns string) string {
