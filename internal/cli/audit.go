@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubeguard/kubeguard/pkg/audit"
+	"github.com/kubeguard/kubeguard/pkg/auditpolicy"
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/engine"
@@ -162,7 +163,7 @@ func showBaseline(s *streams, b *audit.Baseline, ids []string, output string) er
 		Terms    []audit.Term `json:"terms,omitempty"`
 	}
 	mk := func(user string, p *audit.Profile, terms bool) shown {
-		sh := shown{Identity: audit.Identity(user), First: time.Unix(p.First, 0).UTC(), Last: time.Unix(p.Last, 0).UTC(), Events: p.Events,
+		sh := shown{Identity: auditpolicy.Identity(user), First: time.Unix(p.First, 0).UTC(), Last: time.Unix(p.Last, 0).UTC(), Events: p.Events,
 			Learned: b.Learned(p), Peak: p.Peak}
 		if terms {
 			sh.Terms = p.Terms()
@@ -177,11 +178,11 @@ func showBaseline(s *streams, b *audit.Baseline, ids []string, output string) er
 		slices.SortFunc(out, func(a, b shown) int { return strings.Compare(a.Identity, b.Identity) })
 	}
 	for _, id := range ids {
-		p := b.Identities[audit.Username(id)]
+		p := b.Identities[auditpolicy.Username(id)]
 		if p == nil {
 			return fmt.Errorf("%s is not in the baseline (%d identities)", id, len(b.Identities))
 		}
-		out = append(out, mk(audit.Username(id), p, true))
+		out = append(out, mk(auditpolicy.Username(id), p, true))
 	}
 	if output == "json" {
 		enc := json.NewEncoder(s.out)

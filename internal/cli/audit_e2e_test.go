@@ -30,6 +30,7 @@ import (
 
 	"github.com/kubeguard/kubeguard/internal/testcluster"
 	"github.com/kubeguard/kubeguard/pkg/audit"
+	"github.com/kubeguard/kubeguard/pkg/auditpolicy"
 	"github.com/kubeguard/kubeguard/pkg/tlsutil"
 )
 
@@ -124,7 +125,7 @@ func TestE2EAuditServe(t *testing.T) {
 	}
 	addr := freeAddr(t)
 	c, err := testcluster.Start(testcluster.Options{Log: func(s string) { t.Log(s) },
-		Audit: &testcluster.Audit{Policy: []byte(audit.GeneratePolicy(true)), WebhookURL: "https://" + addr + "/", InitialBackoff: 500 * time.Millisecond}})
+		Audit: &testcluster.Audit{Policy: []byte(auditpolicy.GeneratePolicy(true)), WebhookURL: "https://" + addr + "/", InitialBackoff: 500 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kubeguard/kubeguard/pkg/audit"
+	"github.com/kubeguard/kubeguard/pkg/auditpolicy"
 )
 
 func newAuditPolicyCmd(s *streams) *cobra.Command {
@@ -33,7 +33,7 @@ func newAuditPolicyCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := audit.CheckPolicy(data)
+			res, err := auditpolicy.CheckPolicy(data)
 			if err != nil {
 				return fmt.Errorf("%s: %v", args[0], err)
 			}
@@ -54,7 +54,7 @@ func newAuditPolicyCmd(s *streams) *cobra.Command {
 				w := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "STATUS\tREQUEST\tLEVEL\tWANT\tDETAIL")
 				for _, r := range res {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Status, r.Request, audit.LevelName(r.Level), r.Want, r.Detail)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Status, r.Request, auditpolicy.LevelName(r.Level), r.Want, r.Detail)
 				}
 				if err := w.Flush(); err != nil {
 					return err
@@ -80,7 +80,7 @@ func newAuditPolicyCmd(s *streams) *cobra.Command {
 		Example: "  kubeguard audit-policy generate > /etc/kubernetes/audit-policy.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprint(s.out, audit.GeneratePolicy(configMapBodies))
+			_, err := fmt.Fprint(s.out, auditpolicy.GeneratePolicy(configMapBodies))
 			return err
 		},
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/kubeguard/kubeguard/internal/auditgen"
-	"github.com/kubeguard/kubeguard/pkg/audit"
+	"github.com/kubeguard/kubeguard/pkg/auditpolicy"
 )
 
 func TestAuditScan(t *testing.T) {
@@ -62,7 +62,7 @@ func TestAuditExamplesCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	zw.Close()
-	for name, want := range map[string][]byte{"history.jsonl.gz": history.Bytes(), "today.jsonl": today.Bytes(), "policy.yaml": []byte(audit.GeneratePolicy(false))} {
+	for name, want := range map[string][]byte{"history.jsonl.gz": history.Bytes(), "today.jsonl": today.Bytes(), "policy.yaml": []byte(auditpolicy.GeneratePolicy(false))} {
 		if got, err := os.ReadFile(filepath.Join("../../examples/audit", name)); err != nil || !bytes.Equal(got, want) {
 			t.Errorf("examples/audit/%s is stale: run go run ./hack/exampleaudit and kubeguard audit-policy generate", name)
 		}

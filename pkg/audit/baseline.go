@@ -11,6 +11,7 @@ import (
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
+	"github.com/kubeguard/kubeguard/pkg/auditpolicy"
 	"github.com/kubeguard/kubeguard/pkg/control"
 	ctlaudit "github.com/kubeguard/kubeguard/pkg/controls/audit"
 )
@@ -157,7 +158,7 @@ func (b *Baseline) Observe(e *auditv1.Event) []Anomaly {
 	report := func(c *control.Control, term, path string, score float64, msg string) {
 		if learned {
 			out = append(out, Anomaly{Control: c, Identity: user, Term: term, Path: path, Score: math.Round(score*100) / 100,
-				Message: fmt.Sprintf("%s %s for the first time in %s of baseline", Identity(user), msg, span(days))})
+				Message: fmt.Sprintf("%s %s for the first time in %s of baseline", auditpolicy.Identity(user), msg, span(days))})
 		}
 	}
 
@@ -242,7 +243,7 @@ func (b *Baseline) Observe(e *auditv1.Event) []Anomaly {
 			out = append(out, Anomaly{Control: ctlaudit.AnomalyRate, Identity: user, Term: "rate", Path: "stageTimestamp",
 				Score: math.Round(min(1, 0.4+float64(p.InHour)/float64(limit)/20)*100) / 100,
 				Message: fmt.Sprintf("%s made %d requests within the hour, more than %.0f times its busiest hour (%d) in %s of baseline",
-					Identity(user), p.InHour, b.Opts.RateFactor, p.Peak, span(days))})
+					auditpolicy.Identity(user), p.InHour, b.Opts.RateFactor, p.Peak, span(days))})
 		}
 	}
 	return out
@@ -300,27 +301,6 @@ func (b *Baseline) evict() {
 			b.Evicted++
 		}
 	}
-}
-
-// Identity names a username briefly: sa:NAMESPACE/NAME for a service
-// account.
-func Identity(user string) string {
-	if rest, ok := strings.CutPrefix(user, "system:serviceaccount:"); ok {
-		if ns, name, ok := strings.Cut(rest, ":"); ok {
-			return "sa:" + ns + "/" + name
-		}
-	}
-	return user
-}
-
-// Username is the inverse of Identity.
-func Username(identity string) string {
-	if rest, ok := strings.CutPrefix(identity, "sa:"); ok {
-		if ns, name, ok := strings.Cut(rest, "/"); ok {
-			return "system:serviceaccount:" + ns + ":" + name
-		}
-	}
-	return identity
 }
 
 // accessTerm is "verb resource" and the namespace of a request.

@@ -8,6 +8,7 @@ import (
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
+	"github.com/kubeguard/kubeguard/pkg/auditpolicy"
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/control"
 	ctlaudit "github.com/kubeguard/kubeguard/pkg/controls/audit"
@@ -142,7 +143,7 @@ func (d *Detector) Event(e *Event) ([]*finding.Finding, []object.Diagnostic) {
 	}
 	if len(d.Networks) > 0 && len(e.SourceIPs) > 0 && !d.expected(e.SourceIPs[0]) {
 		add(ctlaudit.UnexpectedNetwork, "sourceIPs", fmt.Sprintf("%s made a request (%s %s) from %s, outside the expected networks",
-			Identity(e.User.Username), e.Verb, e.RequestURI, e.SourceIPs[0]), 0, "")
+			auditpolicy.Identity(e.User.Username), e.Verb, e.RequestURI, e.SourceIPs[0]), 0, "")
 	}
 	if d.Baseline != nil && succeeded(e) {
 		for _, a := range d.Baseline.Observe(&e.Event) {
@@ -208,7 +209,7 @@ func (d *Detector) probing(e *Event) (string, bool) {
 		return "", false
 	}
 	dn.reported = now
-	return fmt.Sprintf("%s was denied %d requests within %s (the last: %s %s)", Identity(e.User.Username), len(dn.times), d.Window, e.Verb, e.RequestURI), true
+	return fmt.Sprintf("%s was denied %d requests within %s (the last: %s %s)", auditpolicy.Identity(e.User.Username), len(dn.times), d.Window, e.Verb, e.RequestURI), true
 }
 
 func (d *Detector) expected(ip string) bool {

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubeguard/kubeguard/pkg/audit"
+	"github.com/kubeguard/kubeguard/pkg/auditpolicy"
 )
 
 // file is one file of a fixture node, with its mode and owner.
@@ -324,7 +324,7 @@ func TestKubeadmControlPlane(t *testing.T) {
 		want          map[string]Status
 		detail        string
 	}{
-		{"secretbox:\n      keys:\n      - name: k1\n        secret: c2VjcmV0", audit.GeneratePolicy(false), map[string]Status{"1.2.28": Pass, "3.2.1": Pass, "3.2.2": Pass},
+		{"secretbox:\n      keys:\n      - name: k1\n        secret: c2VjcmV0", auditpolicy.GeneratePolicy(false), map[string]Status{"1.2.28": Pass, "3.2.1": Pass, "3.2.2": Pass},
 			"/etc/kubernetes/enc.yaml encrypts secrets first with secretbox (1 keys)"},
 		{"identity: {}", "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: RequestResponse\n", map[string]Status{"1.2.28": Warn, "3.2.1": Pass, "3.2.2": Warn},
 			"/etc/kubernetes/enc.yaml stores secrets unencrypted (identity is the first provider)"},

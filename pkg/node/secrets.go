@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kubeguard/kubeguard/pkg/audit"
+	"github.com/kubeguard/kubeguard/pkg/auditpolicy"
 )
 
 // encryptionProviders is 1.2.28: the first provider for Secrets in the
@@ -84,7 +84,7 @@ func auditPolicy(f *facts) (Status, string, []string) {
 	if err != nil {
 		return Fail, fmt.Sprintf("%s: %v", p, err), read
 	}
-	res, err := audit.CheckPolicy(data)
+	res, err := auditpolicy.CheckPolicy(data)
 	if err != nil {
 		return Fail, fmt.Sprintf("%s: %v", p, err), read
 	}

@@ -1,4 +1,4 @@
-package audit
+package auditpolicy
 
 import (
 	"strings"

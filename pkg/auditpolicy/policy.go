@@ -1,4 +1,9 @@
-package audit
+// Package auditpolicy reads and writes the API server's audit policy:
+// whether a policy logs what kubeguard's audit rules need at the levels
+// they need (and credentials at Metadata only), and the policy kubeguard
+// recommends. kubeguard audit-policy and the node checks of CIS 3.2 use
+// it.
+package auditpolicy
 
 import (
 	"fmt"
@@ -236,3 +241,24 @@ rules:
   # everything else: who did what, for the rules and the baselines
   - level: Metadata
 `
+
+// Identity names a username briefly: sa:NAMESPACE/NAME for a service
+// account.
+func Identity(user string) string {
+	if rest, ok := strings.CutPrefix(user, "system:serviceaccount:"); ok {
+		if ns, name, ok := strings.Cut(rest, ":"); ok {
+			return "sa:" + ns + "/" + name
+		}
+	}
+	return user
+}
+
+// Username is the inverse of Identity.
+func Username(identity string) string {
+	if rest, ok := strings.CutPrefix(identity, "sa:"); ok {
+		if ns, name, ok := strings.Cut(rest, "/"); ok {
+			return "system:serviceaccount:" + ns + ":" + name
+		}
+	}
+	return identity
+}
