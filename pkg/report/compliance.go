@@ -34,13 +34,17 @@ type SectionView struct {
 }
 
 // section is the part of a framework item a checklist groups by: CIS
-// 5.2.2 in 5.2, NIST 4.3.1 in 4.3, NSA pod-security/capabilities in
+// 5.2.2 in 5.2, CIS 2.1 in 2, NIST 4.3.1 in 4.3, NSA pod-security/capabilities in
 // pod-security; others (PSS levels, MITRE techniques) as they are.
 func section(f control.Framework, id string) string {
 	switch f {
 	case control.CIS, control.CISDocker, control.NIST:
-		if parts := strings.Split(id, "."); len(parts) > 2 {
+		// 5.2.2 is in 5.2; a two-part item (etcd's 2.1) in its chapter
+		switch parts := strings.Split(id, "."); {
+		case len(parts) > 2:
 			return parts[0] + "." + parts[1]
+		case len(parts) == 2:
+			return parts[0]
 		}
 	case control.NSA:
 		s, _, _ := strings.Cut(id, "/")

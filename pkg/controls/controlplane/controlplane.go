@@ -157,7 +157,7 @@ var checks = []check{
 	{id: "CP-LEGACY-ABAC", title: "API server uses legacy ABAC authorization", severity: finding.High,
 		rationale:   "Attribute-based access control is configured in a file on the control-plane node, cannot be audited or changed through the API and is superseded by RBAC.",
 		remediation: "Remove ABAC from --authorization-mode and drop --authorization-policy-file; express the rules as RBAC.",
-		refs:        []string{"CIS:1.2.6", "NSA:authentication-authorization", "NIST:4.3.1"}, appliesTo: []string{"kube-apiserver"},
+		refs:        []string{"NSA:authentication-authorization", "NIST:4.3.1"}, appliesTo: []string{"kube-apiserver"},
 		bad: func(c *component) (string, string) {
 			if v, _ := c.get("authorization-mode"); has(list(v), "ABAC") {
 				return "authorization-mode", "--authorization-mode includes ABAC"
@@ -170,7 +170,7 @@ var checks = []check{
 	{id: "CP-ADMISSION-PLUGINS", title: "NodeRestriction admission is off or AlwaysAdmit is on", severity: finding.High,
 		rationale:   "Without NodeRestriction a compromised kubelet can modify any Node and Pod; AlwaysAdmit disables admission control altogether.",
 		remediation: "Include NodeRestriction in --enable-admission-plugins and never AlwaysAdmit.",
-		refs:        []string{"CIS:1.2.9", "CIS:1.2.14", "NSA:admission-control", "NIST:4.3.2"}, appliesTo: []string{"kube-apiserver"},
+		refs:        []string{"CIS:1.2.10", "CIS:1.2.14", "NSA:admission-control", "NIST:4.3.2"}, appliesTo: []string{"kube-apiserver"},
 		bad: func(c *component) (string, string) {
 			v, _ := c.get("enable-admission-plugins")
 			switch {
@@ -216,14 +216,14 @@ var checks = []check{
 	{id: "CP-ETCD-CLIENT-TLS", title: "API server talks to etcd without TLS client certificates", severity: finding.High,
 		rationale:   "etcd holds every object of the cluster; the API server must prove its identity to etcd and verify etcd's with TLS.",
 		remediation: "Set --etcd-certfile, --etcd-keyfile and --etcd-cafile.",
-		refs:        []string{"CIS:1.2.23", "CIS:1.2.29", "NSA:tls", "NIST:4.3.1"}, appliesTo: []string{"kube-apiserver"},
+		refs:        []string{"CIS:1.2.23", "CIS:1.2.26", "NSA:tls", "NIST:4.3.1"}, appliesTo: []string{"kube-apiserver"},
 		bad: func(c *component) (string, string) {
 			return missing(c, "etcd-certfile", "etcd-keyfile", "etcd-cafile")
 		}},
 	{id: "CP-KUBELET-TLS", title: "API server does not authenticate to or verify kubelets", severity: finding.High,
 		rationale:   "Without a client certificate the API server cannot use kubelet authentication; without the kubelet CA it cannot detect a man in the middle on exec, logs and port-forward.",
 		remediation: "Set --kubelet-client-certificate, --kubelet-client-key and --kubelet-certificate-authority.",
-		refs:        []string{"CIS:1.2.3", "CIS:1.2.4", "NSA:tls", "NIST:4.3.1"}, appliesTo: []string{"kube-apiserver"},
+		refs:        []string{"CIS:1.2.4", "CIS:1.2.5", "NSA:tls", "NIST:4.3.1"}, appliesTo: []string{"kube-apiserver"},
 		bad: func(c *component) (string, string) {
 			return missing(c, "kubelet-client-certificate", "kubelet-client-key", "kubelet-certificate-authority")
 		}},
@@ -240,7 +240,7 @@ var checks = []check{
 	{id: "CP-INSECURE-PORT", title: "API server serves without TLS or authentication", severity: finding.Critical,
 		rationale:   "The insecure port bypasses authentication and authorization entirely; anything that reaches it is cluster-admin.",
 		remediation: "Remove --insecure-port and --insecure-bind-address (or set --insecure-port=0 on old releases).",
-		refs:        []string{"CIS:1.2.19", "NSA:tls", "NIST:4.3.1", "MITRE:T1190"}, appliesTo: []string{"kube-apiserver"},
+		refs:        []string{"NSA:tls", "NIST:4.3.1", "MITRE:T1190"}, appliesTo: []string{"kube-apiserver"},
 		bad: func(c *component) (string, string) {
 			if v, ok := c.get("insecure-port"); ok && v != "0" {
 				return "insecure-port", "--insecure-port=" + v + " serves the API without TLS or authentication"
@@ -253,7 +253,7 @@ var checks = []check{
 	{id: "CP-WEAK-TLS-CIPHERS", title: "Weak TLS cipher suites allowed", severity: finding.Medium,
 		rationale:   "CBC-mode, RC4 and 3DES suites are vulnerable to known attacks on TLS; the Go defaults are strong, explicit lists often are not.",
 		remediation: "Remove --tls-cipher-suites to use the Go defaults, or list only ECDHE suites with AES-GCM or ChaCha20-Poly1305.",
-		refs:        []string{"CIS:1.2.31", "CIS:2.7", "NSA:tls", "NIST:4.3.1"}, appliesTo: []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"},
+		refs:        []string{"CIS:1.2.29", "NSA:tls", "NIST:4.3.1"}, appliesTo: []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"},
 		bad: func(c *component) (string, string) {
 			name := "tls-cipher-suites"
 			if c.name == "etcd" {
@@ -302,7 +302,7 @@ var checks = []check{
 	{id: "CP-ETCD-TLS", title: "etcd serves clients or peers without TLS", severity: finding.High,
 		rationale:   "etcd holds every Secret; clients and cluster peers must use TLS with certificates from a dedicated CA.",
 		remediation: "Set --cert-file and --key-file, --peer-cert-file and --peer-key-file, and never --auto-tls or --peer-auto-tls.",
-		refs:        []string{"CIS:2.1", "CIS:2.4", "NSA:tls", "NIST:4.3.1"}, appliesTo: []string{"etcd"},
+		refs:        []string{"CIS:2.1", "CIS:2.3", "CIS:2.4", "CIS:2.6", "NSA:tls", "NIST:4.3.1"}, appliesTo: []string{"etcd"},
 		bad: func(c *component) (string, string) {
 			if f, problem := missing(c, "cert-file", "key-file", "peer-cert-file", "peer-key-file"); f != "" {
 				return f, problem
