@@ -224,17 +224,22 @@ func compare(variant, kubeBench, cfg, kg, root, targets string) {
 	check(json.Unmarshal(kbOut, &kbJSON))
 	walk(kbJSON)
 	var kgJSON struct {
-		Sections []struct {
-			Results []struct{ ID, Status, Detail string }
+		Checklists []struct {
+			Sections []struct {
+				Results []struct{ ID, Status, Detail string }
+			}
 		}
 	}
 	check(json.Unmarshal(kgOut, &kgJSON))
+	if len(kgJSON.Checklists) != 1 {
+		fail(fmt.Errorf("kubeguard node: %d checklists", len(kgJSON.Checklists)))
+	}
 	fmt.Printf("## kubeguard node vs kube-bench v0.15.6, CIS v1.12 (%s), kubeadm fixture: %s\n\n", targets, variant)
 	fmt.Println("| check | kubeguard | kube-bench | |")
 	fmt.Println("|---|---|---|---|")
 	agree, total := 0, 0
 	var ids []string
-	for _, s := range kgJSON.Sections {
+	for _, s := range kgJSON.Checklists[0].Sections {
 		for _, r := range s.Results {
 			if strings.HasPrefix(r.ID, "K.") {
 				continue // kubeguard's own section; kube-bench has none

@@ -1,98 +1,123 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
 
+	"github.com/kubeguard/kubeguard/pkg/controller"
+	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/node"
+	"github.com/kubeguard/kubeguard/pkg/report"
 )
 
+type nodeFlags struct {
+	root, benchmark, nodeName, configPath string
+	out                                   outputFlags
+	writeReport                           bool
+	kubeconfig, context                   string
+}
+
 func newNodeCmd(s *streams) *cobra.Command {
-	var root, benchmark, output string
+	var f nodeFlags
 	cmd := &cobra.Command{
 		Use:   "node",
-		Short: "Check a node against the CIS Kubernetes Benchmark (v1.10, v1.11, v1.12)",
+		Short: "Check a node against the CIS Kubernetes Benchmark (v1.10, v1.11, v1.12) and for host hardening",
 		Long: "node reads the kubelet's configuration as the kubelet does (the running process's command line, or\n" +
 			"the systemd unit and drop-ins that start it with their environment files, the --config file with\n" +
 			"--config-dir drop-ins merged over it, flags overriding the file) and the files the benchmark names,\n" +
 			"and evaluates section 4 (worker nodes: 4.1 files, 4.2 kubelet, 4.3 kube-proxy) of the CIS\n" +
-			"Kubernetes Benchmark, and on a control-plane node sections 1 and 2 (manifests, kubeconfigs, etcd\n" +
+			"Kubernetes Benchmark, and on a control-plane node sections 1 to 3 (manifests, kubeconfigs, etcd\n" +
 			"data, CNI files and PKI; the API server's, controller manager's, scheduler's and etcd's flags from\n" +
-			"their processes or manifests). Each result says which files and process it read. Run it on the node, or with\n" +
-			"--root on a node's filesystem mounted elsewhere (its /proc included for processes). The benchmark\n" +
-			"version comes from the node's release; when it cannot be told, that is an error, never a default.\n" +
-			"Exit 1 when a scored check fails.",
-		Example: "  kubeguard node --root /host --benchmark cis-1.12\n  kubeguard node -o json",
+			"their processes or manifests; encryption at rest and the audit policy), plus kubeguard's checks of\n" +
+			"certificates, keys and the host (section K). The report is the full checklist (pass, fail, warn,\n" +
+			"manual, not applicable per item, with the files and process it read) and a finding per failed item\n" +
+			"(control CIS-<item> or NODE-*) at the line that sets it, in every output format; configuration\n" +
+			"suppressions and severities apply. Run it on the node, or with --root on a node's filesystem mounted\n" +
+			"elsewhere (its /proc included for processes). The benchmark version comes from the node's release;\n" +
+			"when it cannot be told, that is an error, never a default. --write-report stores the checklist as\n" +
+			"the node's ClusterPolicyReport (kubeguard-node-NAME), as the chart's DaemonSet does.\n" +
+			"Exit 1 when an unsuppressed finding is at or above --fail-on (medium: every scored item).",
+		Example: "  kubeguard node --root /host --benchmark cis-1.12\n  kubeguard node -o json\n  kubeguard node -o junit=node.xml -o table",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return usageErr("--output is table or json")
-			}
-			h := node.NewHost(root)
-			if benchmark == "" {
-				b, err := node.DetectBenchmark(h)
-				if err != nil {
-					return usageErr("%v", err)
-				}
-				benchmark = b
-			} else if !slices.Contains(node.Benchmarks, benchmark) {
-				return usageErr("--benchmark %q: kubeguard node evaluates %s", benchmark, strings.Join(node.Benchmarks, ", "))
-			}
-			sections, k, err := node.Check(h, benchmark)
-			if err != nil {
-				return &exitError{code: ExitError, err: err}
-			}
-			failed := false
-			for _, sec := range sections {
-				failed = failed || sec.Counts[node.Fail] > 0
-			}
-			if output == "json" {
-				enc := json.NewEncoder(s.out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(map[string]any{"benchmark": benchmark, "root": root, "kubelet": k, "sections": sections}); err != nil {
-					return err
-				}
-			} else {
-				writeNodeTable(s, benchmark, sections, k)
-			}
-			if failed {
-				return &exitError{code: ExitFindings}
-			}
-			return nil
+			return runNode(cmd, s, &f)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&root, "root", "/", "the node's filesystem (with its /proc)")
-	fl.StringVar(&benchmark, "benchmark", "", "benchmark version ("+strings.Join(node.Benchmarks, ", ")+"); default: from the node's Kubernetes release")
-	fl.StringVarP(&output, "output", "o", "table", "table or json")
+	fl.StringVar(&f.root, "root", "/", "the node's filesystem (with its /proc)")
+	fl.StringVar(&f.benchmark, "benchmark", "", "benchmark version ("+strings.Join(node.Benchmarks, ", ")+"); default: from the node's Kubernetes release")
+	fl.StringVar(&f.nodeName, "node-name", os.Getenv("NODE_NAME"), "the Node the findings are about (default: $NODE_NAME, the kubelet's --hostname-override, or the node's hostname)")
+	fl.StringVar(&f.configPath, "config", "", "configuration file (.kubeguard.yaml; default: found from the working directory)")
+	f.out.register(fl, "table, json, sarif, junit, policyreport")
+	fl.Lookup("fail-on").DefValue, f.out.failOn = "medium", "medium"
+	fl.BoolVar(&f.writeReport, "write-report", false, "write the checklist as the node's ClusterPolicyReport into the cluster (needs the CRDs of deploy/crds)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for --write-report (default: in-cluster configuration, then $KUBECONFIG and ~/.kube/config)")
+	fl.StringVar(&f.context, "context", "", "kubeconfig context for --write-report")
 	return cmd
 }
 
-func writeNodeTable(s *streams, benchmark string, sections []node.Section, k *node.Kubelet) {
-	kind := "worker node"
-	if node.ControlPlane(sections) {
-		kind = "control-plane node"
+func runNode(cmd *cobra.Command, s *streams, f *nodeFlags) error {
+	outs, err := f.out.parse(nil)
+	if err != nil {
+		return err
 	}
-	if k.Missing != "" {
-		fmt.Fprintf(s.out, "%s, %s; section 4 not checked: %s\n", benchmark, kind, k.Missing)
-	} else {
-		fmt.Fprintf(s.out, "%s, %s; kubelet read from %s\n", benchmark, kind, strings.Join(k.Read, ", "))
+	cfg, err := loadConfig(f.configPath)
+	if err != nil {
+		return err
 	}
-	label := map[node.Status]string{node.Pass: "[PASS]", node.Fail: "[FAIL]", node.Warn: "[WARN]", node.NotApplicable: "[N/A]"}
-	total := map[node.Status]int{}
-	n := 0
-	for _, sec := range sections {
-		fmt.Fprintf(s.out, "\n%s %s\n", sec.ID, sec.Title)
-		for _, r := range sec.Results {
-			fmt.Fprintf(s.out, "  %-6s %-7s %s: %s\n", label[r.Status], r.ID, r.Title, r.Detail)
-			total[r.Status]++
-			n++
+	cat, eng, err := newEngine(cfg, "latest", engine.Options{Live: true, Workers: 1})
+	if err != nil {
+		return err
+	}
+	if err := f.out.checkControls(cat); err != nil {
+		return err
+	}
+	h := node.NewHost(f.root)
+	benchmark := f.benchmark
+	if benchmark == "" {
+		if benchmark, err = node.DetectBenchmark(h); err != nil {
+			return usageErr("%v", err)
 		}
-		fmt.Fprintf(s.out, "  %d pass, %d fail, %d warn, %d not applicable\n", sec.Counts[node.Pass], sec.Counts[node.Fail], sec.Counts[node.Warn], sec.Counts[node.NotApplicable])
+	} else if !slices.Contains(node.Benchmarks, benchmark) {
+		return usageErr("--benchmark %q: kubeguard node evaluates %s", benchmark, strings.Join(node.Benchmarks, ", "))
 	}
-	fmt.Fprintf(s.out, "\n%d checks: %d pass, %d fail, %d warn, %d not applicable\n", n, total[node.Pass], total[node.Fail], total[node.Warn], total[node.NotApplicable])
+	list, _, err := node.Checklist(h, benchmark, f.nodeName)
+	if err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	fs := node.Findings(list, func(fd *finding.Finding) bool { return eng.Accept(fd, nil, nil) })
+	slices.SortFunc(fs, finding.Compare)
+	rep := &report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat, Findings: fs, Objects: 1, Inputs: 1,
+		Checked: []report.Checked{{Ref: list.Target}}, Checklists: []report.Checklist{*list}, Scanned: "node " + list.Target.Name}
+	f.out.apply(rep, s)
+	rep.Compliance = nil // the checklist is the benchmark's view
+	if f.writeReport {
+		if err := writeNodeReport(cmd, s, f, rep); err != nil {
+			return err
+		}
+	}
+	return finish(s, &f.out, outs, rep)
+}
+
+// writeNodeReport stores the node's ClusterPolicyReport.
+func writeNodeReport(cmd *cobra.Command, s *streams, f *nodeFlags, rep *report.Report) error {
+	rc, err := restConfig(f.kubeconfig, f.context)
+	if err != nil {
+		return usageErr("cluster connection: %v", err)
+	}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return usageErr("cluster connection: %v", err)
+	}
+	if err := controller.WriteChecklistReports(cmd.Context(), dyn, rep); err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	fmt.Fprintf(s.err, "kubeguard: wrote ClusterPolicyReport %s\n", report.ChecklistReportName(rep.Checklists[0].Target))
+	return nil
 }

@@ -16,23 +16,59 @@ func TestNode(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	var rep struct {
-		Benchmark string
-		Sections  []struct {
-			ID      string
-			Results []struct{ ID, Status, Detail string }
+		Checklists []struct {
+			Benchmark string
+			Target    struct{ Kind, Name string }
+			Sections  []struct {
+				ID      string
+				Results []struct{ ID, Status, Detail, Control string }
+			}
+		}
+		Findings []struct {
+			ControlID string
+			Object    struct{ Kind, Name string }
+			Position  struct {
+				File string
+				Line int
+			}
 		}
 	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Checklists) != 1 {
+		t.Fatalf("%v: %s", err, out)
 	}
+	c := rep.Checklists[0]
 	got := map[string]string{}
-	for _, s := range rep.Sections {
+	for _, s := range c.Sections {
 		for _, r := range s.Results {
 			got[r.ID] = r.Status
 		}
 	}
-	if rep.Benchmark != "cis-1.12" || len(got) != 31 || got["4.2.1"] != "pass" || got["4.2.14"] != "warn" || got["4.3.1"] != "not applicable" {
-		t.Errorf("%s: %v", rep.Benchmark, got)
+	if c.Benchmark != "cis-1.12" || c.Target.Kind != "Node" || c.Target.Name != "worker-1" || len(got) != 31 ||
+		got["4.2.1"] != "pass" || got["4.2.14"] != "warn" || got["4.3.1"] != "not applicable" {
+		t.Errorf("%s %v: %v", c.Benchmark, c.Target, got)
+	}
+	// a finding per failed or warning item, on the Node, where it is fixed
+	findings := map[string]string{}
+	for _, f := range rep.Findings {
+		if f.Object.Kind != "Node" || f.Object.Name != "worker-1" {
+			t.Errorf("%s on %v", f.ControlID, f.Object)
+		}
+		findings[f.ControlID] = fmt.Sprintf("%s:%d", f.Position.File, f.Position.Line)
+	}
+	want := map[string]string{"CIS-4.1.1": "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf:0", "CIS-4.1.5": "/etc/kubernetes/kubelet.conf:0",
+		"CIS-4.1.9": "/var/lib/kubelet/config.yaml:0", "CIS-4.2.9": "/var/lib/kubelet/config.yaml:0", "CIS-4.2.12": "/var/lib/kubelet/config.yaml:0",
+		"CIS-4.2.13": "/var/lib/kubelet/config.yaml:0", "CIS-4.2.14": "/var/lib/kubelet/config.yaml:0"}
+	if fmt.Sprint(findings) != fmt.Sprint(want) {
+		t.Errorf("findings %v\nwant %v", findings, want)
+	}
+	// the configuration suppresses as everywhere: the item says so, and
+	// the finding no longer fails the run
+	dir := t.TempDir()
+	cfg := dir + "/kubeguard.yaml"
+	os.WriteFile(cfg, []byte("exclude:\n- controls: [CIS-4.1.*]\n  reason: the image bakes these files in\n"), 0o644)
+	code, out, _ = run(t, "", "node", "--root", "../../examples/node/kubeadm", "--benchmark", "cis-1.12", "--config", cfg, "--fail-on", "medium")
+	if code != ExitOK || !strings.Contains(out, "(suppressed: the image bakes these files in)") {
+		t.Errorf("suppressed: exit %d\n%s", code, out)
 	}
 	// no version to detect, an unknown benchmark, no kubelet: exit 2
 	for _, args := range [][]string{
@@ -91,19 +127,21 @@ func TestE2ENodeControlPlane(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
 		var rep struct {
-			Kubelet  struct{ Missing string }
-			Sections []struct {
-				Results []struct {
-					ID, Status, Detail string
-					Read               []string
+			Checklists []struct {
+				Notes    []string
+				Sections []struct {
+					Results []struct {
+						ID, Status, Detail string
+						Read               []string
+					}
 				}
 			}
 		}
-		if err := json.Unmarshal([]byte(out), &rep); err != nil {
-			t.Fatal(err)
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Checklists) != 1 {
+			t.Fatalf("%v: %s", err, out)
 		}
-		got, missing = map[string]result{}, rep.Kubelet.Missing
-		for _, s := range rep.Sections {
+		got, missing = map[string]result{}, strings.Join(rep.Checklists[0].Notes, "; ")
+		for _, s := range rep.Checklists[0].Sections {
 			for _, r := range s.Results {
 				got[r.ID] = result{r.Status, r.Read}
 			}
@@ -117,7 +155,7 @@ func TestE2ENodeControlPlane(t *testing.T) {
 	if argsErr != nil {
 		t.Fatal(argsErr)
 	}
-	if missing == "" || got["4.2.1"].status != "" {
+	if !strings.Contains(missing, "section 4 not checked") || got["4.2.1"].status != "" {
 		t.Errorf("the test machine runs no kubelet, yet section 4 ran: %q", missing)
 	}
 	verdict := func(ok bool) string {

@@ -146,6 +146,9 @@ type Control struct {
 const (
 	ImageKind      = "Image"
 	AuditEventKind = "AuditEvent"
+	// NodeHostKind is a node's host (its files, processes and kernel), as
+	// kubeguard node reads it; the findings are about the Node.
+	NodeHostKind = "NodeHost"
 )
 
 // In Reads, Workloads stands for every object that carries a pod spec,

@@ -34,22 +34,11 @@ func WriteReports(ctx context.Context, dyn dynamic.Interface, rep *report.Report
 		if only != nil && !only[u.GetNamespace()] {
 			continue
 		}
-		ri := dyn.Resource(ClusterPolicyReports).(dynamic.ResourceInterface)
-		if u.GetKind() == "PolicyReport" {
-			ri = dyn.Resource(PolicyReports).Namespace(u.GetNamespace())
-		} else if namespace != "" {
+		if u.GetKind() == "ClusterPolicyReport" && namespace != "" {
 			continue // a namespaced scan does not own the cluster report
 		}
-		old, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			_, err = ri.Create(ctx, u, metav1.CreateOptions{})
-		case err == nil:
-			u.SetResourceVersion(old.GetResourceVersion())
-			_, err = ri.Update(ctx, u, metav1.UpdateOptions{})
-		}
-		if err != nil {
-			return 0, fmt.Errorf("writing %s %s/%s: %v", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+		if err := put(ctx, dyn, u); err != nil {
+			return 0, err
 		}
 		written[u.GetNamespace()] = true
 	}
@@ -88,6 +77,46 @@ func WriteReports(ctx context.Context, dyn dynamic.Interface, rep *report.Report
 		}
 	}
 	return len(written), nil
+}
+
+// WriteChecklistReports creates or replaces the ClusterPolicyReport of
+// each of the report's checklists (kubeguard node's, one per node);
+// nothing else is touched.
+func WriteChecklistReports(ctx context.Context, dyn dynamic.Interface, rep *report.Report) error {
+	names := map[string]bool{}
+	for _, c := range rep.Checklists {
+		names[report.ChecklistReportName(c.Target)] = true
+	}
+	for _, r := range report.PolicyReports(rep, time.Now()) {
+		u := &unstructured.Unstructured{Object: r}
+		if u.GetKind() != "ClusterPolicyReport" || !names[u.GetName()] {
+			continue
+		}
+		if err := put(ctx, dyn, u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// put creates a report or replaces the one of its name.
+func put(ctx context.Context, dyn dynamic.Interface, u *unstructured.Unstructured) error {
+	ri := dyn.Resource(ClusterPolicyReports).(dynamic.ResourceInterface)
+	if u.GetKind() == "PolicyReport" {
+		ri = dyn.Resource(PolicyReports).Namespace(u.GetNamespace())
+	}
+	old, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		_, err = ri.Create(ctx, u, metav1.CreateOptions{})
+	case err == nil:
+		u.SetResourceVersion(old.GetResourceVersion())
+		_, err = ri.Update(ctx, u, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s %s/%s: %v", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+	}
+	return nil
 }
 
 // deleteReport deletes kubeguard's report of a namespace, or its

@@ -15,6 +15,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/controls/image"
 	"github.com/kubeguard/kubeguard/pkg/controls/namespace"
 	"github.com/kubeguard/kubeguard/pkg/controls/network"
+	"github.com/kubeguard/kubeguard/pkg/controls/node"
 	"github.com/kubeguard/kubeguard/pkg/controls/pss"
 	"github.com/kubeguard/kubeguard/pkg/controls/rbac"
 	"github.com/kubeguard/kubeguard/pkg/controls/reliability"
@@ -62,5 +63,6 @@ func Catalog(opts Options) (*control.Catalog, error) {
 	all = append(all, cluster.Controls()...)
 	all = append(all, controlplane.Controls()...)
 	all = append(all, audit.Controls()...)
+	all = append(all, node.Controls()...)
 	return control.NewCatalog(all...), nil
 }

@@ -6,39 +6,26 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/report"
 )
 
-// Status is a check's verdict, with kube-bench's meanings: warn is an
-// unscored (Manual) check that does not pass, or one a person must
-// judge.
-type Status string
+// The verdicts, results and sections of kubeguard node are the report's
+// checklist.
+type (
+	Status  = report.Status
+	Result  = report.ChecklistItem
+	Section = report.ChecklistSection
+)
 
 const (
-	Pass          Status = "pass"
-	Fail          Status = "fail"
-	Warn          Status = "warn"
-	NotApplicable Status = "not applicable"
+	Pass          = report.Pass
+	Fail          = report.Fail
+	Warn          = report.Warn
+	NotApplicable = report.NotApplicable
+	Manual        = report.Manual
 )
-
-// Result is one benchmark item on one node.
-type Result struct {
-	ID          string `json:"id"`
-	Title       string `json:"title"`
-	Scored      bool   `json:"scored"`
-	Status      Status `json:"status"`
-	Detail      string `json:"detail"`
-	Remediation string `json:"remediation"`
-	// Read names the files and processes the verdict rests on.
-	Read []string `json:"read,omitempty"`
-}
-
-// Section is a group of the benchmark with its counts.
-type Section struct {
-	ID      string         `json:"id"`
-	Title   string         `json:"title"`
-	Results []Result       `json:"results"`
-	Counts  map[Status]int `json:"counts"`
-}
 
 // facts are what the checks read.
 type facts struct {
@@ -57,6 +44,19 @@ type check struct {
 	run         func(f *facts) (Status, string, []string)
 	// in lists the benchmarks that have the item (nil: all)
 	in []string
+	// severity overrides the default of its findings (medium when
+	// scored, low when not); control names the catalog control of an
+	// item outside the benchmark (CIS-ID otherwise).
+	severity finding.Severity
+	control  string
+	// manual items are judged by a person (status Manual)
+	manual bool
+	// rationale and refs describe a control outside the benchmark
+	rationale string
+	refs      []string
+	// at says where a failing item is fixed: a file and the flag
+	// (--name) or config field (a dotted path) in it.
+	at func(f *facts) (file, field string)
 }
 
 // only limits a check to some benchmark versions.
@@ -84,6 +84,17 @@ func fileCheck(id, title string, scored bool, which func(f *facts) ([]string, st
 	if owner != "" {
 		rem = "chown " + owner + " FILE"
 	}
+	// judge says whether a file passes, and why
+	judge := func(st File) (bool, string) {
+		if owner != "" {
+			return st.Owner == owner, st.Path + " is owned by " + st.Owner
+		}
+		want, _ := strconv.ParseUint(perm, 8, 32)
+		if uint64(st.Mode.Perm())&^want == 0 {
+			return true, st.Path + " has permissions " + st.Perm
+		}
+		return false, fmt.Sprintf("%s has permissions %s, more than %s", st.Path, st.Perm, perm)
+	}
 	return check{id: id, title: title, scored: scored, remediation: rem, run: func(f *facts) (Status, string, []string) {
 		paths, why := which(f)
 		if len(paths) == 0 {
@@ -100,18 +111,10 @@ func fileCheck(id, title string, scored bool, which func(f *facts) ([]string, st
 				continue
 			}
 			read = append(read, p)
-			switch {
-			case owner != "" && st.Owner == owner:
-				ok = append(ok, p+" is owned by "+owner)
-			case owner != "":
-				bad = append(bad, p+" is owned by "+st.Owner)
-			default:
-				want, _ := strconv.ParseUint(perm, 8, 32)
-				if uint64(st.Mode.Perm())&^want == 0 {
-					ok = append(ok, p+" has permissions "+st.Perm)
-				} else {
-					bad = append(bad, fmt.Sprintf("%s has permissions %s, more than %s", p, st.Perm, perm))
-				}
+			if good, desc := judge(st); good {
+				ok = append(ok, desc)
+			} else {
+				bad = append(bad, desc)
 			}
 		}
 		switch {
@@ -123,6 +126,16 @@ func fileCheck(id, title string, scored bool, which func(f *facts) ([]string, st
 			return Pass, fmt.Sprintf("%d files: %s, ...", len(ok), strings.Join(ok[:3], "; ")), read
 		}
 		return Pass, strings.Join(ok, "; "), read
+	}, at: func(f *facts) (string, string) {
+		paths, _ := which(f)
+		for _, p := range paths {
+			if st, err := f.host.Stat(p); err != nil || !st.Exists {
+				continue
+			} else if good, _ := judge(st); !good {
+				return p, ""
+			}
+		}
+		return "", ""
 	}}
 }
 
@@ -140,7 +153,7 @@ func one(which func(f *facts) (string, string)) func(f *facts) ([]string, string
 // settingCheck checks a kubelet setting; ok judges its value, unset is
 // the verdict when neither flag nor file sets it.
 func settingCheck(id, title string, scored bool, flag, field, remediation string, unset Status, ok func(v string) bool) check {
-	return check{id: id, title: title, scored: scored, remediation: remediation, run: func(f *facts) (Status, string, []string) {
+	return check{id: id, title: title, scored: scored, remediation: remediation, at: kubeletAt(flag, field), run: func(f *facts) (Status, string, []string) {
 		s := f.kubelet.Get(flag, field)
 		read := f.kubelet.Read
 		if !s.Set {
@@ -286,7 +299,7 @@ var worker = []group{
 		settingCheck("4.2.8", "eventRecordQPS captures events (0 or more)", false, "event-qps", "eventRecordQPS",
 			"Set eventRecordQPS to an appropriate level in the kubelet config file"+restart, Pass,
 			func(v string) bool { n, err := strconv.ParseFloat(v, 64); return err == nil && n >= 0 }),
-		{id: "4.2.9", title: "--tls-cert-file and --tls-private-key-file are set", remediation: "Set tlsCertFile and tlsPrivateKeyFile in the kubelet config file" + restart,
+		{id: "4.2.9", at: kubeletAt("tls-cert-file", "tlsCertFile"), title: "--tls-cert-file and --tls-private-key-file are set", remediation: "Set tlsCertFile and tlsPrivateKeyFile in the kubelet config file" + restart,
 			run: func(f *facts) (Status, string, []string) {
 				c, k := f.kubelet.Get("tls-cert-file", "tlsCertFile"), f.kubelet.Get("tls-private-key-file", "tlsPrivateKeyFile")
 				if c.Value != "" && k.Value != "" {
@@ -296,7 +309,7 @@ var worker = []group{
 			}},
 		settingCheck("4.2.10", "--rotate-certificates is not false", true, "rotate-certificates", "rotateCertificates",
 			"Set rotateCertificates: true in the kubelet config file (or remove --rotate-certificates=false)"+restart, Pass, is("true")),
-		{id: "4.2.11", title: "RotateKubeletServerCertificate is true", remediation: "Remove RotateKubeletServerCertificate=false from the feature gates" + restart,
+		{id: "4.2.11", at: kubeletAt("feature-gates", "featureGates.RotateKubeletServerCertificate"), title: "RotateKubeletServerCertificate is true", remediation: "Remove RotateKubeletServerCertificate=false from the feature gates" + restart,
 			run: func(f *facts) (Status, string, []string) {
 				s := f.kubelet.FeatureGate("RotateKubeletServerCertificate")
 				if !s.Set {
@@ -372,7 +385,13 @@ func Check(h *Host, benchmark string) ([]Section, *Kubelet, error) {
 			if st == Fail && !c.scored {
 				st = Warn // kube-bench's verdict for a Manual check that does not pass
 			}
-			s.Results = append(s.Results, Result{ID: c.id, Title: c.title, Scored: c.scored, Status: st, Detail: detail, Remediation: c.remediation, Read: read})
+			r := Result{ID: c.id, Title: c.title, Scored: c.scored, Status: st, Detail: detail, Remediation: c.remediation, Read: read,
+				Control: c.controlID(), Severity: c.defaultSeverity()}
+			if (st == Fail || st == Warn) && c.at != nil {
+				r.Position.File, r.Field = c.at(f)
+				r.Position.Line, r.Position.Column = h.locate(r.Position.File, r.Field)
+			}
+			s.Results = append(s.Results, r)
 			s.Counts[st]++
 		}
 		out = append(out, s)

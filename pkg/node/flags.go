@@ -89,6 +89,23 @@ func flagCheck(id, title string, scored bool, c func(f *facts) component, what, 
 			}
 		}
 		return st, strings.Join(details, "; "), []string{comp.source}
+	}, at: func(f *facts) (string, string) {
+		// the manifest is where a flag is fixed, even when the process
+		// started from it was read
+		comp := c(f)
+		args := flags(comp.args)
+		for _, t := range tests {
+			if s, _ := t.eval(args); s != Pass {
+				if comp.manifest == "" {
+					return "", "--" + t.flag
+				}
+				if l, _ := f.host.locate(comp.manifest, "--"+t.flag); l > 0 {
+					return comp.manifest, "--" + t.flag
+				}
+				return comp.manifest, "spec.containers" // where the missing flag goes
+			}
+		}
+		return "", ""
 	}}
 }
 
@@ -120,13 +137,13 @@ var apiServerChecks = group{"1.2", "API Server", slices.Concat([]check{
 	flagCheck("1.2.17", "--audit-log-maxage is 30 or more", true, apiserverOf, "API server", apiserverRestart+"--audit-log-maxage=30", gte("audit-log-maxage", "30")),
 	flagCheck("1.2.18", "--audit-log-maxbackup is 10 or more", true, apiserverOf, "API server", apiserverRestart+"--audit-log-maxbackup=10", gte("audit-log-maxbackup", "10")),
 	flagCheck("1.2.19", "--audit-log-maxsize is 100 or more", true, apiserverOf, "API server", apiserverRestart+"--audit-log-maxsize=100", gte("audit-log-maxsize", "100")),
-	{id: "1.2.20", title: "--request-timeout is set as appropriate", remediation: apiserverRestart + "set --request-timeout as the cluster needs",
+	{id: "1.2.20", manual: true, title: "--request-timeout is set as appropriate", remediation: apiserverRestart + "set --request-timeout as the cluster needs",
 		run: func(f *facts) (Status, string, []string) {
 			if f.apiserver.args == nil {
 				return NotApplicable, "no API server on this node", nil
 			}
 			_, d := set("request-timeout").eval(flags(f.apiserver.args))
-			return Warn, d + "; a person judges what is appropriate", []string{f.apiserver.source}
+			return Manual, d + "; a person judges what is appropriate", []string{f.apiserver.source}
 		}},
 	flagCheck("1.2.21", "--service-account-lookup is true", true, apiserverOf, "API server", apiserverRestart+"remove --service-account-lookup=false", eq("service-account-lookup", "true", Pass)),
 	flagCheck("1.2.22", "--service-account-key-file is set", true, apiserverOf, "API server", apiserverRestart+"set --service-account-key-file", set("service-account-key-file")),

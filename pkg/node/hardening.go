@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/kubeguard/kubeguard/pkg/finding"
 )
 
 // certificates reads the certificates under the PKI directories.
@@ -33,8 +35,8 @@ func (f *facts) certificates() (certs map[string]*x509.Certificate, read []strin
 	return certs, read
 }
 
-func certCheck(id, title string, bad func(c *x509.Certificate, now time.Time) string) check {
-	return check{id: id, title: title, scored: true, remediation: "Renew the certificate (kubeadm certs renew, or the kubelet's certificate rotation) and restart what uses it",
+func certCheck(id, control, title string, sev finding.Severity, rationale string, bad func(c *x509.Certificate, now time.Time) string) check {
+	return check{id: id, control: control, severity: sev, title: title, scored: true, rationale: rationale, refs: []string{"NSA:tls", "NIST:4.3.1"}, remediation: "Renew the certificate (kubeadm certs renew, or the kubelet's certificate rotation) and restart what uses it",
 		run: func(f *facts) (Status, string, []string) {
 			certs, read := f.certificates()
 			if len(certs) == 0 {
@@ -63,19 +65,21 @@ func (f *facts) hostFile(p string) (string, bool) {
 }
 
 var keysAndHost = group{"K", "Keys, certificates and host hardening (kubeguard)", []check{
-	certCheck("K.1", "no certificate has expired", func(c *x509.Certificate, now time.Time) string {
-		if now.After(c.NotAfter) {
-			return "expired on " + c.NotAfter.UTC().Format(time.DateOnly)
-		}
-		return ""
-	}),
-	certCheck("K.2", "no certificate expires within 30 days", func(c *x509.Certificate, now time.Time) string {
-		if !now.After(c.NotAfter) && now.Add(30*24*time.Hour).After(c.NotAfter) {
-			return "expires on " + c.NotAfter.UTC().Format(time.DateOnly)
-		}
-		return ""
-	}),
-	{scored: true, id: "K.3", title: "the service-account signing key is younger than a year", remediation: "Rotate the service-account key: add the new public key to --service-account-key-file, sign with the new private key, then drop the old one",
+	certCheck("K.1", "NODE-CERT-EXPIRED", "no certificate has expired", finding.High,
+		"Kubernetes components refuse an expired certificate: the kubelet stops talking to the API server, or the API server to etcd, and the node or cluster fails.", func(c *x509.Certificate, now time.Time) string {
+			if now.After(c.NotAfter) {
+				return "expired on " + c.NotAfter.UTC().Format(time.DateOnly)
+			}
+			return ""
+		}),
+	certCheck("K.2", "NODE-CERT-EXPIRING", "no certificate expires within 30 days", finding.Medium,
+		"A certificate that expires within 30 days takes its component down when it does, unless it is renewed first; kubeadm issues certificates for one year.", func(c *x509.Certificate, now time.Time) string {
+			if !now.After(c.NotAfter) && now.Add(30*24*time.Hour).After(c.NotAfter) {
+				return "expires on " + c.NotAfter.UTC().Format(time.DateOnly)
+			}
+			return ""
+		}),
+	{scored: true, id: "K.3", rationale: "The service-account signing key signs every token the cluster issues; the guidance asks to rotate keys regularly, and a leaked key forges tokens until it is replaced. Its age is read from the file's modification time, an approximation.", refs: []string{"NSA:authentication", "MITRE:T1528"}, control: "NODE-SA-KEY-AGE", title: "the service-account signing key is younger than a year", remediation: "Rotate the service-account key: add the new public key to --service-account-key-file, sign with the new private key, then drop the old one",
 		run: func(f *facts) (Status, string, []string) {
 			if f.apiserver.args == nil {
 				return NotApplicable, "no API server on this node", nil
@@ -99,7 +103,7 @@ var keysAndHost = group{"K", "Keys, certificates and host hardening (kubeguard)"
 			}
 			return Pass, detail, []string{p}
 		}},
-	{scored: true, id: "K.4", title: "a mandatory access control (AppArmor or SELinux) is enabled", remediation: "Enable AppArmor (or SELinux in enforcing mode) on the node's kernel",
+	{scored: true, id: "K.4", rationale: "AppArmor or SELinux confines containers beyond what namespaces do; without either, the runtime default profiles that pods ask for have no effect.", refs: []string{"NSA:pod-security/mac", "NIST:4.5.2", "MITRE:T1611"}, control: "NODE-MAC-DISABLED", title: "a mandatory access control (AppArmor or SELinux) is enabled", remediation: "Enable AppArmor (or SELinux in enforcing mode) on the node's kernel",
 		run: func(f *facts) (Status, string, []string) {
 			if v, ok := f.hostFile("/sys/module/apparmor/parameters/enabled"); ok {
 				if v == "Y" {
@@ -117,7 +121,7 @@ var keysAndHost = group{"K", "Keys, certificates and host hardening (kubeguard)"
 			}
 			return Fail, "neither AppArmor nor SELinux is enabled", []string{"/sys/module/apparmor", "/sys/fs/selinux"}
 		}},
-	{scored: true, id: "K.5", title: "the node uses cgroup v2", remediation: "Boot with the unified cgroup hierarchy (systemd.unified_cgroup_hierarchy=1); cgroup v1 support is in maintenance in Kubernetes",
+	{scored: true, id: "K.5", rationale: "cgroup v2 gives the kubelet reliable memory and PID limits and is what Kubernetes supports going forward; cgroup v1 support is in maintenance mode.", refs: []string{"NSA:resource-policies", "NIST:4.5.2"}, control: "NODE-CGROUP-V1", severity: finding.Low, title: "the node uses cgroup v2", remediation: "Boot with the unified cgroup hierarchy (systemd.unified_cgroup_hierarchy=1); cgroup v1 support is in maintenance in Kubernetes",
 		run: func(f *facts) (Status, string, []string) {
 			if _, err := os.Stat(f.host.path("/sys/fs/cgroup/cgroup.controllers")); err == nil {
 				return Pass, "/sys/fs/cgroup is cgroup v2", []string{"/sys/fs/cgroup/cgroup.controllers"}
@@ -127,7 +131,7 @@ var keysAndHost = group{"K", "Keys, certificates and host hardening (kubeguard)"
 			}
 			return Fail, "/sys/fs/cgroup is cgroup v1", []string{"/sys/fs/cgroup"}
 		}},
-	{scored: true, id: "K.6", title: "unprivileged BPF is disabled", remediation: "sysctl -w kernel.unprivileged_bpf_disabled=1 (and persist it in /etc/sysctl.d)",
+	{scored: true, id: "K.6", rationale: "Unprivileged BPF has been the way into several kernel privilege escalations; containers rarely need it.", refs: []string{"NIST:4.5.2", "MITRE:T1068"}, control: "NODE-UNPRIVILEGED-BPF", title: "unprivileged BPF is disabled", remediation: "sysctl -w kernel.unprivileged_bpf_disabled=1 (and persist it in /etc/sysctl.d)",
 		run: func(f *facts) (Status, string, []string) {
 			v, ok := f.hostFile("/proc/sys/kernel/unprivileged_bpf_disabled")
 			if !ok {

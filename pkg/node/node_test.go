@@ -107,7 +107,7 @@ func results(t *testing.T, root string) (map[string]Result, *Kubelet) {
 			out[r.ID] = r
 			n++
 		}
-		if s.Counts[Pass]+s.Counts[Fail]+s.Counts[Warn]+s.Counts[NotApplicable] != n {
+		if s.Counts[Pass]+s.Counts[Fail]+s.Counts[Warn]+s.Counts[NotApplicable]+s.Counts[Manual] != n {
 			t.Errorf("%s: counts %v for %d results", s.ID, s.Counts, n)
 		}
 	}
@@ -239,9 +239,6 @@ func TestDetectBenchmark(t *testing.T) {
 func TestKubeadmControlPlane(t *testing.T) {
 	files := kubeadmNode()
 	add := func(p string, mode os.FileMode, data string) { files[p] = file{data, mode, 0, 0} }
-	manifest := func(c string, flags ...string) string {
-		return "spec:\n  containers:\n  - command:\n    - " + c + "\n    - " + strings.Join(flags, "\n    - ") + "\n    image: registry.k8s.io/" + c + ":v1.33.2\n"
-	}
 	// the flags kubeadm sets
 	add("etc/kubernetes/manifests/kube-apiserver.yaml", 0o600, manifest("kube-apiserver", "--advertise-address=10.0.0.10", "--allow-privileged=true",
 		"--authorization-mode=Node,RBAC", "--client-ca-file=/etc/kubernetes/pki/ca.crt", "--enable-admission-plugins=NodeRestriction",
@@ -275,9 +272,9 @@ func TestKubeadmControlPlane(t *testing.T) {
 	// what kube-bench reports on kubeadm's defaults
 	want := map[string]Status{"1.1.9": Warn, "1.1.12": Fail,
 		"1.2.1": Warn, "1.2.3": Warn, "1.2.5": Fail, "1.2.9": Warn, "1.2.11": Warn, "1.2.15": Fail, "1.2.16": Fail, "1.2.17": Fail,
-		"1.2.18": Fail, "1.2.19": Fail, "1.2.20": Warn, "1.2.27": Warn, "1.2.29": Warn, "1.2.30": Fail,
+		"1.2.18": Fail, "1.2.19": Fail, "1.2.20": Manual, "1.2.27": Warn, "1.2.29": Warn, "1.2.30": Fail,
 		"1.3.1": Warn, "1.3.2": Fail, "1.4.1": Fail, "1.2.28": Warn,
-		"3.1.1": Warn, "3.1.2": Warn, "3.1.3": Warn, "3.2.1": Warn, "3.2.2": Warn}
+		"3.1.1": Manual, "3.1.2": Manual, "3.1.3": Manual, "3.2.1": Warn, "3.2.2": Warn}
 	for _, sec := range []struct {
 		prefix string
 		n      int
@@ -451,5 +448,49 @@ spec:
 	got := flags(c.args)
 	if c.source != "/etc/kubernetes/manifests/kube-scheduler.yaml" || got["profiling"] != "false" || got["bind-address"] != "127.0.0.1" || got["kubeconfig"] != "/etc/kubernetes/scheduler.conf" {
 		t.Errorf("%s: %v", c.source, got)
+	}
+}
+
+// manifest is a static pod manifest running c with flags.
+func manifest(c string, flags ...string) string {
+	return "spec:\n  containers:\n  - command:\n    - " + c + "\n    - " + strings.Join(flags, "\n    - ") + "\n    image: registry.k8s.io/" + c + ":v1.33.2\n"
+}
+
+// A failed item points at the line that sets it: the config file's
+// field, the unit file's flag, the manifest's flag; the file itself for
+// its mode.
+func TestLocations(t *testing.T) {
+	files := kubeadmNode()
+	files["var/lib/kubelet/config.yaml"] = file{strings.Replace(kubeadmConfig, "  anonymous:\n    enabled: false", "  anonymous:\n    enabled: true", 1), 0o644, 0, 0}
+	files["var/lib/kubelet/kubeadm-flags.env"] = file{`KUBELET_KUBEADM_ARGS="--read-only-port=10255 --container-runtime-endpoint=unix:///var/run/containerd/containerd.sock"` + "\n", 0o644, 0, 0}
+	got, _ := results(t, build(t, files))
+	for id, want := range map[string]struct {
+		file, field string
+		line, col   int
+	}{
+		"4.2.1": {"/var/lib/kubelet/config.yaml", "authentication.anonymous.enabled", 5, 5},
+		"4.2.4": {"/var/lib/kubelet/kubeadm-flags.env", "--read-only-port", 1, 23},
+		"4.1.9": {"/var/lib/kubelet/config.yaml", "", 0, 0},
+		// unset: the file where it goes
+		"4.2.13": {"/var/lib/kubelet/config.yaml", "podPidsLimit", 0, 0},
+	} {
+		r := got[id]
+		if r.Position.File != want.file || r.Field != want.field || r.Position.Line != want.line || r.Position.Column != want.col {
+			t.Errorf("%s: %s %s:%d:%d, want %s:%d:%d %s", id, r.Field, r.Position.File, r.Position.Line, r.Position.Column, want.file, want.line, want.col, want.field)
+		}
+	}
+	if r := got["4.2.2"]; r.Status != Pass || r.Position.File != "" {
+		t.Errorf("a passing item has no position: %+v", r)
+	}
+
+	// a manifest's flag, and a missing flag at the containers
+	cp := kubeadmNode()
+	cp["etc/kubernetes/manifests/kube-apiserver.yaml"] = file{manifest("kube-apiserver", "--authorization-mode=Node,RBAC", "--profiling=true"), 0o600, 0, 0}
+	got, _ = results(t, build(t, cp))
+	if r := got["1.2.15"]; r.Status != Fail || r.Position.File != "/etc/kubernetes/manifests/kube-apiserver.yaml" || r.Field != "--profiling" || r.Position.Line == 0 {
+		t.Errorf("1.2.15: %s %+v", r.Status, r)
+	}
+	if r := got["1.2.16"]; r.Status != Fail || r.Field != "spec.containers" || r.Position.Line == 0 {
+		t.Errorf("1.2.16: %s %+v", r.Status, r)
 	}
 }

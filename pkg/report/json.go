@@ -109,6 +109,11 @@ func JSON(w io.Writer, r *Report) error {
 			return err
 		}
 	}
+	if len(r.Checklists) > 0 {
+		if err := field("checklists", r.Checklists, false); err != nil {
+			return err
+		}
+	}
 	listed := r.Listed()
 	if len(listed) == 0 {
 		bw.WriteString("  \"findings\": [],\n")

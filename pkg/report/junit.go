@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/xml"
 	"io"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -26,7 +27,14 @@ func JUnit(w io.Writer, r *Report) error {
 	listed := r.Listed()
 	var suites []*suite
 	byID := map[string]*suite{}
+	targets := map[object.Ref]bool{}
+	for _, c := range r.Checklists {
+		targets[c.Target] = true
+	}
 	for i, f := range listed {
+		if targets[f.Object] { // a checklist's cases have them
+			continue
+		}
 		s, ok := byID[f.ControlID]
 		if !ok {
 			s = &suite{id: f.ControlID}
@@ -51,6 +59,23 @@ func JUnit(w io.Writer, r *Report) error {
 		failures += s.failures
 	}
 	passed := r.Passed()
+	cases, checkFailures := 0, 0
+	for _, c := range r.Checklists {
+		passed = slices.DeleteFunc(passed, func(p Checked) bool { return p.Ref == c.Target })
+		for _, sec := range c.Sections {
+			for _, it := range sec.Results {
+				cases++
+				if it.Status == Fail && it.Suppressed == "" {
+					checkFailures++
+				}
+			}
+		}
+	}
+	failures += checkFailures
+	tests := cases
+	for _, s := range suites {
+		tests += len(s.items)
+	}
 
 	b := make([]byte, 0, 64<<10)
 	var werr error
@@ -63,11 +88,11 @@ func JUnit(w io.Writer, r *Report) error {
 	b = append(b, xml.Header...)
 	b = append(b, `<testsuites`...)
 	b = appendAttr(b, "name", r.Tool)
-	b = appendAttrInt(b, "tests", len(listed)+len(passed)+len(errs))
+	b = appendAttrInt(b, "tests", tests+len(passed)+len(errs))
 	b = appendAttrInt(b, "failures", failures)
 	b = appendAttrInt(b, "errors", len(errs))
 	b = append(b, '>')
-	if len(suites) == 0 && len(passed) == 0 && len(errs) == 0 {
+	if len(suites) == 0 && len(passed) == 0 && len(errs) == 0 && cases == 0 {
 		b = append(b, "</testsuites>\n"...)
 		flush()
 		return werr
@@ -125,6 +150,7 @@ func JUnit(w io.Writer, r *Report) error {
 		}
 		b = append(b, "\n  </testsuite>"...)
 	}
+	b = appendChecklistSuites(b, r)
 	if len(passed) > 0 {
 		// a passing case per object without findings: a clean run is
 		// a count of what passed, not an empty report

@@ -3,11 +3,13 @@ package report
 import (
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
 // PolicyReportAPI is the group and version of the policy report CRDs that
@@ -23,8 +25,13 @@ const ReportName = "kubeguard"
 // become results with result fail; the object's uid comes from r.UIDs.
 func PolicyReports(r *Report, now time.Time) []map[string]any {
 	byNS := map[string][]any{}
+	ts := map[string]any{"seconds": now.Unix(), "nanos": 0}
+	targets := map[object.Ref]bool{}
+	for _, c := range r.Checklists {
+		targets[c.Target] = true
+	}
 	for _, f := range r.Findings {
-		if f.Suppressed != nil {
+		if f.Suppressed != nil || targets[f.Object] { // a checklist's own report has them
 			continue
 		}
 		res := map[string]any{
@@ -35,7 +42,7 @@ func PolicyReports(r *Report, now time.Time) []map[string]any {
 			"severity":  policySeverity(f.Severity),
 			"message":   f.Message,
 			"scored":    true,
-			"timestamp": map[string]any{"seconds": now.Unix(), "nanos": 0},
+			"timestamp": ts,
 		}
 		if c := r.control(f.ControlID); c != nil {
 			res["category"] = c.Category
@@ -85,7 +92,23 @@ func PolicyReports(r *Report, now time.Time) []map[string]any {
 			"results": results,
 		})
 	}
+	for _, c := range r.Checklists {
+		results, summary := checklistResults(c, ts)
+		out = append(out, map[string]any{
+			"apiVersion": PolicyReportAPI, "kind": "ClusterPolicyReport",
+			"metadata": map[string]any{"name": ChecklistReportName(c.Target), "labels": map[string]any{
+				"app.kubernetes.io/managed-by": "kubeguard", "kubeguard.io/benchmark": c.Benchmark}},
+			"scope":   map[string]any{"apiVersion": c.Target.APIVersion, "kind": c.Target.Kind, "name": c.Target.Name},
+			"summary": summary, "results": results,
+		})
+	}
 	return out
+}
+
+// ChecklistReportName names the ClusterPolicyReport of a checklist's
+// target: one per node, so that each node's writer replaces its own.
+func ChecklistReportName(target object.Ref) string {
+	return ReportName + "-" + strings.ToLower(target.Kind) + "-" + target.Name
 }
 
 // policySeverity maps kubeguard severities onto the report's enum

@@ -57,6 +57,9 @@ type Report struct {
 	// Scanned says in words what was read ("1 file"), for the summary
 	// line; "" says "N inputs".
 	Scanned string
+	// Checklists are benchmarks evaluated item by item (kubeguard node):
+	// every format shows them beside the findings of their failed items.
+	Checklists []Checklist
 
 	// merged caches Problems (a report is written by one goroutine).
 	merged *merged

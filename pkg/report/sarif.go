@@ -271,9 +271,18 @@ func SARIF(w io.Writer, r *Report) error {
 	if err := writeIndented(bw, []sarifInvocation{inv}, "      "); err != nil {
 		return err
 	}
+	props := map[string]any{}
 	if len(r.Configs) > 0 {
+		props["configs"] = r.Configs
+	}
+	if len(r.Checklists) > 0 {
+		// what passed or did not apply has no result in SARIF, whose
+		// consumers list results as alerts
+		props["checklists"] = r.Checklists
+	}
+	if len(props) > 0 {
 		bw.WriteString(",\n      \"properties\": ")
-		if err := writeIndented(bw, map[string]any{"configs": r.Configs}, "      "); err != nil {
+		if err := writeIndented(bw, props, "      "); err != nil {
 			return err
 		}
 	}

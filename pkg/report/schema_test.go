@@ -43,7 +43,7 @@ func TestJUnitSchema(t *testing.T) {
 	clean := &report.Report{Tool: "kubeguard", Catalog: rep.Catalog, Objects: 2,
 		Checked: []report.Checked{{Ref: object.Ref{APIVersion: "v1", Kind: "Pod", Namespace: "a", Name: "p"}, Source: object.Position{File: "a.yaml", Line: 1}},
 			{Ref: object.Ref{APIVersion: "v1", Kind: "Namespace", Name: "a"}, Source: object.Position{File: "a.yaml", Line: 9}}}}
-	for name, r := range map[string]*report.Report{"findings": rep, "clean": clean} {
+	for name, r := range map[string]*report.Report{"findings": rep, "clean": clean, "checklist": checklisted()} {
 		var buf bytes.Buffer
 		if err := report.JUnit(&buf, r); err != nil {
 			t.Fatal(err)

@@ -49,6 +49,9 @@ func Table(out io.Writer, r *Report) error {
 		}
 		return severityColor[s] + text + "\x1b[0m"
 	}
+	if !r.SummaryOnly {
+		writeChecklists(w, r)
+	}
 	if r.SummaryOnly {
 		writeCounts(w, r, paint)
 	} else {
@@ -265,7 +268,7 @@ func writeFindings(w *bufio.Writer, r *Report, paint func(finding.Severity, stri
 	}
 }
 
-// orCluster names where a finding is: its file, else the image or
+// orCluster names where a finding is: its file, else the image, node or
 // cluster it was read from.
 func orCluster(f *finding.Finding) string {
 	switch {
@@ -273,6 +276,8 @@ func orCluster(f *finding.Finding) string {
 		return f.Position.File
 	case f.Vuln != nil:
 		return "(image)"
+	case f.Object.Kind == "Node":
+		return "(node)"
 	}
 	return "(cluster)"
 }

@@ -1,0 +1,113 @@
+package node
+
+import (
+	"bytes"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/kubeguard/kubeguard/pkg/finding"
+)
+
+// controlID is the catalog control of a check: CIS-<item> for the
+// benchmark's items.
+func (c *check) controlID() string {
+	if c.control != "" {
+		return c.control
+	}
+	return "CIS-" + c.id
+}
+
+// high are the benchmark's items whose failure opens the cluster to
+// anyone who reaches a port or a file: authentication, authorization,
+// TLS between components, Secrets at rest, administrative credentials
+// and keys.
+var high = map[string]bool{
+	"1.1.13": true, "1.1.21": true,
+	"1.2.2": true, "1.2.4": true, "1.2.5": true, "1.2.6": true, "1.2.7": true, "1.2.8": true, "1.2.10": true,
+	"1.2.23": true, "1.2.24": true, "1.2.25": true, "1.2.26": true, "1.2.28": true,
+	"2.1": true, "2.2": true, "2.4": true, "2.5": true,
+	"4.2.1": true, "4.2.2": true, "4.2.3": true,
+}
+
+// defaultSeverity is a check's severity: its own, high for the items
+// above, else medium for a scored item and low for one the benchmark
+// leaves to judgement.
+func (c *check) defaultSeverity() finding.Severity {
+	switch {
+	case c.severity != 0:
+		return c.severity
+	case high[c.id] && c.control == "":
+		return finding.High
+	case c.scored:
+		return finding.Medium
+	}
+	return finding.Low
+}
+
+// locate finds a setting in a file: the line and column of a flag
+// (--name), or of the deepest key of a dotted field path a YAML file
+// has. 0 when the file cannot be read or holds nothing of it.
+func (h *Host) locate(file, field string) (line, col int) {
+	if file == "" || field == "" {
+		return 0, 0
+	}
+	data, err := h.ReadFile(file)
+	if err != nil {
+		return 0, 0
+	}
+	if strings.HasPrefix(field, "--") {
+		for i, l := range bytes.Split(data, []byte("\n")) {
+			if j := bytes.Index(l, []byte(field)); j >= 0 {
+				end := j + len(field)
+				if end == len(l) || bytes.IndexByte([]byte("= \"',]\t"), l[end]) >= 0 {
+					return i + 1, j + 1
+				}
+			}
+		}
+		return 0, 0
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return 0, 0
+	}
+	n := doc.Content[0]
+	for _, key := range strings.Split(field, ".") {
+		var next *yaml.Node
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key {
+					line, col, next = n.Content[i].Line, n.Content[i].Column, n.Content[i+1]
+				}
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+	}
+	return line, col
+}
+
+// kubeletAt says where a kubelet setting is fixed: the file whose
+// command line gives the flag, else the config file's field.
+func kubeletAt(flag, field string) func(f *facts) (string, string) {
+	return func(f *facts) (string, string) {
+		k := f.kubelet
+		if _, ok := k.Flags[flag]; ok && flag != "" {
+			for _, p := range k.Read {
+				if strings.HasPrefix(p, "process ") {
+					continue
+				}
+				if line, _ := f.host.locate(p, "--"+flag); line > 0 {
+					return p, "--" + flag
+				}
+			}
+			return "", "--" + flag
+		}
+		if field != "" && k.ConfigFile != "" {
+			return k.ConfigFile, field
+		}
+		return k.Service, "--" + flag
+	}
+}
