@@ -191,11 +191,16 @@ func kubeletKubeconfig(f *facts) (string, string) {
 	return "", "the kubelet has no --kubeconfig"
 }
 
-func kubeletConfig(f *facts) (string, string) {
-	if f.kubelet.ConfigFile == "" {
-		return "", "the kubelet has no --config file"
+// kubeletConfig is the --config file and the --config-dir drop-ins.
+func kubeletConfig(f *facts) ([]string, string) {
+	files := slices.Clone(f.kubelet.DropIns)
+	if f.kubelet.ConfigFile != "" {
+		files = append([]string{f.kubelet.ConfigFile}, files...)
 	}
-	return f.kubelet.ConfigFile, ""
+	if len(files) == 0 {
+		return nil, "the kubelet has no --config file"
+	}
+	return files, ""
 }
 
 func clientCA(f *facts) (string, string) {
@@ -276,8 +281,8 @@ var worker = []group{
 		"cis-1.12": fileCheck("4.1.7", "certificate authorities file permissions are 644 or more restrictive", false, one(clientCA), "644", ""),
 	}), []check{
 		fileCheck("4.1.8", "client certificate authorities file ownership is root:root", false, one(clientCA), "", "root:root"),
-		fileCheck("4.1.9", "kubelet config.yaml file permissions are 600 or more restrictive", true, one(kubeletConfig), "600", ""),
-		fileCheck("4.1.10", "kubelet config.yaml file ownership is root:root", true, one(kubeletConfig), "", "root:root"),
+		fileCheck("4.1.9", "kubelet config.yaml file permissions are 600 or more restrictive", true, kubeletConfig, "600", ""),
+		fileCheck("4.1.10", "kubelet config.yaml file ownership is root:root", true, kubeletConfig, "", "root:root"),
 	})},
 	{"4.2", "Kubelet", slices.Concat([]check{
 		settingCheck("4.2.1", "--anonymous-auth is false", true, "anonymous-auth", "authentication.anonymous.enabled",

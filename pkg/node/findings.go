@@ -83,7 +83,11 @@ func Checklist(h *Host, benchmark, name string) (*report.Checklist, *Kubelet, er
 	if k.Missing != "" {
 		c.Notes = append(c.Notes, "section 4 not checked: "+k.Missing)
 	} else {
-		c.Notes = append(c.Notes, "kubelet read from "+strings.Join(k.Read, ", "))
+		of := "kubelet"
+		if k.Distribution != "" {
+			of = "kubelet of " + k.Distribution
+		}
+		c.Notes = append(c.Notes, of+" read from "+strings.Join(k.Read, ", "))
 	}
 	return c, k, nil
 }

@@ -24,9 +24,19 @@ type Kubelet struct {
 	Flags map[string]string `json:"-"`
 	// Service is the systemd file that holds the command line (a
 	// drop-in such as kubeadm's 10-kubeadm.conf, or the unit).
-	Service    string         `json:"service,omitempty"`
-	ConfigFile string         `json:"configFile,omitempty"`
-	Config     map[string]any `json:"-"`
+	Service    string `json:"service,omitempty"`
+	ConfigFile string `json:"configFile,omitempty"`
+	// DropIns are the --config-dir files merged over it.
+	DropIns []string `json:"dropIns,omitempty"`
+	// Distribution names the distribution that starts the kubelet (k3s,
+	// rke2, MicroK8s) when it is not kubelet.service.
+	Distribution string `json:"distribution,omitempty"`
+	// layers are the config file and drop-ins, in the order the kubelet
+	// merges them.
+	layers []layer
+	// argFrom says where a distribution's kubelet argument came from
+	// ("from k3s", "in FILE"); argFile is that file.
+	argFrom, argFile map[string]string
 	// Read lists every file and process read, for the report.
 	Read []string `json:"read"`
 	// Missing says why there is no kubelet to check, on a control-plane
@@ -34,24 +44,22 @@ type Kubelet struct {
 	Missing string `json:"missing,omitempty"`
 }
 
-// Embedded names the distributions whose kubelet runs inside another
-// process, with arguments kubeguard node does not read yet.
-var embedded = []string{"k3s", "k3s-server", "k3s-agent", "rke2"}
-
 var unitDirs = []string{"/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"}
 
 // FindKubelet finds the kubelet's configuration. It fails, saying what it
 // tried, when there is no kubelet to read.
 func FindKubelet(h *Host, procs []Process) (*Kubelet, error) {
 	k := &Kubelet{}
+	var dist *distribution
+	var distProc *Process
 	if p := h.Find(procs, "kubelet"); p != nil {
 		k.Process, k.Args = p, p.Args[1:]
 		k.Read = append(k.Read, fmt.Sprintf("process %d (%s)", p.PID, p.Args[0]))
 	} else if p := h.Find(procs, "hyperkube"); p != nil && len(p.Args) > 1 && p.Args[1] == "kubelet" {
 		k.Process, k.Args = p, p.Args[2:]
 		k.Read = append(k.Read, fmt.Sprintf("process %d (hyperkube kubelet)", p.PID))
-	} else if p := h.Find(procs, embedded...); p != nil {
-		return nil, fmt.Errorf("the kubelet runs inside %s (process %d); kubeguard node does not read its embedded kubelet's arguments yet", path.Base(p.Args[0]), p.PID)
+	} else if dist, distProc = h.runningDistribution(procs); dist != nil {
+		return dist.kubelet(h, distProc, k)
 	}
 	svc, args, read, err := h.systemdKubelet()
 	if err != nil {
@@ -61,11 +69,21 @@ func FindKubelet(h *Host, procs []Process) (*Kubelet, error) {
 	k.Read = append(k.Read, read...)
 	if k.Process == nil {
 		if args == nil {
-			return nil, fmt.Errorf("no kubelet: no process named kubelet under %s, and no kubelet.service unit with an ExecStart in %s",
+			// a distribution that starts the kubelet itself, read from its files
+			if d := h.installedDistribution(); d != nil {
+				return d.kubelet(h, nil, &Kubelet{})
+			}
+			return nil, fmt.Errorf("no kubelet: no process named kubelet under %s, no kubelet.service unit with an ExecStart in %s, and no k3s, RKE2 or MicroK8s installation",
 				h.path("/proc"), strings.Join(unitDirs, ", "))
 		}
 		k.Args = args
 	}
+	return h.readKubeletConfig(k)
+}
+
+// readKubeletConfig reads the --config file and --config-dir drop-ins
+// the kubelet's arguments name.
+func (h *Host) readKubeletConfig(k *Kubelet) (*Kubelet, error) {
 	k.Flags = flags(k.Args)
 	if cfg := k.Flags["config"]; cfg != "" {
 		k.ConfigFile = cfg
@@ -73,9 +91,11 @@ func FindKubelet(h *Host, procs []Process) (*Kubelet, error) {
 		if err != nil {
 			return nil, fmt.Errorf("the kubelet's --config %s: %v", cfg, err)
 		}
-		if k.Config, err = decode(data); err != nil {
+		m, err := decode(data)
+		if err != nil {
 			return nil, fmt.Errorf("the kubelet's --config %s: %v", cfg, err)
 		}
+		k.layers = append(k.layers, layer{cfg, m})
 		k.Read = append(k.Read, cfg)
 	}
 	if dir := k.Flags["config-dir"]; dir != "" {
@@ -94,11 +114,9 @@ func FindKubelet(h *Host, procs []Process) (*Kubelet, error) {
 			if err != nil {
 				return nil, fmt.Errorf("kubelet drop-in %s: %v", p, err)
 			}
-			if k.Config == nil {
-				k.Config = map[string]any{}
-			}
-			merge(k.Config, m)
+			k.layers = append(k.layers, layer{p, m})
 			k.Read = append(k.Read, p)
+			k.DropIns = append(k.DropIns, p)
 		}
 	}
 	return k, nil
@@ -114,18 +132,6 @@ func decode(data []byte) (map[string]any, error) {
 		return nil, err
 	}
 	return m, nil
-}
-
-func merge(dst, src map[string]any) {
-	for k, v := range src {
-		if sm, ok := v.(map[string]any); ok {
-			if dm, ok := dst[k].(map[string]any); ok {
-				merge(dm, sm)
-				continue
-			}
-		}
-		dst[k] = v
-	}
 }
 
 // flags reads --name=value and --name value arguments (the kubelet has
@@ -247,6 +253,12 @@ func words(s string) []string {
 	return out
 }
 
+// layer is one file of the kubelet's configuration.
+type layer struct {
+	file   string
+	config map[string]any
+}
+
 // Setting is a kubelet setting's value and where it came from.
 type Setting struct {
 	Value  string `json:"value,omitempty"`
@@ -259,35 +271,54 @@ type Setting struct {
 func (k *Kubelet) Get(flag, field string) Setting {
 	if v, ok := k.Flags[flag]; ok && flag != "" {
 		src := "--" + flag + " of the command line"
-		if k.Process != nil {
+		if from := k.argFrom[flag]; from != "" {
+			src = "--" + flag + " " + from
+		} else if k.Process != nil {
 			src = fmt.Sprintf("--%s of process %d", flag, k.Process.PID)
 		} else if k.Service != "" {
 			src = "--" + flag + " in " + k.Service
 		}
 		return Setting{Value: v, Set: true, Source: src}
 	}
-	if field == "" || k.Config == nil {
-		return Setting{}
+	if file, v, ok := k.lookup(field); ok {
+		return Setting{Value: v, Set: true, Source: field + " in " + file}
 	}
-	var cur any = k.Config
-	for _, p := range strings.Split(field, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return Setting{}
-		}
-		if cur, ok = m[p]; !ok {
-			return Setting{}
-		}
+	return Setting{}
+}
+
+// lookup finds a config field (a dotted path) in the file that sets it
+// last: the --config file, or a --config-dir drop-in merged over it.
+func (k *Kubelet) lookup(field string) (file, value string, ok bool) {
+	if field == "" {
+		return "", "", false
 	}
-	v := fmt.Sprint(cur)
-	if l, ok := cur.([]any); ok {
-		var parts []string
-		for _, x := range l {
-			parts = append(parts, fmt.Sprint(x))
+	for i := len(k.layers) - 1; i >= 0; i-- {
+		var cur any = k.layers[i].config
+		found := true
+		for _, p := range strings.Split(field, ".") {
+			m, isMap := cur.(map[string]any)
+			if !isMap {
+				found = false
+				break
+			}
+			if cur, found = m[p]; !found {
+				break
+			}
 		}
-		v = strings.Join(parts, ",")
+		if !found {
+			continue
+		}
+		v := fmt.Sprint(cur)
+		if l, isList := cur.([]any); isList {
+			var parts []string
+			for _, x := range l {
+				parts = append(parts, fmt.Sprint(x))
+			}
+			v = strings.Join(parts, ",")
+		}
+		return k.layers[i].file, v, true
 	}
-	return Setting{Value: v, Set: true, Source: field + " in " + k.ConfigFile}
+	return "", "", false
 }
 
 // FeatureGate reads one feature gate from --feature-gates or the config

@@ -56,12 +56,26 @@ func (h *Host) locate(file, field string) (line, col int) {
 	if err != nil {
 		return 0, 0
 	}
-	if strings.HasPrefix(field, "--") {
-		for i, l := range bytes.Split(data, []byte("\n")) {
-			if j := bytes.Index(l, []byte(field)); j >= 0 {
-				end := j + len(field)
-				if end == len(l) || bytes.IndexByte([]byte("= \"',]\t"), l[end]) >= 0 {
-					return i + 1, j + 1
+	if name, ok := strings.CutPrefix(field, "--"); ok {
+		// --name, else name= as a distribution's kubelet-arg lists it
+		lines := bytes.Split(data, []byte("\n"))
+		for _, pat := range []struct {
+			text, before, after string
+		}{{field, "", "= \"',]\t"}, {name + "=", " -\"'[,\t", ""}} {
+			for i, l := range lines {
+				for off := 0; ; {
+					j := bytes.Index(l[off:], []byte(pat.text))
+					if j < 0 {
+						break
+					}
+					j += off
+					end := j + len(pat.text)
+					okBefore := pat.before == "" || j > 0 && strings.IndexByte(pat.before, l[j-1]) >= 0
+					okAfter := pat.after == "" || end == len(l) || strings.IndexByte(pat.after, l[end]) >= 0
+					if okBefore && okAfter {
+						return i + 1, j + 1
+					}
+					off = j + 1
 				}
 			}
 		}
@@ -94,6 +108,9 @@ func (h *Host) locate(file, field string) (line, col int) {
 func kubeletAt(flag, field string) func(f *facts) (string, string) {
 	return func(f *facts) (string, string) {
 		k := f.kubelet
+		if file := k.argFile[flag]; file != "" {
+			return file, "--" + flag
+		}
 		if _, ok := k.Flags[flag]; ok && flag != "" {
 			for _, p := range k.Read {
 				if strings.HasPrefix(p, "process ") {
@@ -105,8 +122,11 @@ func kubeletAt(flag, field string) func(f *facts) (string, string) {
 			}
 			return "", "--" + flag
 		}
+		if file, _, ok := k.lookup(field); ok {
+			return file, field
+		}
 		if field != "" && k.ConfigFile != "" {
-			return k.ConfigFile, field
+			return k.ConfigFile, field // where it goes
 		}
 		return k.Service, "--" + flag
 	}

@@ -215,8 +215,10 @@ func TestNoKubelet(t *testing.T) {
 	if _, _, err := Check(NewHost(root), "cis-1.12"); err == nil || !strings.Contains(err.Error(), "no process named kubelet") {
 		t.Errorf("no kubelet: %v", err)
 	}
+	// a k3s older than v1.32 keeps the kubelet's settings on a command
+	// line only its log shows
 	root = build(t, map[string]file{"proc/12/cmdline": {"/usr/local/bin/k3s\x00server\x00", 0o444, 0, 0}})
-	if _, _, err := Check(NewHost(root), "cis-1.12"); err == nil || !strings.Contains(err.Error(), "inside k3s (process 12)") {
+	if _, _, err := Check(NewHost(root), "cis-1.12"); err == nil || !strings.Contains(err.Error(), "00-k3s-defaults.conf does not exist: k3s releases before v1.32") {
 		t.Errorf("k3s: %v", err)
 	}
 }
@@ -492,5 +494,144 @@ func TestLocations(t *testing.T) {
 	}
 	if r := got["1.2.16"]; r.Status != Fail || r.Field != "spec.containers" || r.Position.Line == 0 {
 		t.Errorf("1.2.16: %s %+v", r.Status, r)
+	}
+}
+
+// k3sDefaults is the kubelet configuration k3s v1.33 writes into its
+// config dir.
+const k3sDefaults = `apiVersion: kubelet.config.k8s.io/v1beta1
+authentication:
+  anonymous:
+    enabled: false
+  webhook:
+    cacheTTL: 2m0s
+    enabled: true
+  x509:
+    clientCAFile: /var/lib/rancher/%[1]s/agent/client-ca.crt
+authorization:
+  mode: Webhook
+cgroupDriver: systemd
+clusterDNS:
+- 10.43.0.10
+clusterDomain: cluster.local
+containerRuntimeEndpoint: unix:///run/k3s/containerd/containerd.sock
+failSwapOn: false
+healthzBindAddress: 127.0.0.1
+kind: KubeletConfiguration
+serializeImagePulls: false
+shutdownGracePeriod: 0s
+staticPodPath: /var/lib/rancher/%[1]s/agent/pod-manifests
+tlsCertFile: /var/lib/rancher/%[1]s/agent/serving-kubelet.crt
+tlsPrivateKeyFile: /var/lib/rancher/%[1]s/agent/serving-kubelet.key
+`
+
+// rancherNode is a k3s or RKE2 node as its installer leaves it.
+func rancherNode(name, unit string) map[string]file {
+	agent := "var/lib/rancher/" + name + "/agent/"
+	return map[string]file{
+		"etc/passwd":                 {"root:x:0:0:root:/root:/bin/bash\n", 0o644, 0, 0},
+		"etc/group":                  {"root:x:0:\n", 0o644, 0, 0},
+		"etc/hostname":               {name + "-1\n", 0o644, 0, 0},
+		"etc/systemd/system/" + unit: {"[Unit]\nDescription=Lightweight Kubernetes\n[Service]\nType=notify\nExecStart=/usr/local/bin/" + name + " \\\n    server \\\n\n", 0o644, 0, 0},
+		agent + "etc/kubelet.conf.d/00-" + name + "-defaults.conf": {strings.ReplaceAll(k3sDefaults, "%[1]s", name), 0o600, 0, 0},
+		agent + "kubelet.kubeconfig":                               {"apiVersion: v1\nkind: Config\n", 0o600, 0, 0},
+		agent + "client-ca.crt":                                    {"-----BEGIN CERTIFICATE-----\n", 0o600, 0, 0},
+	}
+}
+
+// A running k3s server: the kubelet inside the k3s process gets k3s's
+// own arguments, its config dir's defaults, the kubelet-arg of
+// /etc/rancher/k3s/config.yaml and of the command line, later winning.
+func TestK3s(t *testing.T) {
+	files := rancherNode("k3s", "k3s.service")
+	files["etc/rancher/k3s/config.yaml"] = file{"write-kubeconfig-mode: \"0600\"\nkubelet-arg:\n- streaming-connection-idle-timeout=5m\n- \"--pod-max-pids=4096\"\n", 0o600, 0, 0}
+	files["etc/rancher/k3s/config.yaml.d/50-seccomp.yaml"] = file{"kubelet-arg+:\n- seccomp-default=true\n", 0o600, 0, 0}
+	files["proc/3001/cmdline"] = file{"/usr/local/bin/k3s\x00server\x00--kubelet-arg=event-qps=-1\x00", 0o444, 0, 0}
+	got, k := results(t, build(t, files))
+	if k.Distribution != "k3s" || k.Process == nil || k.Process.PID != 3001 || k.Service != "/etc/systemd/system/k3s.service" ||
+		k.Flags["config-dir"] != "/var/lib/rancher/k3s/agent/etc/kubelet.conf.d" || k.Flags["streaming-connection-idle-timeout"] != "5m" {
+		t.Errorf("kubelet: %+v", k)
+	}
+	expect(t, got, map[string]Status{
+		"4.1.1": Fail, "4.1.2": Pass, "4.1.3": NotApplicable, "4.1.4": NotApplicable, "4.1.5": Pass, "4.1.6": Pass,
+		"4.1.7": Pass, "4.1.8": Pass, "4.1.9": Pass, "4.1.10": Pass,
+		"4.2.1": Pass, "4.2.2": Pass, "4.2.3": Pass, "4.2.4": Pass, "4.2.5": Pass, "4.2.6": Pass, "4.2.7": Warn,
+		"4.2.8": Warn, "4.2.9": Pass, "4.2.10": Pass, "4.2.11": Pass, "4.2.12": Warn, "4.2.13": Pass, "4.2.14": Pass, "4.3.1": NotApplicable,
+		"K.1": NotApplicable, "K.2": NotApplicable, "K.3": NotApplicable, "K.4": NotApplicable, "K.5": NotApplicable, "K.6": NotApplicable,
+	})
+	for id, want := range map[string]string{
+		"4.1.5":  "/var/lib/rancher/k3s/agent/kubelet.kubeconfig has permissions 600",
+		"4.1.9":  "/var/lib/rancher/k3s/agent/etc/kubelet.conf.d/00-k3s-defaults.conf has permissions 600",
+		"4.2.1":  `authentication.anonymous.enabled in /var/lib/rancher/k3s/agent/etc/kubelet.conf.d/00-k3s-defaults.conf is "false"`,
+		"4.2.4":  `--read-only-port from k3s is "0"`,
+		"4.2.8":  `--event-qps of process 3001 is "-1"`,
+		"4.2.14": `--seccomp-default in /etc/rancher/k3s/config.yaml.d/50-seccomp.yaml is "true"`,
+	} {
+		if got[id].Detail != want {
+			t.Errorf("%s: %s, want %s", id, got[id].Detail, want)
+		}
+	}
+	if r := got["4.1.1"]; r.Position.File != "/etc/systemd/system/k3s.service" {
+		t.Errorf("4.1.1 at %v", r.Position)
+	}
+}
+
+// An RKE2 agent read from its files alone (no /proc): its unit's
+// command line, its config's kubelet-arg overriding the defaults drop-in.
+func TestRKE2(t *testing.T) {
+	files := rancherNode("rke2", "rke2-agent.service")
+	files["etc/rancher/rke2/config.yaml"] = file{"server: https://10.0.0.1:9345\nkubelet-arg:\n- anonymous-auth=true\n", 0o600, 0, 0}
+	files["usr/local/lib/systemd/system/rke2-agent.service"] = file{"[Service]\nExecStart=/usr/local/bin/rke2 agent\n", 0o644, 0, 0}
+	got, k := results(t, build(t, files))
+	if k.Distribution != "rke2" || k.Process != nil || k.Service != "/etc/systemd/system/rke2-agent.service" {
+		t.Errorf("kubelet: %+v", k)
+	}
+	expect(t, got, map[string]Status{
+		"4.1.1": Fail, "4.1.2": Pass, "4.1.3": NotApplicable, "4.1.4": NotApplicable, "4.1.5": Pass, "4.1.6": Pass,
+		"4.1.7": Pass, "4.1.8": Pass, "4.1.9": Pass, "4.1.10": Pass,
+		"4.2.1": Fail, "4.2.2": Pass, "4.2.3": Pass, "4.2.4": Pass, "4.2.5": Pass, "4.2.6": Pass, "4.2.7": Warn,
+		"4.2.8": Pass, "4.2.9": Pass, "4.2.10": Pass, "4.2.11": Pass, "4.2.12": Warn, "4.2.13": Warn, "4.2.14": Warn, "4.3.1": NotApplicable,
+		"K.1": NotApplicable, "K.2": NotApplicable, "K.3": NotApplicable, "K.4": NotApplicable, "K.5": NotApplicable, "K.6": NotApplicable,
+	})
+	if r := got["4.2.1"]; r.Detail != `--anonymous-auth in /etc/rancher/rke2/config.yaml is "true"` || r.Position.File != "/etc/rancher/rke2/config.yaml" || r.Position.Line != 3 {
+		t.Errorf("4.2.1: %s at %v", r.Detail, r.Position)
+	}
+	if d := got["4.2.7"].Detail; d != `--hostname-override from rke2 is "rke2-1"` {
+		t.Errorf("4.2.7: %s", d)
+	}
+	if !strings.Contains(strings.Join(k.Read, ","), "/etc/rancher/rke2/config.yaml") {
+		t.Errorf("read: %v", k.Read)
+	}
+}
+
+// MicroK8s: kubelite runs the kubelet with the arguments of its args
+// file, snap variables expanded.
+func TestMicroK8s(t *testing.T) {
+	snap := "var/snap/microk8s/current/"
+	files := map[string]file{
+		"etc/passwd": {"root:x:0:0:root:/root:/bin/bash\n", 0o644, 0, 0},
+		"etc/group":  {"root:x:0:\n", 0o644, 0, 0},
+		"etc/systemd/system/snap.microk8s.daemon-kubelite.service": {"[Service]\nExecStart=/usr/bin/snap run microk8s.daemon-kubelite\n", 0o644, 0, 0},
+		snap + "args/kubelet": {"--kubeconfig=${SNAP_DATA}/credentials/kubelet.config\n--cert-dir=${SNAP_DATA}/certs\n--client-ca-file=${SNAP_DATA}/certs/ca.crt\n" +
+			"--anonymous-auth=false\n--root-dir=${SNAP_COMMON}/var/lib/kubelet\n# the defaults\n--authentication-token-webhook=true\n--read-only-port=0\n", 0o660, 0, 0},
+		snap + "credentials/kubelet.config": {"apiVersion: v1\nkind: Config\n", 0o660, 0, 0},
+		snap + "certs/ca.crt":               {"-----BEGIN CERTIFICATE-----\n", 0o660, 0, 0},
+		"proc/77/cmdline":                   {"/snap/microk8s/1234/kubelite\x00--kubelet-args-file=/var/snap/microk8s/current/args/kubelet\x00", 0o444, 0, 0},
+	}
+	got, k := results(t, build(t, files))
+	if k.Distribution != "MicroK8s" || k.Flags["kubeconfig"] != "/var/snap/microk8s/current/credentials/kubelet.config" {
+		t.Errorf("kubelet: %+v", k)
+	}
+	// kubelite passes no --authorization-mode, and the flag's default is
+	// AlwaysAllow
+	expect(t, got, map[string]Status{
+		"4.1.1": Fail, "4.1.2": Pass, "4.1.3": NotApplicable, "4.1.4": NotApplicable, "4.1.5": Fail, "4.1.6": Pass,
+		"4.1.7": Warn, "4.1.8": Pass, "4.1.9": NotApplicable, "4.1.10": NotApplicable,
+		"4.2.1": Pass, "4.2.2": Fail, "4.2.3": Pass, "4.2.4": Pass, "4.2.5": Pass, "4.2.6": Pass, "4.2.7": Pass,
+		"4.2.8": Pass, "4.2.9": Warn, "4.2.10": Pass, "4.2.11": Pass, "4.2.12": Warn, "4.2.13": Warn, "4.2.14": Warn, "4.3.1": NotApplicable,
+		"K.1": NotApplicable, "K.2": NotApplicable, "K.3": NotApplicable, "K.4": NotApplicable, "K.5": NotApplicable, "K.6": NotApplicable,
+	})
+	if d := got["4.2.1"].Detail; d != `--anonymous-auth of process 77 is "false"` {
+		t.Errorf("4.2.1: %s", d)
 	}
 }
