@@ -43,7 +43,7 @@ func TestNode(t *testing.T) {
 			got[r.ID] = r.Status
 		}
 	}
-	if c.Benchmark != "cis-1.12" || c.Target.Kind != "Node" || c.Target.Name != "worker-1" || len(got) != 31 ||
+	if c.Benchmark != "cis-1.12" || c.Target.Kind != "Node" || c.Target.Name != "worker-1" || len(got) != 34 ||
 		got["4.2.1"] != "pass" || got["4.2.14"] != "warn" || got["4.3.1"] != "not applicable" {
 		t.Errorf("%s %v: %v", c.Benchmark, c.Target, got)
 	}

@@ -57,6 +57,8 @@ type check struct {
 	// at says where a failing item is fixed: a file and the flag
 	// (--name) or config field (a dotted path) in it.
 	at func(f *facts) (file, field string)
+	// toml says the field is a key of a TOML file (a runtime's).
+	toml bool
 }
 
 // only limits a check to some benchmark versions.
@@ -394,7 +396,11 @@ func Check(h *Host, benchmark string) ([]Section, *Kubelet, error) {
 				Control: c.controlID(), Severity: c.defaultSeverity()}
 			if (st == Fail || st == Warn) && c.at != nil {
 				r.Position.File, r.Field = c.at(f)
-				r.Position.Line, r.Position.Column = h.locate(r.Position.File, r.Field)
+				if c.toml {
+					r.Position.Line, r.Position.Column = h.locateKey(r.Position.File, r.Field)
+				} else {
+					r.Position.Line, r.Position.Column = h.locate(r.Position.File, r.Field)
+				}
 			}
 			s.Results = append(s.Results, r)
 			s.Counts[st]++

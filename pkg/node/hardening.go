@@ -64,7 +64,7 @@ func (f *facts) hostFile(p string) (string, bool) {
 	return strings.TrimSpace(string(data)), true
 }
 
-var keysAndHost = group{"K", "Keys, certificates and host hardening (kubeguard)", []check{
+var keysAndHost = group{"K", "Keys, certificates and host hardening (kubeguard)", append([]check{
 	certCheck("K.1", "NODE-CERT-EXPIRED", "no certificate has expired", finding.High,
 		"Kubernetes components refuse an expired certificate: the kubelet stops talking to the API server, or the API server to etcd, and the node or cluster fails.", func(c *x509.Certificate, now time.Time) string {
 			if now.After(c.NotAfter) {
@@ -142,4 +142,4 @@ var keysAndHost = group{"K", "Keys, certificates and host hardening (kubeguard)"
 			}
 			return Pass, "kernel.unprivileged_bpf_disabled is " + v, []string{"/proc/sys/kernel/unprivileged_bpf_disabled"}
 		}},
-}}
+}, runtimeChecks...)}

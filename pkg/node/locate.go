@@ -131,3 +131,26 @@ func kubeletAt(flag, field string) func(f *facts) (string, string) {
 		return k.Service, "--" + flag
 	}
 }
+
+// locateKey finds a TOML key (key = value), or a table name holding it
+// (a hosts.toml's [host."URL"]), in a file.
+func (h *Host) locateKey(file, key string) (line, col int) {
+	if file == "" || key == "" {
+		return 0, 0
+	}
+	data, err := h.ReadFile(file)
+	if err != nil {
+		return 0, 0
+	}
+	for i, l := range strings.Split(string(data), "\n") {
+		t := strings.TrimLeft(l, " \t")
+		indent := len(l) - len(t)
+		if rest, ok := strings.CutPrefix(t, key); ok && strings.HasPrefix(strings.TrimLeft(rest, " \t"), "=") {
+			return i + 1, indent + 1
+		}
+		if strings.HasPrefix(t, "[") && strings.Contains(t, `"`+key+`"`) {
+			return i + 1, indent + 1
+		}
+	}
+	return 0, 0
+}

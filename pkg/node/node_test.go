@@ -141,6 +141,7 @@ func TestKubeadmDefault(t *testing.T) {
 		"4.2.9": Warn, "4.2.10": Pass, "4.2.11": Pass, "4.2.12": Warn, "4.2.13": Warn, "4.2.14": Warn, "4.3.1": NotApplicable,
 		// no readable certificate, /sys or /proc/sys in this fixture
 		"K.1": NotApplicable, "K.2": NotApplicable, "K.3": NotApplicable, "K.4": NotApplicable, "K.5": NotApplicable, "K.6": NotApplicable,
+		"K.7": NotApplicable, "K.8": NotApplicable, "K.9": NotApplicable,
 	})
 	if d := got["4.1.9"].Detail; d != "/var/lib/kubelet/config.yaml has permissions 644, more than 600" {
 		t.Errorf("4.1.9: %s", d)
@@ -558,6 +559,7 @@ func TestK3s(t *testing.T) {
 		"4.2.1": Pass, "4.2.2": Pass, "4.2.3": Pass, "4.2.4": Pass, "4.2.5": Pass, "4.2.6": Pass, "4.2.7": Warn,
 		"4.2.8": Warn, "4.2.9": Pass, "4.2.10": Pass, "4.2.11": Pass, "4.2.12": Warn, "4.2.13": Pass, "4.2.14": Pass, "4.3.1": NotApplicable,
 		"K.1": NotApplicable, "K.2": NotApplicable, "K.3": NotApplicable, "K.4": NotApplicable, "K.5": NotApplicable, "K.6": NotApplicable,
+		"K.7": NotApplicable, "K.8": NotApplicable, "K.9": NotApplicable,
 	})
 	for id, want := range map[string]string{
 		"4.1.5":  "/var/lib/rancher/k3s/agent/kubelet.kubeconfig has permissions 600",
@@ -592,6 +594,7 @@ func TestRKE2(t *testing.T) {
 		"4.2.1": Fail, "4.2.2": Pass, "4.2.3": Pass, "4.2.4": Pass, "4.2.5": Pass, "4.2.6": Pass, "4.2.7": Warn,
 		"4.2.8": Pass, "4.2.9": Pass, "4.2.10": Pass, "4.2.11": Pass, "4.2.12": Warn, "4.2.13": Warn, "4.2.14": Warn, "4.3.1": NotApplicable,
 		"K.1": NotApplicable, "K.2": NotApplicable, "K.3": NotApplicable, "K.4": NotApplicable, "K.5": NotApplicable, "K.6": NotApplicable,
+		"K.7": NotApplicable, "K.8": NotApplicable, "K.9": NotApplicable,
 	})
 	if r := got["4.2.1"]; r.Detail != `--anonymous-auth in /etc/rancher/rke2/config.yaml is "true"` || r.Position.File != "/etc/rancher/rke2/config.yaml" || r.Position.Line != 3 {
 		t.Errorf("4.2.1: %s at %v", r.Detail, r.Position)
@@ -630,8 +633,73 @@ func TestMicroK8s(t *testing.T) {
 		"4.2.1": Pass, "4.2.2": Fail, "4.2.3": Pass, "4.2.4": Pass, "4.2.5": Pass, "4.2.6": Pass, "4.2.7": Pass,
 		"4.2.8": Pass, "4.2.9": Warn, "4.2.10": Pass, "4.2.11": Pass, "4.2.12": Warn, "4.2.13": Warn, "4.2.14": Warn, "4.3.1": NotApplicable,
 		"K.1": NotApplicable, "K.2": NotApplicable, "K.3": NotApplicable, "K.4": NotApplicable, "K.5": NotApplicable, "K.6": NotApplicable,
+		"K.7": NotApplicable, "K.8": NotApplicable, "K.9": NotApplicable,
 	})
 	if d := got["4.2.1"].Detail; d != `--anonymous-auth of process 77 is "false"` {
 		t.Errorf("4.2.1: %s", d)
 	}
+}
+
+// The container runtime's own settings: containerd (both config
+// versions, and hosts.toml) and CRI-O with its drop-ins and
+// registries.conf.
+func TestRuntime(t *testing.T) {
+	base := kubeadmNode()
+	files := maps.Clone(base)
+	files["etc/containerd/config.toml"] = file{`version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "registry.k8s.io/pause:3.10"
+[plugins."io.containerd.grpc.v1.cri".registry]
+  config_path = "/etc/containerd/certs.d"
+`, 0o644, 0, 0}
+	files["etc/containerd/certs.d/docker.io/hosts.toml"] = file{"server = \"https://registry-1.docker.io\"\n[host.\"https://mirror.internal\"]\n  capabilities = [\"pull\"]\n  ca = \"/etc/ssl/mirror.pem\"\n", 0o644, 0, 0}
+	got, _ := results(t, build(t, files))
+	expect(t, pick(got, "K.7", "K.8", "K.9"), map[string]Status{"K.7": Pass, "K.8": Pass, "K.9": Pass})
+
+	// containerd 2 turns AppArmor off; a mirror over plain HTTP
+	files["etc/containerd/config.toml"] = file{`version = 3
+[plugins.'io.containerd.cri.v1.runtime']
+  disable_apparmor = true
+`, 0o644, 0, 0}
+	files["etc/containerd/certs.d/docker.io/hosts.toml"] = file{"server = \"https://registry-1.docker.io\"\n\n[host.\"http://mirror.internal:5000\"]\n  capabilities = [\"pull\"]\n", 0o644, 0, 0}
+	got, _ = results(t, build(t, files))
+	expect(t, pick(got, "K.7", "K.8", "K.9"), map[string]Status{"K.7": Fail, "K.8": Pass, "K.9": Fail})
+	if r := got["K.7"]; r.Detail != "/etc/containerd/config.toml: plugins.io.containerd.cri.v1.runtime.disable_apparmor is true" ||
+		r.Position.File != "/etc/containerd/config.toml" || r.Position.Line != 3 || r.Position.Column != 3 {
+		t.Errorf("K.7: %s at %v", r.Detail, r.Position)
+	}
+	if r := got["K.9"]; r.Position.File != "/etc/containerd/certs.d/docker.io/hosts.toml" || r.Position.Line != 3 {
+		t.Errorf("K.9: %s at %v", r.Detail, r.Position)
+	}
+
+	// CRI-O: a drop-in adds SYS_ADMIN to every container and runs them
+	// unconfined; registries.conf allows an insecure registry
+	files = maps.Clone(base)
+	files["etc/crio/crio.conf"] = file{"[crio.runtime]\ndefault_capabilities = [\"CHOWN\", \"NET_BIND_SERVICE\"]\n", 0o644, 0, 0}
+	files["etc/crio/crio.conf.d/10-debug.conf"] = file{"[crio.runtime]\ndefault_capabilities = [\"CHOWN\", \"SYS_ADMIN\"]\nseccomp_profile = \"unconfined\"\n", 0o644, 0, 0}
+	files["etc/containers/registries.conf"] = file{"unqualified-search-registries = [\"docker.io\"]\n[[registry]]\nlocation = \"registry.internal:5000\"\ninsecure = true\n", 0o644, 0, 0}
+	got, _ = results(t, build(t, files))
+	expect(t, pick(got, "K.7", "K.8", "K.9"), map[string]Status{"K.7": Fail, "K.8": Fail, "K.9": Fail})
+	if r := got["K.8"]; r.Detail != "/etc/crio/crio.conf.d/10-debug.conf: crio.runtime.default_capabilities adds SYS_ADMIN" || r.Position.Line != 2 {
+		t.Errorf("K.8: %s at %v", r.Detail, r.Position)
+	}
+	if r := got["K.9"]; r.Detail != "/etc/containers/registries.conf: registry[0].insecure is true" || r.Position.Line != 4 {
+		t.Errorf("K.9: %s at %v", r.Detail, r.Position)
+	}
+
+	// a file that does not decode is a failure that says so
+	files["etc/crio/crio.conf"] = file{"[crio.runtime\n", 0o644, 0, 0}
+	got, _ = results(t, build(t, files))
+	if r := got["K.7"]; r.Status != Fail || !strings.Contains(r.Detail, "/etc/crio/crio.conf:") {
+		t.Errorf("broken config: %s %s", r.Status, r.Detail)
+	}
+}
+
+// pick keeps some results.
+func pick(got map[string]Result, ids ...string) map[string]Result {
+	out := map[string]Result{}
+	for _, id := range ids {
+		out[id] = got[id]
+	}
+	return out
 }
