@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -23,6 +26,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/imagescan"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/live"
+	"github.com/kubeguard/kubeguard/pkg/node"
 	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/report"
 )
@@ -36,6 +40,8 @@ type clusterFlags struct {
 	pssVersion   string
 	writeReports bool
 	images       bool
+	nodes        bool
+	benchmark    string
 	img          imageFlags
 }
 
@@ -64,6 +70,8 @@ func newClusterCmd(s *streams) *cobra.Command {
 	fl.StringVar(&f.pssVersion, "pss-version", "latest", "Pod Security Standards version to evaluate")
 	fl.BoolVar(&f.writeReports, "write-reports", false, "write PolicyReports and a ClusterPolicyReport into the cluster (needs the CRDs of deploy/crds)")
 	fl.BoolVar(&f.images, "images", false, "also scan the images the pods run, by the digests in their status, for known vulnerabilities (IMG-VULN; pull secrets of the pods apply)")
+	fl.BoolVar(&f.nodes, "nodes", false, "also check every node's live kubelet configuration (CIS 4.2) through the API server's /api/v1/nodes/NAME/proxy/configz; needs get on nodes/proxy, a permission that also reaches the kubelet's exec API")
+	fl.StringVar(&f.benchmark, "benchmark", "", "benchmark version for --nodes ("+strings.Join(node.Benchmarks, ", ")+"); default: from each node's kubelet version")
 	f.img.register(fl, true)
 	return cmd
 }
@@ -132,9 +140,17 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 		slices.SortFunc(res.Findings, finding.Compare)
 		res.Diagnostics = append(res.Diagnostics, diags...)
 	}
+	var checklists []report.Checklist
+	if f.nodes {
+		lists, fs, diags := clusterNodes(ctx, rc, f, eng, objs)
+		checklists = lists
+		res.Findings = append(res.Findings, fs...)
+		slices.SortFunc(res.Findings, finding.Compare)
+		res.Diagnostics = append(res.Diagnostics, diags...)
+	}
 	prog.Stop()
 	rep := &report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat, Findings: res.Findings,
-		Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: 1, Folded: st.Folded, UIDs: uids, Scanned: "the cluster"}
+		Diagnostics: res.Diagnostics, Objects: res.Objects, Inputs: 1, Folded: st.Folded, UIDs: uids, Scanned: "the cluster", Checklists: checklists}
 	if f.namespace != "" {
 		rep.Scanned = "namespace " + f.namespace
 	}
@@ -155,6 +171,74 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 		fmt.Fprintf(s.err, "kubeguard: wrote %d policy reports\n", n)
 	}
 	return finish(s, &f.out, outs, rep)
+}
+
+// clusterNodes evaluates the kubelet checks on every node's live
+// configuration. A node whose configz cannot be read is a diagnostic
+// that says why (the others are still checked).
+func clusterNodes(ctx context.Context, rc *rest.Config, f *clusterFlags, eng *engine.Engine, objs []*object.Object) ([]report.Checklist, []*finding.Finding, []object.Diagnostic) {
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, nil, []object.Diagnostic{{Severity: object.SeverityError, Message: "--nodes: " + err.Error()}}
+	}
+	type result struct {
+		list *report.Checklist
+		diag *object.Diagnostic
+	}
+	var nodes []*object.Object
+	for _, o := range objs {
+		if o.Ref.Kind == "Node" && o.Ref.APIVersion == "v1" {
+			nodes = append(nodes, o)
+		}
+	}
+	results := make([]result, len(nodes))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, o := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			name := o.Ref.Name
+			fail := func(format string, args ...any) {
+				results[i].diag = &object.Diagnostic{Severity: object.SeverityError, Message: fmt.Sprintf("node %s: "+format, append([]any{name}, args...)...)}
+			}
+			benchmark := f.benchmark
+			if benchmark == "" {
+				version, _, _ := unstructured.NestedString(o.Content, "status", "nodeInfo", "kubeletVersion")
+				var err error
+				if benchmark, err = node.BenchmarkFor(version); err != nil {
+					fail("kubelet %v", err)
+					return
+				}
+			}
+			data, err := cs.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", name, "proxy", "configz").DoRaw(ctx)
+			if err != nil {
+				fail("reading the kubelet's configz: %v (--nodes needs get on nodes/proxy)", err)
+				return
+			}
+			list, err := node.ConfigzChecklist(name, benchmark, data)
+			if err != nil {
+				fail("%v", err)
+				return
+			}
+			results[i].list = list
+		}()
+	}
+	wg.Wait()
+	var lists []report.Checklist
+	var fs []*finding.Finding
+	var diags []object.Diagnostic
+	for _, r := range results {
+		if r.diag != nil {
+			diags = append(diags, *r.diag)
+			continue
+		}
+		fs = append(fs, node.Findings(r.list, func(fd *finding.Finding) bool { return eng.Accept(fd, nil, nil) })...)
+		lists = append(lists, *r.list)
+	}
+	return lists, fs, diags
 }
 
 // clusterImages scans the images the pods run. A workload's container

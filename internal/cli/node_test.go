@@ -1,13 +1,25 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/kubeguard/kubeguard/internal/testcluster"
+	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
 func TestNode(t *testing.T) {
@@ -185,5 +197,78 @@ func TestE2ENodeControlPlane(t *testing.T) {
 	if got["1.2.2"].status != "fail" || got["1.2.12"].status != "fail" || got["1.3.3"].status != "fail" || got["2.1"].status != "fail" {
 		t.Errorf("token file, ServiceAccount admission off, shared controller credentials and plain-HTTP etcd: %v %v %v %v",
 			got["1.2.2"], got["1.2.12"], got["1.3.3"], got["2.1"])
+	}
+}
+
+// cluster --nodes reads each node's configz through the API server's
+// node proxy; a node whose kubelet does not answer is a diagnostic and
+// the others are still checked. The API server here is a stand-in
+// serving those paths alone (a unit test: the e2e cluster has no
+// kubelet).
+func TestClusterNodes(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v1/nodes/worker-1/proxy/configz":
+			fmt.Fprint(w, `{"kubeletconfig":{"authentication":{"anonymous":{"enabled":true},"x509":{"clientCAFile":"/etc/kubernetes/pki/ca.crt"}},"authorization":{"mode":"Webhook"},"readOnlyPort":0}}`)
+		default:
+			http.Error(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"nodes \"worker-2\" is forbidden","reason":"Forbidden","code":403}`, http.StatusForbidden)
+		}
+	}))
+	defer srv.Close()
+	nodeObj := func(name, version string) *object.Object {
+		return object.New(map[string]any{"apiVersion": "v1", "kind": "Node", "metadata": map[string]any{"name": name},
+			"status": map[string]any{"nodeInfo": map[string]any{"kubeletVersion": version}}}, object.Position{}, nil)
+	}
+	_, eng, err := newEngine(nil, "latest", engine.Options{Live: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists, fs, diags := clusterNodes(context.Background(), &rest.Config{Host: srv.URL}, &clusterFlags{}, eng,
+		[]*object.Object{nodeObj("worker-1", "v1.33.2"), nodeObj("worker-2", "v1.30.1"), nodeObj("old", "v1.26.0")})
+	if len(lists) != 1 || lists[0].Target.Name != "worker-1" || lists[0].Benchmark != "cis-1.12" {
+		t.Fatalf("checklists: %+v", lists)
+	}
+	var ids []string
+	for _, f := range fs {
+		ids = append(ids, f.ControlID+" "+f.Object.Name)
+	}
+	if !slices.Contains(ids, "CIS-4.2.1 worker-1") || len(diags) != 2 {
+		t.Errorf("findings %v, diagnostics %v", ids, diags)
+	}
+	msgs := fmt.Sprint(diags)
+	if !strings.Contains(msgs, "node worker-2: reading the kubelet's configz") || !strings.Contains(msgs, "needs get on nodes/proxy") ||
+		!strings.Contains(msgs, "node old: kubelet Kubernetes 1.26 is covered by an earlier CIS benchmark") {
+		t.Errorf("diagnostics: %s", msgs)
+	}
+}
+
+// On the real API server, a Node whose kubelet does not answer is an
+// input error that names the node, and the rest of the scan is reported.
+func TestE2EClusterNodesUnreachable(t *testing.T) {
+	c := testcluster.Shared(t)
+	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := kubernetes.NewForConfigOrDie(rc)
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "e2e-unreachable-node"}}
+	n, err = cs.CoreV1().Nodes().Create(context.Background(), n, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.CoreV1().Nodes().Delete(context.Background(), n.Name, metav1.DeleteOptions{})
+	n.Status = corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.33.2"},
+		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 1}}}
+	if _, err := cs.CoreV1().Nodes().UpdateStatus(context.Background(), n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "--nodes", "-n", "default", "-o", "json", "--fail-on", "none")
+	if code != ExitError || !strings.Contains(errOut, "node e2e-unreachable-node: reading the kubelet's configz") {
+		t.Errorf("exit %d, stderr %s", code, errOut)
+	}
+	var rep struct{ Findings []any }
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Errorf("the report is still written: %v", err)
 	}
 }

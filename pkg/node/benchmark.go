@@ -27,18 +27,33 @@ func DetectBenchmark(h *Host) (string, error) {
 		if err != nil || m == nil {
 			tried = append(tried, p+" (no versioned kube-apiserver image)")
 		} else {
-			// the releases each benchmark was written for, as kube-bench maps them
-			switch minor, _ := strconv.Atoi(m[1]); {
-			case minor >= 32:
-				return "cis-1.12", nil
-			case minor >= 29:
-				return "cis-1.11", nil
-			case minor == 28:
-				return "cis-1.10", nil
-			default:
-				return "", fmt.Errorf("Kubernetes 1.%d (from %s) is covered by an earlier CIS benchmark than %s; give --benchmark to check against one of those anyway", minor, p, strings.Join(Benchmarks, ", "))
+			b, err := BenchmarkFor("v1." + m[1] + ".0")
+			if err != nil {
+				return "", fmt.Errorf("%v (from %s)", err, p)
 			}
+			return b, nil
 		}
 	}
 	return "", fmt.Errorf("cannot tell the node's Kubernetes release (tried %s); give --benchmark (%s)", strings.Join(tried, ", "), strings.Join(Benchmarks, ", "))
+}
+
+var releaseVersion = regexp.MustCompile(`^v?1\.(\d+)\.`)
+
+// BenchmarkFor maps a Kubernetes release (v1.33.2, as a kubelet or image
+// reports it) to the benchmark written for it, as kube-bench maps them.
+func BenchmarkFor(version string) (string, error) {
+	m := releaseVersion.FindStringSubmatch(version)
+	if m == nil {
+		return "", fmt.Errorf("%q is not a Kubernetes release; give --benchmark (%s)", version, strings.Join(Benchmarks, ", "))
+	}
+	switch minor, _ := strconv.Atoi(m[1]); {
+	case minor >= 32:
+		return "cis-1.12", nil
+	case minor >= 29:
+		return "cis-1.11", nil
+	case minor == 28:
+		return "cis-1.10", nil
+	default:
+		return "", fmt.Errorf("Kubernetes 1.%d is covered by an earlier CIS benchmark than %s; give --benchmark to check against one of those anyway", minor, strings.Join(Benchmarks, ", "))
+	}
 }

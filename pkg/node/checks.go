@@ -333,7 +333,8 @@ var worker = []group{
 		"cis-1.12": kubeletCiphers(strongCiphers),
 	}), []check{
 		settingCheck("4.2.13", "a limit is set on pod PIDs", false, "pod-max-pids", "podPidsLimit",
-			"Set podPidsLimit in the kubelet config file"+restart, Fail, nonEmpty),
+			"Set podPidsLimit in the kubelet config file"+restart, Fail,
+			func(v string) bool { n, err := strconv.ParseInt(v, 10, 64); return err == nil && n > 0 }), // -1: no limit
 		only(settingCheck("4.2.14", "--seccomp-default is true", false, "seccomp-default", "seccompDefault",
 			"Set seccompDefault: true in the kubelet config file"+restart, Fail, is("true")), "cis-1.11", "cis-1.12"),
 	}, []check{only(ipAddressDeny, "cis-1.11")})},
@@ -381,6 +382,12 @@ func Check(h *Host, benchmark string) ([]Section, *Kubelet, error) {
 		k = &Kubelet{Missing: err.Error()}
 	}
 	groups = append(groups, keysAndHost)
+	return evaluate(f, groups, benchmark), k, nil
+}
+
+// evaluate runs the groups' checks of a benchmark. Without a host (a
+// kubelet read through the API), results have no position.
+func evaluate(f *facts, groups []group, benchmark string) []Section {
 	var out []Section
 	for _, g := range groups {
 		s := Section{ID: g.id, Title: g.title, Counts: map[Status]int{}}
@@ -394,12 +401,12 @@ func Check(h *Host, benchmark string) ([]Section, *Kubelet, error) {
 			}
 			r := Result{ID: c.id, Title: c.title, Scored: c.scored, Status: st, Detail: detail, Remediation: c.remediation, Read: read,
 				Control: c.controlID(), Severity: c.defaultSeverity()}
-			if (st == Fail || st == Warn) && c.at != nil {
+			if (st == Fail || st == Warn) && c.at != nil && f.host != nil {
 				r.Position.File, r.Field = c.at(f)
 				if c.toml {
-					r.Position.Line, r.Position.Column = h.locateKey(r.Position.File, r.Field)
+					r.Position.Line, r.Position.Column = f.host.locateKey(r.Position.File, r.Field)
 				} else {
-					r.Position.Line, r.Position.Column = h.locate(r.Position.File, r.Field)
+					r.Position.Line, r.Position.Column = f.host.locate(r.Position.File, r.Field)
 				}
 			}
 			s.Results = append(s.Results, r)
@@ -407,7 +414,7 @@ func Check(h *Host, benchmark string) ([]Section, *Kubelet, error) {
 		}
 		out = append(out, s)
 	}
-	return out, k, nil
+	return out
 }
 
 // ControlPlane reports whether a report has the control-plane sections.

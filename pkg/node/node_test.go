@@ -703,3 +703,35 @@ func pick(got map[string]Result, ids ...string) map[string]Result {
 	}
 	return out
 }
+
+// A kubelet's live configuration, as /configz serves it, is judged like
+// its files; what only its command line or unit shows is not applicable.
+func TestConfigz(t *testing.T) {
+	configz := `{"kubeletconfig":{"authentication":{"anonymous":{"enabled":true},"webhook":{"enabled":true,"cacheTTL":"2m0s"},"x509":{"clientCAFile":"/etc/kubernetes/pki/ca.crt"}},
+"authorization":{"mode":"Webhook"},"readOnlyPort":10255,"streamingConnectionIdleTimeout":"4h0m0s","makeIPTablesUtilChains":true,"eventRecordQPS":50,
+"rotateCertificates":true,"podPidsLimit":-1,"seccompDefault":false,"featureGates":{"RotateKubeletServerCertificate":true}}}`
+	c, err := ConfigzChecklist("worker-2", "cis-1.12", []byte(configz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Result{}
+	for _, r := range c.Sections[0].Results {
+		got[r.ID] = r
+	}
+	expect(t, got, map[string]Status{"4.2.1": Fail, "4.2.2": Pass, "4.2.3": Pass, "4.2.4": Warn, "4.2.5": Pass, "4.2.6": Pass, "4.2.7": NotApplicable,
+		"4.2.8": Pass, "4.2.9": Warn, "4.2.10": Pass, "4.2.11": Pass, "4.2.12": Warn, "4.2.13": Warn, "4.2.14": Warn})
+	if r := got["4.2.1"]; r.Detail != `authentication.anonymous.enabled in /api/v1/nodes/worker-2/proxy/configz is "true"` || r.Position.File != "" || c.Target.Name != "worker-2" {
+		t.Errorf("4.2.1: %s at %v", r.Detail, r.Position)
+	}
+	if d := got["4.2.13"].Detail; d != `podPidsLimit in /api/v1/nodes/worker-2/proxy/configz is "-1"` {
+		t.Errorf("4.2.13, no limit: %s", d)
+	}
+	if c.Sections[0].Counts[NotApplicable] != 1 || c.Sections[0].Counts[Fail] != 1 || c.Sections[0].Counts[Warn] != 5 {
+		t.Errorf("counts %v", c.Sections[0].Counts)
+	}
+	for _, bad := range []string{`{}`, `not json`} {
+		if _, err := ConfigzChecklist("w", "cis-1.12", []byte(bad)); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}

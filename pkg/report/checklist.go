@@ -222,3 +222,21 @@ func appendChecklistSuites(b []byte, r *Report) []byte {
 	}
 	return b
 }
+
+// inChecklist reports whether a finding is one of a checklist's items:
+// the checklist's own report and cases carry it.
+func (r *Report) inChecklist() func(f *finding.Finding) bool {
+	type key struct {
+		target  object.Ref
+		control string
+	}
+	items := map[key]bool{}
+	for _, c := range r.Checklists {
+		for _, s := range c.Sections {
+			for _, it := range s.Results {
+				items[key{c.Target, it.Control}] = true
+			}
+		}
+	}
+	return func(f *finding.Finding) bool { return items[key{f.Object, f.ControlID}] }
+}

@@ -27,12 +27,9 @@ func JUnit(w io.Writer, r *Report) error {
 	listed := r.Listed()
 	var suites []*suite
 	byID := map[string]*suite{}
-	targets := map[object.Ref]bool{}
-	for _, c := range r.Checklists {
-		targets[c.Target] = true
-	}
+	inChecklist := r.inChecklist()
 	for i, f := range listed {
-		if targets[f.Object] { // a checklist's cases have them
+		if inChecklist(f.Finding) { // a checklist's cases have them
 			continue
 		}
 		s, ok := byID[f.ControlID]

@@ -26,12 +26,9 @@ const ReportName = "kubeguard"
 func PolicyReports(r *Report, now time.Time) []map[string]any {
 	byNS := map[string][]any{}
 	ts := map[string]any{"seconds": now.Unix(), "nanos": 0}
-	targets := map[object.Ref]bool{}
-	for _, c := range r.Checklists {
-		targets[c.Target] = true
-	}
+	inChecklist := r.inChecklist()
 	for _, f := range r.Findings {
-		if f.Suppressed != nil || targets[f.Object] { // a checklist's own report has them
+		if f.Suppressed != nil || inChecklist(f) { // a checklist's own report has them
 			continue
 		}
 		res := map[string]any{
