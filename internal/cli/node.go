@@ -1,14 +1,22 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/controller"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
@@ -20,6 +28,7 @@ type nodeFlags struct {
 	root, benchmark, nodeName, configPath string
 	out                                   outputFlags
 	writeReport                           bool
+	interval                              time.Duration
 	kubeconfig, context                   string
 }
 
@@ -59,6 +68,7 @@ func newNodeCmd(s *streams) *cobra.Command {
 	fl.BoolVar(&f.writeReport, "write-report", false, "write the checklist as the node's ClusterPolicyReport into the cluster (needs the CRDs of deploy/crds)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for --write-report (default: in-cluster configuration, then $KUBECONFIG and ~/.kube/config)")
 	fl.StringVar(&f.context, "context", "", "kubeconfig context for --write-report")
+	fl.DurationVar(&f.interval, "interval", 0, "with --write-report, check again and rewrite the report this often until stopped (the chart's DaemonSet)")
 	return cmd
 }
 
@@ -66,6 +76,9 @@ func runNode(cmd *cobra.Command, s *streams, f *nodeFlags) error {
 	outs, err := f.out.parse(nil)
 	if err != nil {
 		return err
+	}
+	if f.interval > 0 && !f.writeReport {
+		return usageErr("--interval repeats --write-report; give both")
 	}
 	cfg, err := loadConfig(f.configPath)
 	if err != nil {
@@ -78,35 +91,15 @@ func runNode(cmd *cobra.Command, s *streams, f *nodeFlags) error {
 	if err := f.out.checkControls(cat); err != nil {
 		return err
 	}
-	h := node.NewHost(f.root)
-	benchmark := f.benchmark
-	if benchmark == "" {
-		if benchmark, err = node.DetectBenchmark(h); err != nil {
-			return usageErr("%v", err)
-		}
-	} else if !slices.Contains(node.Benchmarks, benchmark) {
-		return usageErr("--benchmark %q: kubeguard node evaluates %s", benchmark, strings.Join(node.Benchmarks, ", "))
-	}
-	list, _, err := node.Checklist(h, benchmark, f.nodeName)
-	if err != nil {
-		return &exitError{code: ExitError, err: err}
-	}
-	fs := node.Findings(list, func(fd *finding.Finding) bool { return eng.Accept(fd, nil, nil) })
-	slices.SortFunc(fs, finding.Compare)
-	rep := &report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat, Findings: fs, Objects: 1, Inputs: 1,
-		Checked: []report.Checked{{Ref: list.Target}}, Checklists: []report.Checklist{*list}, Scanned: "node " + list.Target.Name}
-	f.out.apply(rep, s)
-	rep.Compliance = nil // the checklist is the benchmark's view
-	if f.writeReport {
-		if err := writeNodeReport(cmd, s, f, rep); err != nil {
+	if !f.writeReport {
+		rep, err := checkNode(cmd.Context(), f, cat, eng, nil)
+		if err != nil {
 			return err
 		}
+		f.out.apply(rep, s)
+		rep.Compliance = nil // the checklist is the benchmark's view
+		return finish(s, &f.out, outs, rep)
 	}
-	return finish(s, &f.out, outs, rep)
-}
-
-// writeNodeReport stores the node's ClusterPolicyReport.
-func writeNodeReport(cmd *cobra.Command, s *streams, f *nodeFlags, rep *report.Report) error {
 	rc, err := restConfig(f.kubeconfig, f.context)
 	if err != nil {
 		return usageErr("cluster connection: %v", err)
@@ -115,9 +108,76 @@ func writeNodeReport(cmd *cobra.Command, s *streams, f *nodeFlags, rep *report.R
 	if err != nil {
 		return usageErr("cluster connection: %v", err)
 	}
-	if err := controller.WriteChecklistReports(cmd.Context(), dyn, rep); err != nil {
-		return &exitError{code: ExitError, err: err}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	for {
+		rep, err := checkNode(ctx, f, cat, eng, dyn)
+		if err != nil {
+			return err
+		}
+		f.out.apply(rep, s)
+		rep.Compliance = nil
+		if err := controller.WriteChecklistReports(ctx, dyn, rep); err != nil {
+			return &exitError{code: ExitError, err: err}
+		}
+		fmt.Fprintf(s.err, "kubeguard: wrote ClusterPolicyReport %s (%s)\n", report.ChecklistReportName(rep.Checklists[0].Target), countLine(rep.Checklists[0].Count()))
+		if f.interval == 0 {
+			return finish(s, &f.out, outs, rep)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(f.interval):
+		}
 	}
-	fmt.Fprintf(s.err, "kubeguard: wrote ClusterPolicyReport %s\n", report.ChecklistReportName(rep.Checklists[0].Target))
-	return nil
+}
+
+// checkNode evaluates the node once. Without --benchmark, the version
+// comes from the node's files, else (when writing to a cluster) from
+// the Node's kubelet version.
+func checkNode(ctx context.Context, f *nodeFlags, cat *control.Catalog, eng *engine.Engine, dyn dynamic.Interface) (*report.Report, error) {
+	h := node.NewHost(f.root)
+	benchmark := f.benchmark
+	if benchmark == "" {
+		b, err := node.DetectBenchmark(h)
+		if err != nil && dyn != nil && f.nodeName != "" {
+			b, err = benchmarkOfNode(ctx, dyn, f.nodeName, err)
+		}
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		benchmark = b
+	} else if !slices.Contains(node.Benchmarks, benchmark) {
+		return nil, usageErr("--benchmark %q: kubeguard node evaluates %s", benchmark, strings.Join(node.Benchmarks, ", "))
+	}
+	list, _, err := node.Checklist(h, benchmark, f.nodeName)
+	if err != nil {
+		return nil, &exitError{code: ExitError, err: err}
+	}
+	fs := node.Findings(list, func(fd *finding.Finding) bool { return eng.Accept(fd, nil, nil) })
+	slices.SortFunc(fs, finding.Compare)
+	return &report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat, Findings: fs, Objects: 1, Inputs: 1,
+		Checked: []report.Checked{{Ref: list.Target}}, Checklists: []report.Checklist{*list}, Scanned: "node " + list.Target.Name}, nil
+}
+
+// benchmarkOfNode reads the benchmark from the Node's kubelet version,
+// saying what the node's files could not tell.
+func benchmarkOfNode(ctx context.Context, dyn dynamic.Interface, name string, fromFiles error) (string, error) {
+	n, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "nodes"}).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("%v; and the Node %s: %v", fromFiles, name, err)
+	}
+	version, _, _ := unstructured.NestedString(n.Object, "status", "nodeInfo", "kubeletVersion")
+	return node.BenchmarkFor(version)
+}
+
+// countLine sums a checklist's verdicts in words.
+func countLine(c map[report.Status]int) string {
+	var parts []string
+	for _, st := range report.Statuses {
+		if c[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c[st], st))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -10,14 +10,19 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubeguard/kubeguard/internal/testcluster"
+	"github.com/kubeguard/kubeguard/pkg/controller"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
@@ -270,5 +275,76 @@ func TestE2EClusterNodesUnreachable(t *testing.T) {
 	var rep struct{ Findings []any }
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Errorf("the report is still written: %v", err)
+	}
+}
+
+// node --write-report stores the node's checklist as its
+// ClusterPolicyReport on the real API server, replaced by the next run;
+// without --benchmark the version comes from the Node's kubelet.
+func TestE2ENodeWriteReport(t *testing.T) {
+	c := testcluster.Shared(t)
+	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := kubernetes.NewForConfigOrDie(rc)
+	dyn := dynamic.NewForConfigOrDie(rc)
+	crds, _ := os.ReadFile("../../deploy/crds/wgpolicyk8s.io_clusterpolicyreports.yaml")
+	objs, err := testcluster.Objects(string(crds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range objs {
+		if _, err := testcluster.Resource(dyn, u).Create(context.Background(), u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	n, err := cs.CoreV1().Nodes().Create(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "worker-1"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.CoreV1().Nodes().Delete(context.Background(), n.Name, metav1.DeleteOptions{})
+	n.Status.NodeInfo.KubeletVersion = "v1.30.4"
+	if _, err := cs.CoreV1().Nodes().UpdateStatus(context.Background(), n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	write := func(extra ...string) *unstructured.Unstructured {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			args := append([]string{"node", "--root", "../../examples/node/kubeadm", "--kubeconfig", c.Kubeconfig, "--write-report", "--node-name", "worker-1"}, extra...)
+			code, _, errOut := run(t, "", args...)
+			if code == ExitError && strings.Contains(errOut, "could not find the requested resource") && time.Now().Before(deadline) {
+				time.Sleep(300 * time.Millisecond) // the CRD is being established
+				continue
+			}
+			if code == ExitError || !strings.Contains(errOut, "wrote ClusterPolicyReport kubeguard-node-worker-1") {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			break
+		}
+		r, err := dyn.Resource(controller.ClusterPolicyReports).Get(context.Background(), "kubeguard-node-worker-1", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := write()
+	results, _, _ := unstructured.NestedSlice(r.Object, "results")
+	summary, _, _ := unstructured.NestedMap(r.Object, "summary")
+	if r.GetLabels()["kubeguard.io/benchmark"] != "cis-1.11" || len(results) != 35 || fmt.Sprint(summary["fail"]) != "3" {
+		t.Errorf("report: %v, %d results, summary %v", r.GetLabels(), len(results), summary)
+	}
+	scope, _, _ := unstructured.NestedString(r.Object, "scope", "name")
+	if scope != "worker-1" {
+		t.Errorf("scope %q", scope)
+	}
+	// suppressed in the configuration: skipped, with why, in place
+	dir := t.TempDir()
+	os.WriteFile(dir+"/kubeguard.yaml", []byte("exclude:\n- controls: [CIS-4.1.*]\n  reason: baked into the image\n"), 0o644)
+	r2 := write("--config", dir+"/kubeguard.yaml", "--benchmark", "cis-1.12")
+	summary, _, _ = unstructured.NestedMap(r2.Object, "summary")
+	if r2.GetUID() != r.GetUID() || r2.GetLabels()["kubeguard.io/benchmark"] != "cis-1.12" || fmt.Sprint(summary["fail"]) != "0" || fmt.Sprint(summary["skip"]) != "12" {
+		t.Errorf("replaced report: uid %s->%s, %v, summary %v", r.GetUID(), r2.GetUID(), r2.GetLabels(), summary)
 	}
 }
