@@ -60,6 +60,7 @@ func TestChartScansClean(t *testing.T) {
 		{[]string{"controller.images.enabled=true", "controller.images.jobs=4"}, map[string]int{"Role": 2, "RoleBinding": 2}},
 		{[]string{"audit.enabled=true", "audit.clientCA=-----BEGIN CERTIFICATE-----", "audit.clusterIP=10.96.0.100"},
 			map[string]int{"Deployment": 3, "Role": 2, "Service": 2, "Certificate": 2, "PodDisruptionBudget": 3}},
+		{[]string{"node.enabled=true"}, map[string]int{"DaemonSet": 1, "ClusterRole": 3, "Namespace": 1, "NetworkPolicy": 4}},
 	} {
 		h := &render.Helm{ReleaseName: "kubeguard", Namespace: "kubeguard", Set: append([]string{digest}, tc.set...)}
 		inputs, diags := object.Expand([]string{chart}, nil, h)

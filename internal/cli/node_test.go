@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/kubeguard/kubeguard/deploy"
 	"github.com/kubeguard/kubeguard/internal/testcluster"
 	"github.com/kubeguard/kubeguard/pkg/controller"
 	"github.com/kubeguard/kubeguard/pkg/engine"
@@ -346,5 +348,118 @@ func TestE2ENodeWriteReport(t *testing.T) {
 	summary, _, _ = unstructured.NestedMap(r2.Object, "summary")
 	if r2.GetUID() != r.GetUID() || r2.GetLabels()["kubeguard.io/benchmark"] != "cis-1.12" || fmt.Sprint(summary["fail"]) != "0" || fmt.Sprint(summary["skip"]) != "12" {
 		t.Errorf("replaced report: uid %s->%s, %v, summary %v", r.GetUID(), r2.GetUID(), r2.GetLabels(), summary)
+	}
+}
+
+// The chart's node checker, on the real API server: its objects are
+// accepted as rendered (strict field validation), and what its
+// ServiceAccount may do is enough to write its node's report and to read
+// its Node's release, and no more.
+func TestE2ENodeDaemonSetObjects(t *testing.T) {
+	c := testcluster.Shared(t)
+	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := kubernetes.NewForConfigOrDie(rc)
+	dyn := dynamic.NewForConfigOrDie(rc)
+	ctx := context.Background()
+	rendered, err := deploy.Render("kg", "kg-e2e", map[string]any{"node": map[string]any{"enabled": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created []*unstructured.Unstructured
+	defer func() {
+		for i := len(created) - 1; i >= 0; i-- {
+			testcluster.Resource(dyn, created[i]).Delete(ctx, created[i].GetName(), metav1.DeleteOptions{})
+		}
+	}()
+	for _, doc := range strings.Split(rendered, "\n---\n") {
+		if !strings.Contains(doc, "# Source: kubeguard/templates/node.yaml") {
+			continue
+		}
+		objs, err := testcluster.Objects(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range objs {
+			if _, err := testcluster.Resource(dyn, u).Create(ctx, u, metav1.CreateOptions{FieldValidation: "Strict"}); err != nil {
+				t.Fatalf("%s %s: %v", u.GetKind(), u.GetName(), err)
+			}
+			created = append(created, u)
+		}
+	}
+	kinds := map[string]int{}
+	for _, u := range created {
+		kinds[u.GetKind()]++
+	}
+	if kinds["DaemonSet"] != 1 || kinds["ClusterRole"] != 1 || kinds["Namespace"] != 1 {
+		t.Fatalf("created %v", kinds)
+	}
+
+	crds, _ := os.ReadFile("../../deploy/crds/wgpolicyk8s.io_clusterpolicyreports.yaml")
+	objs, _ := testcluster.Objects(string(crds))
+	for _, u := range objs {
+		if _, err := testcluster.Resource(dyn, u).Create(ctx, u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	n, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "e2e-ds-node"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{})
+	n.Status.NodeInfo.KubeletVersion = "v1.33.1"
+	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// the DaemonSet's identity, through a kubeconfig that impersonates it
+	sa := "system:serviceaccount:kg-e2e-node:kg-node"
+	kc, err := clientcmd.LoadFromFile(c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range kc.AuthInfos {
+		a.Impersonate, a.ImpersonateGroups = sa, []string{"system:serviceaccounts", "system:serviceaccounts:kg-e2e-node", "system:authenticated"}
+	}
+	imp := t.TempDir() + "/kubeconfig"
+	if err := clientcmd.WriteToFile(*kc, imp); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, _, errOut := run(t, "", "node", "--root", "../../examples/node/kubeadm", "--kubeconfig", imp, "--write-report", "--node-name", "e2e-ds-node")
+		if code == ExitError && strings.Contains(errOut, "could not find the requested resource") && time.Now().Before(deadline) {
+			time.Sleep(300 * time.Millisecond)
+			continue
+		}
+		if code == ExitError {
+			t.Fatalf("as the DaemonSet's ServiceAccount: %s", errOut)
+		}
+		break
+	}
+	r, err := dyn.Resource(controller.ClusterPolicyReports).Get(ctx, "kubeguard-node-e2e-ds-node", metav1.GetOptions{})
+	if err != nil || r.GetLabels()["kubeguard.io/benchmark"] != "cis-1.12" {
+		t.Fatalf("report: %v %v", err, r)
+	}
+	defer dyn.Resource(controller.ClusterPolicyReports).Delete(ctx, r.GetName(), metav1.DeleteOptions{})
+	// and no more than that
+	impCS := kubernetes.NewForConfigOrDie(impersonating(rc, sa))
+	for _, ra := range []authorizationv1.ResourceAttributes{
+		{Verb: "delete", Group: "wgpolicyk8s.io", Resource: "clusterpolicyreports"},
+		{Verb: "list", Resource: "nodes"},
+		{Verb: "get", Resource: "nodes", Subresource: "proxy"},
+		{Verb: "get", Resource: "secrets", Namespace: "kube-system"},
+		{Verb: "create", Resource: "pods", Namespace: "kg-e2e-node"},
+	} {
+		rv, err := impCS.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &ra}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rv.Status.Allowed {
+			t.Errorf("the node checker may %s %s %s", ra.Verb, ra.Resource, ra.Subresource)
+		}
 	}
 }
