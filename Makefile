@@ -8,7 +8,7 @@ LDFLAGS := -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(CLI).dat
 PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 OUT     ?= bin/kubeguard
 
-.PHONY: manifests build release release-binary test bench bench-audit bench-image bench-webhook bench-rbac bench-netpol bench-cluster bench-startup compare-node docs fuzz schemas vet test-cluster cluster-up cluster-down
+.PHONY: manifests build release release-binary test bench bench-audit bench-image bench-webhook bench-rbac bench-netpol bench-cluster bench-startup compare-node bench-node docs fuzz schemas vet test-cluster cluster-up cluster-down
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kubeguard ./cmd/kubeguard
@@ -77,16 +77,21 @@ bench-image: .cache/osv-scanner
 bench-audit:
 	$(GO) run ./hack/benchaudit
 
-# The peer of bench-image, built from source; its module needs Go 1.27.
 # kubeguard node against kube-bench (built from source) on the same
 # fixture node, verdict by verdict, with their times.
 KUBE_BENCH_DIR = $$($(GO) mod download -json github.com/aquasecurity/kube-bench@v0.15.6 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
 compare-node: .cache/kube-bench
 	$(GO) run ./hack/comparenode .cache/kube-bench $(KUBE_BENCH_DIR)/cfg
 
+# A full node check in-process, then both binaries' wall time and peak
+# RSS on the same fixture nodes (compare-node).
+bench-node: compare-node
+	$(GO) test ./pkg/node -run '^$$' -bench BenchmarkCheck -benchmem
+
 .cache/kube-bench:
 	cd $(KUBE_BENCH_DIR) && $(GO) build -o $(CURDIR)/.cache/kube-bench .
 
+# The peer of bench-image, built from source; its module needs Go 1.27.
 .cache/osv-scanner:
 	GOTOOLCHAIN=go1.27.3 GOBIN=$(CURDIR)/.cache $(GO) install github.com/google/osv-scanner/v2/cmd/osv-scanner@v2.6.0
 

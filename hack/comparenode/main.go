@@ -247,8 +247,11 @@ func compare(variant, kubeBench, cfg, kg, root, targets string) {
 			ids = append(ids, r.ID)
 			total++
 			mine := r.Status
-			if mine == "not applicable" {
+			switch mine {
+			case "not applicable":
 				mine = "n/a"
+			case "manual":
+				mine = "warn" // kube-bench's verdict for a manual item
 			}
 			theirs := kb[r.ID]
 			same := mine == theirs
