@@ -142,4 +142,12 @@ var keysAndHost = group{"K", "Keys, certificates and host hardening (kubeguard)"
 			}
 			return Pass, "kernel.unprivileged_bpf_disabled is " + v, []string{"/proc/sys/kernel/unprivileged_bpf_disabled"}
 		}},
-}, runtimeChecks...)}
+}, append(runtimeChecks,
+	certCheck("K.10", "NODE-CERT-LONG-LIVED", "no leaf certificate is valid for more than 398 days", finding.Low,
+		"A long-lived certificate outlives a compromise of its key; kubeadm issues leaf certificates for one year and renews them on upgrade, and the kubelet rotates its own.",
+		func(c *x509.Certificate, now time.Time) string {
+			if days := int(c.NotAfter.Sub(c.NotBefore).Hours() / 24); !c.IsCA && days > 398 {
+				return fmt.Sprintf("is valid for %d days", days)
+			}
+			return ""
+		}))...)}

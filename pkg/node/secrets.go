@@ -55,6 +55,10 @@ func encryptionProviders(f *facts) (Status, string, []string) {
 		if keys > 0 {
 			detail += fmt.Sprintf(" (%d keys)", keys)
 		}
+		if st, err := f.host.Stat(p); err == nil && st.Exists {
+			// the file's modification time stands for its keys' age
+			detail += fmt.Sprintf(", written %d days ago", int(f.now.Sub(st.Modified).Hours()/24))
+		}
 		switch name {
 		case "kms", "secretbox", "aescbc":
 			if name == "aescbc" {
