@@ -257,19 +257,9 @@ func TestE2EClusterNodesUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs := kubernetes.NewForConfigOrDie(rc)
-	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "e2e-unreachable-node"}}
-	n, err = cs.CoreV1().Nodes().Create(context.Background(), n, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.CoreV1().Nodes().Delete(context.Background(), n.Name, metav1.DeleteOptions{})
-	n.Status = corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.33.2"},
+	createNode(t, kubernetes.NewForConfigOrDie(rc), "e2e-unreachable-node", corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.33.2"},
 		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}},
-		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 1}}}
-	if _, err := cs.CoreV1().Nodes().UpdateStatus(context.Background(), n, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 1}}})
 	code, out, errOut := run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "--nodes", "-n", "default", "-o", "json", "--fail-on", "none")
 	if code != ExitError || !strings.Contains(errOut, "node e2e-unreachable-node: reading the kubelet's configz") {
 		t.Errorf("exit %d, stderr %s", code, errOut)
@@ -289,41 +279,14 @@ func TestE2ENodeWriteReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs := kubernetes.NewForConfigOrDie(rc)
 	dyn := dynamic.NewForConfigOrDie(rc)
-	crds, _ := os.ReadFile("../../deploy/crds/wgpolicyk8s.io_clusterpolicyreports.yaml")
-	objs, err := testcluster.Objects(string(crds))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range objs {
-		if _, err := testcluster.Resource(dyn, u).Create(context.Background(), u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatal(err)
-		}
-	}
-	n, err := cs.CoreV1().Nodes().Create(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "worker-1"}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.CoreV1().Nodes().Delete(context.Background(), n.Name, metav1.DeleteOptions{})
-	n.Status.NodeInfo.KubeletVersion = "v1.30.4"
-	if _, err := cs.CoreV1().Nodes().UpdateStatus(context.Background(), n, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	installReportCRD(t, dyn)
+	createNode(t, kubernetes.NewForConfigOrDie(rc), "worker-1", corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.30.4"}})
 	write := func(extra ...string) *unstructured.Unstructured {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			args := append([]string{"node", "--root", "../../examples/node/kubeadm", "--kubeconfig", c.Kubeconfig, "--write-report", "--node-name", "worker-1"}, extra...)
-			code, _, errOut := run(t, "", args...)
-			if code == ExitError && strings.Contains(errOut, "could not find the requested resource") && time.Now().Before(deadline) {
-				time.Sleep(300 * time.Millisecond) // the CRD is being established
-				continue
-			}
-			if code == ExitError || !strings.Contains(errOut, "wrote ClusterPolicyReport kubeguard-node-worker-1") {
-				t.Fatalf("exit %d: %s", code, errOut)
-			}
-			break
+		errOut := runWriting(t, append([]string{"node", "--root", "../../examples/node/kubeadm", "--kubeconfig", c.Kubeconfig, "--write-report", "--node-name", "worker-1"}, extra...)...)
+		if !strings.Contains(errOut, "wrote ClusterPolicyReport kubeguard-node-worker-1") {
+			t.Fatal(errOut)
 		}
 		r, err := dyn.Resource(controller.ClusterPolicyReports).Get(context.Background(), "kubeguard-node-worker-1", metav1.GetOptions{})
 		if err != nil {
@@ -397,22 +360,8 @@ func TestE2ENodeDaemonSetObjects(t *testing.T) {
 		t.Fatalf("created %v", kinds)
 	}
 
-	crds, _ := os.ReadFile("../../deploy/crds/wgpolicyk8s.io_clusterpolicyreports.yaml")
-	objs, _ := testcluster.Objects(string(crds))
-	for _, u := range objs {
-		if _, err := testcluster.Resource(dyn, u).Create(ctx, u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatal(err)
-		}
-	}
-	n, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "e2e-ds-node"}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{})
-	n.Status.NodeInfo.KubeletVersion = "v1.33.1"
-	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	installReportCRD(t, dyn)
+	createNode(t, cs, "e2e-ds-node", corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.33.1"}})
 
 	// the DaemonSet's identity, through a kubeconfig that impersonates it
 	sa := "system:serviceaccount:kg-e2e-node:kg-node"
@@ -427,18 +376,7 @@ func TestE2ENodeDaemonSetObjects(t *testing.T) {
 	if err := clientcmd.WriteToFile(*kc, imp); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		code, _, errOut := run(t, "", "node", "--root", "../../examples/node/kubeadm", "--kubeconfig", imp, "--write-report", "--node-name", "e2e-ds-node")
-		if code == ExitError && strings.Contains(errOut, "could not find the requested resource") && time.Now().Before(deadline) {
-			time.Sleep(300 * time.Millisecond)
-			continue
-		}
-		if code == ExitError {
-			t.Fatalf("as the DaemonSet's ServiceAccount: %s", errOut)
-		}
-		break
-	}
+	runWriting(t, "node", "--root", "../../examples/node/kubeadm", "--kubeconfig", imp, "--write-report", "--node-name", "e2e-ds-node")
 	r, err := dyn.Resource(controller.ClusterPolicyReports).Get(ctx, "kubeguard-node-e2e-ds-node", metav1.GetOptions{})
 	if err != nil || r.GetLabels()["kubeguard.io/benchmark"] != "cis-1.12" {
 		t.Fatalf("report: %v %v", err, r)
@@ -461,5 +399,57 @@ func TestE2ENodeDaemonSetObjects(t *testing.T) {
 		if rv.Status.Allowed {
 			t.Errorf("the node checker may %s %s %s", ra.Verb, ra.Resource, ra.Subresource)
 		}
+	}
+}
+
+// createNode creates a Node with a status and deletes it when the test
+// ends.
+func createNode(t *testing.T, cs kubernetes.Interface, name string, status corev1.NodeStatus) {
+	t.Helper()
+	ctx := context.Background()
+	n, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{}) })
+	n.Status = status
+	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// installReportCRD creates the ClusterPolicyReport CRD unless it exists.
+func installReportCRD(t *testing.T, dyn dynamic.Interface) {
+	t.Helper()
+	crds, err := os.ReadFile("../../deploy/crds/wgpolicyk8s.io_clusterpolicyreports.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := testcluster.Objects(string(crds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range objs {
+		if _, err := testcluster.Resource(dyn, u).Create(context.Background(), u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+}
+
+// runWriting runs a command that writes reports, again while a new CRD
+// is being established; it fails the test on an error.
+func runWriting(t *testing.T, args ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, _, errOut := run(t, "", args...)
+		if code == ExitError && strings.Contains(errOut, "could not find the requested resource") && time.Now().Before(deadline) {
+			time.Sleep(300 * time.Millisecond)
+			continue
+		}
+		if code == ExitError {
+			t.Fatalf("%v: %s", args, errOut)
+		}
+		return errOut
 	}
 }
