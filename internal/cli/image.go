@@ -88,6 +88,9 @@ func (f *imageFlags) inventory(ctx context.Context, ref string) (*image.Inventor
 
 func days(d time.Duration) string {
 	n := int(d.Hours() / 24)
+	if n == 0 {
+		return "less than a day"
+	}
 	if n == 1 {
 		return "1 day"
 	}
