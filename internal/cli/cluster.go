@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/controller"
+	"github.com/kubeguard/kubeguard/pkg/controls/backup"
 	"github.com/kubeguard/kubeguard/pkg/controls/controlplane"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
@@ -42,6 +45,7 @@ type clusterFlags struct {
 	images       bool
 	nodes        bool
 	benchmark    string
+	backup       bool
 	img          imageFlags
 }
 
@@ -71,6 +75,7 @@ func newClusterCmd(s *streams) *cobra.Command {
 	fl.BoolVar(&f.writeReports, "write-reports", false, "write PolicyReports and a ClusterPolicyReport into the cluster (needs the CRDs of deploy/crds)")
 	fl.BoolVar(&f.images, "images", false, "also scan the images the pods run, by the digests in their status, for known vulnerabilities (IMG-VULN; pull secrets of the pods apply)")
 	fl.BoolVar(&f.nodes, "nodes", false, "also check every node's live kubelet configuration (CIS 4.2) through the API server's /api/v1/nodes/NAME/proxy/configz; needs get on nodes/proxy, a permission that also reaches the kubelet's exec API")
+	fl.BoolVar(&f.backup, "backup", false, "print the recovery report instead of the findings: per namespace holding state, the schedules and policies covering it, its last good backup and last successful restore (table or json); the exit code follows the backup findings")
 	fl.StringVar(&f.benchmark, "benchmark", "", "benchmark version for --nodes ("+strings.Join(node.Benchmarks, ", ")+"); default: from each node's kubelet version")
 	f.img.register(fl, true)
 	return cmd
@@ -170,7 +175,63 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 		}
 		fmt.Fprintf(s.err, "kubeguard: wrote %d policy reports\n", n)
 	}
+	if f.backup {
+		return writeRecovery(s, &f.out, outs, rep, res.Inventory)
+	}
 	return finish(s, &f.out, outs, rep)
+}
+
+// writeRecovery prints the recovery report; the backup controls' findings
+// decide the exit code, and are listed on stderr.
+func writeRecovery(s *streams, out *outputFlags, outs []output, rep *report.Report, inv *inventory.Inventory) error {
+	var recs []backup.Recovery
+	if inv != nil {
+		recs = backup.Recoveries(inv)
+	}
+	rep.Filter = &report.Filter{Controls: []string{"BACKUP-*", "CLUSTER-NO-BACKUP"}}
+	for _, d := range rep.Diagnostics {
+		fmt.Fprintln(s.err, d.String())
+	}
+	for _, p := range rep.Listed() {
+		fmt.Fprintf(s.err, "%s %s %s: %s\n", strings.ToUpper(p.Severity.String()), p.ControlID, p.Object, p.Message)
+	}
+	if len(outs) == 1 && outs[0].format == "json" && outs[0].file == "" {
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		if recs == nil {
+			recs = []backup.Recovery{}
+		}
+		if err := enc.Encode(recs); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAMESPACE\tSTATE\tCOVERED BY\tLAST GOOD BACKUP\tLAST RESTORE")
+		now := time.Now()
+		when := func(t time.Time, name string) string {
+			if t.IsZero() {
+				return "none"
+			}
+			return days(now.Sub(t)) + " ago (" + name + ")"
+		}
+		for _, r := range recs {
+			by := strings.Join(r.CoveredBy, ", ")
+			if by == "" {
+				by = "nothing"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Namespace, r.State, by, when(r.LastBackup, r.LastBackupName), when(r.LastRestore, r.LastRestoreName))
+		}
+		tw.Flush()
+		fmt.Fprintf(s.out, "%s holding state\n", plural(len(recs), "namespace", "namespaces"))
+	}
+	sum := rep.Summarize()
+	switch {
+	case sum.Errors > 0:
+		return &exitError{code: ExitError}
+	case sum.Failed:
+		return &exitError{code: ExitFindings}
+	}
+	return nil
 }
 
 // clusterNodes evaluates the kubelet checks on every node's live

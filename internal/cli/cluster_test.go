@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -418,4 +420,205 @@ func TestE2ESnapshotPaginates(t *testing.T) {
 	if min := len(live.PostureKinds) + 3 + 2; st.Requests < min {
 		t.Errorf("%d list requests, want at least %d: lists are not paginated", st.Requests, min)
 	}
+}
+
+// Backups on the real API server, with Velero's published CRDs: the
+// controls judge the objects' statuses, the recovery report says what
+// protects each namespace holding state, and the findings reach the
+// PolicyReports.
+func TestE2EClusterBackup(t *testing.T) {
+	c := testcluster.Shared(t)
+	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := dynamic.NewForConfigOrDie(rc)
+	ctx := context.Background()
+	var crds []string
+	for _, f := range []string{"schedules", "backups", "restores", "backupstoragelocations"} {
+		data, err := os.ReadFile("testdata/velero/velero.io_" + f + ".yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		crds = append(crds, string(data))
+	}
+	for _, u := range mustObjects(t, strings.Join(crds, "\n---\n")) {
+		if _, err := testcluster.Resource(dyn, u).Create(ctx, u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now().UTC()
+	ts := func(d time.Duration) string { return now.Add(-d).Format(time.RFC3339) }
+	objs := mustObjects(t, `apiVersion: v1
+kind: Namespace
+metadata: {name: e2e-bk-shop}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: orders, namespace: e2e-bk-shop}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: e2e-bk-ledger}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: journal, namespace: e2e-bk-ledger}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: e2e-velero}
+---
+apiVersion: velero.io/v1
+kind: Schedule
+metadata: {name: shop-daily, namespace: e2e-velero}
+spec:
+  schedule: "0 2 * * *"
+  template:
+    includedNamespaces: [e2e-bk-shop]
+    ttl: 24h0m0s
+---
+apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: shop-daily-good
+  namespace: e2e-velero
+  labels: {velero.io/schedule-name: shop-daily}
+spec: {includedNamespaces: [e2e-bk-shop]}
+---
+apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: shop-daily-bad
+  namespace: e2e-velero
+  labels: {velero.io/schedule-name: shop-daily}
+spec: {includedNamespaces: [e2e-bk-shop]}
+---
+apiVersion: velero.io/v1
+kind: BackupStorageLocation
+metadata: {name: default, namespace: e2e-velero}
+spec:
+  provider: aws
+  objectStorage: {bucket: e2e}
+  config: {region: eu-west-1}
+---
+apiVersion: velero.io/v1
+kind: Restore
+metadata: {name: drill, namespace: e2e-velero}
+spec: {backupName: shop-daily-good, includedNamespaces: [e2e-bk-shop]}
+`)
+	statuses := map[string]map[string]any{
+		"shop-daily-good": {"phase": "Completed", "startTimestamp": ts(30 * time.Hour), "completionTimestamp": ts(29 * time.Hour)},
+		"shop-daily-bad":  {"phase": "PartiallyFailed", "errors": int64(2), "startTimestamp": ts(5 * time.Hour)},
+		"drill":           {"phase": "Completed", "completionTimestamp": ts(10 * 24 * time.Hour)},
+	}
+	for _, u := range objs {
+		ri := testcluster.Resource(dyn, u)
+		st, withStatus := statuses[u.GetName()]
+		if withStatus {
+			u.Object["status"] = st
+		}
+		created, err := ri.Create(ctx, u, metav1.CreateOptions{FieldValidation: "Strict"})
+		for deadline := time.Now().Add(20 * time.Second); err != nil && strings.Contains(err.Error(), "could not find the requested resource") && time.Now().Before(deadline); {
+			time.Sleep(300 * time.Millisecond) // the CRDs are being established
+			created, err = ri.Create(ctx, u, metav1.CreateOptions{FieldValidation: "Strict"})
+		}
+		if err != nil {
+			t.Fatalf("%s %s: %v", u.GetKind(), u.GetName(), err)
+		}
+		defer ri.Delete(ctx, u.GetName(), metav1.DeleteOptions{})
+		// a CRD with a status subresource drops the status on create
+		if _, kept := created.Object["status"]; withStatus && !kept {
+			created.Object["status"] = st
+			if _, err := ri.UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+				t.Fatalf("status of %s: %v", u.GetName(), err)
+			}
+		}
+	}
+
+	code, out, errOut := run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "-o", "json", "--fail-on", "none", "--controls", "BACKUP-*")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	got := findings(t, out)
+	for obj, want := range map[string]string{
+		"Namespace//e2e-bk-ledger":                 "[BACKUP-NAMESPACE-UNCOVERED]",
+		"Schedule/e2e-velero/shop-daily":           "[BACKUP-FAILED BACKUP-TTL-SHORT]",
+		"BackupStorageLocation/e2e-velero/default": "[BACKUP-STORAGE-UNENCRYPTED]",
+	} {
+		if fmt.Sprint(got[obj]) != want {
+			t.Errorf("%s: %v, want %s", obj, got[obj], want)
+		}
+	}
+	if len(got["Namespace//e2e-bk-shop"]) > 0 || len(got["Cluster//cluster"]) > 0 {
+		t.Errorf("covered namespace or tested restores reported: %v", got)
+	}
+
+	// in the policy reports
+	prCRD, _ := os.ReadFile("../../deploy/crds/wgpolicyk8s.io_policyreports.yaml")
+	for _, u := range mustObjects(t, string(prCRD)) {
+		if _, err := testcluster.Resource(dyn, u).Create(ctx, u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	installReportCRD(t, dyn)
+	runWriting(t, "cluster", "--kubeconfig", c.Kubeconfig, "--write-reports", "--fail-on", "none", "-o", "json")
+	policies := func(r *unstructured.Unstructured) []string {
+		var out []string
+		results, _, _ := unstructured.NestedSlice(r.Object, "results")
+		for _, x := range results {
+			m := x.(map[string]any)
+			res := m["resources"].([]any)[0].(map[string]any)
+			out = append(out, fmt.Sprint(m["policy"], " ", res["kind"], "/", res["name"]))
+		}
+		return out
+	}
+	pr, err := dyn.Resource(controller.PolicyReports).Namespace("e2e-velero").Get(ctx, report.ReportName, metav1.GetOptions{})
+	if err != nil || !slices.Contains(policies(pr), "BACKUP-FAILED Schedule/shop-daily") {
+		t.Errorf("PolicyReport of e2e-velero: %v %v", err, pr)
+	}
+	cpr, err := dyn.Resource(controller.ClusterPolicyReports).Get(ctx, report.ReportName, metav1.GetOptions{})
+	if err != nil || !slices.Contains(policies(cpr), "BACKUP-NAMESPACE-UNCOVERED Namespace/e2e-bk-ledger") {
+		t.Errorf("ClusterPolicyReport: %v %v", err, cpr)
+	}
+
+	// the recovery report
+	code, out, errOut = run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "--backup", "-o", "json")
+	if code != ExitFindings || !strings.Contains(errOut, "BACKUP-FAILED") {
+		t.Errorf("--backup: exit %d, stderr %s", code, errOut)
+	}
+	var recs []struct {
+		Namespace, State, LastBackupName, LastRestoreName string
+		CoveredBy                                         []string
+	}
+	if err := json.Unmarshal([]byte(out), &recs); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	byNS := map[string]string{}
+	for _, r := range recs {
+		byNS[r.Namespace] = fmt.Sprintf("%s|%v|%s|%s", r.State, r.CoveredBy, r.LastBackupName, r.LastRestoreName)
+	}
+	if byNS["e2e-bk-shop"] != "1 PersistentVolumeClaim|[Schedule e2e-velero/shop-daily]|shop-daily-good|drill" ||
+		byNS["e2e-bk-ledger"] != "1 PersistentVolumeClaim|[]||" {
+		t.Errorf("recovery report: %v", byNS)
+	}
+	_, table, _ := run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "--backup")
+	if !strings.Contains(table, "e2e-bk-ledger") || !strings.Contains(table, "nothing") || !strings.Contains(table, "1 day ago (shop-daily-good)") {
+		t.Errorf("recovery table:\n%s", table)
+	}
+}
+
+func mustObjects(t *testing.T, manifests string) []*unstructured.Unstructured {
+	t.Helper()
+	objs, err := testcluster.Objects(manifests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
 }

@@ -144,7 +144,7 @@ func limits(size string) (object.Limits, error) {
 // every ID the configuration names are checked here. opts.Catalog and
 // opts.Config are filled in; errors are usage errors.
 func newEngine(cfg *config.Config, pssVersion string, opts engine.Options) (*control.Catalog, *engine.Engine, error) {
-	copts := controls.Options{PSSVersion: pssVersion}
+	copts := controls.Options{PSSVersion: pssVersion, Backup: cfg.Backup()}
 	if cfg != nil {
 		copts.AllowedRegistries = cfg.Images.AllowedRegistries
 	}

@@ -47,6 +47,8 @@ type Config struct {
 	Webhook Webhook `yaml:"webhook"`
 	// Audit configures kubeguard audit.
 	Audit AuditConfig `yaml:"audit"`
+	// BackupSettings configure the backup controls (see Backup).
+	BackupSettings BackupConfig `yaml:"backup"`
 
 	// Path is the file the configuration was read from ("" for defaults).
 	Path string `yaml:"-"`
@@ -192,6 +194,9 @@ func Load(path string) (*Config, error) {
 	}
 	if _, err := c.Audit.Prefixes(); err != nil {
 		return nil, locate(path, &root, err)
+	}
+	if f := c.BackupSettings.StaleFactor; f != 0 && f < 1 {
+		return nil, locate(path, &root, fmt.Errorf("backup.staleFactor: %v is below 1, and a backup cannot be due before its interval ends", f))
 	}
 	for i, e := range c.Exclude {
 		if e.Reason == "" {

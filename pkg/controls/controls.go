@@ -6,8 +6,10 @@ import (
 
 	"k8s.io/pod-security-admission/api"
 
+	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/controls/audit"
+	"github.com/kubeguard/kubeguard/pkg/controls/backup"
 	"github.com/kubeguard/kubeguard/pkg/controls/cluster"
 	"github.com/kubeguard/kubeguard/pkg/controls/controlplane"
 	"github.com/kubeguard/kubeguard/pkg/controls/dockerfile"
@@ -32,6 +34,8 @@ type Options struct {
 	// AllowedRegistries are the trusted image registries (configuration
 	// images.allowedRegistries); empty turns IMG-UNTRUSTED-REGISTRY off.
 	AllowedRegistries []string
+	// Backup are the backup controls' settings (configuration backup).
+	Backup config.BackupConfig
 }
 
 // Catalog returns every control.
@@ -61,6 +65,7 @@ func Catalog(opts Options) (*control.Catalog, error) {
 	all = append(all, reliability.Controls()...)
 	all = append(all, dockerfile.Controls()...)
 	all = append(all, cluster.Controls()...)
+	all = append(all, backup.Controls(opts.Backup)...)
 	all = append(all, controlplane.Controls()...)
 	all = append(all, audit.Controls()...)
 	all = append(all, node.Controls()...)

@@ -16,6 +16,8 @@ var related = map[string]bool{
 	"ConfigMap": true, "Secret": true, "LimitRange": true,
 	"AdminNetworkPolicy": true, "BaselineAdminNetworkPolicy": true,
 	"ValidatingWebhookConfiguration": true, "MutatingWebhookConfiguration": true, "PeerAuthentication": true,
+	// backups: what a schedule covers, and how its backups and restores went
+	"Schedule": true, "Backup": true, "Restore": true, "BackupStorageLocation": true, "Policy": true, "RestoreAction": true,
 }
 
 // Slim drops the parts of o's content that no cross-object control reads,
@@ -29,11 +31,11 @@ func Slim(o *object.Object, w *Workload) {
 	if w != nil {
 		w.slim()
 		// the pod view lives on in w; cross-object analysis reads the
-		// replica count and the selector besides it
+		// replica count, the selector and the volume claims besides it
 		spec, _ := o.Content["spec"].(map[string]any)
 		keep(o.Content)
 		kept := map[string]any{}
-		for _, k := range []string{"replicas", "selector"} {
+		for _, k := range []string{"replicas", "selector", "volumeClaimTemplates"} {
 			if v, ok := spec[k]; ok {
 				kept[k] = v
 			}

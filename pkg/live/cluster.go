@@ -52,6 +52,14 @@ var PostureKinds = []schema.GroupVersionKind{
 	{Group: "templates.gatekeeper.sh", Version: "v1", Kind: "ConstraintTemplate"},
 	{Group: "security.istio.io", Version: "v1", Kind: "PeerAuthentication"},
 	{Group: "velero.io", Version: "v1", Kind: "Schedule"},
+	// What a restore would rest on: the state to protect, Velero's
+	// backups, restores and storage, K10's policies and restores.
+	{Version: "v1", Kind: "PersistentVolumeClaim"},
+	{Group: "velero.io", Version: "v1", Kind: "Backup"},
+	{Group: "velero.io", Version: "v1", Kind: "Restore"},
+	{Group: "velero.io", Version: "v1", Kind: "BackupStorageLocation"},
+	{Group: "config.kio.kasten.io", Version: "v1alpha1", Kind: "Policy"},
+	{Group: "actions.kio.kasten.io", Version: "v1alpha1", Kind: "RestoreAction"},
 }
 
 // ClusterObject stands for the cluster itself in an inventory (kind

@@ -260,12 +260,17 @@ var noBackup = &control.Control{
 	Remediation: "Schedule backups (for example a Velero Schedule) and test restores regularly.",
 	Refs:        control.Refs("NIST:4.5.1", "MITRE:T1485"),
 	Scope:       control.InventoryScope,
-	Reads:       []string{"Schedule"},
+	Reads:       []string{"Schedule", "Policy"},
 	Kinds:       []string{"Cluster"},
 	ClusterOnly: true,
 	Check: func(p *control.Pass) {
-		if len(p.Inventory.OfKind("Schedule")) == 0 {
-			p.Report("metadata", "no Velero Schedule (or other backup schedule kubeguard knows) was found")
+		for _, kind := range []struct{ kind, group string }{{"Schedule", "velero.io/"}, {"Policy", "config.kio.kasten.io/"}} {
+			for _, e := range p.Inventory.OfKind(kind.kind) {
+				if strings.HasPrefix(e.Object.Ref.APIVersion, kind.group) {
+					return
+				}
+			}
 		}
+		p.Report("metadata", "no Velero Schedule or K10 Policy (the backup schedules kubeguard knows) was found")
 	},
 }
