@@ -62,7 +62,7 @@ func TestNode(t *testing.T) {
 			got[r.ID] = r.Status
 		}
 	}
-	if c.Benchmark != "cis-1.12" || c.Target.Kind != "Node" || c.Target.Name != "worker-1" || len(got) != 35 ||
+	if c.Benchmark != "cis-1.12" || c.Target.Kind != "Node" || c.Target.Name != "worker-1" || len(got) != 36 ||
 		got["4.2.1"] != "pass" || got["4.2.14"] != "warn" || got["4.3.1"] != "not applicable" {
 		t.Errorf("%s %v: %v", c.Benchmark, c.Target, got)
 	}
@@ -297,7 +297,7 @@ func TestE2ENodeWriteReport(t *testing.T) {
 	r := write()
 	results, _, _ := unstructured.NestedSlice(r.Object, "results")
 	summary, _, _ := unstructured.NestedMap(r.Object, "summary")
-	if r.GetLabels()["kubeguard.io/benchmark"] != "cis-1.11" || len(results) != 36 || fmt.Sprint(summary["fail"]) != "3" {
+	if r.GetLabels()["kubeguard.io/benchmark"] != "cis-1.11" || len(results) != 37 || fmt.Sprint(summary["fail"]) != "3" {
 		t.Errorf("report: %v, %d results, summary %v", r.GetLabels(), len(results), summary)
 	}
 	scope, _, _ := unstructured.NestedString(r.Object, "scope", "name")
@@ -309,7 +309,7 @@ func TestE2ENodeWriteReport(t *testing.T) {
 	os.WriteFile(dir+"/kubeguard.yaml", []byte("exclude:\n- controls: [CIS-4.1.*]\n  reason: baked into the image\n"), 0o644)
 	r2 := write("--config", dir+"/kubeguard.yaml", "--benchmark", "cis-1.12")
 	summary, _, _ = unstructured.NestedMap(r2.Object, "summary")
-	if r2.GetUID() != r.GetUID() || r2.GetLabels()["kubeguard.io/benchmark"] != "cis-1.12" || fmt.Sprint(summary["fail"]) != "0" || fmt.Sprint(summary["skip"]) != "13" {
+	if r2.GetUID() != r.GetUID() || r2.GetLabels()["kubeguard.io/benchmark"] != "cis-1.12" || fmt.Sprint(summary["fail"]) != "0" || fmt.Sprint(summary["skip"]) != "14" {
 		t.Errorf("replaced report: uid %s->%s, %v, summary %v", r.GetUID(), r2.GetUID(), r2.GetLabels(), summary)
 	}
 }

@@ -150,4 +150,56 @@ var keysAndHost = group{"K", "Keys, certificates and host hardening (kubeguard)"
 				return fmt.Sprintf("is valid for %d days", days)
 			}
 			return ""
-		}))...)}
+		}),
+	etcdSnapshots)...)}
+
+// snapshotDirs are where k3s and RKE2 keep their scheduled etcd
+// snapshots; kubeadm leaves snapshots to the operator.
+var snapshotDirs = []string{"/var/lib/rancher/k3s/server/db/snapshots", "/var/lib/rancher/rke2/server/db/snapshots"}
+
+// etcdSnapshots is K.11: a control-plane node's etcd snapshots exist, are
+// recent and are not readable by every user (they hold every Secret).
+var etcdSnapshots = check{id: "K.11", control: "NODE-ETCD-SNAPSHOTS", scored: true, severity: finding.Medium,
+	title: "etcd snapshots are recent and readable by root alone",
+	rationale: "An etcd snapshot restores the whole cluster when everything else is lost, and holds every Secret in it: " +
+		"snapshots must be taken on a schedule, and no user of the node may read them.",
+	refs:        []string{"NSA:secrets", "NIST:4.5.1", "MITRE:T1490"},
+	remediation: "Keep scheduled snapshots (k3s and RKE2: etcd-snapshot-schedule-cron; kubeadm: etcdctl snapshot save from a timer), chmod 600 them, and copy them off the node",
+	run: func(f *facts) (Status, string, []string) {
+		for _, dir := range snapshotDirs {
+			st, err := f.host.Stat(dir)
+			if err != nil || !st.Exists {
+				continue
+			}
+			files := f.host.under(dir, false, func(string) bool { return true })
+			if len(files) == 0 {
+				return Fail, dir + " holds no snapshot", []string{dir}
+			}
+			var newest time.Time
+			var open []string
+			for _, p := range files {
+				fi, err := f.host.Stat(p)
+				if err != nil {
+					continue
+				}
+				if fi.Modified.After(newest) {
+					newest = fi.Modified
+				}
+				if fi.Mode.Perm()&0o004 != 0 {
+					open = append(open, p+" has permissions "+fi.Perm)
+				}
+			}
+			age := f.now.Sub(newest)
+			switch {
+			case len(open) > 0:
+				return Fail, strings.Join(open, "; "), []string{dir}
+			case age > 2*24*time.Hour:
+				return Fail, fmt.Sprintf("the newest of %d snapshots in %s was written %d days ago", len(files), dir, int(age.Hours()/24)), []string{dir}
+			}
+			return Pass, fmt.Sprintf("%d snapshots in %s, the newest %d hours old", len(files), dir, int(age.Hours())), []string{dir}
+		}
+		if f.etcd.args == nil && f.etcd.manifest == "" {
+			return NotApplicable, "no etcd on this node", nil
+		}
+		return Warn, "etcd runs here but keeps no snapshot where kubeguard looks (" + strings.Join(snapshotDirs, ", ") + "); a person checks where its snapshots go", nil
+	}}

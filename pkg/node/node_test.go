@@ -141,7 +141,7 @@ func TestKubeadmDefault(t *testing.T) {
 		"4.2.9": Warn, "4.2.10": Pass, "4.2.11": Pass, "4.2.12": Warn, "4.2.13": Warn, "4.2.14": Warn, "4.3.1": NotApplicable,
 		// no readable certificate, /sys or /proc/sys in this fixture
 		"K.1": NotApplicable, "K.2": NotApplicable, "K.3": NotApplicable, "K.4": NotApplicable, "K.5": NotApplicable, "K.6": NotApplicable,
-		"K.7": NotApplicable, "K.8": NotApplicable, "K.9": NotApplicable, "K.10": NotApplicable,
+		"K.7": NotApplicable, "K.8": NotApplicable, "K.9": NotApplicable, "K.10": NotApplicable, "K.11": NotApplicable,
 	})
 	if d := got["4.1.9"].Detail; d != "/var/lib/kubelet/config.yaml has permissions 644, more than 600" {
 		t.Errorf("4.1.9: %s", d)
@@ -562,7 +562,7 @@ func TestK3s(t *testing.T) {
 		"4.2.1": Pass, "4.2.2": Pass, "4.2.3": Pass, "4.2.4": Pass, "4.2.5": Pass, "4.2.6": Pass, "4.2.7": Warn,
 		"4.2.8": Warn, "4.2.9": Pass, "4.2.10": Pass, "4.2.11": Pass, "4.2.12": Warn, "4.2.13": Pass, "4.2.14": Pass, "4.3.1": NotApplicable,
 		"K.1": NotApplicable, "K.2": NotApplicable, "K.3": NotApplicable, "K.4": NotApplicable, "K.5": NotApplicable, "K.6": NotApplicable,
-		"K.7": NotApplicable, "K.8": NotApplicable, "K.9": NotApplicable, "K.10": NotApplicable,
+		"K.7": NotApplicable, "K.8": NotApplicable, "K.9": NotApplicable, "K.10": NotApplicable, "K.11": NotApplicable,
 	})
 	for id, want := range map[string]string{
 		"4.1.5":  "/var/lib/rancher/k3s/agent/kubelet.kubeconfig has permissions 600",
@@ -597,7 +597,7 @@ func TestRKE2(t *testing.T) {
 		"4.2.1": Fail, "4.2.2": Pass, "4.2.3": Pass, "4.2.4": Pass, "4.2.5": Pass, "4.2.6": Pass, "4.2.7": Warn,
 		"4.2.8": Pass, "4.2.9": Pass, "4.2.10": Pass, "4.2.11": Pass, "4.2.12": Warn, "4.2.13": Warn, "4.2.14": Warn, "4.3.1": NotApplicable,
 		"K.1": NotApplicable, "K.2": NotApplicable, "K.3": NotApplicable, "K.4": NotApplicable, "K.5": NotApplicable, "K.6": NotApplicable,
-		"K.7": NotApplicable, "K.8": NotApplicable, "K.9": NotApplicable, "K.10": NotApplicable,
+		"K.7": NotApplicable, "K.8": NotApplicable, "K.9": NotApplicable, "K.10": NotApplicable, "K.11": NotApplicable,
 	})
 	if r := got["4.2.1"]; r.Detail != `--anonymous-auth in /etc/rancher/rke2/config.yaml is "true"` || r.Position.File != "/etc/rancher/rke2/config.yaml" || r.Position.Line != 3 {
 		t.Errorf("4.2.1: %s at %v", r.Detail, r.Position)
@@ -636,7 +636,7 @@ func TestMicroK8s(t *testing.T) {
 		"4.2.1": Pass, "4.2.2": Fail, "4.2.3": Pass, "4.2.4": Pass, "4.2.5": Pass, "4.2.6": Pass, "4.2.7": Pass,
 		"4.2.8": Pass, "4.2.9": Warn, "4.2.10": Pass, "4.2.11": Pass, "4.2.12": Warn, "4.2.13": Warn, "4.2.14": Warn, "4.3.1": NotApplicable,
 		"K.1": NotApplicable, "K.2": NotApplicable, "K.3": NotApplicable, "K.4": NotApplicable, "K.5": NotApplicable, "K.6": NotApplicable,
-		"K.7": NotApplicable, "K.8": NotApplicable, "K.9": NotApplicable, "K.10": NotApplicable,
+		"K.7": NotApplicable, "K.8": NotApplicable, "K.9": NotApplicable, "K.10": NotApplicable, "K.11": NotApplicable,
 	})
 	if d := got["4.2.1"].Detail; d != `--anonymous-auth of process 77 is "false"` {
 		t.Errorf("4.2.1: %s", d)
@@ -736,5 +736,38 @@ func TestConfigz(t *testing.T) {
 		if _, err := ConfigzChecklist("w", "cis-1.12", []byte(bad)); err == nil {
 			t.Errorf("%s: no error", bad)
 		}
+	}
+}
+
+// K.11: a k3s server's scheduled etcd snapshots, recent and root's alone;
+// a control-plane node whose snapshots kubeguard cannot find asks a
+// person.
+func TestEtcdSnapshots(t *testing.T) {
+	files := rancherNode("k3s", "k3s.service")
+	snap := "var/lib/rancher/k3s/server/db/snapshots/etcd-snapshot-k3s-1-1893456000"
+	files[snap] = file{"snapshot", 0o600, 0, 0}
+	root := build(t, files)
+	k11 := func() Result {
+		got, _ := results(t, root)
+		return got["K.11"]
+	}
+	if r := k11(); r.Status != Pass || !strings.Contains(r.Detail, "1 snapshots in /var/lib/rancher/k3s/server/db/snapshots") {
+		t.Errorf("fresh: %s %s", r.Status, r.Detail)
+	}
+	os.Chmod(filepath.Join(root, snap), 0o644)
+	if r := k11(); r.Status != Fail || !strings.Contains(r.Detail, "has permissions 644") {
+		t.Errorf("readable: %s %s", r.Status, r.Detail)
+	}
+	os.Chmod(filepath.Join(root, snap), 0o600)
+	old := time.Now().Add(-5 * 24 * time.Hour)
+	os.Chtimes(filepath.Join(root, snap), old, old)
+	if r := k11(); r.Status != Fail || !strings.Contains(r.Detail, "written 5 days ago") {
+		t.Errorf("stale: %s %s", r.Status, r.Detail)
+	}
+	cp := kubeadmNode()
+	cp["etc/kubernetes/manifests/etcd.yaml"] = file{manifest("etcd", "--data-dir=/var/lib/etcd"), 0o600, 0, 0}
+	got, _ := results(t, build(t, cp))
+	if r := got["K.11"]; r.Status != Warn {
+		t.Errorf("kubeadm etcd: %s %s", r.Status, r.Detail)
 	}
 }
