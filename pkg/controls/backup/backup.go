@@ -37,7 +37,7 @@ const (
 func Controls(cfg config.BackupConfig) []*control.Control {
 	cfg = cfg.WithDefaults()
 	return []*control.Control{uncovered, volumesSkipped, lastFailed, stale(cfg.StaleFactor), ttlShort(cfg.RecoveryWindow.Duration),
-		storageUnencrypted, credentialsExposed, restoreUntested(cfg.RestoreTested.Duration)}
+		storageUnencrypted, credentialsExposed, sameRegion, restoreUntested(cfg.RestoreTested.Duration)}
 }
 
 func days(d time.Duration) string {
@@ -531,6 +531,48 @@ var storageUnencrypted = &control.Control{
 		}
 		p.Report("spec.config", "the %s location %s sets none of %s: backups are encrypted, if at all, with the provider's key",
 			provider, p.Object.Ref.Name, strings.Join(keys, ", "))
+	},
+}
+
+var sameRegion = &control.Control{
+	ID:       "BACKUP-SAME-REGION",
+	Title:    "Backups are stored in the cluster's own region",
+	Severity: finding.Low,
+	Category: "backup",
+	Rationale: "A backup in the region the whole cluster runs in shares its failure domain: the outage or account " +
+		"compromise that takes the cluster can take its backups too.",
+	Remediation: "Add a BackupStorageLocation in another region (or copy the bucket there) and back up to it too.",
+	Refs:               refs,
+	Kinds:              []string{"BackupStorageLocation"},
+	Scope:              control.InventoryScope,
+	Reads:              []string{"Node", "BackupStorageLocation"},
+	ReadsAllNamespaces: true,
+	ClusterOnly:        true,
+	Check: func(p *control.Pass) {
+		if !strings.HasPrefix(p.Object.Ref.APIVersion, velero) {
+			return
+		}
+		region := str(p.Object, "spec", "config", "region")
+		if region == "" {
+			return
+		}
+		// only what is visible: every node labelled, all in that region,
+		// and no other location elsewhere
+		nodes := p.Inventory.OfKind("Node")
+		if len(nodes) == 0 {
+			return
+		}
+		for _, n := range nodes {
+			if n.Object.Metadata("labels")["topology.kubernetes.io/region"] != region {
+				return
+			}
+		}
+		for _, l := range of(p.Inventory, "BackupStorageLocation", velero) {
+			if r := str(l, "spec", "config", "region"); r != "" && r != region {
+				return
+			}
+		}
+		p.Report("spec.config.region", "location %s stores backups in %s, the region all %d nodes run in, and no location is elsewhere", p.Object.Ref.Name, region, len(nodes))
 	},
 }
 
