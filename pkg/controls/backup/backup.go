@@ -541,7 +541,7 @@ var sameRegion = &control.Control{
 	Category: "backup",
 	Rationale: "A backup in the region the whole cluster runs in shares its failure domain: the outage or account " +
 		"compromise that takes the cluster can take its backups too.",
-	Remediation: "Add a BackupStorageLocation in another region (or copy the bucket there) and back up to it too.",
+	Remediation:        "Add a BackupStorageLocation in another region (or copy the bucket there) and back up to it too.",
 	Refs:               refs,
 	Kinds:              []string{"BackupStorageLocation"},
 	Scope:              control.InventoryScope,
