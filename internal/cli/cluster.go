@@ -11,9 +11,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -46,6 +50,8 @@ type clusterFlags struct {
 	nodes        bool
 	benchmark    string
 	backup       bool
+	policies     []string
+	ownPolicies  bool
 	img          imageFlags
 }
 
@@ -75,6 +81,8 @@ func newClusterCmd(s *streams) *cobra.Command {
 	fl.BoolVar(&f.writeReports, "write-reports", false, "write PolicyReports and a ClusterPolicyReport into the cluster (needs the CRDs of deploy/crds)")
 	fl.BoolVar(&f.images, "images", false, "also scan the images the pods run, by the digests in their status, for known vulnerabilities (IMG-VULN; pull secrets of the pods apply)")
 	fl.BoolVar(&f.nodes, "nodes", false, "also check every node's live kubelet configuration (CIS 4.2) through the API server's /api/v1/nodes/NAME/proxy/configz; needs get on nodes/proxy, a permission that also reaches the kubelet's exec API")
+	fl.StringArrayVar(&f.policies, "policies", nil, "ValidatingAdmissionPolicies, bindings and parameters to evaluate as controls (file or directory, repeatable)")
+	fl.BoolVar(&f.ownPolicies, "cluster-policies", false, "also evaluate the cluster's own ValidatingAdmissionPolicies and bindings against every object it holds (what admission checked only when each object was written)")
 	fl.BoolVar(&f.backup, "backup", false, "print the recovery report instead of the findings: per namespace holding state, the schedules and policies covering it, its last good backup and last successful restore (table or json); the exit code follows the backup findings")
 	fl.StringVar(&f.benchmark, "benchmark", "", "benchmark version for --nodes ("+strings.Join(node.Benchmarks, ", ")+"); default: from each node's kubelet version")
 	f.img.register(fl, true)
@@ -92,13 +100,6 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 			return usageErr("%v", err)
 		}
 	}
-	cat, eng, err := newEngine(cfg, f.pssVersion, engine.Options{Live: true})
-	if err != nil {
-		return err
-	}
-	if err := f.out.checkControls(cat); err != nil {
-		return err
-	}
 	rc, err := restConfig(f.kubeconfig, f.context)
 	if err != nil {
 		return usageErr("cluster connection: %v", err)
@@ -107,6 +108,20 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	dyn, err := dynamic.NewForConfig(rc)
 	if err != nil {
 		return usageErr("cluster connection: %v", err)
+	}
+	var policyObjs []*object.Object
+	if f.ownPolicies {
+		if policyObjs, err = clusterPolicies(ctx, dyn); err != nil {
+			return &exitError{code: ExitError, err: err}
+		}
+	}
+	userControls, pdiags := loadPolicies(f.policies, policyObjs...)
+	cat, eng, err := newEngineWith(cfg, f.pssVersion, engine.Options{Live: true}, userControls)
+	if err != nil {
+		return err
+	}
+	if err := f.out.checkControls(cat); err != nil {
+		return err
 	}
 	OneShotGC(ClusterGCPercent)
 	// Objects are evaluated as their pages arrive; the cross-object
@@ -136,6 +151,7 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 		uids[o.Ref] = inventory.UID(o)
 	}
 	res := stream.Finish()
+	res.Diagnostics = append(res.Diagnostics, pdiags...)
 	if f.images && res.Inventory != nil {
 		fs, diags, err := clusterImages(ctx, rc, f, eng, res.Inventory.Entries())
 		if err != nil {
@@ -232,6 +248,65 @@ func writeRecovery(s *streams, out *outputFlags, outs []output, rep *report.Repo
 		return &exitError{code: ExitFindings}
 	}
 	return nil
+}
+
+// clusterPolicies reads the cluster's ValidatingAdmissionPolicies, their
+// bindings and the parameters the bindings name (wherever they are: a
+// namespaced scan lists only its namespace).
+func clusterPolicies(ctx context.Context, dyn dynamic.Interface) ([]*object.Object, error) {
+	var out []*object.Object
+	paramKinds := map[string]*admissionregistrationv1.ParamKind{}
+	var refs []*admissionregistrationv1.ValidatingAdmissionPolicyBinding
+	for _, res := range []string{"validatingadmissionpolicies", "validatingadmissionpolicybindings"} {
+		list, err := dyn.Resource(admissionregistrationv1.SchemeGroupVersion.WithResource(res)).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("--cluster-policies: listing %s: %v", res, err)
+		}
+		for _, u := range list.Items {
+			out = append(out, object.New(u.Object, object.Position{}, nil))
+			if res == "validatingadmissionpolicies" {
+				var p admissionregistrationv1.ValidatingAdmissionPolicy
+				if runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &p) == nil && p.Spec.ParamKind != nil {
+					paramKinds[p.Name] = p.Spec.ParamKind
+				}
+			} else {
+				var b admissionregistrationv1.ValidatingAdmissionPolicyBinding
+				if runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &b) == nil && b.Spec.ParamRef != nil {
+					refs = append(refs, &b)
+				}
+			}
+		}
+	}
+	for _, b := range refs {
+		kind := paramKinds[b.Spec.PolicyName]
+		if kind == nil {
+			continue
+		}
+		gv, err := schema.ParseGroupVersion(kind.APIVersion)
+		if err != nil {
+			continue
+		}
+		gvr, _ := meta.UnsafeGuessKindToResource(gv.WithKind(kind.Kind))
+		ri := dyn.Resource(gvr).Namespace(b.Spec.ParamRef.Namespace)
+		opts := metav1.ListOptions{}
+		if b.Spec.ParamRef.Name != "" {
+			opts.FieldSelector = "metadata.name=" + b.Spec.ParamRef.Name
+		} else if b.Spec.ParamRef.Selector != nil {
+			sel, err := metav1.LabelSelectorAsSelector(b.Spec.ParamRef.Selector)
+			if err != nil {
+				continue
+			}
+			opts.LabelSelector = sel.String()
+		}
+		list, err := ri.List(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("--cluster-policies: the parameters of binding %s: %v", b.Name, err)
+		}
+		for _, u := range list.Items {
+			out = append(out, object.New(u.Object, object.Position{}, nil))
+		}
+	}
+	return out, nil
 }
 
 // clusterNodes evaluates the kubelet checks on every node's live

@@ -144,7 +144,12 @@ func limits(size string) (object.Limits, error) {
 // every ID the configuration names are checked here. opts.Catalog and
 // opts.Config are filled in; errors are usage errors.
 func newEngine(cfg *config.Config, pssVersion string, opts engine.Options) (*control.Catalog, *engine.Engine, error) {
-	copts := controls.Options{PSSVersion: pssVersion, Backup: cfg.Backup()}
+	return newEngineWith(cfg, pssVersion, opts, nil)
+}
+
+// newEngineWith is newEngine with the team's own controls in the catalog.
+func newEngineWith(cfg *config.Config, pssVersion string, opts engine.Options, extra []*control.Control) (*control.Catalog, *engine.Engine, error) {
+	copts := controls.Options{PSSVersion: pssVersion, Backup: cfg.Backup(), Extra: extra}
 	if cfg != nil {
 		copts.AllowedRegistries = cfg.Images.AllowedRegistries
 	}

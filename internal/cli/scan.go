@@ -22,11 +22,13 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/render"
 	"github.com/kubeguard/kubeguard/pkg/report"
+	"github.com/kubeguard/kubeguard/pkg/userpolicy"
 )
 
 type scanFlags struct {
 	out        outputFlags
 	configPath string
+	policies   []string
 	pssVersion string
 	allowEmpty bool
 	noRender   bool
@@ -72,6 +74,7 @@ func newScanCmd(s *streams) *cobra.Command {
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "say which configuration file applies to which inputs")
 	fl.StringVar(&f.scope, "scope", "input", "where references between objects resolve: input (within each chart, kustomization and path given; files given one by one with their directory), directory (each directory of plain manifests on its own, for collections of examples) or all")
 	fl.StringVar(&f.helm.KubeVersion, "kube-version", "", "Kubernetes version charts are rendered for (.Capabilities.KubeVersion)")
+	fl.StringArrayVar(&f.policies, "policies", nil, "ValidatingAdmissionPolicies, their bindings and parameter objects to evaluate as controls (file or directory, repeatable)")
 	fl.BoolVar(&f.images, "images", false, "also scan the images the workloads run for known vulnerabilities (IMG-VULN; each image once)")
 	f.img.register(fl, true)
 	maxDocumentSize(cmd, &f.maxDocSize)
@@ -110,6 +113,8 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	userControls, pdiags := loadPolicies(f.policies)
+	diags = append(diags, pdiags...)
 	var cat *control.Catalog
 	res := &engine.Result{}
 	var uses []report.ConfigUse
@@ -136,7 +141,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	}
 	scannedImages := map[string]bool{}
 	for _, g := range groups {
-		c, eng, err := newEngine(g.cfg, f.pssVersion, engine.Options{Limits: lim, Namespace: f.helm.Namespace, OneScope: f.scope == "all"})
+		c, eng, err := newEngineWith(g.cfg, f.pssVersion, engine.Options{Limits: lim, Namespace: f.helm.Namespace, OneScope: f.scope == "all"}, userControls)
 		if err != nil {
 			return err
 		}
@@ -353,4 +358,26 @@ func imagesWord(on bool, n int) string {
 		return ""
 	}
 	return " and " + plural(n, "image", "images")
+}
+
+// loadPolicies reads the team's ValidatingAdmissionPolicies, bindings
+// and parameters from paths, with objs (a cluster's own), as controls.
+func loadPolicies(paths []string, objs ...*object.Object) ([]*control.Control, []object.Diagnostic) {
+	if len(paths) == 0 && len(objs) == 0 {
+		return nil, nil
+	}
+	var inputs []object.Input
+	var diags []object.Diagnostic
+	if len(paths) > 0 {
+		inputs, diags = object.Expand(paths, nil)
+	}
+	for _, in := range inputs {
+		diags = append(diags, in.Split(object.DefaultLimits, func(b object.Batch) {
+			o, d := object.DecodeBatch(b, object.DefaultLimits)
+			objs = append(objs, o...)
+			diags = append(diags, d...)
+		})...)
+	}
+	set, d := userpolicy.Load(objs)
+	return set.Controls(), append(diags, d...)
 }

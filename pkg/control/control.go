@@ -110,6 +110,12 @@ type Control struct {
 	// re-evaluated on any change.
 	Reads              []string
 	ReadsAllNamespaces bool
+	// ReadsContent are kinds whose whole content the check reads: the
+	// inventory otherwise keeps only the identity and metadata of kinds
+	// no built-in cross-object control reads, and of workloads what their
+	// pod view holds. AnyKind keeps every object whole (a team's policy
+	// reads the object it judges as the API server would see it).
+	ReadsContent []string
 	// SelfContained cross-object controls still answer from the object
 	// alone when there is nothing else to read (a webhook without a
 	// cluster inventory): what they read only ever clears a finding.

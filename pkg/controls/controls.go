@@ -3,6 +3,7 @@ package controls
 
 import (
 	"fmt"
+	"slices"
 
 	"k8s.io/pod-security-admission/api"
 
@@ -36,6 +37,8 @@ type Options struct {
 	AllowedRegistries []string
 	// Backup are the backup controls' settings (configuration backup).
 	Backup config.BackupConfig
+	// Extra are controls defined by the team (package userpolicy).
+	Extra []*control.Control
 }
 
 // Catalog returns every control.
@@ -69,5 +72,11 @@ func Catalog(opts Options) (*control.Catalog, error) {
 	all = append(all, controlplane.Controls()...)
 	all = append(all, audit.Controls()...)
 	all = append(all, node.Controls()...)
+	for _, c := range opts.Extra {
+		if slices.ContainsFunc(all, func(b *control.Control) bool { return b.ID == c.ID }) {
+			return nil, fmt.Errorf("policy control %s: the catalog has a control of that ID already", c.ID)
+		}
+		all = append(all, c)
+	}
 	return control.NewCatalog(all...), nil
 }

@@ -61,11 +61,14 @@ type Engine struct {
 	oneScope       bool
 	// namespaceWide are the IDs of the NamespaceWide controls.
 	namespaceWide map[string]bool
-	objectCs      []*control.Control
-	invCs         []*control.Control
-	selected      sync.Map // selection -> []*control.Control, see controlsFor
-	severity      map[string]finding.Severity
-	on            map[string]bool // enabled controls
+	// whole are the kinds an enabled control reads in full (ReadsContent),
+	// which the inventory keeps unslimmed.
+	whole    map[string]bool
+	objectCs []*control.Control
+	invCs    []*control.Control
+	selected sync.Map // selection -> []*control.Control, see controlsFor
+	severity map[string]finding.Severity
+	on       map[string]bool // enabled controls
 	// messages keeps one copy of each finding message: findings live to
 	// the end of a scan, and a large one repeats a few thousand messages
 	// hundreds of thousands of times (the corpus: 9,200 distinct of
@@ -89,7 +92,7 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cat: opts.Catalog, cfg: cfg, lim: opts.Limits, workers: opts.Workers, now: opts.Now,
-		parse: opts.ParseOnly, live: opts.Live, severity: map[string]finding.Severity{}, on: map[string]bool{}, messages: intern.New(), namespaceWide: map[string]bool{}}
+		parse: opts.ParseOnly, live: opts.Live, severity: map[string]finding.Severity{}, on: map[string]bool{}, messages: intern.New(), namespaceWide: map[string]bool{}, whole: map[string]bool{}}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
 	}
@@ -111,6 +114,9 @@ func New(opts Options) (*Engine, error) {
 		}
 		if c.NamespaceWide {
 			e.namespaceWide[c.ID] = true
+		}
+		for _, k := range c.ReadsContent {
+			e.whole[k] = true
 		}
 		if c.Scope == control.InventoryScope {
 			e.invCs = append(e.invCs, c)
@@ -591,7 +597,7 @@ func (e *Engine) object(w *worker, o *object.Object, own bool) {
 			o.Compact(anchors(wl))
 		}
 	}
-	if own {
+	if own && !e.whole[control.AnyKind] && (wl != nil || !e.whole[o.Kind]) {
 		inventory.Slim(o, wl)
 	}
 	w.entries = append(w.entries, inventory.Entry{Object: o, Workload: wl})

@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kubeguard/kubeguard/internal/testcluster"
+)
+
+// The team's ValidatingAdmissionPolicies judge manifests in scan as the
+// real API server judges them at admission: the example policies are
+// installed on the test cluster, each Deployment of the example app (and
+// one that breaks the replica limit alone) is created there with dryRun,
+// and the objects the API server denies are exactly those kubeguard
+// reports, the API server's message (it names the first policy that
+// denies) among kubeguard's.
+func TestE2EPoliciesAgreeWithAPIServer(t *testing.T) {
+	c := testcluster.Shared(t)
+	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := dynamic.NewForConfigOrDie(rc)
+	ctx := context.Background()
+	policies, _ := os.ReadFile("../../examples/policies/policies.yaml")
+	app, _ := os.ReadFile("../../examples/policies/app.yaml")
+	ns := `apiVersion: v1
+kind: Namespace
+metadata: {name: policy-params}
+`
+	// checkout, labelled: only the replica limit denies it
+	labelled := strings.Replace(string(app), "name: checkout\n  namespace: shop\n", "name: checkout-labelled\n  namespace: shop\n  labels: {team: payments}\n", 1)
+	if !strings.Contains(labelled, "checkout-labelled") {
+		t.Fatal("the example app changed: no checkout Deployment to label")
+	}
+	appFile := t.TempDir() + "/app.yaml"
+	os.WriteFile(appFile, []byte(string(app)+"\n---\n"+extractDoc(labelled, "checkout-labelled")), 0o644)
+	all, _ := os.ReadFile(appFile)
+	var deployments []map[string]any
+	for _, u := range mustObjects(t, ns+"---\n"+string(policies)+"\n---\n"+string(all)) {
+		if u.GetKind() == "Deployment" {
+			deployments = append(deployments, u.Object)
+			continue
+		}
+		ri := testcluster.Resource(dyn, u)
+		if _, err := ri.Create(ctx, u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("%s %s: %v", u.GetKind(), u.GetName(), err)
+		}
+		defer ri.Delete(ctx, u.GetName(), metav1.DeleteOptions{})
+	}
+
+	// the API server's verdicts, once its policy informers have synced
+	apiDenied := map[string]string{}
+	start := time.Now()
+	defer func() {
+		t.Logf("the API server's policies took effect after %s", time.Since(start).Round(time.Millisecond))
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		apiDenied = map[string]string{}
+		for _, obj := range deployments {
+			u := mustObjects(t, mustJSON(t, obj))[0]
+			_, err := testcluster.Resource(dyn, u).Create(ctx, u, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			if err != nil {
+				apiDenied[u.GetNamespace()+"/"+u.GetName()] = err.Error()
+			}
+		}
+		if strings.Contains(apiDenied["shop/checkout"], "team label") && strings.Contains(apiDenied["shop/checkout-labelled"], "more than the limit") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	// kubeguard's, from the same files
+	code, out, errOut := run(t, "", "scan", appFile, "--policies", "../../examples/policies/policies.yaml",
+		"--controls", "TEAM-LABEL,VAP-*", "-o", "json", "--fail-on", "none")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep struct {
+		Findings []struct {
+			Object  struct{ Namespace, Name string }
+			Message string
+			Also    []struct{ Message string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	ours := map[string][]string{}
+	for _, f := range rep.Findings {
+		k := f.Object.Namespace + "/" + f.Object.Name
+		ours[k] = append(ours[k], f.Message)
+		for _, a := range f.Also {
+			ours[k] = append(ours[k], a.Message)
+		}
+	}
+	keys := func(m map[string]string) []string {
+		var out []string
+		for k := range m {
+			out = append(out, k)
+		}
+		sort.Strings(out)
+		return out
+	}
+	var ourKeys []string
+	for k := range ours {
+		ourKeys = append(ourKeys, k)
+	}
+	sort.Strings(ourKeys)
+	if strings.Join(keys(apiDenied), ",") != strings.Join(ourKeys, ",") || len(ourKeys) == 0 {
+		t.Fatalf("denied by the API server: %v\nreported by kubeguard: %v", apiDenied, ours)
+	}
+	for k, msgs := range ours {
+		found := false
+		for _, m := range msgs {
+			// the validation's own message, before kubeguard's note of
+			// the binding
+			text, _, _ := strings.Cut(m, " (Deny")
+			found = found || strings.Contains(apiDenied[k], text)
+		}
+		if !found {
+			t.Errorf("%s: kubeguard says %q, the API server %q", k, msgs, apiDenied[k])
+		}
+	}
+	if len(ours["shop/checkout"]) != 2 || len(ours["shop/checkout-labelled"]) != 1 {
+		t.Errorf("both policies deny checkout, the replica limit alone its labelled copy: %v", ours)
+	}
+}
+
+// extractDoc returns the YAML document of a manifest stream that names
+// an object.
+func extractDoc(stream, name string) string {
+	for _, d := range strings.Split(stream, "\n---\n") {
+		if strings.Contains(d, "name: "+name+"\n") {
+			return d
+		}
+	}
+	return ""
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// cluster --cluster-policies judges the objects a cluster already holds
+// with its own policies, which admission applied only when each object
+// was written: objects created before the policies are found.
+func TestE2EClusterOwnPolicies(t *testing.T) {
+	c := testcluster.Shared(t)
+	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := dynamic.NewForConfigOrDie(rc)
+	ctx := context.Background()
+	create := func(manifests string) {
+		t.Helper()
+		for _, u := range mustObjects(t, manifests) {
+			ri := testcluster.Resource(dyn, u)
+			_, err := ri.Create(ctx, u, metav1.CreateOptions{})
+			// the policies of another test leave the API server's cache
+			// a moment after they are deleted
+			for deadline := time.Now().Add(15 * time.Second); err != nil && strings.Contains(err.Error(), "ValidatingAdmissionPolicy") && time.Now().Before(deadline); {
+				time.Sleep(300 * time.Millisecond)
+				_, err = ri.Create(ctx, u, metav1.CreateOptions{})
+			}
+			if err != nil && !apierrors.IsAlreadyExists(err) {
+				t.Fatalf("%s %s: %v", u.GetKind(), u.GetName(), err)
+			}
+			t.Cleanup(func() { ri.Delete(ctx, u.GetName(), metav1.DeleteOptions{}) })
+		}
+	}
+	app, _ := os.ReadFile("../../examples/policies/app.yaml")
+	policies, _ := os.ReadFile("../../examples/policies/policies.yaml")
+	// namespaces of their own: the other test's are being deleted
+	create(strings.NewReplacer("name: shop\n", "name: e2e-own-shop\n", "namespace: shop\n", "namespace: e2e-own-shop\n",
+		"name: sandbox\n", "name: e2e-own-sandbox\n", "namespace: sandbox\n", "namespace: e2e-own-sandbox\n").Replace(string(app)))
+	create("apiVersion: v1\nkind: Namespace\nmetadata: {name: e2e-own-params}\n---\n" + strings.ReplaceAll(string(policies), "namespace: policy-params", "namespace: e2e-own-params"))
+
+	code, out, errOut := run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "--cluster-policies", "-n", "e2e-own-shop", "-o", "json",
+		"--controls", "TEAM-LABEL,VAP-*", "--fail-on", "none")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	got := findings(t, out)
+	if strings.Join(got["Deployment/e2e-own-shop/checkout"], ",") != "VAP-REPLICA-LIMIT" || len(got["Deployment/e2e-own-shop/cart"]) != 0 {
+		t.Errorf("findings: %v", got)
+	}
+	var rep struct {
+		Findings []struct{ Also []struct{ ControlID string } }
+	}
+	json.Unmarshal([]byte(out), &rep)
+	if len(rep.Findings) != 1 || len(rep.Findings[0].Also) != 1 || rep.Findings[0].Also[0].ControlID != "TEAM-LABEL" {
+		t.Errorf("both policies on checkout: %s", out)
+	}
+}

@@ -1,0 +1,511 @@
+// Package userpolicy turns a team's own policies into controls of the
+// catalog: ValidatingAdmissionPolicies with their bindings and parameter
+// objects, evaluated with the API server's own CEL admission library, so
+// that a policy judges a manifest in CI as the cluster would judge it at
+// admission.
+package userpolicy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+	celtypes "github.com/google/cel-go/common/types"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/admission"
+	celplugin "k8s.io/apiserver/pkg/admission/plugin/cel"
+	"k8s.io/apiserver/pkg/admission/plugin/policy/matching"
+	"k8s.io/apiserver/pkg/admission/plugin/webhook/matchconditions"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/cel/environment"
+	listersv1 "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Annotations on a ValidatingAdmissionPolicy that describe it as a
+// control; without them the control is named after the policy.
+const (
+	AnnotationID          = "kubeguard.io/id"
+	AnnotationTitle       = "kubeguard.io/title"
+	AnnotationSeverity    = "kubeguard.io/severity"
+	AnnotationRemediation = "kubeguard.io/remediation"
+	AnnotationRationale   = "kubeguard.io/rationale"
+	// AnnotationFrameworks lists references as FRAMEWORK:ID, comma
+	// separated (CIS:5.2.2, NSA:pod-security).
+	AnnotationFrameworks = "kubeguard.io/frameworks"
+)
+
+// policy is a compiled ValidatingAdmissionPolicy and its bindings.
+type policy struct {
+	vap      *admissionregistrationv1.ValidatingAdmissionPolicy
+	bindings []*admissionregistrationv1.ValidatingAdmissionPolicyBinding
+	compiled *compiled
+	at       object.Position
+}
+
+// Set is the policies read from manifests, and the objects their
+// bindings may name as parameters.
+type Set struct {
+	policies []*policy
+	params   []*object.Object
+}
+
+var vapGV = admissionregistrationv1.SchemeGroupVersion.String()
+
+// Load reads the ValidatingAdmissionPolicies and their bindings among
+// objects (the others may serve as parameters). A policy that does not
+// decode or compile, a binding without its policy, and a policy without a
+// binding (which the API server never evaluates) are diagnostics.
+func Load(objs []*object.Object) (*Set, []object.Diagnostic) {
+	s := &Set{}
+	var diags []object.Diagnostic
+	byName := map[string]*policy{}
+	var bindings []*object.Object
+	for _, o := range objs {
+		switch {
+		case o.Ref.APIVersion == vapGV && o.Ref.Kind == "ValidatingAdmissionPolicy":
+			var vap admissionregistrationv1.ValidatingAdmissionPolicy
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Content, &vap); err != nil {
+				diags = append(diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityError, Message: fmt.Sprintf("ValidatingAdmissionPolicy %s: %v", o.Ref.Name, err)})
+				continue
+			}
+			defaultPolicy(&vap)
+			c, err := compile(&vap)
+			p := &policy{vap: &vap, compiled: c, at: o.Source}
+			if err != nil {
+				diags = append(diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityError, Message: fmt.Sprintf("ValidatingAdmissionPolicy %s does not compile: %v", vap.Name, err)})
+				continue
+			}
+			byName[vap.Name] = p
+			s.policies = append(s.policies, p)
+		case o.Ref.APIVersion == vapGV && o.Ref.Kind == "ValidatingAdmissionPolicyBinding":
+			bindings = append(bindings, o)
+		default:
+			s.params = append(s.params, o)
+		}
+	}
+	for _, o := range bindings {
+		var b admissionregistrationv1.ValidatingAdmissionPolicyBinding
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Content, &b); err != nil {
+			diags = append(diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityError, Message: fmt.Sprintf("ValidatingAdmissionPolicyBinding %s: %v", o.Ref.Name, err)})
+			continue
+		}
+		defaultBinding(&b)
+		p := byName[b.Spec.PolicyName]
+		if p == nil {
+			diags = append(diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityError,
+				Message: fmt.Sprintf("ValidatingAdmissionPolicyBinding %s binds policy %q, which is not among the policies read", b.Name, b.Spec.PolicyName)})
+			continue
+		}
+		p.bindings = append(p.bindings, &b)
+	}
+	for _, p := range s.policies {
+		if len(p.bindings) == 0 {
+			diags = append(diags, object.Diagnostic{Pos: p.at, Severity: object.SeverityWarning,
+				Message: fmt.Sprintf("ValidatingAdmissionPolicy %s has no binding: the API server never evaluates it, nor does kubeguard", p.vap.Name)})
+		}
+	}
+	return s, diags
+}
+
+// defaultPolicy and defaultBinding set the defaults the API server gives
+// these objects when they are created: every namespace and object
+// selected, Equivalent matching, any scope, failure policy Fail.
+func defaultPolicy(vap *admissionregistrationv1.ValidatingAdmissionPolicy) {
+	if vap.Spec.FailurePolicy == nil {
+		fail := admissionregistrationv1.Fail
+		vap.Spec.FailurePolicy = &fail
+	}
+	if vap.Spec.MatchConstraints == nil {
+		vap.Spec.MatchConstraints = &admissionregistrationv1.MatchResources{}
+	}
+	defaultMatch(vap.Spec.MatchConstraints)
+}
+
+func defaultBinding(b *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
+	if b.Spec.MatchResources != nil {
+		defaultMatch(b.Spec.MatchResources)
+	}
+	if r := b.Spec.ParamRef; r != nil && r.ParameterNotFoundAction == nil {
+		deny := admissionregistrationv1.DenyAction
+		r.ParameterNotFoundAction = &deny
+	}
+}
+
+func defaultMatch(m *admissionregistrationv1.MatchResources) {
+	if m.NamespaceSelector == nil {
+		m.NamespaceSelector = &metav1.LabelSelector{}
+	}
+	if m.ObjectSelector == nil {
+		m.ObjectSelector = &metav1.LabelSelector{}
+	}
+	if m.MatchPolicy == nil {
+		eq := admissionregistrationv1.Equivalent
+		m.MatchPolicy = &eq
+	}
+	for _, rules := range [][]admissionregistrationv1.NamedRuleWithOperations{m.ResourceRules, m.ExcludeResourceRules} {
+		for i := range rules {
+			if rules[i].Scope == nil {
+				all := admissionregistrationv1.AllScopes
+				rules[i].Scope = &all
+			}
+		}
+	}
+}
+
+// compiled is a policy's expressions, compiled as the API server's
+// validating admission plugin compiles them.
+type compiled struct {
+	validations, messages celplugin.ConditionEvaluator
+	matcher               matchconditions.Matcher
+	failurePolicy         admissionregistrationv1.FailurePolicyType
+}
+
+// The expressions of a policy, as the CEL library takes them.
+type (
+	validation  struct{ expression, message string }
+	messageExpr string
+	variable    struct{ name, expression string }
+)
+
+func (v *validation) GetExpression() string    { return v.expression }
+func (v *validation) ReturnTypes() []*cel.Type { return []*cel.Type{cel.BoolType} }
+func (m messageExpr) GetExpression() string    { return string(m) }
+func (m messageExpr) ReturnTypes() []*cel.Type { return []*cel.Type{cel.StringType} }
+func (v *variable) GetExpression() string      { return v.expression }
+func (v *variable) ReturnTypes() []*cel.Type   { return []*cel.Type{cel.AnyType, cel.DynType} }
+func (v *variable) GetName() string            { return v.name }
+
+// compile compiles a policy's variables, match conditions, validations
+// and message expressions with params and the authorizer declared. The
+// API server refuses a policy whose expressions do not compile, so an
+// error is returned for those.
+func compile(vap *admissionregistrationv1.ValidatingAdmissionPolicy) (*compiled, error) {
+	hasParams := vap.Spec.ParamKind != nil
+	vars := celplugin.OptionalVariableDeclarations{HasParams: hasParams, HasAuthorizer: true}
+	messageVars := celplugin.OptionalVariableDeclarations{HasParams: hasParams}
+	compiler, err := celplugin.NewCompositedCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
+	if err != nil {
+		return nil, err
+	}
+	var errs []string
+	note := func(what string, r celplugin.CompilationResult) {
+		if r.Error != nil {
+			errs = append(errs, what+": "+r.Error.Detail)
+		}
+	}
+	for i, v := range vap.Spec.Variables {
+		note(fmt.Sprintf("variables[%d]", i), compiler.CompileAndStoreVariable(&variable{v.Name, v.Expression}, vars, environment.StoredExpressions))
+	}
+	c := &compiled{failurePolicy: *vap.Spec.FailurePolicy}
+	if mc := vap.Spec.MatchConditions; len(mc) > 0 {
+		exprs := make([]celplugin.ExpressionAccessor, len(mc))
+		for i := range mc {
+			exprs[i] = (*matchconditions.MatchCondition)(&mc[i])
+			note(fmt.Sprintf("matchConditions[%d]", i), compiler.CompileCELExpression(exprs[i], vars, environment.StoredExpressions))
+		}
+		c.matcher = matchconditions.NewMatcher(compiler.CompileCondition(exprs, vars, environment.StoredExpressions), vap.Spec.FailurePolicy, "policy", "validate", vap.Name)
+	}
+	validations := make([]celplugin.ExpressionAccessor, len(vap.Spec.Validations))
+	messages := make([]celplugin.ExpressionAccessor, len(vap.Spec.Validations))
+	for i, v := range vap.Spec.Validations {
+		validations[i] = &validation{v.Expression, v.Message}
+		note(fmt.Sprintf("validations[%d].expression", i), compiler.CompileCELExpression(validations[i], vars, environment.StoredExpressions))
+		if v.MessageExpression != "" {
+			messages[i] = messageExpr(v.MessageExpression)
+			note(fmt.Sprintf("validations[%d].messageExpression", i), compiler.CompileCELExpression(messages[i], messageVars, environment.StoredExpressions))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "; "))
+	}
+	c.validations = compiler.CompileCondition(validations, vars, environment.StoredExpressions)
+	c.messages = compiler.CompileCondition(messages, messageVars, environment.StoredExpressions)
+	return c, nil
+}
+
+// denial is a validation that fails, or an evaluation error under
+// failurePolicy Fail.
+type denial struct{ message string }
+
+// evaluate judges one request with one parameter, as the API server's
+// validator does: match conditions, then every validation, the message
+// of a failed one from its messageExpression (a single line), else its
+// message, else its expression.
+func (c *compiled) evaluate(ctx context.Context, gvr schema.GroupVersionResource, attr *admission.VersionedAttributes, params runtime.Object, ns *corev1.Namespace) []denial {
+	onError := func(err error) []denial {
+		if c.failurePolicy == admissionregistrationv1.Ignore {
+			return nil
+		}
+		return []denial{{err.Error()}}
+	}
+	if c.matcher != nil {
+		m := c.matcher.Match(ctx, attr, params, nil)
+		if m.Error != nil {
+			return onError(m.Error)
+		}
+		if !m.Matches {
+			return nil
+		}
+	}
+	req := celplugin.CreateAdmissionRequest(attr.Attributes, metav1.GroupVersionResource(gvr), metav1.GroupVersionKind(attr.VersionedKind))
+	nsObj := celplugin.CreateNamespaceObject(ns)
+	results, remaining, err := c.validations.ForInput(ctx, attr, req, celplugin.OptionalVariableBindings{VersionedParams: params}, nsObj, celconfig.RuntimeCELCostBudget)
+	if err != nil {
+		return onError(err)
+	}
+	messages, _, _ := c.messages.ForInput(ctx, attr, req, celplugin.OptionalVariableBindings{VersionedParams: params}, nsObj, remaining)
+	var out []denial
+	for i, r := range results {
+		if r.Error != nil {
+			out = append(out, onError(r.Error)...)
+			continue
+		}
+		if r.EvalResult == celtypes.True {
+			continue
+		}
+		v := r.ExpressionAccessor.(*validation)
+		var msg string
+		if i < len(messages) && messages[i].Error == nil && messages[i].EvalResult != nil {
+			if s, ok := messages[i].EvalResult.Value().(string); ok && !strings.Contains(s, "\n") && len(s) <= celconfig.MaxEvaluatedMessageExpressionSizeBytes {
+				msg = strings.TrimSpace(s)
+			}
+		}
+		if msg == "" {
+			msg = strings.TrimSpace(v.message)
+		}
+		if msg == "" {
+			msg = "failed expression: " + strings.TrimSpace(v.expression)
+		}
+		out = append(out, denial{msg})
+	}
+	return out
+}
+
+// criteria is what matches a request: a policy's constraints or a
+// binding's resources.
+type criteria struct {
+	m *admissionregistrationv1.MatchResources
+}
+
+func (c criteria) GetParsedNamespaceSelector() (labels.Selector, error) {
+	return metav1.LabelSelectorAsSelector(c.m.NamespaceSelector)
+}
+func (c criteria) GetParsedObjectSelector() (labels.Selector, error) {
+	return metav1.LabelSelectorAsSelector(c.m.ObjectSelector)
+}
+func (c criteria) GetMatchResources() admissionregistrationv1.MatchResources { return *c.m }
+
+// Controls returns a control per bound policy.
+func (s *Set) Controls() []*control.Control {
+	var out []*control.Control
+	for _, p := range s.policies {
+		if len(p.bindings) == 0 {
+			continue
+		}
+		out = append(out, s.control(p))
+	}
+	return out
+}
+
+// ID is the control ID of a policy: its kubeguard.io/id annotation, else
+// VAP- and its name.
+func ID(vap *admissionregistrationv1.ValidatingAdmissionPolicy) string {
+	if id := vap.Annotations[AnnotationID]; id != "" {
+		return id
+	}
+	return "VAP-" + strings.ToUpper(vap.Name)
+}
+
+func (s *Set) control(p *policy) *control.Control {
+	a := p.vap.Annotations
+	sev := finding.Medium
+	if v, err := finding.ParseSeverity(a[AnnotationSeverity]); err == nil {
+		sev = v
+	}
+	title := a[AnnotationTitle]
+	if title == "" {
+		title = "ValidatingAdmissionPolicy " + p.vap.Name
+	}
+	rationale := a[AnnotationRationale]
+	if rationale == "" {
+		rationale = "The team's ValidatingAdmissionPolicy " + p.vap.Name + ", evaluated as the API server evaluates it at admission."
+	}
+	remediation := a[AnnotationRemediation]
+	if remediation == "" {
+		remediation = "Change the object so that the policy's validations hold (see each finding's message)."
+	}
+	var refs []control.Ref
+	for _, r := range strings.Split(a[AnnotationFrameworks], ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			refs = append(refs, control.Refs(r)...)
+		}
+	}
+	c := &control.Control{ID: ID(p.vap), Title: title, Severity: sev, Category: "policy", Rationale: rationale,
+		Remediation: remediation, Refs: refs, Scope: control.InventoryScope, Reads: []string{"Namespace"}, ReadsAllNamespaces: true,
+		Check: func(pass *control.Pass) { s.check(p, pass) }}
+	// it judges the object whole, and reads its parameters
+	c.ReadsContent = []string{control.AnyKind}
+	if k := p.vap.Spec.ParamKind; k != nil {
+		c.Reads = append(c.Reads, k.Kind)
+	}
+	return c
+}
+
+var objectInterfaces = admission.NewObjectInterfacesFromScheme(runtime.NewScheme())
+
+func policyMatcher(inv *inventory.Inventory) *matching.Matcher {
+	return inv.Memo("userpolicy/matcher", []string{"Namespace"}, func(inv *inventory.Inventory) any {
+		idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+		for _, e := range inv.OfKind("Namespace") {
+			var ns corev1.Namespace
+			if runtime.DefaultUnstructuredConverter.FromUnstructured(e.Object.Content, &ns) == nil {
+				idx.Add(&ns)
+			}
+		}
+		return matching.NewMatcher(listersv1.NewNamespaceLister(idx), nil)
+	}).(*matching.Matcher)
+}
+
+// check evaluates a policy on an object as a CREATE of it would be
+// judged: the policy's match constraints, then each binding's match
+// resources and parameters.
+func (s *Set) check(p *policy, pass *control.Pass) {
+	o := pass.Object
+	gv, err := schema.ParseGroupVersion(o.Ref.APIVersion)
+	if err != nil {
+		return
+	}
+	gvk := gv.WithKind(o.Ref.Kind)
+	gvr, _ := meta.UnsafeGuessKindToResource(gvk)
+	u := &unstructured.Unstructured{Object: o.Content}
+	attr := admission.NewAttributesRecord(u, nil, gvk, o.Ref.Namespace, o.Ref.Name, gvr, "", admission.Create, &metav1.CreateOptions{}, false, &user.DefaultInfo{Name: "kubeguard"})
+	m := policyMatcher(pass.Inventory)
+	ok, matchedGVR, matchedGVK, err := m.Matches(attr, objectInterfaces, criteria{p.vap.Spec.MatchConstraints})
+	if err != nil {
+		pass.Report("metadata", "policy %s cannot be matched against the object: %v", p.vap.Name, err)
+		return
+	}
+	if !ok {
+		return
+	}
+	var nsObj *corev1.Namespace
+	if o.Ref.Namespace != "" {
+		nsObj = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.Ref.Namespace}}
+		if e, found := pass.Inventory.Get("Namespace", "", o.Ref.Namespace); found {
+			runtime.DefaultUnstructuredConverter.FromUnstructured(e.Object.Content, nsObj)
+		}
+	}
+	versioned, err := admission.NewVersionedAttributes(attr, matchedGVK, objectInterfaces)
+	if err != nil {
+		pass.Report("metadata", "policy %s cannot read the object: %v", p.vap.Name, err)
+		return
+	}
+	for _, b := range p.bindings {
+		if b.Spec.MatchResources != nil {
+			if ok, _, _, err := m.Matches(attr, objectInterfaces, criteria{b.Spec.MatchResources}); err != nil || !ok {
+				continue
+			}
+		}
+		params, missing := s.paramsFor(p.vap, b, o.Ref.Namespace, pass.Inventory)
+		if missing != "" {
+			pass.Report("metadata", "%s (binding %s)", missing, b.Name)
+			continue
+		}
+		for _, param := range params {
+			for _, d := range p.compiled.evaluate(context.Background(), matchedGVR, versioned, param, nsObj) {
+				pass.Report("metadata", "%s (%s, binding %s)", d.message, actions(b), b.Name)
+			}
+		}
+	}
+}
+
+func actions(b *admissionregistrationv1.ValidatingAdmissionPolicyBinding) string {
+	var out []string
+	for _, a := range b.Spec.ValidationActions {
+		out = append(out, string(a))
+	}
+	return strings.Join(out, ", ")
+}
+
+// paramsFor finds a binding's parameters among the objects read with the
+// policies and those under evaluation, as the API server would: by name
+// (in the object's namespace when the binding names none) or by
+// selector. A policy without a paramKind gets one nil
+// parameter. missing says why no parameter applies, unless the binding
+// allows that (parameterNotFoundAction: Allow).
+func (s *Set) paramsFor(vap *admissionregistrationv1.ValidatingAdmissionPolicy, b *admissionregistrationv1.ValidatingAdmissionPolicyBinding, ns string, inv *inventory.Inventory) ([]runtime.Object, string) {
+	kind := vap.Spec.ParamKind
+	if kind == nil {
+		return []runtime.Object{nil}, ""
+	}
+	ref := b.Spec.ParamRef
+	if ref == nil {
+		return nil, fmt.Sprintf("policy %s has a paramKind but binding %s no paramRef", vap.Name, b.Name)
+	}
+	var out []runtime.Object
+	candidates := slices.Clone(s.params)
+	seen := map[object.Ref]bool{}
+	for _, o := range candidates {
+		seen[o.Ref] = true
+	}
+	for _, e := range inv.OfKind(kind.Kind) {
+		if !seen[e.Object.Ref] {
+			candidates = append(candidates, e.Object)
+		}
+	}
+	for _, o := range candidates {
+		if o.Ref.APIVersion != kind.APIVersion || o.Ref.Kind != kind.Kind {
+			continue
+		}
+		want := ref.Namespace
+		if want == "" {
+			want = ns
+		}
+		if o.Ref.Namespace != "" && o.Ref.Namespace != want {
+			continue
+		}
+		switch {
+		case ref.Name != "":
+			if o.Ref.Name != ref.Name {
+				continue
+			}
+		case ref.Selector != nil:
+			sel, err := metav1.LabelSelectorAsSelector(ref.Selector)
+			if err != nil || !sel.Matches(labels.Set(o.Metadata("labels"))) {
+				continue
+			}
+		}
+		out = append(out, &unstructured.Unstructured{Object: o.Content})
+	}
+	if len(out) == 0 {
+		if ref.ParameterNotFoundAction != nil && *ref.ParameterNotFoundAction == admissionregistrationv1.AllowAction {
+			return nil, ""
+		}
+		what := kind.Kind + " " + ref.Name
+		if ref.Name == "" {
+			what = kind.Kind + " matching the binding's selector"
+		}
+		return nil, fmt.Sprintf("no parameter %s was read, and the binding denies without one", what)
+	}
+	slices.SortFunc(out, func(a, b runtime.Object) int {
+		return strings.Compare(a.(*unstructured.Unstructured).GetName(), b.(*unstructured.Unstructured).GetName())
+	})
+	return out, ""
+}
