@@ -113,8 +113,19 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	userControls, pdiags := loadPolicies(f.policies)
-	diags = append(diags, pdiags...)
+	// the team's policies: --policies, and each configuration's own
+	policySets := map[string][]*control.Control{}
+	policiesOf := func(cfg *config.Config) []*control.Control {
+		paths := append(slices.Clone(f.policies), cfg.PolicyPaths()...)
+		key := strings.Join(paths, "\x00")
+		if ctls, ok := policySets[key]; ok {
+			return ctls
+		}
+		ctls, pdiags := loadPolicies(paths)
+		diags = append(diags, pdiags...)
+		policySets[key] = ctls
+		return ctls
+	}
 	var cat *control.Catalog
 	res := &engine.Result{}
 	var uses []report.ConfigUse
@@ -141,7 +152,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	}
 	scannedImages := map[string]bool{}
 	for _, g := range groups {
-		c, eng, err := newEngineWith(g.cfg, f.pssVersion, engine.Options{Limits: lim, Namespace: f.helm.Namespace, OneScope: f.scope == "all"}, userControls)
+		c, eng, err := newEngineWith(g.cfg, f.pssVersion, engine.Options{Limits: lim, Namespace: f.helm.Namespace, OneScope: f.scope == "all"}, policiesOf(g.cfg))
 		if err != nil {
 			return err
 		}

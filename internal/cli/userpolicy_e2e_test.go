@@ -209,3 +209,40 @@ func TestE2EClusterOwnPolicies(t *testing.T) {
 		t.Errorf("both policies on checkout: %s", out)
 	}
 }
+
+// A configuration names its policies, relative to itself; they judge
+// the inputs it applies to.
+func TestPoliciesFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"app.yaml", "policies.yaml"} {
+		data, err := os.ReadFile("../../examples/policies/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(dir+"/policy", 0o755)
+		target := dir + "/" + f
+		if f == "policies.yaml" {
+			target = dir + "/policy/" + f
+		}
+		os.WriteFile(target, data, 0o644)
+	}
+	os.WriteFile(dir+"/.kubeguard.yaml", []byte("policies: [policy]\nexclude:\n- controls: [TEAM-LABEL]\n  reason: labels come with the next release\n"), 0o644)
+	code, out, errOut := run(t, "", "scan", dir+"/app.yaml", "--controls", "TEAM-LABEL,VAP-*", "-o", "json", "--fail-on", "low")
+	if code != ExitFindings {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep struct {
+		Findings []struct {
+			ControlID string
+			Object    struct{ Name string }
+		}
+	}
+	json.Unmarshal([]byte(out), &rep)
+	if len(rep.Findings) != 1 || rep.Findings[0].ControlID != "VAP-REPLICA-LIMIT" || rep.Findings[0].Object.Name != "checkout" {
+		t.Errorf("%s", out)
+	}
+	// without the configuration, the policies are unknown controls
+	if code, _, errOut := run(t, "", "scan", "../../examples/policies/app.yaml", "--controls", "TEAM-LABEL"); code != ExitError || !strings.Contains(errOut, "TEAM-LABEL") {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+}

@@ -49,6 +49,10 @@ type Config struct {
 	Audit AuditConfig `yaml:"audit"`
 	// BackupSettings configure the backup controls (see Backup).
 	BackupSettings BackupConfig `yaml:"backup"`
+	// Policies are files or directories of the team's
+	// ValidatingAdmissionPolicies, bindings and parameters, relative to
+	// the configuration file (see PolicyPaths).
+	Policies []string `yaml:"policies"`
 
 	// Path is the file the configuration was read from ("" for defaults).
 	Path string `yaml:"-"`
@@ -242,4 +246,20 @@ func (c *Config) IDs() []string {
 		}
 	}
 	return ids
+}
+
+// PolicyPaths returns the policies' paths, relative ones resolved
+// against the configuration file's directory.
+func (c *Config) PolicyPaths() []string {
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range c.Policies {
+		if !filepath.IsAbs(p) && c.Path != "" {
+			p = filepath.Join(filepath.Dir(c.Path), p)
+		}
+		out = append(out, p)
+	}
+	return out
 }
