@@ -240,14 +240,7 @@ func writeRecovery(s *streams, out *outputFlags, outs []output, rep *report.Repo
 		tw.Flush()
 		fmt.Fprintf(s.out, "%s holding state\n", plural(len(recs), "namespace", "namespaces"))
 	}
-	sum := rep.Summarize()
-	switch {
-	case sum.Errors > 0:
-		return &exitError{code: ExitError}
-	case sum.Failed:
-		return &exitError{code: ExitFindings}
-	}
-	return nil
+	return exitFor(rep)
 }
 
 // clusterPolicies reads the cluster's ValidatingAdmissionPolicies, their

@@ -239,6 +239,12 @@ func finish(s *streams, f *outputFlags, outs []output, rep *report.Report) error
 	if err := f.write(s, outs, rep); err != nil {
 		return err
 	}
+	return exitFor(rep)
+}
+
+// exitFor is the exit code of a report: input errors, else findings at
+// or above --fail-on.
+func exitFor(rep *report.Report) error {
 	sum := rep.Summarize()
 	switch {
 	case sum.Errors > 0:

@@ -36,8 +36,21 @@ const (
 // recovery window, restore test period and staleness factor.
 func Controls(cfg config.BackupConfig) []*control.Control {
 	cfg = cfg.WithDefaults()
-	return []*control.Control{uncovered, volumesSkipped, lastFailed, stale(cfg.StaleFactor), ttlShort(cfg.RecoveryWindow.Duration),
-		storageUnencrypted, credentialsExposed, sameRegion, restoreUntested(cfg.RestoreTested.Duration)}
+	return []*control.Control{uncovered, veleroOnly(volumesSkipped), veleroOnly(lastFailed), veleroOnly(stale(cfg.StaleFactor)),
+		veleroOnly(ttlShort(cfg.RecoveryWindow.Duration)), veleroOnly(storageUnencrypted), veleroOnly(credentialsExposed),
+		veleroOnly(sameRegion), restoreUntested(cfg.RestoreTested.Duration)}
+}
+
+// veleroOnly limits a control on Schedules or BackupStorageLocations to
+// Velero's: other tools have kinds of the same names.
+func veleroOnly(c *control.Control) *control.Control {
+	only := *c
+	only.Check = func(p *control.Pass) {
+		if strings.HasPrefix(p.Object.Ref.APIVersion, velero) {
+			c.Check(p)
+		}
+	}
+	return &only
 }
 
 func days(d time.Duration) string {
@@ -351,9 +364,6 @@ var volumesSkipped = &control.Control{
 	Reads:              []string{"PersistentVolumeClaim", "StatefulSet"},
 	ReadsAllNamespaces: true,
 	Check: func(p *control.Pass) {
-		if !strings.HasPrefix(p.Object.Ref.APIVersion, velero) {
-			return
-		}
 		snap, set, _ := unstructured.NestedBool(p.Object.Content, "spec", "template", "snapshotVolumes")
 		fs, _, _ := unstructured.NestedBool(p.Object.Content, "spec", "template", "defaultVolumesToFsBackup")
 		move, _, _ := unstructured.NestedBool(p.Object.Content, "spec", "template", "snapshotMoveData")
@@ -388,9 +398,6 @@ var lastFailed = &control.Control{
 	ReadsAllNamespaces: true,
 	ClusterOnly:        true,
 	Check: func(p *control.Pass) {
-		if !strings.HasPrefix(p.Object.Ref.APIVersion, velero) {
-			return
-		}
 		for _, b := range backupsOf(p.Inventory, p.Object) {
 			phase := str(b, "status", "phase")
 			if phase == "" || phase == "New" || phase == "InProgress" || strings.HasPrefix(phase, "WaitingFor") || phase == "Finalizing" {
@@ -427,9 +434,6 @@ func stale(factor float64) *control.Control {
 		ReadsAllNamespaces: true,
 		ClusterOnly:        true,
 		Check: func(p *control.Pass) {
-			if !strings.HasPrefix(p.Object.Ref.APIVersion, velero) {
-				return
-			}
 			t := now(p)
 			if paused, _, _ := unstructured.NestedBool(p.Object.Content, "spec", "paused"); paused {
 				p.Report("spec.paused", "schedule %s is paused: it takes no backups", p.Object.Ref.Name)
@@ -476,9 +480,6 @@ func ttlShort(window time.Duration) *control.Control {
 		Refs:        refs,
 		Kinds:       []string{"Schedule"},
 		Check: func(p *control.Pass) {
-			if !strings.HasPrefix(p.Object.Ref.APIVersion, velero) {
-				return
-			}
 			v := str(p.Object, "spec", "template", "ttl")
 			if v == "" {
 				return // Velero's default, 30 days
@@ -515,9 +516,6 @@ var storageUnencrypted = &control.Control{
 	Refs:  control.Refs("NSA:secrets", "NIST:4.1.4", "MITRE:T1530"),
 	Kinds: []string{"BackupStorageLocation"},
 	Check: func(p *control.Pass) {
-		if !strings.HasPrefix(p.Object.Ref.APIVersion, velero) {
-			return
-		}
 		provider := strings.TrimPrefix(str(p.Object, "spec", "provider"), "velero.io/")
 		keys, known := encryptionKeys[provider]
 		if !known {
@@ -549,9 +547,6 @@ var sameRegion = &control.Control{
 	ReadsAllNamespaces: true,
 	ClusterOnly:        true,
 	Check: func(p *control.Pass) {
-		if !strings.HasPrefix(p.Object.Ref.APIVersion, velero) {
-			return
-		}
 		region := str(p.Object, "spec", "config", "region")
 		if region == "" {
 			return
@@ -595,9 +590,6 @@ var credentialsExposed = &control.Control{
 	ReadsAllNamespaces: true,
 	ClusterOnly:        true,
 	Check: func(p *control.Pass) {
-		if !strings.HasPrefix(p.Object.Ref.APIVersion, velero) {
-			return
-		}
 		ns := p.Object.Ref.Namespace
 		name := str(p.Object, "spec", "credential", "name")
 		if name == "" {
