@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -245,4 +246,43 @@ func TestPoliciesFromConfig(t *testing.T) {
 	if code, _, errOut := run(t, "", "scan", "../../examples/policies/app.yaml", "--controls", "TEAM-LABEL"); code != ExitError || !strings.Contains(errOut, "TEAM-LABEL") {
 		t.Errorf("exit %d: %s", code, errOut)
 	}
+}
+
+// test: a case that does not get what it expects fails (exit 1) and
+// says both; a case naming no object, or a broken suite, is an error
+// (exit 2).
+func TestPolicyTestRunner(t *testing.T) {
+	code, out, errOut := run(t, "", "test", "../../examples/policies/policies_test.yaml")
+	if code != ExitOK || !strings.Contains(out, "4 passed, 0 failed, 0 errors") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	dir := t.TempDir()
+	suite := func(cases string) string {
+		p := dir + "/t.yaml"
+		os.WriteFile(p, []byte("apiVersion: kubeguard.io/v1\nkind: PolicyTest\nmetadata: {name: t}\nspec:\n  policies: ["+
+			mustAbs(t, "../../examples/policies/policies.yaml")+"]\n  cases:\n"+cases), 0o644)
+		return p
+	}
+	app := mustAbs(t, "../../examples/policies/app.yaml")
+	code, out, _ = run(t, "", "test", suite("  - name: wrong\n    object: "+app+"\n    select: {name: checkout}\n    expect: [TEAM-LABEL]\n"))
+	if code != ExitFindings || !strings.Contains(out, "FAIL  "+dir+"/t.yaml:7 wrong: want [TEAM-LABEL], got [TEAM-LABEL, VAP-REPLICA-LIMIT]") {
+		t.Errorf("failing case: exit %d\n%s", code, out)
+	}
+	code, out, _ = run(t, "", "test", suite("  - name: nobody\n    object: "+app+"\n    select: {name: nobody}\n    expect: []\n"))
+	if code != ExitError || !strings.Contains(out, "ERROR") || !strings.Contains(out, "no object of") {
+		t.Errorf("no object: exit %d\n%s", code, out)
+	}
+	code, _, errOut = run(t, "", "test", suite("  - name: no expectation\n    object: "+app+"\n"))
+	if code != ExitError || !strings.Contains(errOut, "needs an object file and an expect list") {
+		t.Errorf("no expect: exit %d\n%s", code, errOut)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
 }
