@@ -94,6 +94,7 @@ func Load(objs []*object.Object) (*Set, []object.Diagnostic) {
 			}
 			byName[vap.Name] = p
 			s.policies = append(s.policies, p)
+			diags = append(diags, checkAnnotations(&vap, o.Source)...)
 		case o.Ref.APIVersion == vapGV && o.Ref.Kind == "ValidatingAdmissionPolicyBinding":
 			bindings = append(bindings, o)
 		default:
@@ -122,6 +123,29 @@ func Load(objs []*object.Object) (*Set, []object.Diagnostic) {
 		}
 	}
 	return s, diags
+}
+
+// checkAnnotations says which of a policy's kubeguard.io annotations
+// cannot be used: the control then falls back to its default.
+func checkAnnotations(vap *admissionregistrationv1.ValidatingAdmissionPolicy, at object.Position) []object.Diagnostic {
+	var out []object.Diagnostic
+	if v := vap.Annotations[AnnotationSeverity]; v != "" {
+		if _, err := finding.ParseSeverity(v); err != nil {
+			out = append(out, object.Diagnostic{Pos: at, Severity: object.SeverityWarning,
+				Message: fmt.Sprintf("ValidatingAdmissionPolicy %s: %s: %v; the control is medium", vap.Name, AnnotationSeverity, err)})
+		}
+	}
+	for _, r := range strings.Split(vap.Annotations[AnnotationFrameworks], ",") {
+		if r = strings.TrimSpace(r); r == "" {
+			continue
+		}
+		fw, id, ok := strings.Cut(r, ":")
+		if !ok || id == "" || !slices.Contains(control.Frameworks, control.Framework(fw)) {
+			out = append(out, object.Diagnostic{Pos: at, Severity: object.SeverityWarning,
+				Message: fmt.Sprintf("ValidatingAdmissionPolicy %s: %s: %q is not FRAMEWORK:ID with a framework of %v; left out", vap.Name, AnnotationFrameworks, r, control.Frameworks)})
+		}
+	}
+	return out
 }
 
 // defaultPolicy and defaultBinding set the defaults the API server gives
@@ -353,8 +377,9 @@ func (s *Set) control(p *policy) *control.Control {
 	}
 	var refs []control.Ref
 	for _, r := range strings.Split(a[AnnotationFrameworks], ",") {
-		if r = strings.TrimSpace(r); r != "" {
-			refs = append(refs, control.Refs(r)...)
+		fw, id, ok := strings.Cut(strings.TrimSpace(r), ":")
+		if ok && id != "" && slices.Contains(control.Frameworks, control.Framework(fw)) {
+			refs = append(refs, control.Ref{Framework: control.Framework(fw), ID: id})
 		}
 	}
 	c := &control.Control{ID: ID(p.vap), Title: title, Severity: sev, Category: "policy", Rationale: rationale,

@@ -63,7 +63,9 @@ spec:
 ---
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicy
-metadata: {name: unbound}
+metadata:
+  name: unbound
+  annotations: {kubeguard.io/severity: urgent, kubeguard.io/frameworks: "SOC2:cc6"}
 spec:
   validations:
   - expression: "true"
@@ -80,7 +82,7 @@ spec:
 		msgs += d.Message + "\n"
 	}
 	for _, want := range []string{`binds policy "nowhere", which is not among the policies read`, "ValidatingAdmissionPolicy unbound has no binding",
-		"ValidatingAdmissionPolicy broken does not compile"} {
+		"ValidatingAdmissionPolicy broken does not compile", `kubeguard.io/severity: unknown severity "urgent"`, `"SOC2:cc6" is not FRAMEWORK:ID`} {
 		if !strings.Contains(msgs, want) {
 			t.Errorf("diagnostics lack %q:\n%s", want, msgs)
 		}
