@@ -25,12 +25,14 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/imagescan"
 	"github.com/kubeguard/kubeguard/pkg/live"
+	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/report"
 	"github.com/kubeguard/kubeguard/pkg/vulndb"
 )
 
 func newControllerCmd(s *streams) *cobra.Command {
 	var kubeconfig, kubeContext, configPath, namespace, identity, listen, logLevel string
+	var policies []string
 	var images bool
 	var imageQueue int
 	var img imageFlags
@@ -61,7 +63,14 @@ func newControllerCmd(s *streams) *cobra.Command {
 					return usageErr("%v", err)
 				}
 			}
-			cat, eng, err := newEngine(cfg, "", engine.Options{Live: true})
+			userControls, pdiags := loadPolicies(policies)
+			for _, d := range pdiags {
+				if d.Severity == object.SeverityError {
+					return usageErr("--policies: %s", d.String())
+				}
+				log.Warn(d.Message, "file", d.Pos.File)
+			}
+			cat, eng, err := newEngineWith(cfg, "", engine.Options{Live: true}, userControls)
 			if err != nil {
 				return err
 			}
@@ -129,6 +138,7 @@ func newControllerCmd(s *streams) *cobra.Command {
 	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster configuration)")
 	fl.StringVar(&kubeContext, "context", "", "kubeconfig context")
 	fl.StringVar(&configPath, "config", "", "configuration file (.kubeguard.yaml)")
+	fl.StringArrayVar(&policies, "policies", nil, "ValidatingAdmissionPolicies, bindings and parameters to keep in the reports as controls (file or directory, repeatable; read at start)")
 	fl.StringVar(&namespace, "lease-namespace", envOr("POD_NAMESPACE", "kubeguard"), "namespace of the leader-election Lease")
 	fl.StringVar(&identity, "identity", "", "this replica's name in the Lease (default: host name)")
 	fl.StringVar(&listen, "metrics-listen", ":8080", "address of /metrics and /healthz")

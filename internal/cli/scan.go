@@ -383,18 +383,6 @@ func loadPolicies(paths []string, objs ...*object.Object) ([]*control.Control, [
 	if len(paths) == 0 && len(objs) == 0 {
 		return nil, nil
 	}
-	var inputs []object.Input
-	var diags []object.Diagnostic
-	if len(paths) > 0 {
-		inputs, diags = object.Expand(paths, nil)
-	}
-	for _, in := range inputs {
-		diags = append(diags, in.Split(object.DefaultLimits, func(b object.Batch) {
-			o, d := object.DecodeBatch(b, object.DefaultLimits)
-			objs = append(objs, o...)
-			diags = append(diags, d...)
-		})...)
-	}
-	set, d := userpolicy.Load(objs)
-	return set.Controls(), append(diags, d...)
+	set, diags := userpolicy.LoadFiles(paths, objs...)
+	return set.Controls(), diags
 }

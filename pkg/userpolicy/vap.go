@@ -469,8 +469,8 @@ func actions(b *admissionregistrationv1.ValidatingAdmissionPolicyBinding) string
 	return strings.Join(out, ", ")
 }
 
-// paramsFor finds a binding's parameters among the objects read with the
-// policies and those under evaluation, as the API server would: by name
+// paramsFor finds a binding's parameters among the objects under
+// evaluation and those read with the policies, as the API server would: by name
 // (in the object's namespace when the binding names none) or by
 // selector. A policy without a paramKind gets one nil
 // parameter. missing says why no parameter applies, unless the binding
@@ -485,14 +485,17 @@ func (s *Set) paramsFor(vap *admissionregistrationv1.ValidatingAdmissionPolicy, 
 		return nil, fmt.Sprintf("policy %s has a paramKind but binding %s no paramRef", vap.Name, b.Name)
 	}
 	var out []runtime.Object
-	candidates := slices.Clone(s.params)
+	// the objects under evaluation first: a live parameter wins over the
+	// copy read with the policies
+	var candidates []*object.Object
 	seen := map[object.Ref]bool{}
-	for _, o := range candidates {
-		seen[o.Ref] = true
-	}
 	for _, e := range inv.OfKind(kind.Kind) {
-		if !seen[e.Object.Ref] {
-			candidates = append(candidates, e.Object)
+		candidates = append(candidates, e.Object)
+		seen[e.Object.Ref] = true
+	}
+	for _, o := range s.params {
+		if !seen[o.Ref] {
+			candidates = append(candidates, o)
 		}
 	}
 	for _, o := range candidates {
@@ -533,4 +536,23 @@ func (s *Set) paramsFor(vap *admissionregistrationv1.ValidatingAdmissionPolicy, 
 		return strings.Compare(a.(*unstructured.Unstructured).GetName(), b.(*unstructured.Unstructured).GetName())
 	})
 	return out, ""
+}
+
+// LoadFiles reads policies, bindings and parameters from files or
+// directories, with objs (a cluster's own), as Load does.
+func LoadFiles(paths []string, objs ...*object.Object) (*Set, []object.Diagnostic) {
+	var diags []object.Diagnostic
+	if len(paths) > 0 {
+		inputs, d := object.Expand(paths, nil)
+		diags = d
+		for _, in := range inputs {
+			diags = append(diags, in.Split(object.DefaultLimits, func(b object.Batch) {
+				o, d := object.DecodeBatch(b, object.DefaultLimits)
+				objs = append(objs, o...)
+				diags = append(diags, d...)
+			})...)
+		}
+	}
+	set, d := Load(objs)
+	return set, append(diags, d...)
 }
