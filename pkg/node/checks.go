@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/x509"
 	"fmt"
 	"slices"
 	"strconv"
@@ -35,6 +36,20 @@ type facts struct {
 	// the control plane's components, on a control-plane node
 	apiserver, controllerManager, scheduler, etcd component
 	now                                           time.Time
+	// read once for the checks that share them (see certificates and
+	// runtimeConfigs)
+	certs   *certRead
+	runtime *runtimeRead
+}
+
+type certRead struct {
+	certs map[string]*x509.Certificate
+	read  []string
+}
+
+type runtimeRead struct {
+	cfgs []runtimeConfig
+	err  error
 }
 
 type check struct {

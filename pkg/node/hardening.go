@@ -11,8 +11,17 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/finding"
 )
 
-// certificates reads the certificates under the PKI directories.
-func (f *facts) certificates() (certs map[string]*x509.Certificate, read []string) {
+// certificates reads the certificates under the PKI directories, once
+// for all the checks that judge them.
+func (f *facts) certificates() (map[string]*x509.Certificate, []string) {
+	if f.certs == nil {
+		certs, read := f.readCertificates()
+		f.certs = &certRead{certs, read}
+	}
+	return f.certs.certs, f.certs.read
+}
+
+func (f *facts) readCertificates() (certs map[string]*x509.Certificate, read []string) {
 	certs = map[string]*x509.Certificate{}
 	for _, dir := range []string{"/etc/kubernetes/pki", "/var/lib/kubelet/pki"} {
 		for _, p := range f.host.under(dir, false, func(n string) bool { return strings.HasSuffix(n, ".crt") || strings.HasSuffix(n, ".pem") }) {

@@ -31,9 +31,18 @@ var (
 	registriesConfs   = []string{"/etc/containers/registries.conf"}
 )
 
-// runtimeConfigs reads the runtime configuration files present; a file
-// that does not decode is an error the check reports.
+// runtimeConfigs reads the runtime configuration files present, once
+// for all the checks that judge them; a file that does not decode is an
+// error the checks report.
 func (f *facts) runtimeConfigs() ([]runtimeConfig, error) {
+	if f.runtime == nil {
+		cfgs, err := f.readRuntimeConfigs()
+		f.runtime = &runtimeRead{cfgs, err}
+	}
+	return f.runtime.cfgs, f.runtime.err
+}
+
+func (f *facts) readRuntimeConfigs() ([]runtimeConfig, error) {
 	var files []runtimeConfig
 	add := func(runtime, p string) error {
 		data, err := f.host.ReadFile(p)
