@@ -163,10 +163,7 @@ func (d *distribution) kubelet(h *Host, p *Process, k *Kubelet) (*Kubelet, error
 		}
 	}
 	// the node's name, which the agent passes as --hostname-override
-	nodeName := ""
-	if data, err := h.ReadFile("/etc/hostname"); err == nil {
-		nodeName = strings.ToLower(strings.TrimSpace(string(data)))
-	}
+	nodeName := h.hostname()
 	type arg struct{ value, file string }
 	var fromFiles []arg
 	for _, f := range files {

@@ -48,10 +48,8 @@ func NodeName(h *Host, k *Kubelet) string {
 			return strings.ToLower(n)
 		}
 	}
-	if data, err := h.ReadFile("/etc/hostname"); err == nil {
-		if n := strings.TrimSpace(string(data)); n != "" {
-			return strings.ToLower(n)
-		}
+	if n := h.hostname(); n != "" {
+		return n
 	}
 	if h.Root == "/" || h.Root == "" {
 		if n, err := os.Hostname(); err == nil {
@@ -59,6 +57,16 @@ func NodeName(h *Host, k *Kubelet) string {
 		}
 	}
 	return ""
+}
+
+// hostname is the node's name as its /etc/hostname gives it ("" when
+// unreadable).
+func (h *Host) hostname() string {
+	data, err := h.ReadFile("/etc/hostname")
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSpace(string(data)))
 }
 
 // NodeRef is the Node object a node's findings are about.
