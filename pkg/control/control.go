@@ -232,6 +232,15 @@ func NewPass(c *Control, o *object.Object, w *inventory.Workload, inv *inventory
 // reuses one pass per worker instead of allocating one per check; the
 // time, the message table and the buffer stay. A check must not keep its
 // pass.
+// Clock is the time of the scan, or the present when the pass was made
+// without one.
+func (p *Pass) Clock() time.Time {
+	if p.Now.IsZero() {
+		return time.Now()
+	}
+	return p.Now
+}
+
 func (p *Pass) Reset(c *Control, o *object.Object, w *inventory.Workload, inv *inventory.Inventory, report func(finding.Finding)) {
 	*p = Pass{Control: c, Object: o, Workload: w, Inventory: inv, Now: p.Now, Messages: p.Messages, buf: p.buf, report: report}
 }

@@ -63,13 +63,6 @@ func days(d time.Duration) string {
 	return d.Round(time.Minute).String()
 }
 
-func now(p *control.Pass) time.Time {
-	if p.Now.IsZero() {
-		return time.Now()
-	}
-	return p.Now
-}
-
 func str(o *object.Object, path ...string) string {
 	s, _, _ := unstructured.NestedString(o.Content, path...)
 	return s
@@ -434,7 +427,7 @@ func stale(factor float64) *control.Control {
 		ReadsAllNamespaces: true,
 		ClusterOnly:        true,
 		Check: func(p *control.Pass) {
-			t := now(p)
+			t := p.Clock()
 			if paused, _, _ := unstructured.NestedBool(p.Object.Content, "spec", "paused"); paused {
 				p.Report("spec.paused", "schedule %s is paused: it takes no backups", p.Object.Ref.Name)
 				return
@@ -652,7 +645,7 @@ func restoreUntested(within time.Duration) *control.Control {
 			if len(of(inv, "Schedule", velero))+len(of(inv, "Policy", k10Config)) == 0 {
 				return // CLUSTER-NO-BACKUP speaks
 			}
-			t := now(p)
+			t := p.Clock()
 			var last, lastGood time.Time
 			var lastName, lastPhase string
 			note := func(name, phase string, done time.Time, good bool) {

@@ -77,10 +77,7 @@ func checkCert(p *control.Pass, expired bool) {
 	if err != nil {
 		return
 	}
-	now := p.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
+	now := p.Clock()
 	left := cert.NotAfter.Sub(now)
 	subject := cert.Subject.CommonName
 	if subject == "" && len(cert.DNSNames) > 0 {
