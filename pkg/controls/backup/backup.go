@@ -1,5 +1,5 @@
 // Package backup holds the controls on whether a cluster could be
-// restored: every namespace holding state is covered by a Velero
+// restored: a backup schedule at all, every namespace holding state is covered by a Velero
 // Schedule or a K10 Policy, its backups succeed and are recent, kept long
 // enough and encrypted where they are stored, and restores are tried.
 package backup
@@ -36,7 +36,7 @@ const (
 // recovery window, restore test period and staleness factor.
 func Controls(cfg config.BackupConfig) []*control.Control {
 	cfg = cfg.WithDefaults()
-	return []*control.Control{uncovered, veleroOnly(volumesSkipped), veleroOnly(lastFailed), veleroOnly(stale(cfg.StaleFactor)),
+	return []*control.Control{noBackup, uncovered, veleroOnly(volumesSkipped), veleroOnly(lastFailed), veleroOnly(stale(cfg.StaleFactor)),
 		veleroOnly(ttlShort(cfg.RecoveryWindow.Duration)), veleroOnly(storageUnencrypted), veleroOnly(credentialsExposed),
 		veleroOnly(sameRegion), restoreUntested(cfg.RestoreTested.Duration)}
 }
@@ -283,6 +283,31 @@ func StatefulNamespaces(inv *inventory.Inventory) []string {
 
 var refs = control.Refs("NIST:4.5.1", "MITRE:T1485", "MITRE:T1490")
 
+// schedules are the backup schedules and policies of the inventory.
+func schedules(inv *inventory.Inventory) int {
+	return len(of(inv, "Schedule", velero)) + len(of(inv, "Policy", k10Config))
+}
+
+var noBackup = &control.Control{
+	ID:       "CLUSTER-NO-BACKUP",
+	Title:    "No backup schedule found",
+	Severity: finding.Info,
+	Category: "cluster",
+	Rationale: "Without scheduled backups of cluster state and volumes, ransomware or an operator error " +
+		"cannot be recovered from.",
+	Remediation: "Schedule backups (for example a Velero Schedule) and test restores regularly.",
+	Refs:        control.Refs("NIST:4.5.1", "MITRE:T1485"),
+	Scope:       control.InventoryScope,
+	Reads:       []string{"Schedule", "Policy"},
+	Kinds:       []string{"Cluster"},
+	ClusterOnly: true,
+	Check: func(p *control.Pass) {
+		if schedules(p.Inventory) == 0 {
+			p.Report("metadata", "no Velero Schedule or K10 Policy (the backup schedules kubeguard knows) was found")
+		}
+	},
+}
+
 var uncovered = &control.Control{
 	ID:       "BACKUP-NAMESPACE-UNCOVERED",
 	Title:    "Namespace holding state is not backed up",
@@ -304,7 +329,7 @@ var uncovered = &control.Control{
 		if len(claims) == 0 || len(Coverage(p.Inventory, ns)) > 0 {
 			return
 		}
-		n := len(of(p.Inventory, "Schedule", velero)) + len(of(p.Inventory, "Policy", k10Config))
+		n := schedules(p.Inventory)
 		p.Report("metadata.name", "namespace %s holds state (%s) that none of the cluster's %d backup schedules and policies covers", ns, describe(claims), n)
 	},
 }
@@ -642,7 +667,7 @@ func restoreUntested(within time.Duration) *control.Control {
 		ClusterOnly:        true,
 		Check: func(p *control.Pass) {
 			inv := p.Inventory
-			if len(of(inv, "Schedule", velero))+len(of(inv, "Policy", k10Config)) == 0 {
+			if schedules(inv) == 0 {
 				return // CLUSTER-NO-BACKUP speaks
 			}
 			t := p.Clock()

@@ -20,7 +20,7 @@ import (
 // Controls returns the cluster controls.
 func Controls() []*control.Control {
 	return []*control.Control{legacyToken, publicNode, webhookFailOpen, kubeletEOL,
-		versionEOL, noAdmissionPolicy, meshMTLS, noBackup}
+		versionEOL, noAdmissionPolicy, meshMTLS}
 }
 
 // systemNamespaces run the cluster's own components, which the Pod
@@ -247,30 +247,5 @@ var meshMTLS = &control.Control{
 			}
 		}
 		p.Report("metadata", "Istio is installed but no mesh-wide PeerAuthentication in istio-system requires STRICT mTLS")
-	},
-}
-
-var noBackup = &control.Control{
-	ID:       "CLUSTER-NO-BACKUP",
-	Title:    "No backup schedule found",
-	Severity: finding.Info,
-	Category: "cluster",
-	Rationale: "Without scheduled backups of cluster state and volumes, ransomware or an operator error " +
-		"cannot be recovered from.",
-	Remediation: "Schedule backups (for example a Velero Schedule) and test restores regularly.",
-	Refs:        control.Refs("NIST:4.5.1", "MITRE:T1485"),
-	Scope:       control.InventoryScope,
-	Reads:       []string{"Schedule", "Policy"},
-	Kinds:       []string{"Cluster"},
-	ClusterOnly: true,
-	Check: func(p *control.Pass) {
-		for _, kind := range []struct{ kind, group string }{{"Schedule", "velero.io/"}, {"Policy", "config.kio.kasten.io/"}} {
-			for _, e := range p.Inventory.OfKind(kind.kind) {
-				if strings.HasPrefix(e.Object.Ref.APIVersion, kind.group) {
-					return
-				}
-			}
-		}
-		p.Report("metadata", "no Velero Schedule or K10 Policy (the backup schedules kubeguard knows) was found")
 	},
 }
