@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
@@ -36,6 +35,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/node"
 	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/report"
+	"github.com/kubeguard/kubeguard/pkg/userpolicy"
 )
 
 type clusterFlags struct {
@@ -115,7 +115,13 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 			return &exitError{code: ExitError, err: err}
 		}
 	}
-	userControls, pdiags := loadPolicies(f.policies, policyObjs...)
+	set, pdiags := userpolicy.LoadFiles(f.policies, policyObjs...)
+	params, err := policyParams(ctx, dyn, set.LiveParamRefs())
+	if err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	set.AddParams(params)
+	userControls := set.Controls()
 	cat, eng, err := newEngineWith(cfg, f.pssVersion, engine.Options{Live: true}, userControls)
 	if err != nil {
 		return err
@@ -243,13 +249,10 @@ func writeRecovery(s *streams, out *outputFlags, outs []output, rep *report.Repo
 	return exitFor(rep)
 }
 
-// clusterPolicies reads the cluster's ValidatingAdmissionPolicies, their
-// bindings and the parameters the bindings name (wherever they are: a
-// namespaced scan lists only its namespace).
+// clusterPolicies reads the cluster's ValidatingAdmissionPolicies and
+// their bindings.
 func clusterPolicies(ctx context.Context, dyn dynamic.Interface) ([]*object.Object, error) {
 	var out []*object.Object
-	paramKinds := map[string]*admissionregistrationv1.ParamKind{}
-	var refs []*admissionregistrationv1.ValidatingAdmissionPolicyBinding
 	for _, res := range []string{"validatingadmissionpolicies", "validatingadmissionpolicybindings"} {
 		list, err := dyn.Resource(admissionregistrationv1.SchemeGroupVersion.WithResource(res)).List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -257,43 +260,34 @@ func clusterPolicies(ctx context.Context, dyn dynamic.Interface) ([]*object.Obje
 		}
 		for _, u := range list.Items {
 			out = append(out, object.New(u.Object, object.Position{}, nil))
-			if res == "validatingadmissionpolicies" {
-				var p admissionregistrationv1.ValidatingAdmissionPolicy
-				if runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &p) == nil && p.Spec.ParamKind != nil {
-					paramKinds[p.Name] = p.Spec.ParamKind
-				}
-			} else {
-				var b admissionregistrationv1.ValidatingAdmissionPolicyBinding
-				if runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &b) == nil && b.Spec.ParamRef != nil {
-					refs = append(refs, &b)
-				}
-			}
 		}
 	}
-	for _, b := range refs {
-		kind := paramKinds[b.Spec.PolicyName]
-		if kind == nil {
-			continue
-		}
-		gv, err := schema.ParseGroupVersion(kind.APIVersion)
+	return out, nil
+}
+
+// policyParams fetches the parameters the cluster's bindings name,
+// wherever they are: a namespaced scan lists only its namespace.
+func policyParams(ctx context.Context, dyn dynamic.Interface, refs []userpolicy.ParamRef) ([]*object.Object, error) {
+	var out []*object.Object
+	for _, r := range refs {
+		gv, err := schema.ParseGroupVersion(r.Kind.APIVersion)
 		if err != nil {
 			continue
 		}
-		gvr, _ := meta.UnsafeGuessKindToResource(gv.WithKind(kind.Kind))
-		ri := dyn.Resource(gvr).Namespace(b.Spec.ParamRef.Namespace)
+		gvr, _ := meta.UnsafeGuessKindToResource(gv.WithKind(r.Kind.Kind))
 		opts := metav1.ListOptions{}
-		if b.Spec.ParamRef.Name != "" {
-			opts.FieldSelector = "metadata.name=" + b.Spec.ParamRef.Name
-		} else if b.Spec.ParamRef.Selector != nil {
-			sel, err := metav1.LabelSelectorAsSelector(b.Spec.ParamRef.Selector)
+		if r.Ref.Name != "" {
+			opts.FieldSelector = "metadata.name=" + r.Ref.Name
+		} else if r.Ref.Selector != nil {
+			sel, err := metav1.LabelSelectorAsSelector(r.Ref.Selector)
 			if err != nil {
 				continue
 			}
 			opts.LabelSelector = sel.String()
 		}
-		list, err := ri.List(ctx, opts)
+		list, err := dyn.Resource(gvr).Namespace(r.Ref.Namespace).List(ctx, opts)
 		if err != nil {
-			return nil, fmt.Errorf("--cluster-policies: the parameters of binding %s: %v", b.Name, err)
+			return nil, fmt.Errorf("--cluster-policies: the parameters of binding %s: %v", r.Binding, err)
 		}
 		for _, u := range list.Items {
 			out = append(out, object.New(u.Object, object.Position{}, nil))

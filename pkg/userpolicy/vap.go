@@ -64,6 +64,8 @@ type policy struct {
 type Set struct {
 	policies []*policy
 	params   []*object.Object
+	// live are the bindings read from a cluster rather than a file
+	live map[*admissionregistrationv1.ValidatingAdmissionPolicyBinding]bool
 }
 
 var vapGV = admissionregistrationv1.SchemeGroupVersion.String()
@@ -73,7 +75,7 @@ var vapGV = admissionregistrationv1.SchemeGroupVersion.String()
 // decode or compile, a binding without its policy, and a policy without a
 // binding (which the API server never evaluates) are diagnostics.
 func Load(objs []*object.Object) (*Set, []object.Diagnostic) {
-	s := &Set{}
+	s := &Set{live: map[*admissionregistrationv1.ValidatingAdmissionPolicyBinding]bool{}}
 	var diags []object.Diagnostic
 	byName := map[string]*policy{}
 	var bindings []*object.Object
@@ -115,6 +117,7 @@ func Load(objs []*object.Object) (*Set, []object.Diagnostic) {
 			continue
 		}
 		p.bindings = append(p.bindings, &b)
+		s.live[&b] = o.Source.File == ""
 	}
 	for _, p := range s.policies {
 		if len(p.bindings) == 0 {
@@ -537,6 +540,31 @@ func (s *Set) paramsFor(vap *admissionregistrationv1.ValidatingAdmissionPolicy, 
 	})
 	return out, ""
 }
+
+// ParamRef is a parameter a binding read from a cluster names, with the
+// kind its policy gives parameters: what the API server would fetch.
+type ParamRef struct {
+	Binding string
+	Kind    admissionregistrationv1.ParamKind
+	Ref     admissionregistrationv1.ParamRef
+}
+
+// LiveParamRefs lists the parameters the bindings read from a cluster
+// name, for the caller to fetch (AddParams).
+func (s *Set) LiveParamRefs() []ParamRef {
+	var out []ParamRef
+	for _, p := range s.policies {
+		for _, b := range p.bindings {
+			if s.live[b] && b.Spec.ParamRef != nil && p.vap.Spec.ParamKind != nil {
+				out = append(out, ParamRef{Binding: b.Name, Kind: *p.vap.Spec.ParamKind, Ref: *b.Spec.ParamRef})
+			}
+		}
+	}
+	return out
+}
+
+// AddParams adds objects the bindings may name as parameters.
+func (s *Set) AddParams(objs []*object.Object) { s.params = append(s.params, objs...) }
 
 // LoadFiles reads policies, bindings and parameters from files or
 // directories, with objs (a cluster's own), as Load does.
