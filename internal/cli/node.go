@@ -92,12 +92,10 @@ func runNode(cmd *cobra.Command, s *streams, f *nodeFlags) error {
 		return err
 	}
 	if !f.writeReport {
-		rep, err := checkNode(cmd.Context(), f, cat, eng, nil)
+		rep, err := checkNode(cmd.Context(), s, f, cat, eng, nil)
 		if err != nil {
 			return err
 		}
-		f.out.apply(rep, s)
-		rep.Compliance = nil // the checklist is the benchmark's view
 		return finish(s, &f.out, outs, rep)
 	}
 	rc, err := restConfig(f.kubeconfig, f.context)
@@ -111,12 +109,10 @@ func runNode(cmd *cobra.Command, s *streams, f *nodeFlags) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	for {
-		rep, err := checkNode(ctx, f, cat, eng, dyn)
+		rep, err := checkNode(ctx, s, f, cat, eng, dyn)
 		if err != nil {
 			return err
 		}
-		f.out.apply(rep, s)
-		rep.Compliance = nil
 		if err := controller.WriteChecklistReports(ctx, dyn, rep); err != nil {
 			return &exitError{code: ExitError, err: err}
 		}
@@ -132,10 +128,10 @@ func runNode(cmd *cobra.Command, s *streams, f *nodeFlags) error {
 	}
 }
 
-// checkNode evaluates the node once. Without --benchmark, the version
-// comes from the node's files, else (when writing to a cluster) from
-// the Node's kubelet version.
-func checkNode(ctx context.Context, f *nodeFlags, cat *control.Catalog, eng *engine.Engine, dyn dynamic.Interface) (*report.Report, error) {
+// checkNode evaluates the node once, as a report with the display
+// options set. Without --benchmark, the version comes from the node's
+// files, else (when writing to a cluster) from the Node's kubelet version.
+func checkNode(ctx context.Context, s *streams, f *nodeFlags, cat *control.Catalog, eng *engine.Engine, dyn dynamic.Interface) (*report.Report, error) {
 	h := node.NewHost(f.root)
 	benchmark := f.benchmark
 	if benchmark == "" {
@@ -156,8 +152,11 @@ func checkNode(ctx context.Context, f *nodeFlags, cat *control.Catalog, eng *eng
 	}
 	fs := node.Findings(list, func(fd *finding.Finding) bool { return eng.Accept(fd, nil, nil) })
 	slices.SortFunc(fs, finding.Compare)
-	return &report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat, Findings: fs, Objects: 1, Inputs: 1,
-		Checked: []report.Checked{{Ref: list.Target}}, Checklists: []report.Checklist{*list}, Scanned: "node " + list.Target.Name}, nil
+	rep := &report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat, Findings: fs, Objects: 1, Inputs: 1,
+		Checked: []report.Checked{{Ref: list.Target}}, Checklists: []report.Checklist{*list}, Scanned: "node " + list.Target.Name}
+	f.out.apply(rep, s)
+	rep.Compliance = nil // the checklist is the benchmark's view
+	return rep, nil
 }
 
 // benchmarkOfNode reads the benchmark from the Node's kubelet version,
