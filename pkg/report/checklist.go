@@ -73,6 +73,10 @@ type ChecklistItem struct {
 	Suppressed string `json:"suppressed,omitempty"`
 }
 
+// failing reports whether an item fails the run: failed, and its
+// finding not suppressed.
+func (it *ChecklistItem) failing() bool { return it.Status == Fail && it.Suppressed == "" }
+
 // Count tallies the checklist's verdicts.
 func (c *Checklist) Count() map[Status]int {
 	out := map[Status]int{}
@@ -177,7 +181,7 @@ func appendChecklistSuites(b []byte, r *Report) []byte {
 			failures, skipped := 0, 0
 			for _, it := range s.Results {
 				switch {
-				case it.Status == Fail && it.Suppressed == "":
+				case it.failing():
 					failures++
 				case it.Status == Fail, it.Status == Manual, it.Status == NotApplicable:
 					skipped++
@@ -189,7 +193,7 @@ func appendChecklistSuites(b []byte, r *Report) []byte {
 				b = appendXML(b, it.ID+" "+it.Title)
 				b = appendCaseAttrs(b, c.Benchmark+"."+s.ID)
 				switch {
-				case it.Status == Fail && it.Suppressed == "":
+				case it.failing():
 					b = append(b, "\n      <failure"...)
 					b = appendAttr(b, "message", it.Detail)
 					b = appendAttr(b, "type", it.Severity.String())

@@ -62,7 +62,7 @@ func JUnit(w io.Writer, r *Report) error {
 		for _, sec := range c.Sections {
 			for _, it := range sec.Results {
 				cases++
-				if it.Status == Fail && it.Suppressed == "" {
+				if it.failing() {
 					checkFailures++
 				}
 			}
