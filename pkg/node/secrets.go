@@ -8,22 +8,40 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/auditpolicy"
 )
 
+// verdict is a check's result, when a helper already knows it.
+type verdict struct {
+	status Status
+	detail string
+	read   []string
+}
+
+// apiserverFile reads the file an API server flag names. When there is
+// no API server, no such flag (unset says what follows) or no readable
+// file, v is the check's verdict.
+func apiserverFile(f *facts, flag, unset string) (path string, data []byte, read []string, v *verdict) {
+	if f.apiserver.args == nil {
+		return "", nil, nil, &verdict{NotApplicable, "no API server on this node", nil}
+	}
+	path = flags(f.apiserver.args)[flag]
+	if path == "" {
+		return "", nil, nil, &verdict{Fail, "--" + flag + " is not set: " + unset, []string{f.apiserver.source}}
+	}
+	read = []string{f.apiserver.source, path}
+	data, err := f.host.ReadFile(path)
+	if err != nil {
+		return "", nil, nil, &verdict{Fail, fmt.Sprintf("%s: %v", path, err), read}
+	}
+	return path, data, read, nil
+}
+
 // encryptionProviders is 1.2.28: the first provider for Secrets in the
 // API server's EncryptionConfiguration encrypts (aescbc, kms, secretbox,
 // and aesgcm, which the benchmark leaves out as it needs rotation every
 // 200,000 writes); identity first stores them in plain text.
 func encryptionProviders(f *facts) (Status, string, []string) {
-	if f.apiserver.args == nil {
-		return NotApplicable, "no API server on this node", nil
-	}
-	p := flags(f.apiserver.args)["encryption-provider-config"]
-	if p == "" {
-		return Fail, "--encryption-provider-config is not set: Secrets are stored unencrypted", []string{f.apiserver.source}
-	}
-	read := []string{f.apiserver.source, p}
-	data, err := f.host.ReadFile(p)
-	if err != nil {
-		return Fail, fmt.Sprintf("%s: %v", p, err), read
+	p, data, read, v := apiserverFile(f, "encryption-provider-config", "Secrets are stored unencrypted")
+	if v != nil {
+		return v.status, v.detail, v.read
 	}
 	cfg, err := decode(data)
 	if err != nil {
@@ -76,17 +94,9 @@ func encryptionProviders(f *facts) (Status, string, []string) {
 // auditPolicy is 3.2.2: the policy named by --audit-policy-file, checked
 // as audit-policy check does.
 func auditPolicy(f *facts) (Status, string, []string) {
-	if f.apiserver.args == nil {
-		return NotApplicable, "no API server on this node", nil
-	}
-	p := flags(f.apiserver.args)["audit-policy-file"]
-	if p == "" {
-		return Fail, "--audit-policy-file is not set: nothing is audited", []string{f.apiserver.source}
-	}
-	read := []string{f.apiserver.source, p}
-	data, err := f.host.ReadFile(p)
-	if err != nil {
-		return Fail, fmt.Sprintf("%s: %v", p, err), read
+	p, data, read, v := apiserverFile(f, "audit-policy-file", "nothing is audited")
+	if v != nil {
+		return v.status, v.detail, v.read
 	}
 	res, err := auditpolicy.CheckPolicy(data)
 	if err != nil {
