@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/report"
 )
 
@@ -71,9 +72,7 @@ type check struct {
 	refs      []string
 	// at says where a failing item is fixed: a file and the flag
 	// (--name) or config field (a dotted path) in it.
-	at func(f *facts) (file, field string)
-	// toml says the field is a key of a TOML file (a runtime's).
-	toml bool
+	at func(f *facts) (at object.Position, field string)
 }
 
 // only limits a check to some benchmark versions.
@@ -143,16 +142,16 @@ func fileCheck(id, title string, scored bool, which func(f *facts) ([]string, st
 			return Pass, fmt.Sprintf("%d files: %s, ...", len(ok), strings.Join(ok[:3], "; ")), read
 		}
 		return Pass, strings.Join(ok, "; "), read
-	}, at: func(f *facts) (string, string) {
+	}, at: func(f *facts) (object.Position, string) {
 		paths, _ := which(f)
 		for _, p := range paths {
 			if st, err := f.host.Stat(p); err != nil || !st.Exists {
 				continue
 			} else if good, _ := judge(st); !good {
-				return p, ""
+				return object.Position{File: p}, ""
 			}
 		}
-		return "", ""
+		return object.Position{}, ""
 	}}
 }
 
@@ -417,12 +416,7 @@ func evaluate(f *facts, groups []group, benchmark string) []Section {
 			r := Result{ID: c.id, Title: c.title, Scored: c.scored, Status: st, Detail: detail, Remediation: c.remediation, Read: read,
 				Control: c.controlID(), Severity: c.defaultSeverity()}
 			if (st == Fail || st == Warn) && c.at != nil && f.host != nil {
-				r.Position.File, r.Field = c.at(f)
-				if c.toml {
-					r.Position.Line, r.Position.Column = f.host.locateKey(r.Position.File, r.Field)
-				} else {
-					r.Position.Line, r.Position.Column = f.host.locate(r.Position.File, r.Field)
-				}
+				r.Position, r.Field = c.at(f)
 			}
 			s.Results = append(s.Results, r)
 			s.Counts[st]++

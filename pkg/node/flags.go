@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
 // op tests a flag's value.
@@ -89,7 +91,7 @@ func flagCheck(id, title string, scored bool, c func(f *facts) component, what, 
 			}
 		}
 		return st, strings.Join(details, "; "), []string{comp.source}
-	}, at: func(f *facts) (string, string) {
+	}, at: func(f *facts) (object.Position, string) {
 		// the manifest is where a flag is fixed, even when the process
 		// started from it was read
 		comp := c(f)
@@ -97,15 +99,15 @@ func flagCheck(id, title string, scored bool, c func(f *facts) component, what, 
 		for _, t := range tests {
 			if s, _ := t.eval(args); s != Pass {
 				if comp.manifest == "" {
-					return "", "--" + t.flag
+					return object.Position{}, "--" + t.flag
 				}
-				if l, _ := f.host.locate(comp.manifest, "--"+t.flag); l > 0 {
-					return comp.manifest, "--" + t.flag
+				if at := f.host.position(comp.manifest, "--"+t.flag); at.Line > 0 {
+					return at, "--" + t.flag
 				}
-				return comp.manifest, "spec.containers" // where the missing flag goes
+				return f.host.position(comp.manifest, "spec.containers"), "spec.containers" // where the missing flag goes
 			}
 		}
-		return "", ""
+		return object.Position{}, ""
 	}}
 }
 

@@ -7,6 +7,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
 // controlID is the catalog control of a check: CIS-<item> for the
@@ -103,32 +104,39 @@ func (h *Host) locate(file, field string) (line, col int) {
 	return line, col
 }
 
+// position is where a setting is in a file (see locate); only the file
+// when it holds nothing of it.
+func (h *Host) position(file, field string) object.Position {
+	line, col := h.locate(file, field)
+	return object.Position{File: file, Line: line, Column: col}
+}
+
 // kubeletAt says where a kubelet setting is fixed: the file whose
 // command line gives the flag, else the config file's field.
-func kubeletAt(flag, field string) func(f *facts) (string, string) {
-	return func(f *facts) (string, string) {
+func kubeletAt(flag, field string) func(f *facts) (object.Position, string) {
+	return func(f *facts) (object.Position, string) {
 		k := f.kubelet
 		if file := k.argFile[flag]; file != "" {
-			return file, "--" + flag
+			return f.host.position(file, "--"+flag), "--" + flag
 		}
 		if _, ok := k.Flags[flag]; ok && flag != "" {
 			for _, p := range k.Read {
 				if strings.HasPrefix(p, "process ") {
 					continue
 				}
-				if line, _ := f.host.locate(p, "--"+flag); line > 0 {
-					return p, "--" + flag
+				if at := f.host.position(p, "--"+flag); at.Line > 0 {
+					return at, "--" + flag
 				}
 			}
-			return "", "--" + flag
+			return object.Position{}, "--" + flag
 		}
 		if file, _, ok := k.lookup(field); ok {
-			return file, field
+			return f.host.position(file, field), field
 		}
 		if field != "" && k.ConfigFile != "" {
-			return k.ConfigFile, field // where it goes
+			return f.host.position(k.ConfigFile, field), field // where it goes
 		}
-		return k.Service, "--" + flag
+		return f.host.position(k.Service, "--"+flag), "--" + flag
 	}
 }
 

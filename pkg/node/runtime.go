@@ -11,6 +11,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
 // runtimeConfig is a container runtime's configuration file, decoded.
@@ -130,7 +131,7 @@ func find(tree map[string]any, name string) []setting {
 // one file, with the key of the first problem to point at.
 func runtimeCheck(id, control, title string, sev finding.Severity, rationale, remediation string, refs []string,
 	bad func(c runtimeConfig) (problems []string, key string)) check {
-	return check{id: id, control: control, severity: sev, scored: true, title: title, rationale: rationale, remediation: remediation, refs: refs, toml: true,
+	return check{id: id, control: control, severity: sev, scored: true, title: title, rationale: rationale, remediation: remediation, refs: refs,
 		run: func(f *facts) (Status, string, []string) {
 			cfgs, err := f.runtimeConfigs()
 			if err != nil {
@@ -152,14 +153,15 @@ func runtimeCheck(id, control, title string, sev finding.Severity, rationale, re
 			}
 			return Pass, "nothing such in " + strings.Join(read, ", "), read
 		},
-		at: func(f *facts) (string, string) {
+		at: func(f *facts) (object.Position, string) {
 			cfgs, _ := f.runtimeConfigs()
 			for _, c := range cfgs {
 				if ps, key := bad(c); len(ps) > 0 {
-					return c.file, key
+					line, col := f.host.locateKey(c.file, key)
+					return object.Position{File: c.file, Line: line, Column: col}, key
 				}
 			}
-			return "", ""
+			return object.Position{}, ""
 		}}
 }
 
