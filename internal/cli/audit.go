@@ -221,11 +221,7 @@ func runAuditScan(s *streams, f *auditScanFlags, files []string) error {
 			return err
 		}
 	}
-	cfg, err := loadConfig(f.configPath)
-	if err != nil {
-		return err
-	}
-	cat, eng, err := newEngine(cfg, "latest", engine.Options{Live: true, Workers: 1})
+	cfg, cat, eng, err := configEngine(f.configPath, engine.Options{Live: true, Workers: 1})
 	if err != nil {
 		return err
 	}

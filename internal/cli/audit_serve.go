@@ -104,11 +104,7 @@ func runAuditServe(ctx context.Context, s *streams, f *auditServeFlags) error {
 	if err != nil {
 		return usageErr("--forward-severity: %v", err)
 	}
-	cfg, err := loadConfig(f.configPath)
-	if err != nil {
-		return err
-	}
-	_, eng, err := newEngine(cfg, "latest", engine.Options{Live: true, Workers: 1})
+	cfg, _, eng, err := configEngine(f.configPath, engine.Options{Live: true, Workers: 1})
 	if err != nil {
 		return err
 	}

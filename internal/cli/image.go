@@ -143,11 +143,7 @@ func runImageScan(ctx context.Context, s *streams, f *imageScanFlags, refs []str
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(f.configPath)
-	if err != nil {
-		return err
-	}
-	cat, eng, err := newEngine(cfg, "latest", engine.Options{})
+	_, cat, eng, err := configEngine(f.configPath, engine.Options{})
 	if err != nil {
 		return err
 	}

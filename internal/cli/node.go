@@ -80,11 +80,7 @@ func runNode(cmd *cobra.Command, s *streams, f *nodeFlags) error {
 	if f.interval > 0 && !f.writeReport {
 		return usageErr("--interval repeats --write-report; give both")
 	}
-	cfg, err := loadConfig(f.configPath)
-	if err != nil {
-		return err
-	}
-	cat, eng, err := newEngine(cfg, "latest", engine.Options{Live: true, Workers: 1})
+	_, cat, eng, err := configEngine(f.configPath, engine.Options{Live: true, Workers: 1})
 	if err != nil {
 		return err
 	}

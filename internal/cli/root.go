@@ -147,6 +147,17 @@ func newEngine(cfg *config.Config, pssVersion string, opts engine.Options) (*con
 	return newEngineWith(cfg, pssVersion, opts, nil)
 }
 
+// configEngine loads the configuration (found from the working directory
+// when not given) and the engine of a front door that reads no manifests.
+func configEngine(configPath string, opts engine.Options) (*config.Config, *control.Catalog, *engine.Engine, error) {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cat, eng, err := newEngine(cfg, "latest", opts)
+	return cfg, cat, eng, err
+}
+
 // newEngineWith is newEngine with the team's own controls in the catalog.
 func newEngineWith(cfg *config.Config, pssVersion string, opts engine.Options, extra []*control.Control) (*control.Catalog, *engine.Engine, error) {
 	copts := controls.Options{PSSVersion: pssVersion, Backup: cfg.Backup(), Extra: extra}
