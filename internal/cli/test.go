@@ -2,26 +2,34 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubeguard/kubeguard/pkg/config"
+	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/userpolicy"
 )
 
 func newTestCmd(s *streams) *cobra.Command {
-	var configPath string
+	var configPath, engineName string
 	cmd := &cobra.Command{
 		Use:   "test SUITE...",
-		Short: "Run policy tests: objects and the controls they must, or must not, break",
-		Long: "test runs policy test files (apiVersion kubeguard.io/v1, kind PolicyTest): each names the team's\n" +
+		Short: "Run policy tests: kubeguard PolicyTests and Gatekeeper Suites",
+		Long: "test runs policy test files. A kubeguard PolicyTest (apiVersion kubeguard.io/v1) names the team's\n" +
 			"ValidatingAdmissionPolicies (spec.policies, relative to the file) and cases, each an object file\n" +
 			"(with the namespaces and parameters it needs), the object it is about (select: kind, namespace,\n" +
 			"name), the controls it judges (IDs or globs; default: the suite's policies, so built-in controls can\n" +
 			"be tested too) and exactly those that must fail (expect; [] for none). Every case is evaluated as\n" +
 			"scan evaluates it, the policies with the API server's CEL admission library.\n" +
+			"A Gatekeeper Suite (test.gatekeeper.sh/v1alpha1, as gator verify reads it) names a ConstraintTemplate,\n" +
+			"a Constraint and cases: an object (or an AdmissionReview), the objects of data.inventory, and\n" +
+			"assertions on the count and messages of its violations; the object is judged as at admission.\n" +
 			"Exit 1 when a case fails, 2 when a file cannot be read or a case names no object.",
 		Example: "  kubeguard test examples/policies/policies_test.yaml",
 		Args:    cobra.MinimumNArgs(1),
@@ -30,8 +38,20 @@ func newTestCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			engines, err := templateEngines(engineName)
+			if err != nil {
+				return err
+			}
 			passed, failed, broken := 0, 0, 0
 			for _, file := range args {
+				if data, err := os.ReadFile(file); err == nil && userpolicy.IsGatorSuite(data) {
+					p, f, b, err := runGatorSuite(s, cfg, file, engines)
+					if err != nil {
+						return err
+					}
+					passed, failed, broken = passed+p, failed+f, broken+b
+					continue
+				}
 				suite, err := userpolicy.LoadSuite(file)
 				if err != nil {
 					fmt.Fprintln(s.err, "kubeguard:", err)
@@ -98,6 +118,57 @@ func newTestCmd(s *streams) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&engineName, "engine", "cel", "engine of Gatekeeper templates that carry both: cel (K8sNativeValidation, as Gatekeeper prefers) or rego")
 	cmd.Flags().StringVar(&configPath, "config", "", "configuration file (.kubeguard.yaml: severities and suppressions apply to the cases)")
 	return cmd
+}
+
+// templateEngines reads --engine.
+func templateEngines(v string) ([]string, error) {
+	switch v {
+	case "cel":
+		return userpolicy.Engines, nil
+	case "rego":
+		return []string{"Rego"}, nil
+	}
+	return nil, usageErr("--engine: %q is neither cel nor rego", v)
+}
+
+// runGatorSuite runs a Gatekeeper Suite, each case's object through the
+// engine's admission path with its inventory as the cluster's.
+func runGatorSuite(s *streams, cfg *config.Config, file string, engines []string) (passed, failed, broken int, err error) {
+	suite, lerr := userpolicy.LoadGatorSuite(file)
+	if lerr != nil {
+		fmt.Fprintln(s.err, "kubeguard:", lerr)
+		return 0, 0, 1, nil
+	}
+	eval := func(ctls []*control.Control, o *object.Object, base *inventory.Inventory) ([]finding.Finding, []object.Diagnostic) {
+		_, eng, e := newEngineWith(cfg, "latest", engine.Options{Live: true}, ctls)
+		if e != nil {
+			err = e
+			return nil, nil
+		}
+		adm := eng.Admit(o, base)
+		return adm.Findings, adm.Diagnostics
+	}
+	for _, r := range suite.Run(engines, eval) {
+		name := r.Test
+		if r.Case != "" {
+			name += "/" + r.Case
+		}
+		switch {
+		case r.Skipped:
+			fmt.Fprintf(s.out, "SKIP  %s %s\n", file, name)
+		case r.Err == nil:
+			passed++
+			fmt.Fprintf(s.out, "PASS  %s %s\n", file, name)
+		case r.Failed:
+			failed++
+			fmt.Fprintf(s.out, "FAIL  %s %s: %v\n", file, name, r.Err)
+		default:
+			broken++
+			fmt.Fprintf(s.out, "ERROR %s %s: %v\n", file, name, r.Err)
+		}
+	}
+	return passed, failed, broken, err
 }

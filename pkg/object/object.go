@@ -95,8 +95,24 @@ type Object struct {
 	// Native is the typed form of an input that is not a Kubernetes object
 	// (a parsed Dockerfile), for the controls of that kind.
 	Native any
+	// Request, for an object under admission, is what the request says
+	// beyond the object: policies that read the operation, the old
+	// object or the user (Gatekeeper templates, CEL policies) see it.
+	// Nil elsewhere, where an object is judged as a create.
+	Request *Request
 
 	loc Locator
+}
+
+// Request is the admission request an object came with.
+type Request struct {
+	Operation   string // CREATE, UPDATE, DELETE or CONNECT
+	SubResource string
+	OldObject   map[string]any
+	User        string
+	Groups      []string
+	UID         string
+	DryRun      bool
 }
 
 // New returns an object for content with the given locator (may be nil).

@@ -16,7 +16,6 @@ import (
 	celtypes "github.com/google/cel-go/common/types"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -27,7 +26,6 @@ import (
 	"k8s.io/apiserver/pkg/admission/plugin/policy/matching"
 	"k8s.io/apiserver/pkg/admission/plugin/webhook/matchconditions"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
-	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/cel/environment"
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -62,8 +60,10 @@ type policy struct {
 // Set is the policies read from manifests, and the objects their
 // bindings may name as parameters.
 type Set struct {
-	policies []*policy
-	params   []*object.Object
+	policies    []*policy
+	constraints []*gkConstraint
+	engines     []string
+	params      []*object.Object
 	// live are the bindings read from a cluster rather than a file
 	live map[*admissionregistrationv1.ValidatingAdmissionPolicyBinding]bool
 }
@@ -74,13 +74,21 @@ var vapGV = admissionregistrationv1.SchemeGroupVersion.String()
 // objects (the others may serve as parameters). A policy that does not
 // decode or compile, a binding without its policy, and a policy without a
 // binding (which the API server never evaluates) are diagnostics.
-func Load(objs []*object.Object) (*Set, []object.Diagnostic) {
-	s := &Set{live: map[*admissionregistrationv1.ValidatingAdmissionPolicyBinding]bool{}}
+func Load(objs []*object.Object) (*Set, []object.Diagnostic) { return LoadEngines(objs, Engines) }
+
+// LoadEngines is Load with Gatekeeper templates run by the first of
+// engines they carry code for.
+func LoadEngines(objs []*object.Object, engines []string) (*Set, []object.Diagnostic) {
+	s := &Set{live: map[*admissionregistrationv1.ValidatingAdmissionPolicyBinding]bool{}, engines: engines}
 	var diags []object.Diagnostic
 	byName := map[string]*policy{}
-	var bindings []*object.Object
+	var bindings, tmpls, cons []*object.Object
 	for _, o := range objs {
 		switch {
+		case isTemplate(o):
+			tmpls = append(tmpls, o)
+		case isConstraint(o):
+			cons = append(cons, o)
 		case o.Ref.APIVersion == vapGV && o.Ref.Kind == "ValidatingAdmissionPolicy":
 			var vap admissionregistrationv1.ValidatingAdmissionPolicy
 			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Content, &vap); err != nil {
@@ -125,6 +133,7 @@ func Load(objs []*object.Object) (*Set, []object.Diagnostic) {
 				Message: fmt.Sprintf("ValidatingAdmissionPolicy %s has no binding: the API server never evaluates it, nor does kubeguard", p.vap.Name)})
 		}
 	}
+	diags = append(diags, s.loadGatekeeper(tmpls, cons)...)
 	return s, diags
 }
 
@@ -219,14 +228,41 @@ func (v *variable) GetExpression() string      { return v.expression }
 func (v *variable) ReturnTypes() []*cel.Type   { return []*cel.Type{cel.AnyType, cel.DynType} }
 func (v *variable) GetName() string            { return v.name }
 
+// celSource is what a CEL policy is compiled from: a
+// ValidatingAdmissionPolicy's spec, or the K8sNativeValidation code of a
+// Gatekeeper template.
+type celSource struct {
+	name            string
+	variables       []variable
+	matchConditions []admissionregistrationv1.MatchCondition
+	validations     []admissionregistrationv1.Validation
+	failurePolicy   admissionregistrationv1.FailurePolicyType
+	hasParams       bool
+	// paramsInVariablesOnly hides params from all but the variables, as
+	// Gatekeeper does: its templates read variables.params.
+	paramsInVariablesOnly bool
+}
+
 // compile compiles a policy's variables, match conditions, validations
 // and message expressions with params and the authorizer declared. The
 // API server refuses a policy whose expressions do not compile, so an
 // error is returned for those.
 func compile(vap *admissionregistrationv1.ValidatingAdmissionPolicy) (*compiled, error) {
-	hasParams := vap.Spec.ParamKind != nil
-	vars := celplugin.OptionalVariableDeclarations{HasParams: hasParams, HasAuthorizer: true}
-	messageVars := celplugin.OptionalVariableDeclarations{HasParams: hasParams}
+	src := celSource{name: vap.Name, matchConditions: vap.Spec.MatchConditions, validations: vap.Spec.Validations,
+		failurePolicy: *vap.Spec.FailurePolicy, hasParams: vap.Spec.ParamKind != nil}
+	for _, v := range vap.Spec.Variables {
+		src.variables = append(src.variables, variable{v.Name, v.Expression})
+	}
+	return src.compile()
+}
+
+func (src *celSource) compile() (*compiled, error) {
+	vars := celplugin.OptionalVariableDeclarations{HasParams: src.hasParams, HasAuthorizer: true}
+	exprVars := vars
+	messageVars := celplugin.OptionalVariableDeclarations{HasParams: src.hasParams}
+	if src.paramsInVariablesOnly {
+		exprVars.HasParams, messageVars.HasParams = false, false
+	}
 	compiler, err := celplugin.NewCompositedCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
 	if err != nil {
 		return nil, err
@@ -237,23 +273,24 @@ func compile(vap *admissionregistrationv1.ValidatingAdmissionPolicy) (*compiled,
 			errs = append(errs, what+": "+r.Error.Detail)
 		}
 	}
-	for i, v := range vap.Spec.Variables {
-		note(fmt.Sprintf("variables[%d]", i), compiler.CompileAndStoreVariable(&variable{v.Name, v.Expression}, vars, environment.StoredExpressions))
+	for i := range src.variables {
+		note(fmt.Sprintf("variables[%d]", i), compiler.CompileAndStoreVariable(&src.variables[i], vars, environment.StoredExpressions))
 	}
-	c := &compiled{failurePolicy: *vap.Spec.FailurePolicy}
-	if mc := vap.Spec.MatchConditions; len(mc) > 0 {
+	fp := src.failurePolicy
+	c := &compiled{failurePolicy: fp}
+	if mc := src.matchConditions; len(mc) > 0 {
 		exprs := make([]celplugin.ExpressionAccessor, len(mc))
 		for i := range mc {
 			exprs[i] = (*matchconditions.MatchCondition)(&mc[i])
-			note(fmt.Sprintf("matchConditions[%d]", i), compiler.CompileCELExpression(exprs[i], vars, environment.StoredExpressions))
+			note(fmt.Sprintf("matchConditions[%d]", i), compiler.CompileCELExpression(exprs[i], exprVars, environment.StoredExpressions))
 		}
-		c.matcher = matchconditions.NewMatcher(compiler.CompileCondition(exprs, vars, environment.StoredExpressions), vap.Spec.FailurePolicy, "policy", "validate", vap.Name)
+		c.matcher = matchconditions.NewMatcher(compiler.CompileCondition(exprs, exprVars, environment.StoredExpressions), &fp, "policy", "validate", src.name)
 	}
-	validations := make([]celplugin.ExpressionAccessor, len(vap.Spec.Validations))
-	messages := make([]celplugin.ExpressionAccessor, len(vap.Spec.Validations))
-	for i, v := range vap.Spec.Validations {
+	validations := make([]celplugin.ExpressionAccessor, len(src.validations))
+	messages := make([]celplugin.ExpressionAccessor, len(src.validations))
+	for i, v := range src.validations {
 		validations[i] = &validation{v.Expression, v.Message}
-		note(fmt.Sprintf("validations[%d].expression", i), compiler.CompileCELExpression(validations[i], vars, environment.StoredExpressions))
+		note(fmt.Sprintf("validations[%d].expression", i), compiler.CompileCELExpression(validations[i], exprVars, environment.StoredExpressions))
 		if v.MessageExpression != "" {
 			messages[i] = messageExpr(v.MessageExpression)
 			note(fmt.Sprintf("validations[%d].messageExpression", i), compiler.CompileCELExpression(messages[i], messageVars, environment.StoredExpressions))
@@ -262,7 +299,7 @@ func compile(vap *admissionregistrationv1.ValidatingAdmissionPolicy) (*compiled,
 	if len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "; "))
 	}
-	c.validations = compiler.CompileCondition(validations, vars, environment.StoredExpressions)
+	c.validations = compiler.CompileCondition(validations, exprVars, environment.StoredExpressions)
 	c.messages = compiler.CompileCondition(messages, messageVars, environment.StoredExpressions)
 	return c, nil
 }
@@ -348,6 +385,9 @@ func (s *Set) Controls() []*control.Control {
 		}
 		out = append(out, s.control(p))
 	}
+	for _, c := range s.constraints {
+		out = append(out, s.gkControl(c))
+	}
 	return out
 }
 
@@ -378,15 +418,8 @@ func (s *Set) control(p *policy) *control.Control {
 	if remediation == "" {
 		remediation = "Change the object so that the policy's validations hold (see each finding's message)."
 	}
-	var refs []control.Ref
-	for _, r := range strings.Split(a[AnnotationFrameworks], ",") {
-		fw, id, ok := strings.Cut(strings.TrimSpace(r), ":")
-		if ok && id != "" && slices.Contains(control.Frameworks, control.Framework(fw)) {
-			refs = append(refs, control.Ref{Framework: control.Framework(fw), ID: id})
-		}
-	}
 	c := &control.Control{ID: ID(p.vap), Title: title, Severity: sev, Category: "policy", Rationale: rationale,
-		Remediation: remediation, Refs: refs, Scope: control.InventoryScope, Reads: []string{"Namespace"}, ReadsAllNamespaces: true,
+		Remediation: remediation, Refs: parseRefs(a[AnnotationFrameworks]), Scope: control.InventoryScope, Reads: []string{"Namespace"}, ReadsAllNamespaces: true,
 		Check: func(pass *control.Pass) { s.check(p, pass) }}
 	// it judges the object whole, and reads its parameters
 	c.ReadsContent = []string{control.AnyKind}
@@ -420,10 +453,7 @@ func (s *Set) check(p *policy, pass *control.Pass) {
 	if err != nil {
 		return
 	}
-	gvk := gv.WithKind(o.Ref.Kind)
-	gvr, _ := meta.UnsafeGuessKindToResource(gvk)
-	u := &unstructured.Unstructured{Object: o.Content}
-	attr := admission.NewAttributesRecord(u, nil, gvk, o.Ref.Namespace, o.Ref.Name, gvr, "", admission.Create, &metav1.CreateOptions{}, false, &user.DefaultInfo{Name: "kubeguard"})
+	attr := objectAttributes(o, gv.WithKind(o.Ref.Kind))
 	m := policyMatcher(pass.Inventory)
 	ok, matchedGVR, matchedGVK, err := m.Matches(attr, objectInterfaces, criteria{p.vap.Spec.MatchConstraints})
 	if err != nil {
@@ -433,13 +463,7 @@ func (s *Set) check(p *policy, pass *control.Pass) {
 	if !ok {
 		return
 	}
-	var nsObj *corev1.Namespace
-	if o.Ref.Namespace != "" {
-		nsObj = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.Ref.Namespace}}
-		if e, found := pass.Inventory.Get("Namespace", "", o.Ref.Namespace); found {
-			runtime.DefaultUnstructuredConverter.FromUnstructured(e.Object.Content, nsObj)
-		}
-	}
+	nsObj := namespaceOf(o, pass.Inventory)
 	versioned, err := admission.NewVersionedAttributes(attr, matchedGVK, objectInterfaces)
 	if err != nil {
 		pass.Report("metadata", "policy %s cannot read the object: %v", p.vap.Name, err)

@@ -1,0 +1,421 @@
+package userpolicy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	gkapis "github.com/open-policy-agent/frameworks/constraint/pkg/apis"
+	constraintclient "github.com/open-policy-agent/frameworks/constraint/pkg/client"
+	"github.com/open-policy-agent/frameworks/constraint/pkg/client/drivers/rego"
+	"github.com/open-policy-agent/frameworks/constraint/pkg/client/reviews"
+	"github.com/open-policy-agent/frameworks/constraint/pkg/core/templates"
+	gktypes "github.com/open-policy-agent/frameworks/constraint/pkg/types"
+	mutationtypes "github.com/open-policy-agent/gatekeeper/v3/pkg/mutation/types"
+	"github.com/open-policy-agent/gatekeeper/v3/pkg/target"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+// Gatekeeper's API groups: templates, and the constraints each template
+// defines a kind of.
+const (
+	templatesGroup   = "templates.gatekeeper.sh"
+	constraintsGroup = "constraints.gatekeeper.sh"
+)
+
+// RegoBudget bounds the evaluation of one object by one constraint, as
+// the CEL cost limit bounds a CEL policy.
+var RegoBudget = 2 * time.Second
+
+var gkScheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := gkapis.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+// gkTemplate is a ConstraintTemplate, decoded and checked.
+type gkTemplate struct {
+	ct *templates.ConstraintTemplate
+	at object.Position
+	// readsInventory: its Rego reads data.inventory, the objects
+	// Gatekeeper replicates from the cluster.
+	readsInventory bool
+}
+
+// gkConstraint is a Constraint with its template, and the client that
+// evaluates it unless it reads the inventory (that client is built per
+// inventory).
+type gkConstraint struct {
+	u      *unstructured.Unstructured
+	tmpl   *gkTemplate
+	at     object.Position
+	client *constraintclient.Client
+}
+
+// Engines says which of a template's code engines kubeguard runs when it
+// carries more than one: Gatekeeper's default is its CEL engine
+// (K8sNativeValidation), then Rego.
+var Engines = []string{CELEngine, "Rego"}
+
+// newGKClient returns a constraint framework client with Gatekeeper's
+// Kubernetes target and the engines in the order of preference.
+func newGKClient(engines []string) (*constraintclient.Client, error) {
+	opts := []constraintclient.Opt{constraintclient.Targets(&target.K8sValidationTarget{}),
+		constraintclient.EnforcementPoints("audit.gatekeeper.sh", "validation.gatekeeper.sh", "gator.gatekeeper.sh")}
+	for _, e := range engines {
+		switch e {
+		case CELEngine:
+			opts = append(opts, constraintclient.Driver(newCELDriver()))
+		case "Rego":
+			d, err := rego.New()
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, constraintclient.Driver(d))
+		}
+	}
+	return constraintclient.NewClient(opts...)
+}
+
+func isTemplate(o *object.Object) bool {
+	return o.Ref.Group() == templatesGroup && o.Ref.Kind == "ConstraintTemplate"
+}
+
+func isConstraint(o *object.Object) bool { return o.Ref.Group() == constraintsGroup }
+
+// loadTemplate decodes a ConstraintTemplate and compiles it, as
+// Gatekeeper does before it creates the template's constraint kind.
+func loadTemplate(o *object.Object, engines []string) (*gkTemplate, error) {
+	u := &unstructured.Unstructured{Object: o.Content}
+	typed, err := gkScheme.New(u.GroupVersionKind())
+	if err != nil {
+		return nil, fmt.Errorf("ConstraintTemplate %s: %v", o.Ref.Name, err)
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Content, typed, true); err != nil {
+		return nil, fmt.Errorf("ConstraintTemplate %s: %v", o.Ref.Name, err)
+	}
+	v, ok := typed.(interface {
+		ToVersionless() (*templates.ConstraintTemplate, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("ConstraintTemplate %s: %s is not a template version kubeguard reads", o.Ref.Name, o.Ref.APIVersion)
+	}
+	ct, err := v.ToVersionless()
+	if err != nil {
+		return nil, fmt.Errorf("ConstraintTemplate %s: %v", o.Ref.Name, err)
+	}
+	kind := ct.Spec.CRD.Spec.Names.Kind
+	if !strings.EqualFold(kind, ct.Name) {
+		return nil, fmt.Errorf("ConstraintTemplate %s: its name must be its constraint kind (%s) in lower case", ct.Name, kind)
+	}
+	// every engine's code is compiled, not only the one that will run:
+	// a broken engine is broken wherever the template goes
+	for _, e := range []string{CELEngine, "Rego"} {
+		if !carries(ct, e) {
+			continue
+		}
+		c, err := newGKClient([]string{e})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := c.AddTemplate(context.Background(), ct); err != nil {
+			return nil, fmt.Errorf("ConstraintTemplate %s does not compile: %v", ct.Name, err)
+		}
+	}
+	if !slices.ContainsFunc(engines, func(e string) bool { return carries(ct, e) }) {
+		return nil, fmt.Errorf("ConstraintTemplate %s carries no code for the engines %v", ct.Name, engines)
+	}
+	t := &gkTemplate{ct: ct, at: o.Source}
+	for _, tg := range ct.Spec.Targets {
+		for _, src := range append([]string{tg.Rego}, tg.Libs...) {
+			t.readsInventory = t.readsInventory || strings.Contains(src, "data.inventory")
+		}
+		for _, code := range tg.Code {
+			if code.Engine == "Rego" && code.Source != nil {
+				t.readsInventory = t.readsInventory || strings.Contains(fmt.Sprint(code.Source.Value), "data.inventory")
+			}
+		}
+	}
+	return t, nil
+}
+
+// carries says whether a template has code for an engine (the legacy
+// rego field being Rego).
+func carries(ct *templates.ConstraintTemplate, engine string) bool {
+	for _, tg := range ct.Spec.Targets {
+		if engine == "Rego" && tg.Rego != "" {
+			return true
+		}
+		for _, c := range tg.Code {
+			if c.Engine == engine {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// newClient returns a client holding the template and the constraint.
+func (c *gkConstraint) newClient(engines []string) (*constraintclient.Client, error) {
+	cl, err := newGKClient(engines)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cl.AddTemplate(context.Background(), c.tmpl.ct); err != nil {
+		return nil, err
+	}
+	if _, err := cl.AddConstraint(context.Background(), c.u); err != nil {
+		return nil, err
+	}
+	return cl, nil
+}
+
+// loadGatekeeper turns templates and constraints into the set's
+// constraints; a template that does not compile, a constraint without
+// its template or against its schema are diagnostics naming them.
+func (s *Set) loadGatekeeper(tmpls, cons []*object.Object) []object.Diagnostic {
+	var diags []object.Diagnostic
+	byKind := map[string]*gkTemplate{}
+	for _, o := range tmpls {
+		t, err := loadTemplate(o, s.engines)
+		if err != nil {
+			diags = append(diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityError, Message: err.Error()})
+			continue
+		}
+		byKind[t.ct.Spec.CRD.Spec.Names.Kind] = t
+	}
+	for _, o := range cons {
+		c, err := s.loadConstraint(o, byKind)
+		if err != nil {
+			diags = append(diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityError, Message: err.Error()})
+			continue
+		}
+		s.constraints = append(s.constraints, c)
+	}
+	return diags
+}
+
+func (s *Set) loadConstraint(o *object.Object, byKind map[string]*gkTemplate) (*gkConstraint, error) {
+	t := byKind[o.Ref.Kind]
+	if t == nil {
+		return nil, fmt.Errorf("%s %s: no ConstraintTemplate defines the kind %s", o.Ref.Kind, o.Ref.Name, o.Ref.Kind)
+	}
+	c := &gkConstraint{u: &unstructured.Unstructured{Object: o.Content}, tmpl: t, at: o.Source}
+	cl, err := c.newClient(s.engines)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %v", o.Ref.Kind, o.Ref.Name, err)
+	}
+	if !t.readsInventory {
+		c.client = cl
+	}
+	return c, nil
+}
+
+// ConstraintID is the control ID of a constraint: its kubeguard.io/id
+// annotation, else GK-, its kind and its name.
+func ConstraintID(u *unstructured.Unstructured) string {
+	if id := u.GetAnnotations()[AnnotationID]; id != "" {
+		return id
+	}
+	return "GK-" + strings.ToUpper(u.GetKind()+"-"+u.GetName())
+}
+
+func (s *Set) gkControl(c *gkConstraint) *control.Control {
+	a := c.u.GetAnnotations()
+	ta := c.tmpl.ct.GetAnnotations()
+	sev := finding.Medium
+	if v, err := finding.ParseSeverity(a[AnnotationSeverity]); err == nil {
+		sev = v
+	}
+	title := a[AnnotationTitle]
+	if title == "" {
+		title = ta["metadata.gatekeeper.sh/title"]
+		if title == "" {
+			title = c.u.GetKind()
+		}
+		title += " (constraint " + c.u.GetName() + ")"
+	}
+	rationale := a[AnnotationRationale]
+	if rationale == "" {
+		rationale = strings.TrimSpace(ta["description"])
+	}
+	if rationale == "" {
+		rationale = "The team's Gatekeeper constraint " + c.u.GetKind() + "/" + c.u.GetName() + ", evaluated as Gatekeeper evaluates it."
+	}
+	remediation := a[AnnotationRemediation]
+	if remediation == "" {
+		remediation = "Change the object so that the constraint holds (see each finding's message)."
+	}
+	ctl := &control.Control{ID: ConstraintID(c.u), Title: title, Severity: sev, Category: "policy", Rationale: rationale,
+		Remediation: remediation, Refs: parseRefs(a[AnnotationFrameworks]), Scope: control.InventoryScope,
+		Reads: []string{"Namespace"}, ReadsAllNamespaces: true,
+		Check: func(pass *control.Pass) { c.check(s.engines, pass) }}
+	ctl.ReadsContent = []string{control.AnyKind}
+	if c.tmpl.readsInventory {
+		ctl.Reads = nil // every kind
+	}
+	return ctl
+}
+
+// parseRefs reads a kubeguard.io/frameworks annotation, leaving out
+// what is not FRAMEWORK:ID (Load says so).
+func parseRefs(v string) []control.Ref {
+	var refs []control.Ref
+	for _, r := range strings.Split(v, ",") {
+		fw, id, ok := strings.Cut(strings.TrimSpace(r), ":")
+		if ok && id != "" && slices.Contains(control.Frameworks, control.Framework(fw)) {
+			refs = append(refs, control.Ref{Framework: control.Framework(fw), ID: id})
+		}
+	}
+	return refs
+}
+
+// inventoryClient is the client of a constraint that reads
+// data.inventory, with the inventory's objects added as Gatekeeper
+// replicates a cluster's. An object under admission is not among them,
+// as it is not yet in Gatekeeper's cache.
+func (c *gkConstraint) inventoryClient(engines []string, inv *inventory.Inventory) (*constraintclient.Client, error) {
+	type built struct {
+		cl  *constraintclient.Client
+		err error
+	}
+	// the sentinel kind makes an overlay (an object under admission)
+	// share its base's client
+	b := inv.Memo("userpolicy/gatekeeper/"+ConstraintID(c.u), []string{"\x00"}, func(inv *inventory.Inventory) any {
+		cl, err := c.newClient(engines)
+		if err != nil {
+			return built{err: err}
+		}
+		for _, e := range inv.Entries() {
+			if e.Object.Content == nil {
+				continue
+			}
+			if _, err := cl.AddData(context.Background(), &unstructured.Unstructured{Object: e.Object.Content}); err != nil {
+				return built{err: fmt.Errorf("adding %s to data.inventory: %v", e.Object.Ref, err)}
+			}
+		}
+		return built{cl: cl}
+	}).(built)
+	return b.cl, b.err
+}
+
+// check reviews an object against the constraint, as Gatekeeper's audit
+// (or, for an object under admission, its webhook) does.
+func (c *gkConstraint) check(engines []string, pass *control.Pass) {
+	o := pass.Object
+	if o.Content == nil {
+		return
+	}
+	cl := c.client
+	if cl == nil {
+		var err error
+		if cl, err = c.inventoryClient(engines, pass.Inventory); err != nil {
+			pass.Report("metadata", "constraint %s/%s cannot be evaluated: %v", c.u.GetKind(), c.u.GetName(), err)
+			return
+		}
+	}
+	results, err := review(cl, o, namespaceOf(o, pass.Inventory))
+	if err != nil {
+		pass.Report("metadata", "constraint %s/%s cannot be evaluated: %v", c.u.GetKind(), c.u.GetName(), err)
+		return
+	}
+	for _, r := range results {
+		pass.Report("metadata", "%s", r.Msg)
+	}
+}
+
+// review evaluates an object, with the request it came with if any.
+func review(cl *constraintclient.Client, o *object.Object, ns *corev1.Namespace) ([]*gktypes.Result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), RegoBudget)
+	defer cancel()
+	var in any
+	var opts []reviews.ReviewOpt
+	if ns != nil {
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ns)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, reviews.Namespace(m))
+	}
+	u := unstructured.Unstructured{Object: o.Content}
+	if r := o.Request; r != nil {
+		req, err := admissionRequest(o)
+		if err != nil {
+			return nil, err
+		}
+		in = &target.AugmentedReview{AdmissionRequest: req, Namespace: ns, Source: mutationtypes.SourceTypeOriginal, IsAdmission: true}
+	} else {
+		in = &target.AugmentedUnstructured{Object: u, Namespace: ns, Source: mutationtypes.SourceTypeOriginal}
+	}
+	resp, err := cl.Review(ctx, in, opts...)
+	// the Rego engine turns an evaluation error into a violation whose
+	// message is the error, as Gatekeeper denies on one
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return nil, fmt.Errorf("evaluation exceeded its budget of %v", RegoBudget)
+	}
+	if err != nil {
+		return nil, err
+	}
+	results := resp.Results()
+	slices.SortStableFunc(results, func(a, b *gktypes.Result) int { return strings.Compare(a.Msg, b.Msg) })
+	return results, nil
+}
+
+// admissionRequest rebuilds the admission request an object came with.
+func admissionRequest(o *object.Object) (*admissionv1.AdmissionRequest, error) {
+	r := o.Request
+	u := unstructured.Unstructured{Object: o.Content}
+	gvk := u.GroupVersionKind()
+	req := &admissionv1.AdmissionRequest{
+		Kind:        metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind},
+		Name:        o.Ref.Name,
+		Namespace:   o.Ref.Namespace,
+		Operation:   admissionv1.Operation(r.Operation),
+		SubResource: r.SubResource,
+		DryRun:      &r.DryRun,
+	}
+	req.UserInfo.Username, req.UserInfo.Groups, req.UserInfo.UID = r.User, r.Groups, r.UID
+	raw, err := u.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	req.Object.Raw = raw
+	if r.OldObject != nil {
+		old := unstructured.Unstructured{Object: r.OldObject}
+		if req.OldObject.Raw, err = old.MarshalJSON(); err != nil {
+			return nil, err
+		}
+	}
+	return req, nil
+}
+
+// namespaceOf is the namespace of an object for namespaceSelector: from
+// the inventory, else one with only the label the API server gives
+// every namespace.
+func namespaceOf(o *object.Object, inv *inventory.Inventory) *corev1.Namespace {
+	if o.Ref.Namespace == "" {
+		return nil
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.Ref.Namespace,
+		Labels: map[string]string{corev1.LabelMetadataName: o.Ref.Namespace}}}
+	if inv != nil {
+		if e, ok := inv.Get("Namespace", "", o.Ref.Namespace); ok && e.Object.Content != nil {
+			_ = runtime.DefaultUnstructuredConverter.FromUnstructured(e.Object.Content, ns)
+		}
+	}
+	return ns
+}
