@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -82,7 +83,7 @@ func newClusterCmd(s *streams) *cobra.Command {
 	fl.BoolVar(&f.images, "images", false, "also scan the images the pods run, by the digests in their status, for known vulnerabilities (IMG-VULN; pull secrets of the pods apply)")
 	fl.BoolVar(&f.nodes, "nodes", false, "also check every node's live kubelet configuration (CIS 4.2) through the API server's /api/v1/nodes/NAME/proxy/configz; needs get on nodes/proxy, a permission that also reaches the kubelet's exec API")
 	fl.StringArrayVar(&f.policies, "policies", nil, "ValidatingAdmissionPolicies, bindings and parameters to evaluate as controls (file or directory, repeatable)")
-	fl.BoolVar(&f.ownPolicies, "cluster-policies", false, "also evaluate the cluster's own ValidatingAdmissionPolicies and bindings against every object it holds (what admission checked only when each object was written)")
+	fl.BoolVar(&f.ownPolicies, "cluster-policies", false, "also evaluate the cluster's own ValidatingAdmissionPolicies and bindings, and Gatekeeper templates and constraints, against every object it holds (what admission checked only when each object was written)")
 	fl.BoolVar(&f.backup, "backup", false, "print the recovery report instead of the findings: per namespace holding state, the schedules and policies covering it, its last good backup and last successful restore (table or json); the exit code follows the backup findings")
 	fl.StringVar(&f.benchmark, "benchmark", "", "benchmark version for --nodes ("+strings.Join(node.Benchmarks, ", ")+"); default: from each node's kubelet version")
 	f.img.register(fl, true)
@@ -259,6 +260,32 @@ func clusterPolicies(ctx context.Context, dyn dynamic.Interface) ([]*object.Obje
 			return nil, fmt.Errorf("--cluster-policies: listing %s: %v", res, err)
 		}
 		for _, u := range list.Items {
+			out = append(out, object.New(u.Object, object.Position{}, nil))
+		}
+	}
+	// Gatekeeper's templates, and the constraints of each template's kind;
+	// a cluster without Gatekeeper has neither
+	tmpls, err := dyn.Resource(schema.GroupVersionResource{Group: "templates.gatekeeper.sh", Version: "v1", Resource: "constrainttemplates"}).List(ctx, metav1.ListOptions{})
+	if apierrors.IsNotFound(err) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--cluster-policies: listing Gatekeeper's constrainttemplates: %v", err)
+	}
+	for _, t := range tmpls.Items {
+		out = append(out, object.New(t.Object, object.Position{}, nil))
+		kind, _, _ := unstructured.NestedString(t.Object, "spec", "crd", "spec", "names", "kind")
+		if kind == "" {
+			continue
+		}
+		cons, err := dyn.Resource(schema.GroupVersionResource{Group: "constraints.gatekeeper.sh", Version: "v1beta1", Resource: strings.ToLower(kind)}).List(ctx, metav1.ListOptions{})
+		if apierrors.IsNotFound(err) {
+			continue // the template's kind is not created yet
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--cluster-policies: listing %s constraints: %v", kind, err)
+		}
+		for _, u := range cons.Items {
 			out = append(out, object.New(u.Object, object.Position{}, nil))
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -25,7 +26,6 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/imagescan"
 	"github.com/kubeguard/kubeguard/pkg/live"
-	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/report"
 	"github.com/kubeguard/kubeguard/pkg/vulndb"
 )
@@ -63,12 +63,9 @@ func newControllerCmd(s *streams) *cobra.Command {
 					return usageErr("%v", err)
 				}
 			}
-			userControls, pdiags := loadPolicies(policies)
-			for _, d := range pdiags {
-				if d.Severity == object.SeverityError {
-					return usageErr("--policies: %s", d.String())
-				}
-				log.Warn(d.Message, "file", d.Pos.File)
+			userControls, err := startPolicies(log, append(slices.Clone(policies), cfg.PolicyPaths()...))
+			if err != nil {
+				return err
 			}
 			cat, eng, err := newEngineWith(cfg, "", engine.Options{Live: true}, userControls)
 			if err != nil {
@@ -138,7 +135,7 @@ func newControllerCmd(s *streams) *cobra.Command {
 	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster configuration)")
 	fl.StringVar(&kubeContext, "context", "", "kubeconfig context")
 	fl.StringVar(&configPath, "config", "", "configuration file (.kubeguard.yaml)")
-	fl.StringArrayVar(&policies, "policies", nil, "ValidatingAdmissionPolicies, bindings and parameters to keep in the reports as controls (file or directory, repeatable; read at start)")
+	fl.StringArrayVar(&policies, "policies", nil, "the team's ValidatingAdmissionPolicies (with bindings and parameters) and Gatekeeper templates and constraints, to keep in the reports as controls (file or directory, repeatable; read at start; with policies: of the configuration)")
 	fl.StringVar(&namespace, "lease-namespace", envOr("POD_NAMESPACE", "kubeguard"), "namespace of the leader-election Lease")
 	fl.StringVar(&identity, "identity", "", "this replica's name in the Lease (default: host name)")
 	fl.StringVar(&listen, "metrics-listen", ":8080", "address of /metrics and /healthz")

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -74,7 +75,7 @@ func newScanCmd(s *streams) *cobra.Command {
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "say which configuration file applies to which inputs")
 	fl.StringVar(&f.scope, "scope", "input", "where references between objects resolve: input (within each chart, kustomization and path given; files given one by one with their directory), directory (each directory of plain manifests on its own, for collections of examples) or all")
 	fl.StringVar(&f.helm.KubeVersion, "kube-version", "", "Kubernetes version charts are rendered for (.Capabilities.KubeVersion)")
-	fl.StringArrayVar(&f.policies, "policies", nil, "ValidatingAdmissionPolicies, their bindings and parameter objects to evaluate as controls (file or directory, repeatable)")
+	fl.StringArrayVar(&f.policies, "policies", nil, "the team's ValidatingAdmissionPolicies (with bindings and parameters) and Gatekeeper templates and constraints, to evaluate as controls (file or directory, repeatable)")
 	fl.BoolVar(&f.images, "images", false, "also scan the images the workloads run for known vulnerabilities (IMG-VULN; each image once)")
 	f.img.register(fl, true)
 	maxDocumentSize(cmd, &f.maxDocSize)
@@ -377,8 +378,22 @@ func imagesWord(on bool, n int) string {
 	return " and " + plural(n, "image", "images")
 }
 
-// loadPolicies reads the team's ValidatingAdmissionPolicies, bindings
-// and parameters from paths, with objs (a cluster's own), as controls.
+// startPolicies loads the policies a long-running command enforces: a
+// policy that cannot be used stops it, a warning is logged.
+func startPolicies(log *slog.Logger, paths []string) ([]*control.Control, error) {
+	ctls, diags := loadPolicies(paths)
+	for _, d := range diags {
+		if d.Severity == object.SeverityError {
+			return nil, usageErr("policies: %s", d.String())
+		}
+		log.Warn(d.Message, "file", d.Pos.File, "line", d.Pos.Line)
+	}
+	return ctls, nil
+}
+
+// loadPolicies reads the team's ValidatingAdmissionPolicies (bindings,
+// parameters) and Gatekeeper templates and constraints from paths, with
+// objs (a cluster's own), as controls.
 func loadPolicies(paths []string, objs ...*object.Object) ([]*control.Control, []object.Diagnostic) {
 	if len(paths) == 0 && len(objs) == 0 {
 		return nil, nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"syscall"
 	"time"
 
@@ -47,6 +48,7 @@ type webhookFlags struct {
 	images      bool
 	imageQueue  int
 	img         imageFlags
+	policies    []string
 }
 
 func newWebhookCmd(s *streams) *cobra.Command {
@@ -88,6 +90,7 @@ func newWebhookCmd(s *streams) *cobra.Command {
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.BoolVar(&f.images, "images", false, "scan the images requests run in the background and decide on their known vulnerabilities (webhook.images in the configuration); requests never wait for a scan")
 	fl.IntVar(&f.imageQueue, "image-queue", 1000, "most images waiting to be scanned")
+	fl.StringArrayVar(&f.policies, "policies", nil, "the team's ValidatingAdmissionPolicies (with bindings and parameters) and Gatekeeper templates and constraints, to enforce as controls (file or directory, repeatable; read at start; with policies: of the configuration). They read the cluster's namespaces, so they do not run with --no-cluster")
 	f.img.register(fl, true)
 	cmd.AddCommand(newInstallManifestsCmd(s))
 	return cmd
@@ -125,7 +128,11 @@ func runWebhook(ctx context.Context, s *streams, f *webhookFlags) error {
 			return usageErr("%v", err)
 		}
 	}
-	cat, eng, err := newEngine(cfg, f.pssVersion, engine.Options{Workers: 1})
+	userControls, err := startPolicies(log, append(slices.Clone(f.policies), cfg.PolicyPaths()...))
+	if err != nil {
+		return err
+	}
+	cat, eng, err := newEngineWith(cfg, f.pssVersion, engine.Options{Workers: 1}, userControls)
 	if err != nil {
 		return err
 	}

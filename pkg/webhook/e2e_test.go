@@ -20,10 +20,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionv1 "k8s.io/api/admission/v1"
 	admregv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -36,6 +39,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/tlsutil"
+	"github.com/kubeguard/kubeguard/pkg/userpolicy"
 )
 
 func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
@@ -51,6 +55,8 @@ webhook:
     mode: enforce
   - controls: [IMG-PULL-POLICY]
     mode: warn
+  - controls: [TEAM-*]
+    mode: enforce
   mutate: [seccompProfile, allowPrivilegeEscalation, dropCapabilities, runAsNonRoot, automountServiceAccountToken, readOnlyRootFilesystem]
 `
 
@@ -126,7 +132,12 @@ func setup(t *testing.T) *e2e {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := controls.Catalog(controls.Options{AllowedRegistries: cfg.Images.AllowedRegistries})
+	// the team's Gatekeeper constraint of the README
+	team, diags := userpolicy.LoadFiles([]string{"../../examples/policies/gatekeeper/template.yaml", "../../examples/policies/gatekeeper/constraint.yaml"})
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	cat, err := controls.Catalog(controls.Options{AllowedRegistries: cfg.Images.AllowedRegistries, Extra: team.Controls()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,6 +453,43 @@ func TestE2EAdmission(t *testing.T) {
 			t.Errorf("served certificate serial %s, want the rotated %s", got, serial)
 		}
 		t.Logf("%d requests during 3 rotations, 0 failed", sent.Load())
+	})
+
+	t.Run("the team's Gatekeeper constraint is enforced", func(t *testing.T) {
+		// the constraint selects Deployments in namespaces labelled env=prod
+		patch := []byte(`{"metadata":{"labels":{"env":"prod"}}}`)
+		if _, err := x.client.CoreV1().Namespaces().Patch(ctx, "e2e", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		defer x.client.CoreV1().Namespaces().Patch(ctx, "e2e", types.MergePatchType, []byte(`{"metadata":{"labels":{"env":null}}}`), metav1.PatchOptions{})
+		deploy := func(name, memory string) error {
+			p := hardenedPod("e2e", name)
+			if memory != "" {
+				p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(memory)}
+			}
+			d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "e2e"}, Spec: appsv1.DeploymentSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: p.Labels},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: p.Labels}, Spec: p.Spec}}}
+			_, err := x.client.AppsV1().Deployments("e2e").Create(ctx, d, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			return err
+		}
+		// the webhook sees the label once its inventory has the change
+		deadline := time.Now().Add(20 * time.Second)
+		var err error
+		for err = deploy("unlimited", ""); err == nil && time.Now().Before(deadline); err = deploy("unlimited", "") {
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err == nil {
+			t.Fatal("Deployment without a memory limit admitted in an env=prod namespace")
+		}
+		for _, want := range []string{"kubeguard denied Deployment unlimited", "[TEAM-MEMORY-LIMIT]", "container <app> has no limit on memory", "fix: Set resources.limits.memory"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("denial lacks %q:\n%v", want, err)
+			}
+		}
+		if err := deploy("limited", "256Mi"); err != nil {
+			t.Errorf("Deployment with a memory limit: %v", err)
+		}
 	})
 
 	t.Run("stopped webhook follows failurePolicy", func(t *testing.T) {
