@@ -112,6 +112,15 @@ bench-cluster: test-cluster
 bench-startup:
 	$(GO) run ./hack/benchstartup
 
+# The Gatekeeper policy library's templates and constraints in the webhook
+# at 500 req/s, in a scan of the corpus, and kubeguard test against gator
+# verify (built from source) on the library's suites.
+bench-policies: .cache/gator
+	$(GO) run ./hack/benchpolicies
+
+.cache/gator:
+	GOBIN=$(CURDIR)/.cache $(GO) install github.com/open-policy-agent/gatekeeper/v3/cmd/gator@v3.23.1
+
 # Load test of kubeguard webhook over loopback TLS (latency, throughput, RSS).
 bench-webhook:
 	$(GO) run ./hack/benchwebhook

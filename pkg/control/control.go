@@ -221,6 +221,29 @@ type Pass struct {
 	Messages *intern.Table
 	buf      []byte
 	report   func(finding.Finding)
+	// memo is ObjectMemo's, kept while the pass stays on memoOf
+	memoOf *object.Object
+	memo   map[string]any
+}
+
+// ObjectMemo returns what build computes for key on the current object,
+// computing it once while the engine runs one control after another on
+// that object (it does so per worker): controls that share an expensive
+// evaluation of the object (a team's constraints, reviewed together)
+// compute it once. A value is recomputed if the object comes back later.
+func (p *Pass) ObjectMemo(key string, build func() any) any {
+	if p.memoOf != p.Object {
+		p.memoOf, p.memo = p.Object, nil
+	}
+	if v, ok := p.memo[key]; ok {
+		return v
+	}
+	v := build()
+	if p.memo == nil {
+		p.memo = map[string]any{}
+	}
+	p.memo[key] = v
+	return v
 }
 
 // NewPass is used by the engine and by tests.
@@ -242,7 +265,8 @@ func (p *Pass) Clock() time.Time {
 }
 
 func (p *Pass) Reset(c *Control, o *object.Object, w *inventory.Workload, inv *inventory.Inventory, report func(finding.Finding)) {
-	*p = Pass{Control: c, Object: o, Workload: w, Inventory: inv, Now: p.Now, Messages: p.Messages, buf: p.buf, report: report}
+	*p = Pass{Control: c, Object: o, Workload: w, Inventory: inv, Now: p.Now, Messages: p.Messages, buf: p.buf, report: report,
+		memoOf: p.memoOf, memo: p.memo}
 }
 
 // AppliesTo reports whether the control runs on an object of this kind,

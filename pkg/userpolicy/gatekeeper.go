@@ -56,14 +56,24 @@ type gkTemplate struct {
 	readsInventory bool
 }
 
-// gkConstraint is a Constraint with its template, and the client that
-// evaluates it unless it reads the inventory (that client is built per
-// inventory).
+// gkConstraint is a Constraint with its template.
 type gkConstraint struct {
-	u      *unstructured.Unstructured
-	tmpl   *gkTemplate
-	at     object.Position
-	client *constraintclient.Client
+	u    *unstructured.Unstructured
+	tmpl *gkTemplate
+	at   object.Position
+	set  *Set
+}
+
+// gatekeeper holds the clients that evaluate the set's constraints: one
+// for those whose templates read no inventory, reviewing an object once
+// for all of them; those that read data.inventory get a client per
+// inventory, built from the same templates and constraints.
+type gatekeeper struct {
+	static *constraintclient.Client
+	// the templates and constraints of the per-inventory clients
+	invTemplates   []*templates.ConstraintTemplate
+	invConstraints []*unstructured.Unstructured
+	invProbe       *constraintclient.Client
 }
 
 // Engines says which of a template's code engines kubeguard runs when it
@@ -169,60 +179,85 @@ func carries(ct *templates.ConstraintTemplate, engine string) bool {
 	return false
 }
 
-// newClient returns a client holding the template and the constraint.
-func (c *gkConstraint) newClient(engines []string) (*constraintclient.Client, error) {
-	cl, err := newGKClient(engines)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := cl.AddTemplate(context.Background(), c.tmpl.ct); err != nil {
-		return nil, err
-	}
-	if _, err := cl.AddConstraint(context.Background(), c.u); err != nil {
-		return nil, err
-	}
-	return cl, nil
-}
-
 // loadGatekeeper turns templates and constraints into the set's
 // constraints; a template that does not compile, a constraint without
 // its template or against its schema are diagnostics naming them.
 func (s *Set) loadGatekeeper(tmpls, cons []*object.Object) []object.Diagnostic {
+	if len(tmpls) == 0 && len(cons) == 0 {
+		return nil
+	}
 	var diags []object.Diagnostic
+	errorAt := func(o *object.Object, err error) {
+		diags = append(diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityError, Message: err.Error()})
+	}
+	gk := &gatekeeper{}
+	var err error
+	if gk.static, err = newGKClient(s.engines); err == nil {
+		gk.invProbe, err = newGKClient(s.engines)
+	}
+	if err != nil {
+		return []object.Diagnostic{{Severity: object.SeverityError, Message: err.Error()}}
+	}
 	byKind := map[string]*gkTemplate{}
 	for _, o := range tmpls {
 		t, err := loadTemplate(o, s.engines)
 		if err != nil {
-			diags = append(diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityError, Message: err.Error()})
+			errorAt(o, err)
 			continue
 		}
-		byKind[t.ct.Spec.CRD.Spec.Names.Kind] = t
+		kind := t.ct.Spec.CRD.Spec.Names.Kind
+		if prev := byKind[kind]; prev != nil {
+			diags = append(diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityWarning,
+				Message: fmt.Sprintf("ConstraintTemplate %s is defined again (first at %s); this one is used", t.ct.Name, prev.at)})
+		}
+		byKind[kind] = t
 	}
+	for _, t := range byKind {
+		cl := gk.static
+		if t.readsInventory {
+			cl = gk.invProbe
+			gk.invTemplates = append(gk.invTemplates, t.ct)
+		}
+		if _, err := cl.AddTemplate(context.Background(), t.ct); err != nil {
+			diags = append(diags, object.Diagnostic{Pos: t.at, Severity: object.SeverityError, Message: fmt.Sprintf("ConstraintTemplate %s: %v", t.ct.Name, err)})
+			delete(byKind, t.ct.Spec.CRD.Spec.Names.Kind)
+		}
+	}
+	at := map[string]int{}
 	for _, o := range cons {
-		c, err := s.loadConstraint(o, byKind)
-		if err != nil {
-			diags = append(diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityError, Message: err.Error()})
+		t := byKind[o.Ref.Kind]
+		if t == nil {
+			errorAt(o, fmt.Errorf("%s %s: no ConstraintTemplate defines the kind %s", o.Ref.Kind, o.Ref.Name, o.Ref.Kind))
 			continue
 		}
+		c := &gkConstraint{u: &unstructured.Unstructured{Object: o.Content}, tmpl: t, at: o.Source, set: s}
+		cl := gk.static
+		if t.readsInventory {
+			cl = gk.invProbe
+		}
+		// kind and name are a constraint's identity in a cluster: the
+		// last one read wins, as kubectl apply would make it
+		if _, err := cl.AddConstraint(context.Background(), c.u); err != nil {
+			errorAt(o, fmt.Errorf("%s %s: %v", o.Ref.Kind, o.Ref.Name, err))
+			continue
+		}
+		key := o.Ref.Kind + "/" + o.Ref.Name
+		if i, dup := at[key]; dup {
+			diags = append(diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityWarning,
+				Message: fmt.Sprintf("%s %s is defined again (first at %s); this one is used", o.Ref.Kind, o.Ref.Name, s.constraints[i].at)})
+			s.constraints[i] = c
+			continue
+		}
+		at[key] = len(s.constraints)
 		s.constraints = append(s.constraints, c)
 	}
+	for _, c := range s.constraints {
+		if c.tmpl.readsInventory {
+			gk.invConstraints = append(gk.invConstraints, c.u)
+		}
+	}
+	s.gk = gk
 	return diags
-}
-
-func (s *Set) loadConstraint(o *object.Object, byKind map[string]*gkTemplate) (*gkConstraint, error) {
-	t := byKind[o.Ref.Kind]
-	if t == nil {
-		return nil, fmt.Errorf("%s %s: no ConstraintTemplate defines the kind %s", o.Ref.Kind, o.Ref.Name, o.Ref.Kind)
-	}
-	c := &gkConstraint{u: &unstructured.Unstructured{Object: o.Content}, tmpl: t, at: o.Source}
-	cl, err := c.newClient(s.engines)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %v", o.Ref.Kind, o.Ref.Name, err)
-	}
-	if !t.readsInventory {
-		c.client = cl
-	}
-	return c, nil
 }
 
 // ConstraintID is the control ID of a constraint: its kubeguard.io/id
@@ -263,7 +298,7 @@ func (s *Set) gkControl(c *gkConstraint) *control.Control {
 	ctl := &control.Control{ID: ConstraintID(c.u), Title: title, Severity: sev, Category: "policy", Rationale: rationale,
 		Remediation: remediation, Refs: parseRefs(a[AnnotationFrameworks]), Scope: control.InventoryScope,
 		Reads: []string{"Namespace"}, ReadsAllNamespaces: true,
-		Check: func(pass *control.Pass) { c.check(s.engines, pass) }}
+		Check: c.check}
 	ctl.ReadsContent = []string{control.AnyKind}
 	if c.tmpl.readsInventory {
 		ctl.Reads = nil // every kind
@@ -284,27 +319,38 @@ func parseRefs(v string) []control.Ref {
 	return refs
 }
 
-// inventoryClient is the client of a constraint that reads
+// inventoryClient is the client of the constraints that read
 // data.inventory, with the inventory's objects added as Gatekeeper
 // replicates a cluster's. An object under admission is not among them,
 // as it is not yet in Gatekeeper's cache.
-func (c *gkConstraint) inventoryClient(engines []string, inv *inventory.Inventory) (*constraintclient.Client, error) {
+func (gk *gatekeeper) inventoryClient(engines []string, inv *inventory.Inventory) (*constraintclient.Client, error) {
 	type built struct {
 		cl  *constraintclient.Client
 		err error
 	}
 	// the sentinel kind makes an overlay (an object under admission)
 	// share its base's client
-	b := inv.Memo("userpolicy/gatekeeper/"+ConstraintID(c.u), []string{"\x00"}, func(inv *inventory.Inventory) any {
-		cl, err := c.newClient(engines)
+	b := inv.Memo(fmt.Sprintf("userpolicy/gatekeeper/%p", gk), []string{"\x00"}, func(inv *inventory.Inventory) any {
+		cl, err := newGKClient(engines)
 		if err != nil {
 			return built{err: err}
+		}
+		ctx := context.Background()
+		for _, t := range gk.invTemplates {
+			if _, err := cl.AddTemplate(ctx, t); err != nil {
+				return built{err: err}
+			}
+		}
+		for _, c := range gk.invConstraints {
+			if _, err := cl.AddConstraint(ctx, c); err != nil {
+				return built{err: err}
+			}
 		}
 		for _, e := range inv.Entries() {
 			if e.Object.Content == nil {
 				continue
 			}
-			if _, err := cl.AddData(context.Background(), &unstructured.Unstructured{Object: e.Object.Content}); err != nil {
+			if _, err := cl.AddData(ctx, &unstructured.Unstructured{Object: e.Object.Content}); err != nil {
 				return built{err: fmt.Errorf("adding %s to data.inventory: %v", e.Object.Ref, err)}
 			}
 		}
@@ -313,28 +359,47 @@ func (c *gkConstraint) inventoryClient(engines []string, inv *inventory.Inventor
 	return b.cl, b.err
 }
 
-// check reviews an object against the constraint, as Gatekeeper's audit
-// (or, for an object under admission, its webhook) does.
-func (c *gkConstraint) check(engines []string, pass *control.Pass) {
+// reviewed is the outcome of reviewing one object against a client's
+// constraints.
+type reviewed struct {
+	results []*gktypes.Result
+	err     error
+}
+
+// check reports the constraint's violations on an object, as
+// Gatekeeper's audit (or, for an object under admission, its webhook)
+// finds them. The object is reviewed once for all the constraints of a
+// client, by the first of them the engine runs.
+func (c *gkConstraint) check(pass *control.Pass) {
 	o := pass.Object
 	if o.Content == nil {
 		return
 	}
-	cl := c.client
-	if cl == nil {
-		var err error
-		if cl, err = c.inventoryClient(engines, pass.Inventory); err != nil {
-			pass.Report("metadata", "constraint %s/%s cannot be evaluated: %v", c.u.GetKind(), c.u.GetName(), err)
-			return
-		}
+	gk := c.set.gk
+	var r reviewed
+	if !c.tmpl.readsInventory {
+		r = pass.ObjectMemo(fmt.Sprintf("userpolicy/gatekeeper/%p", gk), func() any {
+			res, err := review(gk.static, o, namespaceOf(o, pass.Inventory))
+			return reviewed{res, err}
+		}).(reviewed)
+	} else {
+		r = pass.ObjectMemo(fmt.Sprintf("userpolicy/gatekeeper/%p/%p", gk, pass.Inventory), func() any {
+			cl, err := gk.inventoryClient(c.set.engines, pass.Inventory)
+			if err != nil {
+				return reviewed{err: err}
+			}
+			res, err := review(cl, o, namespaceOf(o, pass.Inventory))
+			return reviewed{res, err}
+		}).(reviewed)
 	}
-	results, err := review(cl, o, namespaceOf(o, pass.Inventory))
-	if err != nil {
-		pass.Report("metadata", "constraint %s/%s cannot be evaluated: %v", c.u.GetKind(), c.u.GetName(), err)
+	if r.err != nil {
+		pass.Report("metadata", "constraint %s/%s cannot be evaluated: %v", c.u.GetKind(), c.u.GetName(), r.err)
 		return
 	}
-	for _, r := range results {
-		pass.Report("metadata", "%s", r.Msg)
+	for _, res := range r.results {
+		if res.Constraint != nil && res.Constraint.GetKind() == c.u.GetKind() && res.Constraint.GetName() == c.u.GetName() {
+			pass.Report("metadata", "%s", res.Msg)
+		}
 	}
 }
 

@@ -224,7 +224,7 @@ func TestGatekeeperErrors(t *testing.T) {
 	for name, tc := range map[string]struct{ policies, want string }{
 		"rego syntax": {strings.Replace(labelsTemplate, "      violation[{\"msg\": msg}] {\n        required", "      violation[{\"msg\": msg}] {\n        )(\n        required", 1),
 			"ConstraintTemplate k8srequiredlabels does not compile"},
-		"cel type": {strings.Replace(labelsTemplate, "'cel: missing one of ' +", "1 +", 1), "ConstraintTemplate k8srequiredlabels does not compile"},
+		"cel type":    {strings.Replace(labelsTemplate, "'cel: missing one of ' +", "1 +", 1), "ConstraintTemplate k8srequiredlabels does not compile"},
 		"no template": {strings.TrimPrefix(labelsConstraint, "---\n"), "K8sRequiredLabels need-owner: no ConstraintTemplate defines the kind K8sRequiredLabels"},
 		"schema":      {labelsTemplate + strings.Replace(labelsConstraint, "labels: [owner]", "labels: owner", 1), "K8sRequiredLabels need-owner:"},
 		"reserved variable": {strings.Replace(labelsTemplate, "        validations:", "        variables: [{name: params, expression: '1'}]\n        validations:", 1),

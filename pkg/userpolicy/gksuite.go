@@ -95,7 +95,7 @@ func LoadGatorSuite(file string) (*GatorSuite, error) {
 func (a *Assertion) UnmarshalYAML(n *yaml.Node) error {
 	var raw struct {
 		Violations yaml.Node `yaml:"violations"`
-		Message    *string    `yaml:"message"`
+		Message    *string   `yaml:"message"`
 	}
 	if err := n.Decode(&raw); err != nil {
 		return err

@@ -62,6 +62,7 @@ type policy struct {
 type Set struct {
 	policies    []*policy
 	constraints []*gkConstraint
+	gk          *gatekeeper
 	engines     []string
 	params      []*object.Object
 	// live are the bindings read from a cluster rather than a file
@@ -101,6 +102,11 @@ func LoadEngines(objs []*object.Object, engines []string) (*Set, []object.Diagno
 			if err != nil {
 				diags = append(diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityError, Message: fmt.Sprintf("ValidatingAdmissionPolicy %s does not compile: %v", vap.Name, err)})
 				continue
+			}
+			if prev := byName[vap.Name]; prev != nil {
+				diags = append(diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityWarning,
+					Message: fmt.Sprintf("ValidatingAdmissionPolicy %s is defined again (first at %s); this one is used", vap.Name, prev.at)})
+				s.policies = slices.DeleteFunc(s.policies, func(q *policy) bool { return q == prev })
 			}
 			byName[vap.Name] = p
 			s.policies = append(s.policies, p)
