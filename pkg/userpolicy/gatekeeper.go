@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	gkapis "github.com/open-policy-agent/frameworks/constraint/pkg/apis"
@@ -21,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/finding"
@@ -69,7 +71,13 @@ type gkConstraint struct {
 // for all of them; those that read data.inventory get a client per
 // inventory, built from the same templates and constraints.
 type gatekeeper struct {
-	static *constraintclient.Client
+	static  *constraintclient.Client
+	engines []string
+	// byKind holds, per API group and kind, a client with only the
+	// constraints whose match.kinds may select that kind: Gatekeeper's
+	// matcher decodes the object once per constraint it tries.
+	byKind            sync.Map // schema.GroupKind -> *kindClient
+	staticConstraints []*gkConstraint
 	// the templates and constraints of the per-inventory clients
 	invTemplates   []*templates.ConstraintTemplate
 	invConstraints []*unstructured.Unstructured
@@ -254,8 +262,11 @@ func (s *Set) loadGatekeeper(tmpls, cons []*object.Object) []object.Diagnostic {
 	for _, c := range s.constraints {
 		if c.tmpl.readsInventory {
 			gk.invConstraints = append(gk.invConstraints, c.u)
+		} else {
+			gk.staticConstraints = append(gk.staticConstraints, c)
 		}
 	}
+	gk.engines = s.engines
 	s.gk = gk
 	return diags
 }
@@ -359,6 +370,82 @@ func (gk *gatekeeper) inventoryClient(engines []string, inv *inventory.Inventory
 	return b.cl, b.err
 }
 
+type kindClient struct {
+	once sync.Once
+	cl   *constraintclient.Client // nil: no constraint may select the kind
+	err  error
+}
+
+// forKind returns the client of the constraints that may select objects
+// of a group and kind, nil if there are none.
+func (gk *gatekeeper) forKind(gk2 schema.GroupKind) (*constraintclient.Client, error) {
+	v, _ := gk.byKind.LoadOrStore(gk2, &kindClient{})
+	kc := v.(*kindClient)
+	kc.once.Do(func() {
+		var cands []*gkConstraint
+		for _, c := range gk.staticConstraints {
+			if mayMatchKind(c.u, gk2) {
+				cands = append(cands, c)
+			}
+		}
+		if len(cands) == 0 {
+			return
+		}
+		cl, err := newGKClient(gk.engines)
+		if err != nil {
+			kc.err = err
+			return
+		}
+		ctx := context.Background()
+		added := map[*gkTemplate]bool{}
+		for _, c := range cands {
+			if !added[c.tmpl] {
+				added[c.tmpl] = true
+				if _, err := cl.AddTemplate(ctx, c.tmpl.ct); err != nil {
+					kc.err = err
+					return
+				}
+			}
+			if _, err := cl.AddConstraint(ctx, c.u); err != nil {
+				kc.err = err
+				return
+			}
+		}
+		kc.cl = cl
+	})
+	return kc.cl, kc.err
+}
+
+// mayMatchKind says whether a constraint's match.kinds can select a
+// group and kind, as Gatekeeper reads them: no kinds select every kind,
+// an empty or "*" list of groups or kinds any.
+func mayMatchKind(u *unstructured.Unstructured, gkind schema.GroupKind) bool {
+	kinds, found, err := unstructured.NestedSlice(u.Object, "spec", "match", "kinds")
+	if err != nil || !found {
+		return true
+	}
+	includes := func(list []any, v string) bool {
+		if len(list) == 0 {
+			return true
+		}
+		for _, x := range list {
+			if s, _ := x.(string); s == "*" || s == v {
+				return true
+			}
+		}
+		return false
+	}
+	for _, k := range kinds {
+		m, _ := k.(map[string]any)
+		groups, _ := m["apiGroups"].([]any)
+		names, _ := m["kinds"].([]any)
+		if includes(groups, gkind.Group) && includes(names, gkind.Kind) {
+			return true
+		}
+	}
+	return false
+}
+
 // reviewed is the outcome of reviewing one object against a client's
 // constraints.
 type reviewed struct {
@@ -379,7 +466,11 @@ func (c *gkConstraint) check(pass *control.Pass) {
 	var r reviewed
 	if !c.tmpl.readsInventory {
 		r = pass.ObjectMemo(fmt.Sprintf("userpolicy/gatekeeper/%p", gk), func() any {
-			res, err := review(gk.static, o, namespaceOf(o, pass.Inventory))
+			cl, err := gk.forKind(schema.GroupKind{Group: o.Ref.Group(), Kind: o.Ref.Kind})
+			if cl == nil || err != nil {
+				return reviewed{err: err}
+			}
+			res, err := review(cl, o, namespaceOf(o, pass.Inventory))
 			return reviewed{res, err}
 		}).(reviewed)
 	} else {

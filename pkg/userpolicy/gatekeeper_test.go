@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/engine"
@@ -326,6 +329,33 @@ func TestGatekeeperLibrary(t *testing.T) {
 		}
 		if passed != 270 {
 			t.Errorf("engines %v: %d cases passed, want all 270", engines, passed)
+		}
+	}
+}
+
+// A constraint is tried only on the kinds its match.kinds may select.
+func TestMayMatchKind(t *testing.T) {
+	con := func(kinds string) *unstructured.Unstructured {
+		o := decode(t, "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K\nmetadata: {name: c}\nspec: {match: {"+kinds+"}}\n")[0]
+		return &unstructured.Unstructured{Object: o.Content}
+	}
+	pod, deploy := schema.GroupKind{Kind: "Pod"}, schema.GroupKind{Group: "apps", Kind: "Deployment"}
+	for _, tc := range []struct {
+		kinds     string
+		pod, apps bool
+	}{
+		{"", true, true},
+		{`kinds: [{apiGroups: [""], kinds: [Pod]}]`, true, false},
+		{`kinds: [{apiGroups: ["*"], kinds: [Deployment]}]`, false, true},
+		{`kinds: [{kinds: ["*"]}]`, true, true},
+		{`kinds: [{apiGroups: [apps]}]`, false, true},
+		{`kinds: [{apiGroups: [""], kinds: [Pod]}, {apiGroups: [apps], kinds: [Deployment]}]`, true, true},
+	} {
+		if got := mayMatchKind(con(tc.kinds), pod); got != tc.pod {
+			t.Errorf("%s on Pod: %v", tc.kinds, got)
+		}
+		if got := mayMatchKind(con(tc.kinds), deploy); got != tc.apps {
+			t.Errorf("%s on Deployment: %v", tc.kinds, got)
 		}
 	}
 }
