@@ -8,7 +8,7 @@ LDFLAGS := -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(CLI).dat
 PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 OUT     ?= bin/kubeguard
 
-.PHONY: manifests build release release-binary test bench bench-audit bench-image bench-webhook bench-rbac bench-netpol bench-cluster bench-startup compare-node bench-node docs fuzz schemas vet test-cluster cluster-up cluster-down
+.PHONY: manifests build release release-binary test bench bench-audit bench-image bench-webhook bench-policies bench-rbac bench-netpol bench-cluster bench-startup compare-node bench-node docs fuzz schemas vet test-cluster cluster-up cluster-down
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kubeguard ./cmd/kubeguard

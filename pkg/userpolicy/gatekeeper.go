@@ -66,9 +66,10 @@ type gkConstraint struct {
 	set  *Set
 }
 
-// gatekeeper holds the clients that evaluate the set's constraints: one
-// for those whose templates read no inventory, reviewing an object once
-// for all of them; those that read data.inventory get a client per
+// gatekeeper holds the clients that evaluate the set's constraints.
+// static holds every template and constraint that reads no inventory,
+// and validates them as they are read; they are evaluated by the client
+// of the object's kind. Those that read data.inventory get a client per
 // inventory, built from the same templates and constraints.
 type gatekeeper struct {
 	static  *constraintclient.Client
