@@ -51,7 +51,8 @@ func main() {
 	gator := flag.String("gator", ".cache/gator", "gator binary for the side-by-side suite run")
 	flag.Parse()
 
-	ctls, nTemplates := libraryControls(*library)
+	ctls, nTemplates, policyFile := libraryControls(*library)
+	defer os.Remove(policyFile)
 	fmt.Printf("%d templates, %d constraints from %s\n", nTemplates, len(ctls), *library)
 
 	objs := corpusObjects(*corpus)
@@ -64,14 +65,21 @@ func main() {
 		ms(base), ms(with), float64((with-base).Microseconds())/float64(len(objs)*len(ctls)))
 
 	webhookRun(objs, ctls, *rate, *dur)
-	suites(*library, *gator)
+	bin := filepath.Join(os.TempDir(), "kubeguard-benchpolicies")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/kubeguard")
+	build.Stderr = os.Stderr
+	check(build.Run())
+	defer os.Remove(bin)
+	sameObjects(bin, *gator, objs, policyFile, len(ctls))
+	suites(bin, *library, *gator)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // libraryControls loads every template of the library with the
-// constraints its suite names.
-func libraryControls(dir string) ([]*control.Control, int) {
+// constraints its suite names, and writes them to one file (the last
+// constraint of a name kept, as kubeguard keeps it) for gator.
+func libraryControls(dir string) ([]*control.Control, int, string) {
 	suites, _ := filepath.Glob(filepath.Join(dir, "*", "*", "suite.yaml"))
 	var paths []string
 	for _, s := range suites {
@@ -94,7 +102,92 @@ func libraryControls(dir string) ([]*control.Control, int) {
 			fail(fmt.Errorf("%s", d))
 		}
 	}
-	return set.Controls(), len(suites)
+	var docs [][]byte
+	at := map[string]int{}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		check(err)
+		key := ""
+		for _, l := range bytes.Split(data, []byte("\n")) {
+			if bytes.HasPrefix(l, []byte("kind:")) || bytes.HasPrefix(l, []byte("  name:")) {
+				key += string(l)
+			}
+		}
+		if i, ok := at[key]; ok {
+			docs[i] = data
+			continue
+		}
+		at[key] = len(docs)
+		docs = append(docs, data)
+	}
+	f, err := os.CreateTemp("", "kubeguard-library-*.yaml")
+	check(err)
+	_, err = f.Write(bytes.Join(docs, []byte("\n---\n")))
+	check(err)
+	check(f.Close())
+	return set.Controls(), len(suites), f.Name()
+}
+
+// sameObjects runs gator test and kubeguard scan on the same objects
+// (the corpus's first 1,000 Pods and 1,000 objects of other kinds) with
+// the same templates and constraints: violations found and time.
+func sameObjects(bin, gator string, objs []*object.Object, policyFile string, nConstraints int) {
+	var pods, others [][]byte
+	for _, o := range objs {
+		if o.Ref.Kind == "Namespace" || o.Ref.Group() == "test.gatekeeper.sh" {
+			continue
+		}
+		raw, err := json.Marshal(o.Content)
+		check(err)
+		if o.Ref.Kind == "Pod" && len(pods) < 1000 {
+			pods = append(pods, raw)
+		} else if o.Ref.Kind != "Pod" && len(others) < 1000 {
+			others = append(others, raw)
+		}
+	}
+	f, err := os.CreateTemp("", "kubeguard-objects-*.yaml")
+	check(err)
+	defer os.Remove(f.Name())
+	_, err = f.Write(bytes.Join(append(pods, others...), []byte("\n---\n")))
+	check(err)
+	check(f.Close())
+	n := len(pods) + len(others)
+	fmt.Printf("the same %d objects (%d Pods) with the %d constraints, best of three\n", n, len(pods), nConstraints)
+	timed := func(name string, count func([]byte) int, args ...string) {
+		best := time.Duration(1 << 62)
+		var out []byte
+		for range 3 {
+			start := time.Now()
+			cmd := exec.Command(args[0], args[1:]...)
+			var err error
+			out, err = cmd.Output()
+			if _, exit := err.(*exec.ExitError); err != nil && !exit {
+				fail(err)
+			}
+			best = min(best, time.Since(start))
+		}
+		fmt.Printf("%-40s %8.0f ms  %6.1f µs per object per constraint  %d violations\n", name, ms(best),
+			float64(best.Microseconds())/float64(n*nConstraints), count(out))
+	}
+	timed("kubeguard scan", func(out []byte) int {
+		var r struct {
+			Findings []any `json:"findings"`
+		}
+		check(json.Unmarshal(out, &r))
+		return len(r.Findings)
+	}, bin, "scan", f.Name(), "--policies", policyFile, "--controls", "GK-*", "-o", "json", "--fail-on", "none")
+	if _, err := os.Stat(gator); err != nil {
+		fmt.Printf("gator test: not built (%s); make .cache/gator\n\n", gator)
+		return
+	}
+	timed("gator test", func(out []byte) int {
+		var r []any
+		if len(bytes.TrimSpace(out)) > 0 {
+			check(json.Unmarshal(out, &r))
+		}
+		return len(r)
+	}, gator, "test", "-f", policyFile, "-f", f.Name(), "-o", "json")
+	fmt.Println()
 }
 
 func corpusObjects(dir string) []*object.Object {
@@ -265,13 +358,8 @@ func send(c *http.Client, url string, body []byte) error {
 }
 
 // suites times kubeguard test and gator verify on the library.
-func suites(dir, gator string) {
+func suites(bin, dir, gator string) {
 	suites, _ := filepath.Glob(filepath.Join(dir, "*", "*", "suite.yaml"))
-	bin := filepath.Join(os.TempDir(), "kubeguard-benchpolicies")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/kubeguard")
-	build.Stderr = os.Stderr
-	check(build.Run())
-	defer os.Remove(bin)
 	timeRun := func(name string, args ...string) {
 		best := time.Duration(1 << 62)
 		var out []byte

@@ -15,6 +15,8 @@ import (
 // The rules:
 //   - findings on one field of one object (same path) are one problem,
 //     whichever controls report it: a hostPath volume, an added capability;
+//     a finding on the object as a whole (no path: a team's policy) is a
+//     problem of its own;
 //   - problems at one source position with the same controls, in
 //     different objects or renders (a kustomize base built by several
 //     overlays, a Helm template rendered in a loop), are one problem that
@@ -100,11 +102,17 @@ func mergeRun(run []*Finding, out []*Problem) []*Problem {
 		origin   string
 		path     string
 		vuln     string
+		// a finding on no field (a team's policy judging the whole
+		// object) shares its problem with no other control's or message
+		whole string
 	}
 	var groups [][]*Finding
 	index := map[field]int{}
 	for _, f := range run {
-		fk := field{f.Object, f.ObjectAt, f.Origin, f.Path, f.Vuln.Key()}
+		fk := field{f.Object, f.ObjectAt, f.Origin, f.Path, f.Vuln.Key(), ""}
+		if f.Path == "" {
+			fk.whole = f.ControlID + "\x00" + f.Message
+		}
 		k, ok := index[fk]
 		if !ok {
 			index[fk] = len(groups)
@@ -123,6 +131,9 @@ func mergeRun(run []*Finding, out []*Problem) []*Problem {
 			continue
 		}
 		key := p.Path + "\x00" + strings.Join(sortedIDs(g), ",") + "\x00" + p.Vuln.Key()
+		if p.Path == "" {
+			key += "\x00" + p.Message
+		}
 		prev, ok := at[key]
 		if !ok {
 			out = append(out, p)

@@ -72,3 +72,31 @@ func TestMerge(t *testing.T) {
 		t.Errorf("cluster objects merged: %d problems", len(ps))
 	}
 }
+
+// Findings on the object as a whole (a team's policies) claim no field:
+// each control's message is a problem of its own, never folded into
+// another's, and a repeated one is one problem.
+func TestMergeWholeObject(t *testing.T) {
+	pod := object.Ref{APIVersion: "v1", Kind: "Pod", Namespace: "shop", Name: "web"}
+	at := object.Position{File: "pod.yaml", Line: 1, Column: 1}
+	f := func(id, msg string) *Finding {
+		return &Finding{ControlID: id, Severity: Medium, Object: pod, Position: at, ObjectAt: at, Message: msg}
+	}
+	ps := Merge([]*Finding{
+		f("GK-LIMITS", "container <web> has no limits"),
+		f("GK-LABELS", "missing label pizza"),
+		f("GK-LIMITS", "container <side> has no limits"),
+		f("GK-LIMITS", "container <web> has no limits"),
+	})
+	var got []string
+	for _, p := range ps {
+		if len(p.Also) > 0 {
+			t.Errorf("%s folded %d others in", p.Message, len(p.Also))
+		}
+		got = append(got, p.ControlID+": "+p.Message)
+	}
+	want := []string{"GK-LIMITS: container <web> has no limits", "GK-LABELS: missing label pizza", "GK-LIMITS: container <side> has no limits"}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+}

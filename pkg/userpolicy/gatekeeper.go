@@ -15,7 +15,6 @@ import (
 	"github.com/open-policy-agent/frameworks/constraint/pkg/client/reviews"
 	"github.com/open-policy-agent/frameworks/constraint/pkg/core/templates"
 	gktypes "github.com/open-policy-agent/frameworks/constraint/pkg/types"
-	mutationtypes "github.com/open-policy-agent/gatekeeper/v3/pkg/mutation/types"
 	"github.com/open-policy-agent/gatekeeper/v3/pkg/target"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -93,7 +92,7 @@ var Engines = []string{CELEngine, "Rego"}
 // newGKClient returns a constraint framework client with Gatekeeper's
 // Kubernetes target and the engines in the order of preference.
 func newGKClient(engines []string) (*constraintclient.Client, error) {
-	opts := []constraintclient.Opt{constraintclient.Targets(&target.K8sValidationTarget{}),
+	opts := []constraintclient.Opt{constraintclient.Targets(k8sTarget{&target.K8sValidationTarget{}}),
 		constraintclient.EnforcementPoints("audit.gatekeeper.sh", "validation.gatekeeper.sh", "gator.gatekeeper.sh")}
 	for _, e := range engines {
 		switch e {
@@ -485,21 +484,21 @@ func (c *gkConstraint) check(pass *control.Pass) {
 		}).(reviewed)
 	}
 	if r.err != nil {
-		pass.Report("metadata", "constraint %s/%s cannot be evaluated: %v", c.u.GetKind(), c.u.GetName(), r.err)
+		pass.Report("", "constraint %s/%s cannot be evaluated: %v", c.u.GetKind(), c.u.GetName(), r.err)
 		return
 	}
 	for _, res := range r.results {
 		if res.Constraint != nil && res.Constraint.GetKind() == c.u.GetKind() && res.Constraint.GetName() == c.u.GetName() {
-			pass.Report("metadata", "%s", res.Msg)
+			pass.Report("", "%s", res.Msg)
 		}
 	}
 }
 
-// review evaluates an object, with the request it came with if any.
+// review evaluates an object, with the request it came with if any
+// (else as Gatekeeper's audit reviews a cached object: no operation).
 func review(cl *constraintclient.Client, o *object.Object, ns *corev1.Namespace) ([]*gktypes.Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), RegoBudget)
 	defer cancel()
-	var in any
 	var opts []reviews.ReviewOpt
 	if ns != nil {
 		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ns)
@@ -508,15 +507,9 @@ func review(cl *constraintclient.Client, o *object.Object, ns *corev1.Namespace)
 		}
 		opts = append(opts, reviews.Namespace(m))
 	}
-	u := unstructured.Unstructured{Object: o.Content}
-	if r := o.Request; r != nil {
-		req, err := admissionRequest(o)
-		if err != nil {
-			return nil, err
-		}
-		in = &target.AugmentedReview{AdmissionRequest: req, Namespace: ns, Source: mutationtypes.SourceTypeOriginal, IsAdmission: true}
-	} else {
-		in = &target.AugmentedUnstructured{Object: u, Namespace: ns, Source: mutationtypes.SourceTypeOriginal}
+	in, err := newDecodedReview(o, ns)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := cl.Review(ctx, in, opts...)
 	// the Rego engine turns an evaluation error into a violation whose
@@ -532,32 +525,31 @@ func review(cl *constraintclient.Client, o *object.Object, ns *corev1.Namespace)
 	return results, nil
 }
 
-// admissionRequest rebuilds the admission request an object came with.
-func admissionRequest(o *object.Object) (*admissionv1.AdmissionRequest, error) {
-	r := o.Request
-	u := unstructured.Unstructured{Object: o.Content}
+// newDecodedReview is the admission request of an object: the one it
+// came with, else a review of it as it stands.
+func newDecodedReview(o *object.Object, ns *corev1.Namespace) (*decodedReview, error) {
+	u := &unstructured.Unstructured{Object: o.Content}
 	gvk := u.GroupVersionKind()
-	req := &admissionv1.AdmissionRequest{
-		Kind:        metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind},
-		Name:        o.Ref.Name,
-		Namespace:   o.Ref.Namespace,
-		Operation:   admissionv1.Operation(r.Operation),
-		SubResource: r.SubResource,
-		DryRun:      &r.DryRun,
-	}
-	req.UserInfo.Username, req.UserInfo.Groups, req.UserInfo.UID = r.User, r.Groups, r.UID
+	r := &decodedReview{object: u, namespace: ns}
+	r.Kind = metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind}
+	r.Name, r.Namespace = o.Ref.Name, o.Ref.Namespace
 	raw, err := u.MarshalJSON()
 	if err != nil {
 		return nil, err
 	}
-	req.Object.Raw = raw
-	if r.OldObject != nil {
-		old := unstructured.Unstructured{Object: r.OldObject}
-		if req.OldObject.Raw, err = old.MarshalJSON(); err != nil {
-			return nil, err
+	r.Object.Raw = raw
+	if q := o.Request; q != nil {
+		r.isAdmission = true
+		r.Operation, r.SubResource, r.DryRun = admissionv1.Operation(q.Operation), q.SubResource, &q.DryRun
+		r.UserInfo.Username, r.UserInfo.Groups, r.UserInfo.UID = q.User, q.Groups, q.UID
+		if q.OldObject != nil {
+			r.oldObject = &unstructured.Unstructured{Object: q.OldObject}
+			if r.OldObject.Raw, err = r.oldObject.MarshalJSON(); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return req, nil
+	return r, nil
 }
 
 // namespaceOf is the namespace of an object for namespaceSelector: from

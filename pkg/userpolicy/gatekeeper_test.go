@@ -145,7 +145,7 @@ func TestConstraint(t *testing.T) {
 		prefix  string
 	}{{Engines, "cel: missing one of owner"}, {[]string{"Rego"}, "rego: missing label owner"}} {
 		got, ctls := scanWith(t, tc.engines, labelsTemplate+labelsConstraint, gkObjects)
-		want := map[string][]string{"Deployment/web": {"GK-K8SREQUIREDLABELS-NEED-OWNER: " + tc.prefix + " @objects.yaml:11:1"}}
+		want := map[string][]string{"Deployment/web": {"GK-K8SREQUIREDLABELS-NEED-OWNER: " + tc.prefix + " @objects.yaml:9:1"}}
 		if !equalFindings(got, want) {
 			t.Errorf("engines %v: got %v, want %v", tc.engines, got, want)
 		}
@@ -194,7 +194,7 @@ kind: K8sUniqueServiceName
 metadata: {name: no-clash}
 `
 	got, ctls := scanWith(t, Engines, tmpl, gkObjects)
-	want := map[string][]string{"Deployment/web": {"GK-K8SUNIQUESERVICENAME-NO-CLASH: a Service is named web too @objects.yaml:11:1"}}
+	want := map[string][]string{"Deployment/web": {"GK-K8SUNIQUESERVICENAME-NO-CLASH: a Service is named web too @objects.yaml:9:1"}}
 	if !equalFindings(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/admission"
 )
 
 // CELEngine is the engine name of a template's CEL code.
@@ -127,7 +128,20 @@ func (d *celDriver) Query(ctx context.Context, tgt string, constraints []*unstru
 	if !ok {
 		return nil, fmt.Errorf("%s cannot read a review of type %T", CELEngine, review)
 	}
-	attr, err := requestAttributes(g.GetAdmissionRequest())
+	var attr *admission.VersionedAttributes
+	var err error
+	if r, ok := review.(*decodedReview); ok {
+		var obj, old runtime.Object
+		if r.object != nil {
+			obj = r.object
+		}
+		if r.oldObject != nil {
+			old = r.oldObject
+		}
+		attr, err = decodedAttributes(&r.AdmissionRequest, obj, old)
+	} else {
+		attr, err = requestAttributes(g.GetAdmissionRequest())
+	}
 	if err != nil {
 		return nil, err
 	}

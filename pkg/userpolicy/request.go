@@ -58,6 +58,11 @@ func requestAttributes(req *admissionv1.AdmissionRequest) (*admission.VersionedA
 	if err != nil {
 		return nil, err
 	}
+	return decodedAttributes(req, obj, old)
+}
+
+// decodedAttributes is requestAttributes with the objects decoded.
+func decodedAttributes(req *admissionv1.AdmissionRequest, obj, old runtime.Object) (*admission.VersionedAttributes, error) {
 	if req.Operation == admissionv1.Delete {
 		// the API server gives a delete no object, whatever Gatekeeper
 		// puts there

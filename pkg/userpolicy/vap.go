@@ -463,7 +463,7 @@ func (s *Set) check(p *policy, pass *control.Pass) {
 	m := policyMatcher(pass.Inventory)
 	ok, matchedGVR, matchedGVK, err := m.Matches(attr, objectInterfaces, criteria{p.vap.Spec.MatchConstraints})
 	if err != nil {
-		pass.Report("metadata", "policy %s cannot be matched against the object: %v", p.vap.Name, err)
+		pass.Report("", "policy %s cannot be matched against the object: %v", p.vap.Name, err)
 		return
 	}
 	if !ok {
@@ -472,7 +472,7 @@ func (s *Set) check(p *policy, pass *control.Pass) {
 	nsObj := namespaceOf(o, pass.Inventory)
 	versioned, err := admission.NewVersionedAttributes(attr, matchedGVK, objectInterfaces)
 	if err != nil {
-		pass.Report("metadata", "policy %s cannot read the object: %v", p.vap.Name, err)
+		pass.Report("", "policy %s cannot read the object: %v", p.vap.Name, err)
 		return
 	}
 	for _, b := range p.bindings {
@@ -483,12 +483,12 @@ func (s *Set) check(p *policy, pass *control.Pass) {
 		}
 		params, missing := s.paramsFor(p.vap, b, o.Ref.Namespace, pass.Inventory)
 		if missing != "" {
-			pass.Report("metadata", "%s (binding %s)", missing, b.Name)
+			pass.Report("", "%s (binding %s)", missing, b.Name)
 			continue
 		}
 		for _, param := range params {
 			for _, d := range p.compiled.evaluate(context.Background(), matchedGVR, versioned, param, nsObj) {
-				pass.Report("metadata", "%s (%s, binding %s)", d.message, actions(b), b.Name)
+				pass.Report("", "%s (%s, binding %s)", d.message, actions(b), b.Name)
 			}
 		}
 	}
