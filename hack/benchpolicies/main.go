@@ -401,4 +401,3 @@ func fail(err error) {
 	fmt.Fprintln(os.Stderr, "benchpolicies:", err)
 	os.Exit(1)
 }
-
