@@ -7,16 +7,36 @@ import (
 
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/controls"
+	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
 func newExplainCmd(s *streams) *cobra.Command {
-	return &cobra.Command{
-		Use:     "explain ID",
-		Short:   "Explain one control: why it matters and how to fix it",
-		Example: "  kubeguard explain PSS-PRIVILEGED",
-		Args:    cobra.ExactArgs(1),
+	var policies []string
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "explain ID",
+		Short: "Explain one control: why it matters and how to fix it",
+		Long: "explain prints a control's metadata. With --policies (or policies: of --config) the team's\n" +
+			"ValidatingAdmissionPolicies and Gatekeeper constraints are controls too; a policy that cannot be\n" +
+			"used is reported at its file and line, and the command exits 2.",
+		Example: "  kubeguard explain PSS-PRIVILEGED\n" +
+			"  kubeguard explain TEAM-MEMORY-LIMIT --policies examples/policies/gatekeeper/template.yaml --policies examples/policies/gatekeeper/constraint.yaml",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cat, err := controls.Catalog(controls.Options{})
+			cfg, err := loadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			extra, diags := loadPolicies(append(policies, cfg.PolicyPaths()...))
+			broken := false
+			for _, d := range diags {
+				fmt.Fprintln(s.err, d.String())
+				broken = broken || d.Severity == object.SeverityError
+			}
+			if broken {
+				return &exitError{code: ExitError}
+			}
+			cat, err := controls.Catalog(controls.Options{Extra: extra})
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -36,4 +56,7 @@ func newExplainCmd(s *streams) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringArrayVar(&policies, "policies", nil, "the team's policies and constraints (file or directory, repeatable), to explain one of them")
+	cmd.Flags().StringVar(&configPath, "config", "", "configuration file (.kubeguard.yaml), for its policies")
+	return cmd
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -151,7 +153,7 @@ func loadTemplate(o *object.Object, engines []string) (*gkTemplate, error) {
 			return nil, err
 		}
 		if _, err := c.AddTemplate(context.Background(), ct); err != nil {
-			return nil, fmt.Errorf("ConstraintTemplate %s does not compile: %v", ct.Name, err)
+			return nil, &positionedError{codeAt(o, e, err), fmt.Errorf("ConstraintTemplate %s does not compile (%s): %v", ct.Name, e, err)}
 		}
 	}
 	if !slices.ContainsFunc(engines, func(e string) bool { return carries(ct, e) }) {
@@ -169,6 +171,56 @@ func loadTemplate(o *object.Object, engines []string) (*gkTemplate, error) {
 		}
 	}
 	return t, nil
+}
+
+// positionedError is an error in a part of an object, at that part.
+type positionedError struct {
+	at  object.Position
+	err error
+}
+
+func (e *positionedError) Error() string { return e.err.Error() }
+
+// celField is the field the first CEL compilation error names.
+var celField = regexp.MustCompile(`(validations|variables)\[(\d+)\](\.expression|\.messageExpression)?: `)
+
+// regoLine is the line OPA gives an error in a module.
+var regoLine = regexp.MustCompile(`template:(\d+):`)
+
+// codeAt is where an engine's code is in a template: its field, and for
+// Rego the line of the module an error names. The legacy rego field,
+// when set, is the Rego that is compiled.
+func codeAt(o *object.Object, engine string, err error) object.Position {
+	path := ""
+	targets, _, _ := unstructured.NestedSlice(o.Content, "spec", "targets")
+	for i, tg := range targets {
+		m, _ := tg.(map[string]any)
+		if legacy, _ := m["rego"].(string); engine == "Rego" && legacy != "" {
+			path = fmt.Sprintf("spec.targets[%d].rego", i)
+			break
+		}
+		code, _ := m["code"].([]any)
+		for j, c := range code {
+			if cm, _ := c.(map[string]any); cm["engine"] == engine {
+				path = fmt.Sprintf("spec.targets[%d].code[%d].source", i, j)
+				if engine == "Rego" {
+					path += ".rego"
+				}
+				break
+			}
+		}
+	}
+	if m := celField.FindStringSubmatch(err.Error()); m != nil && engine == CELEngine && path != "" {
+		path += fmt.Sprintf(".%s[%s]%s", m[1], m[2], m[3])
+	}
+	at := o.Locate(path)
+	if m := regoLine.FindStringSubmatch(err.Error()); m != nil && engine == "Rego" && at != o.Source {
+		// a block scalar starts on the line after its key
+		if n, _ := strconv.Atoi(m[1]); n > 0 {
+			at.Line += n
+		}
+	}
+	return at
 }
 
 // carries says whether a template has code for an engine (the legacy
@@ -209,6 +261,10 @@ func (s *Set) loadGatekeeper(tmpls, cons []*object.Object) []object.Diagnostic {
 	byKind := map[string]*gkTemplate{}
 	for _, o := range tmpls {
 		t, err := loadTemplate(o, s.engines)
+		if pe, ok := err.(*positionedError); ok {
+			diags = append(diags, object.Diagnostic{Pos: pe.at, Severity: object.SeverityError, Message: pe.Error()})
+			continue
+		}
 		if err != nil {
 			errorAt(o, err)
 			continue

@@ -224,18 +224,26 @@ metadata: {name: no-clash}
 // or against its schema. A Rego runtime error and a budget overrun are
 // findings of the constraint, never silence.
 func TestGatekeeperErrors(t *testing.T) {
-	for name, tc := range map[string]struct{ policies, want string }{
+	for name, tc := range map[string]struct{ policies, want, at string }{
 		"rego syntax": {strings.Replace(labelsTemplate, "      violation[{\"msg\": msg}] {\n        required", "      violation[{\"msg\": msg}] {\n        )(\n        required", 1),
-			"ConstraintTemplate k8srequiredlabels does not compile"},
-		"cel type":    {strings.Replace(labelsTemplate, "'cel: missing one of ' +", "1 +", 1), "ConstraintTemplate k8srequiredlabels does not compile"},
-		"no template": {strings.TrimPrefix(labelsConstraint, "---\n"), "K8sRequiredLabels need-owner: no ConstraintTemplate defines the kind K8sRequiredLabels"},
-		"schema":      {labelsTemplate + strings.Replace(labelsConstraint, "labels: [owner]", "labels: owner", 1), "K8sRequiredLabels need-owner:"},
+			"ConstraintTemplate k8srequiredlabels does not compile (Rego)", ")("},
+		"cel type":    {strings.Replace(labelsTemplate, "'cel: missing one of ' +", "1 +", 1), "ConstraintTemplate k8srequiredlabels does not compile (K8sNativeValidation)", "messageExpression:"},
+		"no template": {strings.TrimPrefix(labelsConstraint, "---\n"), "K8sRequiredLabels need-owner: no ConstraintTemplate defines the kind K8sRequiredLabels", ""},
+		"schema":      {labelsTemplate + strings.Replace(labelsConstraint, "labels: [owner]", "labels: owner", 1), "K8sRequiredLabels need-owner:", ""},
 		"reserved variable": {strings.Replace(labelsTemplate, "        validations:", "        variables: [{name: params, expression: '1'}]\n        validations:", 1),
-			`variable name "params" is reserved`},
+			`variable name "params" is reserved`, ""},
 	} {
 		_, diags := Load(decode(t, tc.policies))
 		if len(diags) != 1 || !strings.Contains(diags[0].Message, tc.want) || diags[0].Pos.Line == 0 {
 			t.Errorf("%s: got %v, want one error containing %q at a line", name, diags, tc.want)
+			continue
+		}
+		// an error in code is at the line that holds it
+		if tc.at != "" {
+			want := 1 + strings.Count(tc.policies[:strings.Index(tc.policies, tc.at)], "\n")
+			if diags[0].Pos.Line != want {
+				t.Errorf("%s: error at line %d, want %d (%q)", name, diags[0].Pos.Line, want, tc.at)
+			}
 		}
 	}
 

@@ -79,7 +79,7 @@ func (d *celDriver) AddTemplate(_ context.Context, ct *templates.ConstraintTempl
 		return fmt.Errorf("%s code: %v", CELEngine, err)
 	}
 	cs := celSource{name: ct.Name, validations: code.Validations, matchConditions: append(code.MatchCondition, code.MatchConditions...),
-		failurePolicy: admissionregistrationv1.Fail, hasParams: true, paramsInVariablesOnly: true}
+		failurePolicy: admissionregistrationv1.Fail, hasParams: true, paramsInVariablesOnly: true, builtinVariables: len(gkVariables)}
 	if fp := code.FailurePolicy; fp != nil {
 		if *fp != admissionregistrationv1.Fail && *fp != admissionregistrationv1.Ignore {
 			return fmt.Errorf("%s code: failurePolicy %q is neither Fail nor Ignore", CELEngine, *fp)

@@ -244,6 +244,9 @@ type celSource struct {
 	validations     []admissionregistrationv1.Validation
 	failurePolicy   admissionregistrationv1.FailurePolicyType
 	hasParams       bool
+	// builtinVariables come first in variables and are not the
+	// policy's own: errors number the policy's from 0
+	builtinVariables int
 	// paramsInVariablesOnly hides params from all but the variables, as
 	// Gatekeeper does: its templates read variables.params.
 	paramsInVariablesOnly bool
@@ -280,7 +283,11 @@ func (src *celSource) compile() (*compiled, error) {
 		}
 	}
 	for i := range src.variables {
-		note(fmt.Sprintf("variables[%d]", i), compiler.CompileAndStoreVariable(&src.variables[i], vars, environment.StoredExpressions))
+		what := fmt.Sprintf("variables[%d]", i-src.builtinVariables)
+		if i < src.builtinVariables {
+			what = "built-in variable " + src.variables[i].name
+		}
+		note(what, compiler.CompileAndStoreVariable(&src.variables[i], vars, environment.StoredExpressions))
 	}
 	fp := src.failurePolicy
 	c := &compiled{failurePolicy: fp}
