@@ -1,12 +1,14 @@
 package policy_test
 
 // The exported ValidatingAdmissionPolicies, loaded into a real
-// kube-apiserver, must deny exactly what kubeguard's webhook denies.
+// kube-apiserver, must deny exactly what kubeguard's webhook denies, and
+// kubeguard scan, reading them as a team's policies, must agree.
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"slices"
@@ -33,7 +35,9 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/engine"
+	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/policy"
+	"github.com/kubeguard/kubeguard/pkg/userpolicy"
 	"github.com/kubeguard/kubeguard/pkg/webhook"
 )
 
@@ -220,7 +224,48 @@ func TestE2EPolicyExportDeniesWhatTheWebhookDenies(t *testing.T) {
 		}
 	}
 
-	compared := 0
+	// The same exported policies, read by kubeguard as a team's own,
+	// must give the API server's verdicts in a scan.
+	var policyObjs []*object.Object
+	for _, o := range exportedObjs {
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u["apiVersion"], u["kind"] = "admissionregistration.k8s.io/v1", strings.TrimPrefix(fmt.Sprintf("%T", o), "*v1.")
+		policyObjs = append(policyObjs, object.New(u, object.Position{File: "exported.yaml", Line: 1}, nil))
+	}
+	team, diags := userpolicy.Load(policyObjs)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	teamCat, err := controls.Catalog(controls.Options{Extra: team.Controls()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	teamIDs := map[string]bool{}
+	for _, c := range team.Controls() {
+		teamIDs[c.ID] = true
+	}
+	scanner, err := engine.New(engine.Options{Catalog: teamCat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scanDenies := func(ns string, o runtime.Object) bool {
+		nsObj, _ := client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		nsU, _ := runtime.DefaultUnstructuredConverter.ToUnstructured(nsObj)
+		nsU["apiVersion"], nsU["kind"] = "v1", "Namespace"
+		u, _ := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+		res := scanner.ScanObjects([]*object.Object{object.New(nsU, object.Position{}, nil), object.New(u, object.Position{}, nil)})
+		for _, f := range res.Findings {
+			if teamIDs[f.ControlID] && f.Object.Kind != "Namespace" {
+				return true
+			}
+		}
+		return false
+	}
+
+	compared, agreed := 0, 0
 	for _, id := range exported {
 		ns := nsOf(id)
 		// The API server activates each policy asynchronously.
@@ -259,9 +304,14 @@ func TestE2EPolicyExportDeniesWhatTheWebhookDenies(t *testing.T) {
 				t.Errorf("%s: %s %s: ValidatingAdmissionPolicy denies=%v, webhook denies=%v", id, kind, f.name, got, want)
 			}
 			compared++
+			if scanned := scanDenies(ns, f.obj); scanned != got {
+				t.Errorf("%s: %s %s: the API server denies=%v, kubeguard scan with the exported policies denies=%v", id, kind, f.name, got, scanned)
+			} else {
+				agreed++
+			}
 		}
 	}
-	t.Logf("%d verdicts compared: %d fixtures (Pod, Deployment, CronJob) x %d exported controls", compared, len(all), len(exported))
+	t.Logf("%d verdicts compared: %d fixtures (Pod, Deployment, CronJob) x %d exported controls; kubeguard scan with the exported policies agrees with the API server on %d", compared, len(all), len(exported), agreed)
 }
 
 // webhookDenies returns the controls the webhook denies o for.
