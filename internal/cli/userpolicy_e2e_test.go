@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -10,8 +11,15 @@ import (
 	"testing"
 	"time"
 
+	templatesv1 "github.com/open-policy-agent/frameworks/constraint/pkg/apis/templates/v1"
+	constraintclient "github.com/open-policy-agent/frameworks/constraint/pkg/client"
+	"github.com/open-policy-agent/frameworks/constraint/pkg/client/drivers/rego"
+	gktarget "github.com/open-policy-agent/gatekeeper/v3/pkg/target"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -199,14 +207,18 @@ func TestE2EClusterOwnPolicies(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	got := findings(t, out)
-	if strings.Join(got["Deployment/e2e-own-shop/checkout"], ",") != "VAP-REPLICA-LIMIT" || len(got["Deployment/e2e-own-shop/cart"]) != 0 {
+	if strings.Join(got["Deployment/e2e-own-shop/checkout"], ",") != "TEAM-LABEL,VAP-REPLICA-LIMIT" || len(got["Deployment/e2e-own-shop/cart"]) != 0 {
 		t.Errorf("findings: %v", got)
 	}
+	// each policy's finding is a problem of its own
 	var rep struct {
-		Findings []struct{ Also []struct{ ControlID string } }
+		Findings []struct {
+			ControlID string
+			Also      []struct{ ControlID string }
+		}
 	}
 	json.Unmarshal([]byte(out), &rep)
-	if len(rep.Findings) != 1 || len(rep.Findings[0].Also) != 1 || rep.Findings[0].Also[0].ControlID != "TEAM-LABEL" {
+	if len(rep.Findings) != 2 || len(rep.Findings[0].Also)+len(rep.Findings[1].Also) != 0 {
 		t.Errorf("both policies on checkout: %s", out)
 	}
 }
@@ -285,4 +297,102 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return abs
+}
+
+// cluster --cluster-policies reads Gatekeeper's templates and the
+// constraints of each template's kind from the cluster, with Gatekeeper's
+// published ConstraintTemplate CRD and the constraint CRD generated as
+// Gatekeeper generates it.
+func TestE2EClusterGatekeeperPolicies(t *testing.T) {
+	c := testcluster.Shared(t)
+	rc, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := dynamic.NewForConfigOrDie(rc)
+	ctx := context.Background()
+	// create retries while the API server does not serve a new CRD's kind
+	create := func(u *unstructured.Unstructured) {
+		t.Helper()
+		ri := testcluster.Resource(dyn, u)
+		if u.GroupVersionKind().Group == "constraints.gatekeeper.sh" {
+			// a constraint kind's plural is its lower-case kind
+			ri = dyn.Resource(u.GroupVersionKind().GroupVersion().WithResource(strings.ToLower(u.GetKind())))
+		}
+		_, err := ri.Create(ctx, u, metav1.CreateOptions{})
+		for deadline := time.Now().Add(30 * time.Second); err != nil && !apierrors.IsAlreadyExists(err) && time.Now().Before(deadline); {
+			time.Sleep(300 * time.Millisecond)
+			_, err = ri.Create(ctx, u, metav1.CreateOptions{})
+		}
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("%s %s: %v", u.GetKind(), u.GetName(), err)
+		}
+	}
+	crd, _ := os.ReadFile("testdata/gatekeeper/constrainttemplate-customresourcedefinition.yaml")
+	tmplYAML, _ := os.ReadFile("../../examples/policies/gatekeeper/template.yaml")
+	constraintYAML, _ := os.ReadFile("../../examples/policies/gatekeeper/constraint.yaml")
+	for _, u := range mustObjects(t, string(crd)) {
+		create(u)
+	}
+	tmpl := mustObjects(t, string(tmplYAML))[0]
+	create(tmpl)
+
+	// the constraint kind's CRD, from the template, by the constraint
+	// framework (what Gatekeeper's controller does)
+	var v1t templatesv1.ConstraintTemplate
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(tmpl.Object, &v1t); err != nil {
+		t.Fatal(err)
+	}
+	ct, err := v1t.ToVersionless()
+	if err != nil {
+		t.Fatal(err)
+	}
+	driver, err := rego.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := constraintclient.NewClient(constraintclient.Targets(&gktarget.K8sValidationTarget{}), constraintclient.Driver(driver),
+		constraintclient.EnforcementPoints("audit.gatekeeper.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	internalCRD, err := fc.CreateCRD(ctx, ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var consCRD apiextensionsv1.CustomResourceDefinition
+	if err := apiextensionsv1.Convert_apiextensions_CustomResourceDefinition_To_v1_CustomResourceDefinition(internalCRD, &consCRD, nil); err != nil {
+		t.Fatal(err)
+	}
+	consCRD.APIVersion, consCRD.Kind = "apiextensions.k8s.io/v1", "CustomResourceDefinition"
+	crdU, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&consCRD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	create(&unstructured.Unstructured{Object: crdU})
+	constraint := mustObjects(t, string(constraintYAML))[0]
+	create(constraint)
+
+	app, _ := os.ReadFile("../../examples/policies/app.yaml")
+	for _, u := range mustObjects(t, strings.NewReplacer("name: shop\n", "name: e2e-gk-shop\n", "namespace: shop\n", "namespace: e2e-gk-shop\n",
+		"name: sandbox\n", "name: e2e-gk-sandbox\n", "namespace: sandbox\n", "namespace: e2e-gk-sandbox\n").Replace(string(app))) {
+		create(u)
+	}
+
+	for _, ns := range []string{"e2e-gk-shop", "e2e-gk-sandbox"} {
+		code, out, errOut := run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "--cluster-policies", "-n", ns, "-o", "json",
+			"--controls", "TEAM-MEMORY-LIMIT", "--fail-on", "none")
+		if code != ExitOK {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		got := findings(t, out)
+		want := map[string][]string{}
+		if ns == "e2e-gk-shop" {
+			// the constraint selects namespaces labelled env=prod
+			want = map[string][]string{"Deployment/e2e-gk-shop/checkout": {"TEAM-MEMORY-LIMIT"}, "Deployment/e2e-gk-shop/cart": {"TEAM-MEMORY-LIMIT"}}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: findings %v, want %v", ns, got, want)
+		}
+	}
 }
