@@ -24,8 +24,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -33,6 +31,7 @@ import (
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/kubeguard/kubeguard/hack/internal/load"
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/controls"
@@ -252,11 +251,12 @@ func webhookRun(objs []*object.Object, ctls []*control.Control, rate int, d time
 		defer stop()
 		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool},
 			ForceAttemptHTTP2: false, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}, MaxIdleConnsPerHost: 128}}
-		runOpen(client, url, bodies, rate, time.Second) // warm up
-		r := runOpen(client, url, bodies, rate, d)
-		r.print(name)
-		sat := runClosed(client, url, bodies, 8, d/2)
-		fmt.Printf("%-26s %9d answered at saturation (8 in flight): %.0f req/s\n", "", len(sat.lat), float64(len(sat.lat))/(d/2).Seconds())
+		send := func(i int) error { return send(client, url, bodies[i%len(bodies)]) }
+		load.Open(rate, time.Second, send) // warm up
+		r := load.Open(rate, d, send)
+		fmt.Printf("%-26s %9d %9.2f %9.2f %9.2f %7d\n", name, len(r.Lat), r.Quantile(.5), r.Quantile(.99), r.Quantile(.999), r.Errors)
+		sat := load.Closed(8, d/2, send)
+		fmt.Printf("%-26s %9d answered at saturation (8 in flight): %.0f req/s\n", "", len(sat.Lat), sat.Throughput())
 	}
 	fmt.Printf("webhook, %d req/s over loopback TLS, %d distinct requests\n", rate, len(bodies))
 	fmt.Printf("%-26s %9s %9s %9s %9s %7s\n", "run", "requests", "p50 ms", "p99 ms", "p99.9 ms", "errors")
@@ -299,74 +299,6 @@ func serve(h *webhook.Handler) (string, *x509.CertPool, func()) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca.CertPEM)
 	return "https://" + l.Addr().String(), pool, func() { cancel(); <-done }
-}
-
-type result struct {
-	lat    []time.Duration
-	errors int64
-}
-
-func (r result) print(name string) {
-	slices.Sort(r.lat)
-	q := func(p float64) float64 {
-		return float64(r.lat[min(len(r.lat)-1, int(p*float64(len(r.lat))))].Microseconds()) / 1000
-	}
-	fmt.Printf("%-26s %9d %9.2f %9.2f %9.2f %7d\n", name, len(r.lat), q(.5), q(.99), q(.999), r.errors)
-}
-
-// runOpen sends at a fixed rate, latency counted from each request's
-// scheduled time so that queueing shows.
-func runOpen(c *http.Client, url string, bodies [][]byte, rate int, d time.Duration) result {
-	n := int(float64(rate) * d.Seconds())
-	lat := make([]time.Duration, n)
-	var errs atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	interval := time.Second / time.Duration(rate)
-	for i := range n {
-		due := start.Add(time.Duration(i) * interval)
-		if w := time.Until(due); w > 0 {
-			time.Sleep(w)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := send(c, url, bodies[i%len(bodies)]); err != nil && errs.Add(1) == 1 {
-				fmt.Fprintln(os.Stderr, "first error:", err)
-			}
-			lat[i] = time.Since(due)
-		}()
-	}
-	wg.Wait()
-	return result{lat: lat, errors: errs.Load()}
-}
-
-// runClosed keeps workers requests in flight for d.
-func runClosed(c *http.Client, url string, bodies [][]byte, workers int, d time.Duration) result {
-	var mu sync.Mutex
-	var all []time.Duration
-	var errs atomic.Int64
-	var next atomic.Int64
-	end := time.Now().Add(d)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(end) {
-				i := next.Add(1)
-				start := time.Now()
-				if err := send(c, url, bodies[int(i)%len(bodies)]); err != nil {
-					errs.Add(1)
-				}
-				mu.Lock()
-				all = append(all, time.Since(start))
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return result{lat: all, errors: errs.Load()}
 }
 
 func send(c *http.Client, url string, body []byte) error {

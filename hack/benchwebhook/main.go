@@ -10,7 +10,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -23,10 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -37,6 +33,7 @@ import (
 	psapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
+	"github.com/kubeguard/kubeguard/hack/internal/load"
 	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
@@ -191,22 +188,19 @@ func newClient(tmp string) *http.Client {
 		TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: false, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}, MaxIdleConnsPerHost: 128}}
 }
 
-type result struct {
-	lat    []time.Duration
-	errors int64
-	wall   time.Duration
-}
+type result struct{ load.Result }
 
 func (r result) print(name string) {
-	slices.Sort(r.lat)
-	q := func(p float64) float64 {
-		if len(r.lat) == 0 {
-			return 0
-		}
-		return float64(r.lat[min(len(r.lat)-1, int(p*float64(len(r.lat))))].Microseconds()) / 1000
-	}
-	fmt.Printf("%-22s %9d %9.2f %9.2f %9.2f %10.0f %7d\n", name, len(r.lat), q(.5), q(.99), q(.999),
-		float64(len(r.lat))/r.wall.Seconds(), r.errors)
+	fmt.Printf("%-22s %9d %9.2f %9.2f %9.2f %10.0f %7d\n", name, len(r.Lat), r.Quantile(.5), r.Quantile(.99), r.Quantile(.999),
+		r.Throughput(), r.Errors)
+}
+
+func runOpen(c *http.Client, url string, bodies [][]byte, rate int, d time.Duration) result {
+	return result{load.Open(rate, d, func(i int) error { return send(c, url, bodies[i%len(bodies)]) })}
+}
+
+func runClosed(c *http.Client, url string, bodies [][]byte, workers int, d time.Duration) result {
+	return result{load.Closed(workers, d, func(i int) error { return send(c, url, bodies[i%len(bodies)]) })}
 }
 
 // send posts one review and checks that an answer came back for it.
@@ -224,66 +218,6 @@ func send(c *http.Client, url string, body []byte) error {
 		return fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, data)
 	}
 	return nil
-}
-
-// runOpen sends at a fixed rate regardless of how fast answers come.
-func runOpen(c *http.Client, url string, bodies [][]byte, rate int, d time.Duration) result {
-	n := int(float64(rate) * d.Seconds())
-	lat := make([]time.Duration, n)
-	var errs atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	interval := time.Second / time.Duration(rate)
-	for i := range n {
-		due := start.Add(time.Duration(i) * interval)
-		if w := time.Until(due); w > 0 {
-			time.Sleep(w)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := send(c, url, bodies[i%len(bodies)]); err != nil {
-				if errs.Add(1) == 1 {
-					fmt.Fprintln(os.Stderr, "first error:", err)
-				}
-			}
-			lat[i] = time.Since(due)
-		}()
-	}
-	wg.Wait()
-	return result{lat: lat, errors: errs.Load(), wall: time.Since(start)}
-}
-
-// runClosed keeps workers requests in flight for d.
-func runClosed(c *http.Client, url string, bodies [][]byte, workers int, d time.Duration) result {
-	var mu sync.Mutex
-	var all []time.Duration
-	var errs atomic.Int64
-	var next atomic.Int64
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var lat []time.Duration
-			for ctx.Err() == nil {
-				i := next.Add(1)
-				t := time.Now()
-				if err := send(c, url, bodies[int(i)%len(bodies)]); err != nil {
-					errs.Add(1)
-				}
-				lat = append(lat, time.Since(t))
-			}
-			mu.Lock()
-			all = append(all, lat...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return result{lat: all, errors: errs.Load(), wall: time.Since(start)}
 }
 
 func peakRSS(pid int) int {
