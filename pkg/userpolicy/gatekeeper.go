@@ -38,8 +38,8 @@ const (
 	constraintsGroup = "constraints.gatekeeper.sh"
 )
 
-// RegoBudget bounds the evaluation of one object by one constraint, as
-// the CEL cost limit bounds a CEL policy.
+// RegoBudget bounds the review of one object (by all the constraints a
+// client holds), as the CEL cost limit bounds a CEL policy.
 var RegoBudget = 2 * time.Second
 
 var gkScheme = func() *runtime.Scheme {
@@ -434,13 +434,13 @@ type kindClient struct {
 
 // forKind returns the client of the constraints that may select objects
 // of a group and kind, nil if there are none.
-func (gk *gatekeeper) forKind(gk2 schema.GroupKind) (*constraintclient.Client, error) {
-	v, _ := gk.byKind.LoadOrStore(gk2, &kindClient{})
+func (gk *gatekeeper) forKind(gkind schema.GroupKind) (*constraintclient.Client, error) {
+	v, _ := gk.byKind.LoadOrStore(gkind, &kindClient{})
 	kc := v.(*kindClient)
 	kc.once.Do(func() {
 		var cands []*gkConstraint
 		for _, c := range gk.staticConstraints {
-			if mayMatchKind(c.u, gk2) {
+			if mayMatchKind(c.u, gkind) {
 				cands = append(cands, c)
 			}
 		}
@@ -473,11 +473,11 @@ func (gk *gatekeeper) forKind(gk2 schema.GroupKind) (*constraintclient.Client, e
 }
 
 // mayMatchKind says whether a constraint's match.kinds can select a
-// group and kind, as Gatekeeper reads them: no kinds select every kind,
-// an empty or "*" list of groups or kinds any.
+// group and kind, as Gatekeeper reads them: no (or an empty list of)
+// kinds select every kind, an empty or "*" list of groups or kinds any.
 func mayMatchKind(u *unstructured.Unstructured, gkind schema.GroupKind) bool {
-	kinds, found, err := unstructured.NestedSlice(u.Object, "spec", "match", "kinds")
-	if err != nil || !found {
+	kinds, _, err := unstructured.NestedSlice(u.Object, "spec", "match", "kinds")
+	if err != nil || len(kinds) == 0 {
 		return true
 	}
 	includes := func(list []any, v string) bool {

@@ -353,6 +353,7 @@ func TestMayMatchKind(t *testing.T) {
 		pod, apps bool
 	}{
 		{"", true, true},
+		{"kinds: []", true, true},
 		{`kinds: [{apiGroups: [""], kinds: [Pod]}]`, true, false},
 		{`kinds: [{apiGroups: ["*"], kinds: [Deployment]}]`, false, true},
 		{`kinds: [{kinds: ["*"]}]`, true, true},
