@@ -139,15 +139,35 @@ func (w *Webhook) Validate() error {
 // ModeFor returns the mode of a finding of a control, whose framework
 // references are refs ("PSS:baseline").
 func (w *Webhook) ModeFor(id, category string, sev finding.Severity, refs []string) Mode {
+	m, _ := w.RuleFor(id, category, sev, refs)
+	return m
+}
+
+// RuleFor is ModeFor, and whether a rule set the mode rather than the
+// default.
+func (w *Webhook) RuleFor(id, category string, sev finding.Severity, refs []string) (Mode, bool) {
 	for _, r := range w.Rules {
 		if r.matches(id, category, sev, refs) {
-			return r.Mode
+			return r.Mode, true
 		}
 	}
 	if w.DefaultMode == "" {
-		return Warn
+		return Warn, false
 	}
-	return w.DefaultMode
+	return w.DefaultMode, false
+}
+
+// ActionMode is the mode of the action a team's policy asks for.
+func ActionMode(action string) (Mode, bool) {
+	switch action {
+	case finding.ActionDeny:
+		return Enforce, true
+	case finding.ActionWarn:
+		return Warn, true
+	case finding.ActionAudit:
+		return Audit, true
+	}
+	return "", false
 }
 
 func (r *ModeRule) matches(id, category string, sev finding.Severity, refs []string) bool {

@@ -294,6 +294,18 @@ func (p *Pass) Report(path, format string, args ...any) {
 // ReportContainer records a finding about one container, so that
 // suppressions can be scoped to it.
 func (p *Pass) ReportContainer(container, path, format string, args ...any) {
+	p.report(p.finding(container, path, format, args))
+}
+
+// ReportAction records a finding on the object as a whole with the
+// admission action a team's policy asks for (finding.ActionDeny, ...).
+func (p *Pass) ReportAction(action, format string, args ...any) {
+	f := p.finding("", "", format, args)
+	f.Action = action
+	p.report(f)
+}
+
+func (p *Pass) finding(container, path, format string, args []any) finding.Finding {
 	msg := format
 	switch {
 	case len(args) == 0:
@@ -303,7 +315,7 @@ func (p *Pass) ReportContainer(container, path, format string, args ...any) {
 	default:
 		msg = fmt.Sprintf(format, args...)
 	}
-	p.report(finding.Finding{
+	return finding.Finding{
 		ControlID: p.Control.ID,
 		Severity:  p.Control.Severity,
 		Object:    p.Object.Ref,
@@ -314,7 +326,7 @@ func (p *Pass) ReportContainer(container, path, format string, args ...any) {
 		Rendered:  p.Object.RenderedAt(path),
 		Origin:    p.Object.Origin,
 		Message:   msg,
-	})
+	}
 }
 
 // Catalog is an ordered set of controls with unique IDs.

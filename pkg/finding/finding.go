@@ -79,7 +79,19 @@ type Finding struct {
 	Vuln *Vulnerability
 	// Activity is the request an audit finding (AUD-*) is about.
 	Activity *Activity
+	// Action is what a team's policy asks admission to do with the
+	// finding (ActionDeny, ActionWarn, ActionAudit): a binding's
+	// validationActions, a constraint's enforcementAction. Empty for
+	// built-in controls, whose mode the configuration alone sets.
+	Action string
 }
+
+// The actions a team's policy can ask for.
+const (
+	ActionDeny  = "deny"
+	ActionWarn  = "warn"
+	ActionAudit = "audit"
+)
 
 // Activity is who made a request the audit trail recorded, and for an
 // anomaly, how unusual it was against the identity's learned baseline.

@@ -545,9 +545,26 @@ func (c *gkConstraint) check(pass *control.Pass) {
 	}
 	for _, res := range r.results {
 		if res.Constraint != nil && res.Constraint.GetKind() == c.u.GetKind() && res.Constraint.GetName() == c.u.GetName() {
-			pass.Report("", "%s", res.Msg)
+			pass.ReportAction(enforcementAction(res), "%s", res.Msg)
 		}
 	}
+}
+
+// enforcementAction is what Gatekeeper's webhook does with a violation:
+// a constraint's enforcementAction (deny by default), or for scoped
+// ones the actions for its webhook enforcement point.
+func enforcementAction(res *gktypes.Result) string {
+	actions := []string{res.EnforcementAction}
+	if res.EnforcementAction == "scoped" {
+		actions = res.ScopedEnforcementActions
+	}
+	switch {
+	case slices.Contains(actions, "deny") || slices.Contains(actions, ""):
+		return finding.ActionDeny
+	case slices.Contains(actions, "warn"):
+		return finding.ActionWarn
+	}
+	return finding.ActionAudit
 }
 
 // review evaluates an object, with the request it came with if any

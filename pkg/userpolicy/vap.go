@@ -490,15 +490,28 @@ func (s *Set) check(p *policy, pass *control.Pass) {
 		}
 		params, missing := s.paramsFor(p.vap, b, o.Ref.Namespace, pass.Inventory)
 		if missing != "" {
-			pass.Report("", "%s (binding %s)", missing, b.Name)
+			pass.ReportAction(bindingAction(b), "%s (binding %s)", missing, b.Name)
 			continue
 		}
 		for _, param := range params {
 			for _, d := range p.compiled.evaluate(context.Background(), matchedGVR, versioned, param, nsObj) {
-				pass.Report("", "%s (%s, binding %s)", d.message, actions(b), b.Name)
+				pass.ReportAction(bindingAction(b), "%s (%s, binding %s)", d.message, actions(b), b.Name)
 			}
 		}
 	}
+}
+
+// bindingAction is what the API server does with a binding's failed
+// validation: deny if Deny is among its actions, else warn if Warn is,
+// else only audit.
+func bindingAction(b *admissionregistrationv1.ValidatingAdmissionPolicyBinding) string {
+	switch {
+	case slices.Contains(b.Spec.ValidationActions, admissionregistrationv1.Deny):
+		return finding.ActionDeny
+	case slices.Contains(b.Spec.ValidationActions, admissionregistrationv1.Warn):
+		return finding.ActionWarn
+	}
+	return finding.ActionAudit
 }
 
 func actions(b *admissionregistrationv1.ValidatingAdmissionPolicyBinding) string {

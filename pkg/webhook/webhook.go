@@ -411,7 +411,12 @@ func (h *Handler) validate(req *admissionv1.AdmissionRequest) *admissionv1.Admis
 			continue
 		}
 		c, _ := h.cat.Get(f.ControlID)
-		mode := h.opts.Config.ModeFor(c.ID, c.Category, f.Severity, c.RefKeys())
+		// a rule of the configuration decides; else the action the
+		// team's policy asks for; else the default mode
+		mode, ruled := h.opts.Config.RuleFor(c.ID, c.Category, f.Severity, c.RefKeys())
+		if m, ok := config.ActionMode(f.Action); ok && !ruled {
+			mode = m
+		}
 		if c.Scope == control.InventoryScope && !synced && mode != config.Audit {
 			// The live inventory may be missing the object that makes
 			// this finding wrong: never deny or warn on a guess.

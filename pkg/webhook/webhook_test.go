@@ -24,6 +24,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/object"
+	"github.com/kubeguard/kubeguard/pkg/userpolicy"
 )
 
 func newHandler(t *testing.T, cat *control.Catalog, wc config.Webhook) *Handler {
@@ -319,5 +320,94 @@ func TestOverloadIsShedWithinTheDeadline(t *testing.T) {
 	}
 	if !second.Allowed || !strings.Contains(strings.Join(second.Warnings, " "), "overloaded") || took > 500*time.Millisecond {
 		t.Errorf("second after %v: %+v", took, second)
+	}
+}
+
+type staticInventory struct{ inv *inventory.Inventory }
+
+func (s staticInventory) Snapshot() (*inventory.Inventory, bool) { return s.inv, true }
+
+// A team's policy says what admission does with its violations (a
+// binding's validationActions, a constraint's enforcementAction) unless a
+// rule of the configuration names the control.
+func TestTeamPolicyActions(t *testing.T) {
+	const policies = `apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: k8sowner}
+spec:
+  crd: {spec: {names: {kind: K8sOwner}}}
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package k8sowner
+      violation[{"msg": "no owner label"}] { not input.review.object.metadata.labels.owner }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sOwner
+metadata: {name: deny-me}
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sOwner
+metadata: {name: warn-me}
+spec: {enforcementAction: warn}
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sOwner
+metadata: {name: dry-me}
+spec: {enforcementAction: dryrun}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: owner}
+spec:
+  matchConstraints: {resourceRules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}]}
+  validations: [{expression: "has(object.metadata.labels) && 'owner' in object.metadata.labels", message: no owner}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: owner}
+spec: {policyName: owner, validationActions: [Warn, Audit]}
+`
+	var objs []*object.Object
+	object.SplitBytes("policies.yaml", []byte(policies), func(d object.Document) {
+		o, _ := object.Decode(d, object.DefaultLimits)
+		objs = append(objs, o...)
+	})
+	set, diags := userpolicy.Load(objs)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	cat, err := controls.Catalog(controls.Options{Extra: set.Controls()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verdict := func(wc config.Webhook) *admissionv1.AdmissionResponse {
+		eng, err := engine.New(engine.Options{Catalog: cat, Workers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := New(Options{Engine: eng, Config: &wc, Inventory: staticInventory{inventory.New()}, Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return decodeResponse(t, post(h.Validate(), podRequest(t, hardenedPod("apps", "p"))))
+	}
+	resp := verdict(config.Webhook{DefaultMode: config.Audit})
+	warnings := strings.Join(resp.Warnings, "\n")
+	if resp.Allowed || !strings.Contains(resp.Result.Message, "[GK-K8SOWNER-DENY-ME]") || strings.Contains(resp.Result.Message, "WARN-ME") {
+		t.Errorf("deny: %+v", resp.Result)
+	}
+	for _, want := range []string{"[GK-K8SOWNER-WARN-ME]", "[VAP-OWNER]"} {
+		if !strings.Contains(warnings, want) {
+			t.Errorf("warnings lack %s: %q", want, warnings)
+		}
+	}
+	if strings.Contains(warnings+resp.Result.Message, "DRY-ME") {
+		t.Errorf("dryrun constraint reached the response: %q %s", warnings, resp.Result.Message)
+	}
+	// a rule naming the control wins over the constraint's own action
+	resp = verdict(config.Webhook{DefaultMode: config.Audit, Rules: []config.ModeRule{{Controls: []string{"GK-K8SOWNER-DENY-ME"}, Mode: config.Warn}}})
+	if !resp.Allowed || !strings.Contains(strings.Join(resp.Warnings, "\n"), "[GK-K8SOWNER-DENY-ME]") {
+		t.Errorf("rule over action: %+v %q", resp.Result, resp.Warnings)
 	}
 }
