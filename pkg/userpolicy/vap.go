@@ -347,7 +347,12 @@ func (c *compiled) evaluate(ctx context.Context, gvr schema.GroupVersionResource
 	if err != nil {
 		return onError(err)
 	}
-	messages, _, _ := c.messages.ForInput(ctx, attr, req, celplugin.OptionalVariableBindings{VersionedParams: params}, nsObj, remaining)
+	// message expressions only for a failed validation: they run in an
+	// activation of their own, which computes the variables again
+	var messages []celplugin.EvaluationResult
+	if slices.ContainsFunc(results, func(r celplugin.EvaluationResult) bool { return r.Error == nil && r.EvalResult != celtypes.True }) {
+		messages, _, _ = c.messages.ForInput(ctx, attr, req, celplugin.OptionalVariableBindings{VersionedParams: params}, nsObj, remaining)
+	}
 	var out []denial
 	for i, r := range results {
 		if r.Error != nil {
