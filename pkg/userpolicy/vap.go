@@ -230,9 +230,16 @@ func (v *validation) GetExpression() string    { return v.expression }
 func (v *validation) ReturnTypes() []*cel.Type { return []*cel.Type{cel.BoolType} }
 func (m messageExpr) GetExpression() string    { return string(m) }
 func (m messageExpr) ReturnTypes() []*cel.Type { return []*cel.Type{cel.StringType} }
-func (v *variable) GetExpression() string      { return v.expression }
-func (v *variable) ReturnTypes() []*cel.Type   { return []*cel.Type{cel.AnyType, cel.DynType} }
-func (v *variable) GetName() string            { return v.name }
+
+// auditValue is an auditAnnotation's valueExpression: a string, or null
+// for no annotation.
+type auditValue string
+
+func (a auditValue) GetExpression() string    { return string(a) }
+func (a auditValue) ReturnTypes() []*cel.Type { return []*cel.Type{cel.StringType, cel.NullType} }
+func (v *variable) GetExpression() string     { return v.expression }
+func (v *variable) ReturnTypes() []*cel.Type  { return []*cel.Type{cel.AnyType, cel.DynType} }
+func (v *variable) GetName() string           { return v.name }
 
 // celSource is what a CEL policy is compiled from: a
 // ValidatingAdmissionPolicy's spec, or the K8sNativeValidation code of a
@@ -242,8 +249,11 @@ type celSource struct {
 	variables       []variable
 	matchConditions []admissionregistrationv1.MatchCondition
 	validations     []admissionregistrationv1.Validation
-	failurePolicy   admissionregistrationv1.FailurePolicyType
-	hasParams       bool
+	// auditAnnotations are compiled, so that one the API server would
+	// refuse is an error; their values are not evaluated
+	auditAnnotations []admissionregistrationv1.AuditAnnotation
+	failurePolicy    admissionregistrationv1.FailurePolicyType
+	hasParams        bool
 	// builtinVariables come first in variables and are not the
 	// policy's own: errors number the policy's from 0
 	builtinVariables int
@@ -258,7 +268,7 @@ type celSource struct {
 // error is returned for those.
 func compile(vap *admissionregistrationv1.ValidatingAdmissionPolicy) (*compiled, error) {
 	src := celSource{name: vap.Name, matchConditions: vap.Spec.MatchConditions, validations: vap.Spec.Validations,
-		failurePolicy: *vap.Spec.FailurePolicy, hasParams: vap.Spec.ParamKind != nil}
+		auditAnnotations: vap.Spec.AuditAnnotations, failurePolicy: *vap.Spec.FailurePolicy, hasParams: vap.Spec.ParamKind != nil}
 	for _, v := range vap.Spec.Variables {
 		src.variables = append(src.variables, variable{v.Name, v.Expression})
 	}
@@ -308,6 +318,9 @@ func (src *celSource) compile() (*compiled, error) {
 			messages[i] = messageExpr(v.MessageExpression)
 			note(fmt.Sprintf("validations[%d].messageExpression", i), compiler.CompileCELExpression(messages[i], messageVars, environment.StoredExpressions))
 		}
+	}
+	for i, a := range src.auditAnnotations {
+		note(fmt.Sprintf("auditAnnotations[%d].valueExpression", i), compiler.CompileCELExpression(auditValue(a.ValueExpression), exprVars, environment.StoredExpressions))
 	}
 	if len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "; "))

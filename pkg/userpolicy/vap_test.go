@@ -76,13 +76,22 @@ metadata: {name: broken}
 spec:
   validations:
   - expression: "object.spec.replicas >"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: bad-audit}
+spec:
+  validations:
+  - expression: "true"
+  auditAnnotations:
+  - {key: replicas, valueExpression: "object.spec.replicas"}
 `))
 	msgs := ""
 	for _, d := range diags {
 		msgs += d.Message + "\n"
 	}
 	for _, want := range []string{`binds policy "nowhere", which is not among the policies read`, "ValidatingAdmissionPolicy unbound has no binding",
-		"ValidatingAdmissionPolicy broken does not compile", `kubeguard.io/severity: unknown severity "urgent"`, `"SOC2:cc6" is not FRAMEWORK:ID`} {
+		"ValidatingAdmissionPolicy broken does not compile", "ValidatingAdmissionPolicy bad-audit does not compile: auditAnnotations[0].valueExpression", `kubeguard.io/severity: unknown severity "urgent"`, `"SOC2:cc6" is not FRAMEWORK:ID`} {
 		if !strings.Contains(msgs, want) {
 			t.Errorf("diagnostics lack %q:\n%s", want, msgs)
 		}
