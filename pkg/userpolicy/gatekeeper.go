@@ -603,7 +603,7 @@ func review(cl *constraintclient.Client, o *object.Object, ns *corev1.Namespace)
 func newDecodedReview(o *object.Object, ns *corev1.Namespace) (*decodedReview, error) {
 	u := &unstructured.Unstructured{Object: o.Content}
 	gvk := u.GroupVersionKind()
-	r := &decodedReview{object: u, namespace: ns}
+	r := &decodedReview{source: o, object: u, namespace: ns}
 	r.Kind = metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind}
 	r.Name, r.Namespace = o.Ref.Name, o.Ref.Namespace
 	raw, err := u.MarshalJSON()

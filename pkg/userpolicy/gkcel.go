@@ -13,11 +13,11 @@ import (
 	"github.com/open-policy-agent/frameworks/constraint/pkg/core/templates"
 	gktypes "github.com/open-policy-agent/frameworks/constraint/pkg/types"
 	"github.com/open-policy-agent/opa/v1/storage"
-	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/admission"
 )
 
@@ -122,26 +122,12 @@ func (d *celDriver) Query(ctx context.Context, tgt string, constraints []*unstru
 	for _, o := range opts {
 		o(cfg)
 	}
-	g, ok := review.(interface {
-		GetAdmissionRequest() *admissionv1.AdmissionRequest
-	})
+	r, ok := review.(*decodedReview)
 	if !ok {
 		return nil, fmt.Errorf("%s cannot read a review of type %T", CELEngine, review)
 	}
-	var attr *admission.VersionedAttributes
-	var err error
-	if r, ok := review.(*decodedReview); ok {
-		var obj, old runtime.Object
-		if r.object != nil {
-			obj = r.object
-		}
-		if r.oldObject != nil {
-			old = r.oldObject
-		}
-		attr, err = decodedAttributes(&r.AdmissionRequest, obj, old)
-	} else {
-		attr, err = requestAttributes(g.GetAdmissionRequest())
-	}
+	gvk := schema.GroupVersionKind(r.Kind)
+	attr, err := admission.NewVersionedAttributes(objectAttributes(r.source, gvk), gvk, objectInterfaces)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,8 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubeguard/kubeguard/pkg/object"
 )
 
 // k8sTarget is Gatekeeper's Kubernetes target, given the objects kubeguard
@@ -27,6 +29,7 @@ type k8sTarget struct {
 // the same input.review.
 type decodedReview struct {
 	admissionv1.AdmissionRequest
+	source            *object.Object // the object under review, with its request
 	object, oldObject *unstructured.Unstructured
 	namespace         *corev1.Namespace
 	isAdmission       bool
@@ -40,19 +43,18 @@ func (r *decodedReview) IsAdmissionRequest() bool { return r.isAdmission }
 // MarshalJSON is the request's, without the decoded copies.
 func (r *decodedReview) MarshalJSON() ([]byte, error) { return json.Marshal(&r.AdmissionRequest) }
 
+// HandleReview takes the reviews kubeguard makes (newDecodedReview)
+// only.
 func (t k8sTarget) HandleReview(obj any) (bool, any, error) {
-	if r, ok := obj.(*decodedReview); ok {
-		return true, r, nil
+	r, ok := obj.(*decodedReview)
+	if !ok {
+		return false, nil, fmt.Errorf("kubeguard's Gatekeeper target cannot review a %T", obj)
 	}
-	return t.K8sValidationTarget.HandleReview(obj)
+	return true, r, nil
 }
 
 func (t k8sTarget) ToMatcher(u *unstructured.Unstructured) (constraints.Matcher, error) {
-	fallback, err := t.K8sValidationTarget.ToMatcher(u)
-	if err != nil {
-		return nil, err
-	}
-	m := &decodedMatcher{fallback: fallback}
+	m := &decodedMatcher{}
 	spec, found, err := unstructured.NestedMap(u.Object, "spec", "match")
 	if err != nil {
 		return nil, err
@@ -70,17 +72,14 @@ func (t k8sTarget) ToMatcher(u *unstructured.Unstructured) (constraints.Matcher,
 	return m, nil
 }
 
-type decodedMatcher struct {
-	match    *match.Match
-	fallback constraints.Matcher
-}
+type decodedMatcher struct{ match *match.Match }
 
 // Match is Gatekeeper's: a constraint selects a request whose object or
 // old object it matches.
 func (m *decodedMatcher) Match(review any) (bool, error) {
 	r, ok := review.(*decodedReview)
 	if !ok {
-		return m.fallback.Match(review)
+		return false, fmt.Errorf("kubeguard's Gatekeeper matcher cannot match a %T", review)
 	}
 	if m.match == nil {
 		return true, nil

@@ -1,10 +1,6 @@
 package userpolicy
 
 import (
-	"encoding/json"
-	"fmt"
-
-	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -35,46 +31,4 @@ func objectAttributes(o *object.Object, gvk schema.GroupVersionKind) admission.A
 	}
 	return admission.NewAttributesRecord(obj, old, gvk, o.Ref.Namespace, o.Ref.Name, gvr, r.SubResource, admission.Operation(r.Operation), nil, r.DryRun,
 		&user.DefaultInfo{Name: r.User, Groups: r.Groups, UID: r.UID})
-}
-
-// requestAttributes describes an admission request as the CEL library
-// reads it.
-func requestAttributes(req *admissionv1.AdmissionRequest) (*admission.VersionedAttributes, error) {
-	decode := func(raw []byte) (runtime.Object, error) {
-		if len(raw) == 0 {
-			return nil, nil
-		}
-		u := &unstructured.Unstructured{}
-		if err := json.Unmarshal(raw, &u.Object); err != nil {
-			return nil, fmt.Errorf("the request's object is not JSON: %v", err)
-		}
-		return u, nil
-	}
-	obj, err := decode(req.Object.Raw)
-	if err != nil {
-		return nil, err
-	}
-	old, err := decode(req.OldObject.Raw)
-	if err != nil {
-		return nil, err
-	}
-	return decodedAttributes(req, obj, old)
-}
-
-// decodedAttributes is requestAttributes with the objects decoded.
-func decodedAttributes(req *admissionv1.AdmissionRequest, obj, old runtime.Object) (*admission.VersionedAttributes, error) {
-	if req.Operation == admissionv1.Delete {
-		// the API server gives a delete no object, whatever Gatekeeper
-		// puts there
-		obj = nil
-	}
-	gvk := schema.GroupVersionKind(req.Kind)
-	gvr := schema.GroupVersionResource(req.Resource)
-	if gvr.Resource == "" {
-		gvr, _ = meta.UnsafeGuessKindToResource(gvk)
-	}
-	dryRun := req.DryRun != nil && *req.DryRun
-	attr := admission.NewAttributesRecord(obj, old, gvk, req.Namespace, req.Name, gvr, req.SubResource, admission.Operation(req.Operation), nil, dryRun,
-		&user.DefaultInfo{Name: req.UserInfo.Username, Groups: req.UserInfo.Groups, UID: req.UserInfo.UID})
-	return admission.NewVersionedAttributes(attr, gvk, objectInterfaces)
 }
