@@ -57,6 +57,9 @@ type gkTemplate struct {
 	// readsInventory: its Rego reads data.inventory, the objects
 	// Gatekeeper replicates from the cluster.
 	readsInventory bool
+	// validator holds the template compiled with the engine that runs
+	// it, to check its constraints against its schema while loading
+	validator *constraintclient.Client
 }
 
 // gkConstraint is a Constraint with its template.
@@ -67,13 +70,11 @@ type gkConstraint struct {
 	set  *Set
 }
 
-// gatekeeper holds the clients that evaluate the set's constraints.
-// static holds every template and constraint that reads no inventory,
-// and validates them as they are read; they are evaluated by the client
-// of the object's kind. Those that read data.inventory get a client per
-// inventory, built from the same templates and constraints.
+// gatekeeper holds what evaluates the set's constraints: those whose
+// templates read no inventory by the client of the object's kind, those
+// that read data.inventory by a client per inventory, built from their
+// templates and constraints.
 type gatekeeper struct {
-	static  *constraintclient.Client
 	engines []string
 	// byKind holds, per API group and kind, a client with only the
 	// constraints whose match.kinds may select that kind: Gatekeeper's
@@ -83,7 +84,6 @@ type gatekeeper struct {
 	// the templates and constraints of the per-inventory clients
 	invTemplates   []*templates.ConstraintTemplate
 	invConstraints []*unstructured.Unstructured
-	invProbe       *constraintclient.Client
 }
 
 // Engines says which of a template's code engines kubeguard runs when it
@@ -142,6 +142,11 @@ func loadTemplate(o *object.Object, engines []string) (*gkTemplate, error) {
 	if !strings.EqualFold(kind, ct.Name) {
 		return nil, fmt.Errorf("ConstraintTemplate %s: its name must be its constraint kind (%s) in lower case", ct.Name, kind)
 	}
+	i := slices.IndexFunc(engines, func(e string) bool { return carries(ct, e) })
+	if i < 0 {
+		return nil, fmt.Errorf("ConstraintTemplate %s carries no code for the engines %v", ct.Name, engines)
+	}
+	t := &gkTemplate{ct: ct, at: o.Source}
 	// every engine's code is compiled, not only the one that will run:
 	// a broken engine is broken wherever the template goes
 	for _, e := range []string{CELEngine, "Rego"} {
@@ -155,11 +160,10 @@ func loadTemplate(o *object.Object, engines []string) (*gkTemplate, error) {
 		if _, err := c.AddTemplate(context.Background(), ct); err != nil {
 			return nil, &positionedError{codeAt(o, e, err), fmt.Errorf("ConstraintTemplate %s does not compile (%s): %v", ct.Name, e, err)}
 		}
+		if e == engines[i] {
+			t.validator = c
+		}
 	}
-	if !slices.ContainsFunc(engines, func(e string) bool { return carries(ct, e) }) {
-		return nil, fmt.Errorf("ConstraintTemplate %s carries no code for the engines %v", ct.Name, engines)
-	}
-	t := &gkTemplate{ct: ct, at: o.Source}
 	for _, tg := range ct.Spec.Targets {
 		for _, src := range append([]string{tg.Rego}, tg.Libs...) {
 			t.readsInventory = t.readsInventory || strings.Contains(src, "data.inventory")
@@ -250,14 +254,7 @@ func (s *Set) loadGatekeeper(tmpls, cons []*object.Object) []object.Diagnostic {
 	errorAt := func(o *object.Object, err error) {
 		diags = append(diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityError, Message: err.Error()})
 	}
-	gk := &gatekeeper{}
-	var err error
-	if gk.static, err = newGKClient(s.engines); err == nil {
-		gk.invProbe, err = newGKClient(s.engines)
-	}
-	if err != nil {
-		return []object.Diagnostic{{Severity: object.SeverityError, Message: err.Error()}}
-	}
+	gk := &gatekeeper{engines: s.engines}
 	byKind := map[string]*gkTemplate{}
 	for _, o := range tmpls {
 		t, err := loadTemplate(o, s.engines)
@@ -277,14 +274,8 @@ func (s *Set) loadGatekeeper(tmpls, cons []*object.Object) []object.Diagnostic {
 		byKind[kind] = t
 	}
 	for _, t := range byKind {
-		cl := gk.static
 		if t.readsInventory {
-			cl = gk.invProbe
 			gk.invTemplates = append(gk.invTemplates, t.ct)
-		}
-		if _, err := cl.AddTemplate(context.Background(), t.ct); err != nil {
-			diags = append(diags, object.Diagnostic{Pos: t.at, Severity: object.SeverityError, Message: fmt.Sprintf("ConstraintTemplate %s: %v", t.ct.Name, err)})
-			delete(byKind, t.ct.Spec.CRD.Spec.Names.Kind)
 		}
 	}
 	at := map[string]int{}
@@ -295,16 +286,12 @@ func (s *Set) loadGatekeeper(tmpls, cons []*object.Object) []object.Diagnostic {
 			continue
 		}
 		c := &gkConstraint{u: &unstructured.Unstructured{Object: o.Content}, tmpl: t, at: o.Source, set: s}
-		cl := gk.static
-		if t.readsInventory {
-			cl = gk.invProbe
-		}
-		// kind and name are a constraint's identity in a cluster: the
-		// last one read wins, as kubectl apply would make it
-		if _, err := cl.AddConstraint(context.Background(), c.u); err != nil {
+		if _, err := t.validator.AddConstraint(context.Background(), c.u); err != nil {
 			errorAt(o, fmt.Errorf("%s %s: %v", o.Ref.Kind, o.Ref.Name, err))
 			continue
 		}
+		// kind and name are a constraint's identity in a cluster: the
+		// last one read wins, as kubectl apply would make it
 		key := o.Ref.Kind + "/" + o.Ref.Name
 		if i, dup := at[key]; dup {
 			diags = append(diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityWarning,
@@ -322,7 +309,9 @@ func (s *Set) loadGatekeeper(tmpls, cons []*object.Object) []object.Diagnostic {
 			gk.staticConstraints = append(gk.staticConstraints, c)
 		}
 	}
-	gk.engines = s.engines
+	for _, t := range byKind {
+		t.validator = nil // loading is done
+	}
 	s.gk = gk
 	return diags
 }
