@@ -76,6 +76,8 @@ type gkConstraint struct {
 // templates and constraints.
 type gatekeeper struct {
 	engines []string
+	// key names the set's entries in the memos of inventories and passes
+	key string
 	// byKind holds, per API group and kind, a client with only the
 	// constraints whose match.kinds may select that kind: Gatekeeper's
 	// matcher decodes the object once per constraint it tries.
@@ -255,6 +257,7 @@ func (s *Set) loadGatekeeper(tmpls, cons []*object.Object) []object.Diagnostic {
 		diags = append(diags, object.Diagnostic{Pos: o.Source, Severity: object.SeverityError, Message: err.Error()})
 	}
 	gk := &gatekeeper{engines: s.engines}
+	gk.key = fmt.Sprintf("userpolicy/gatekeeper/%p", gk)
 	byKind := map[string]*gkTemplate{}
 	for _, o := range tmpls {
 		t, err := loadTemplate(o, s.engines)
@@ -386,7 +389,7 @@ func (gk *gatekeeper) inventoryClient(engines []string, inv *inventory.Inventory
 	}
 	// the sentinel kind makes an overlay (an object under admission)
 	// share its base's client
-	b := inv.Memo(fmt.Sprintf("userpolicy/gatekeeper/%p", gk), []string{"\x00"}, func(inv *inventory.Inventory) any {
+	b := inv.Memo(gk.key, []string{"\x00"}, func(inv *inventory.Inventory) any {
 		cl, err := newGKClient(engines)
 		if err != nil {
 			return built{err: err}
@@ -510,7 +513,7 @@ func (c *gkConstraint) check(pass *control.Pass) {
 	gk := c.set.gk
 	var r reviewed
 	if !c.tmpl.readsInventory {
-		r = pass.ObjectMemo(fmt.Sprintf("userpolicy/gatekeeper/%p", gk), func() any {
+		r = pass.ObjectMemo(gk.key, func() any {
 			cl, err := gk.forKind(schema.GroupKind{Group: o.Ref.Group(), Kind: o.Ref.Kind})
 			if cl == nil || err != nil {
 				return reviewed{err: err}
@@ -519,7 +522,7 @@ func (c *gkConstraint) check(pass *control.Pass) {
 			return reviewed{res, err}
 		}).(reviewed)
 	} else {
-		r = pass.ObjectMemo(fmt.Sprintf("userpolicy/gatekeeper/%p/%p", gk, pass.Inventory), func() any {
+		r = pass.ObjectMemo(fmt.Sprintf("%s/%p", gk.key, pass.Inventory), func() any {
 			cl, err := gk.inventoryClient(c.set.engines, pass.Inventory)
 			if err != nil {
 				return reviewed{err: err}
