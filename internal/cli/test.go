@@ -142,11 +142,17 @@ func runGatorSuite(s *streams, cfg *config.Config, file string, engines []string
 		fmt.Fprintln(s.err, "kubeguard:", lerr)
 		return 0, 0, 1, nil
 	}
+	// the cases of a test share its controls, and so an engine
+	var eng *engine.Engine
+	var engFor *control.Control
 	eval := func(ctls []*control.Control, o *object.Object, base *inventory.Inventory) ([]finding.Finding, []object.Diagnostic) {
-		_, eng, e := newEngineWith(cfg, "latest", engine.Options{Live: true}, ctls)
-		if e != nil {
-			err = e
-			return nil, nil
+		if eng == nil || engFor != ctls[0] {
+			_, e, ee := newEngineWith(cfg, "latest", engine.Options{Live: true}, ctls)
+			if ee != nil {
+				err = ee
+				return nil, nil
+			}
+			eng, engFor = e, ctls[0]
 		}
 		adm := eng.Admit(o, base)
 		return adm.Findings, adm.Diagnostics
