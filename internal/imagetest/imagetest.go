@@ -356,7 +356,7 @@ func WriteTarball(t T, path string, imgs map[string]v1.Image) string {
 // credentials user/password when auth is set; it returns its host.
 func Registry(t T, auth bool) string {
 	t.Helper()
-	reg := registry.New(registry.Logger(nopLogger()))
+	reg := registry.New(registry.Logger(nopLogger()), registry.WithReferrersSupport(true))
 	h := reg
 	if auth {
 		want := "Basic " + base64.StdEncoding.EncodeToString([]byte("user:password"))

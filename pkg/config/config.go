@@ -39,6 +39,9 @@ type Config struct {
 		// repository prefixes such as "ghcr.io/acme/*") images may come
 		// from (IMG-UNTRUSTED-REGISTRY).
 		AllowedRegistries []string `yaml:"allowedRegistries"`
+		// Verify says whose signatures and attestations images must
+		// carry (IMG-SIGNATURE, IMG-ATTESTATION).
+		Verify ImageVerify `yaml:"verify"`
 	} `yaml:"images"`
 	// ForbidAnnotationSuppressions ignores kubeguard.io/ignore annotations,
 	// so workload owners cannot exempt themselves.

@@ -17,7 +17,7 @@ import (
 // patterns of the configuration; without them IMG-UNTRUSTED-REGISTRY
 // reports nothing.
 func Controls(allowed []string) []*control.Control {
-	return []*control.Control{latestTag, notPinned, untrusted(allowed), pullPolicy, deprecatedRegistry, Vuln}
+	return []*control.Control{latestTag, notPinned, untrusted(allowed), pullPolicy, deprecatedRegistry, Vuln, Signature, Attestation}
 }
 
 // Tag splits an image reference into its tag and digest ("" when absent).
