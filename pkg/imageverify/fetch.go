@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -102,7 +103,10 @@ func newRegistry(o Options) (*registry, error) {
 	if next == nil {
 		next = remote.DefaultTransport
 	}
-	p, err := remote.NewPuller(remote.WithAuthFromKeychain(kc), remote.WithTransport(countingTransport{next, &r.requests}))
+	// One quick retry: the default backoff (1s, 3s) outlasts an
+	// admission budget, and the cache retries a failure soon enough.
+	p, err := remote.NewPuller(remote.WithAuthFromKeychain(kc), remote.WithTransport(countingTransport{next, &r.requests}),
+		remote.WithRetryBackoff(remote.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 2}))
 	if err != nil {
 		return nil, err
 	}
