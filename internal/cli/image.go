@@ -100,9 +100,9 @@ func days(d time.Duration) string {
 func newImageCmd(s *streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "image",
-		Short: "Look inside container images: packages, SBOMs and known vulnerabilities",
+		Short: "Look inside container images: packages, SBOMs, known vulnerabilities, signatures and attestations",
 	}
-	cmd.AddCommand(newImageScanCmd(s), newImageSBOMCmd(s), newImageInventoryCmd(s))
+	cmd.AddCommand(newImageScanCmd(s), newImageSBOMCmd(s), newImageInventoryCmd(s), newImageVerifyCmd(s))
 	return cmd
 }
 

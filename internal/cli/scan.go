@@ -20,6 +20,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/imagescan"
+	"github.com/kubeguard/kubeguard/pkg/imageverify"
 	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/render"
 	"github.com/kubeguard/kubeguard/pkg/report"
@@ -38,6 +39,7 @@ type scanFlags struct {
 	verbose    bool
 	helm       render.Helm
 	images     bool
+	verify     bool
 	img        imageFlags
 }
 
@@ -77,6 +79,7 @@ func newScanCmd(s *streams) *cobra.Command {
 	fl.StringVar(&f.helm.KubeVersion, "kube-version", "", "Kubernetes version charts are rendered for (.Capabilities.KubeVersion)")
 	fl.StringArrayVar(&f.policies, "policies", nil, "the team's ValidatingAdmissionPolicies (with bindings and parameters) and Gatekeeper templates and constraints, to evaluate as controls (file or directory, repeatable)")
 	fl.BoolVar(&f.images, "images", false, "also scan the images the workloads run for known vulnerabilities (IMG-VULN; each image once)")
+	fl.BoolVar(&f.verify, "verify-images", false, "also verify the signatures and attestations of the images the workloads run against the images.verify policies (IMG-SIGNATURE, IMG-ATTESTATION)")
 	f.img.register(fl, true)
 	maxDocumentSize(cmd, &f.maxDocSize)
 	return cmd
@@ -152,6 +155,29 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 		diags = append(diags, dbDiags...)
 	}
 	scannedImages := map[string]bool{}
+	verifiers := map[*config.Config]*imageverify.Verifier{}
+	verifierOf := func(cfg *config.Config) (*imageverify.Verifier, error) {
+		if v, ok := verifiers[cfg]; ok {
+			return v, nil
+		}
+		ps, err := imagePolicies(cfg)
+		if err != nil {
+			return nil, err
+		}
+		var v *imageverify.Verifier
+		if ps == nil {
+			where := "the scanned paths"
+			if cfg != nil {
+				where = cfg.Path
+			}
+			diags = append(diags, object.Diagnostic{Pos: object.Position{File: where}, Severity: object.SeverityWarning,
+				Message: "--verify-images: no images.verify policies apply here, so no image is verified"})
+		} else if v, err = imageverify.New(ps, imageverify.Options{Insecure: f.img.insecure}); err != nil {
+			return nil, err
+		}
+		verifiers[cfg] = v
+		return v, nil
+	}
 	for _, g := range groups {
 		c, eng, err := newEngineWith(g.cfg, f.pssVersion, engine.Options{Limits: lim, Namespace: f.helm.Namespace, OneScope: f.scope == "all"}, policiesOf(g.cfg))
 		if err != nil {
@@ -182,6 +208,17 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 				scannedImages[sc.Inventory.Image.Digest.String()] = true
 			}
 		}
+		if f.verify && r.Inventory != nil {
+			v, err := verifierOf(g.cfg)
+			if err != nil {
+				return err
+			}
+			if v != nil {
+				fs, vdiags := v.Policies().Workloads(context.Background(), r.Inventory.Entries(), imageverify.Namespaces(r.Inventory), v.Verify, eng.Accept, f.img.parallel)
+				res.Findings = append(res.Findings, fs...)
+				res.Diagnostics = append(res.Diagnostics, vdiags...)
+			}
+		}
 		if r.Inventory != nil {
 			for _, e := range r.Inventory.Entries() {
 				checked = append(checked, report.Checked{Ref: e.Object.Ref, Source: e.Object.Source, Workload: e.Workload != nil,
@@ -204,7 +241,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	if err := f.out.checkControls(cat); err != nil {
 		return err
 	}
-	if len(groups) > 1 || images != nil {
+	if len(groups) > 1 || images != nil || f.verify {
 		slices.SortFunc(res.Findings, finding.Compare) // the order each engine gives its own
 	}
 	res.Diagnostics = append(diags, res.Diagnostics...)

@@ -121,37 +121,44 @@ func (ps *Policies) Workloads(ctx context.Context, entries []inventory.Entry, ns
 	return out, diags
 }
 
-// Judge turns the verdicts on a container's image into findings: one
-// IMG-SIGNATURE per policy without a valid signature, one IMG-ATTESTATION
-// per attestation missing or failing its conditions. Each carries the
-// action of the policy's mode.
+// Judge turns the verdicts on a container's image into findings on its
+// image field, for the policies that apply in its namespace.
 func (ps *Policies) Judge(u Use, res *Result, nsLabels func(string) labels.Set) []finding.Finding {
 	if res == nil {
 		return nil
 	}
 	apply := ps.matching(u.Container.Image, u.Object.Namespace, nsLabels)
 	path := u.Container.Field("image")
-	base := finding.Finding{Object: u.Object.Ref, Container: u.Container.Name, Path: path, Position: u.Object.Locate(path),
+	at := finding.Finding{Object: u.Object.Ref, Container: u.Container.Name, Path: path, Position: u.Object.Locate(path),
 		ObjectAt: u.Object.Source, Rendered: u.Object.RenderedAt(path), Origin: u.Object.Origin}
+	return res.Findings(at, func(p *Policy) bool { return slices.Contains(apply, p) })
+}
+
+// Findings are the findings of the verdicts of the policies keep
+// accepts (nil: all), placed as at is: one IMG-SIGNATURE per policy
+// without a valid signature, one IMG-ATTESTATION per attestation missing
+// or failing its conditions. Each carries the action of the policy's
+// mode.
+func (r *Result) Findings(at finding.Finding, keep func(*Policy) bool) []finding.Finding {
 	var out []finding.Finding
-	for _, v := range res.Verdicts {
-		if !slices.Contains(apply, v.Policy) {
+	for _, v := range r.Verdicts {
+		if keep != nil && !keep(v.Policy) {
 			continue
 		}
 		action := actionOf(v.Policy.Mode)
 		if v.SignedBy == "" {
-			f := base
+			f := at
 			f.ControlID, f.Severity, f.Action = ctlimage.Signature.ID, ctlimage.Signature.Severity, action
-			f.Message = fmt.Sprintf("image %s (%s) fails policy %s: %s", res.Image, res.Digest, v.Policy.Name, v.Reason)
+			f.Message = fmt.Sprintf("image %s (%s) fails policy %s: %s", r.Image, r.Digest, v.Policy.Name, v.Reason)
 			out = append(out, f)
 		}
 		for _, a := range v.Attestations {
 			if a.OK {
 				continue
 			}
-			f := base
+			f := at
 			f.ControlID, f.Severity, f.Action = ctlimage.Attestation.ID, ctlimage.Attestation.Severity, action
-			f.Message = fmt.Sprintf("image %s (%s) fails policy %s, attestation %s: %s", res.Image, res.Digest, v.Policy.Name, a.Name, a.Reason)
+			f.Message = fmt.Sprintf("image %s (%s) fails policy %s, attestation %s: %s", r.Image, r.Digest, v.Policy.Name, a.Name, a.Reason)
 			out = append(out, f)
 		}
 	}

@@ -348,7 +348,7 @@ func TestE2EAdmission(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp := h.validate(request(t, hardenedPod("e2e-open", "cold")))
+		resp := h.validate(context.Background(), request(t, hardenedPod("e2e-open", "cold")))
 		if !resp.Allowed {
 			t.Fatalf("denied on an unsynced inventory: %s", resp.Result.Message)
 		}
@@ -397,7 +397,7 @@ func TestE2EAdmission(t *testing.T) {
 		// A second pass over the stored object changes nothing.
 		got.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}
 		got.ResourceVersion, got.UID = "", ""
-		if resp := x.handler.mutate(request(t, got)); len(resp.Patch) != 0 {
+		if resp := x.handler.mutate(context.Background(), request(t, got)); len(resp.Patch) != 0 {
 			t.Errorf("second mutation pass patched: %s", resp.Patch)
 		}
 	})

@@ -27,6 +27,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/imagescan"
+	"github.com/kubeguard/kubeguard/pkg/imageverify"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
@@ -51,7 +52,12 @@ type Options struct {
 	Inventory Inventory
 	// Images, when set, holds the background image scans whose results
 	// decide on the images a request runs (see config.WebhookImages).
-	Images  *imagescan.Background
+	Images *imagescan.Background
+	// Verify, when set, judges the signatures and attestations of the
+	// images a request runs (images.verify policies, ClusterImagePolicy
+	// objects), and the mutating endpoint pins verified images to their
+	// digest.
+	Verify  *imageverify.Cache
 	Logger  *slog.Logger
 	Metrics *Metrics
 	// Timeout bounds the evaluation of one request; it is lowered to
@@ -252,9 +258,9 @@ func (h *Handler) answer(ctx context.Context, op string, req *admissionv1.Admiss
 			}
 		}()
 		if op == "mutate" {
-			done <- h.mutate(req)
+			done <- h.mutate(ctx, req)
 		} else {
-			done <- h.validate(req)
+			done <- h.validate(ctx, req)
 		}
 	}()
 	select {
@@ -364,7 +370,7 @@ type verdict struct {
 	ctl  *control.Control
 }
 
-func (h *Handler) validate(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+func (h *Handler) validate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	o, err := h.subject(req)
 	if err != nil {
 		return h.failure("object: " + err.Error())
@@ -397,6 +403,11 @@ func (h *Handler) validate(req *admissionv1.AdmissionRequest) *admissionv1.Admis
 		var fs []finding.Finding
 		fs, unscanned = h.images(o, adm.Workload)
 		adm.Findings = append(adm.Findings, fs...)
+	}
+	if h.opts.Verify != nil {
+		fs, unverified := h.verifyImages(ctx, o, adm.Workload)
+		adm.Findings = append(adm.Findings, fs...)
+		unscanned = append(unscanned, unverified...)
 	}
 	for _, v := range unscanned {
 		switch v.mode {
@@ -482,9 +493,9 @@ func denyMessage(o *object.Object, deny []verdict) string {
 	return b.String()
 }
 
-func (h *Handler) mutate(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+func (h *Handler) mutate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	resp := &admissionv1.AdmissionResponse{Allowed: true}
-	if len(h.mutations) == 0 {
+	if len(h.mutations) == 0 && h.opts.Verify == nil {
 		return resp
 	}
 	// Pods are immutable after creation except for a few fields; their
@@ -501,6 +512,9 @@ func (h *Handler) mutate(req *admissionv1.AdmissionRequest) *admissionv1.Admissi
 		return resp
 	}
 	ops := mutate(o, w, h.mutations)
+	if h.opts.Verify != nil {
+		ops = append(ops, h.pinImages(ctx, o, w)...)
+	}
 	if len(ops) == 0 {
 		return resp
 	}
