@@ -127,7 +127,7 @@ func (c *Cache) Check(ctx context.Context, image string) (*Result, error) {
 		}
 		return nil, err
 	}
-	key := c.v.policies.Generation + "|" + d.Name()
+	key := c.v.Policies().Generation + "|" + d.Name()
 	if e, ok := c.verdicts.Get(key); ok && c.now().Before(e.expires) {
 		c.m.lookups.WithLabelValues("hit").Inc()
 		if e.err != nil {

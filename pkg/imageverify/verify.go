@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -69,7 +70,7 @@ func (v Verdict) OK() bool {
 
 // Verifier verifies images against compiled policies.
 type Verifier struct {
-	policies *Policies
+	policies atomic.Pointer[Policies]
 	reg      *registry
 	now      func() time.Time
 }
@@ -80,11 +81,17 @@ func New(ps *Policies, o Options) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Verifier{policies: ps, reg: reg, now: time.Now}, nil
+	v := &Verifier{reg: reg, now: time.Now}
+	v.policies.Store(ps)
+	return v, nil
 }
 
 // Policies are the policies the verifier holds.
-func (v *Verifier) Policies() *Policies { return v.policies }
+func (v *Verifier) Policies() *Policies { return v.policies.Load() }
+
+// SetPolicies replaces the policies; verdicts cached under the old ones
+// are not read again (their generation differs).
+func (v *Verifier) SetPolicies(ps *Policies) { v.policies.Store(ps) }
 
 // Requests is the number of registry requests made so far.
 func (v *Verifier) Requests() int64 { return v.reg.requests.Load() }
@@ -112,7 +119,7 @@ func (v *Verifier) Verify(ctx context.Context, image string) (*Result, error) {
 func (v *Verifier) VerifyDigest(ctx context.Context, image string, d name.Digest) (*Result, error) {
 	start, before := time.Now(), v.reg.requests.Load()
 	res := &Result{Image: image, Digest: d.DigestStr()}
-	ps := v.policies.For(image)
+	ps := v.Policies().For(image)
 	if len(ps) > 0 {
 		f, err := v.reg.fetch(ctx, d)
 		if err != nil {
