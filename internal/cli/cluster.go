@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/image"
 	"github.com/kubeguard/kubeguard/pkg/imagescan"
+	"github.com/kubeguard/kubeguard/pkg/imageverify"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/node"
@@ -48,6 +50,7 @@ type clusterFlags struct {
 	pssVersion   string
 	writeReports bool
 	images       bool
+	verify       bool
 	nodes        bool
 	benchmark    string
 	backup       bool
@@ -81,6 +84,7 @@ func newClusterCmd(s *streams) *cobra.Command {
 	fl.StringVar(&f.pssVersion, "pss-version", "latest", "Pod Security Standards version to evaluate")
 	fl.BoolVar(&f.writeReports, "write-reports", false, "write PolicyReports and a ClusterPolicyReport into the cluster (needs the CRDs of deploy/crds)")
 	fl.BoolVar(&f.images, "images", false, "also scan the images the pods run, by the digests in their status, for known vulnerabilities (IMG-VULN; pull secrets of the pods apply)")
+	fl.BoolVar(&f.verify, "verify-images", false, "also verify the signatures and attestations of the images the pods run (by the digests in their status; the image field where no pod runs) against images.verify and the cluster's ClusterImagePolicy objects (IMG-SIGNATURE, IMG-ATTESTATION)")
 	fl.BoolVar(&f.nodes, "nodes", false, "also check every node's live kubelet configuration (CIS 4.2) through the API server's /api/v1/nodes/NAME/proxy/configz; needs get on nodes/proxy, a permission that also reaches the kubelet's exec API")
 	fl.StringArrayVar(&f.policies, "policies", nil, "ValidatingAdmissionPolicies, bindings and parameters to evaluate as controls (file or directory, repeatable)")
 	fl.BoolVar(&f.ownPolicies, "cluster-policies", false, "also evaluate the cluster's own ValidatingAdmissionPolicies and bindings, and Gatekeeper templates and constraints, against every object it holds (what admission checked only when each object was written)")
@@ -161,6 +165,15 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	res.Diagnostics = append(res.Diagnostics, pdiags...)
 	if f.images && res.Inventory != nil {
 		fs, diags, err := clusterImages(ctx, rc, f, eng, res.Inventory.Entries())
+		if err != nil {
+			return err
+		}
+		res.Findings = append(res.Findings, fs...)
+		slices.SortFunc(res.Findings, finding.Compare)
+		res.Diagnostics = append(res.Diagnostics, diags...)
+	}
+	if f.verify && res.Inventory != nil {
+		fs, diags, err := clusterVerify(ctx, rc, dyn, cfg, f, eng, res.Inventory)
 		if err != nil {
 			return err
 		}
@@ -389,6 +402,43 @@ func clusterNodes(ctx context.Context, rc *rest.Config, f *clusterFlags, eng *en
 		lists = append(lists, *r.list)
 	}
 	return lists, fs, diags
+}
+
+// clusterVerify verifies the images the pods run against the
+// configuration's and the cluster's image policies.
+func clusterVerify(ctx context.Context, rc *rest.Config, dyn dynamic.Interface, cfg *config.Config, f *clusterFlags, eng *engine.Engine, inv *inventory.Inventory) ([]*finding.Finding, []object.Diagnostic, error) {
+	cluster, _, err := imageverify.ListCluster(ctx, dyn)
+	if err != nil {
+		return nil, nil, &exitError{code: ExitError, err: err}
+	}
+	var base config.ImageVerify
+	dir := ""
+	if cfg != nil {
+		base, dir = cfg.Images.Verify, filepath.Dir(cfg.Path)
+	}
+	ps, err := imageverify.WithCluster(base, dir, cluster)
+	if err != nil {
+		return nil, nil, usageErr("%v", err)
+	}
+	if len(ps.List) == 0 {
+		return nil, []object.Diagnostic{{Severity: object.SeverityWarning,
+			Message: "--verify-images: no images.verify policies and no ClusterImagePolicy objects, so no image is verified"}}, nil
+	}
+	v, err := imageverify.New(ps, imageverify.Options{Insecure: f.img.insecure})
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, nil, usageErr("cluster connection: %v", err)
+	}
+	pods, err := cs.CoreV1().Pods(f.namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, nil, &exitError{code: ExitError, err: fmt.Errorf("listing pods for --verify-images: %w", err)}
+	}
+	running := imagescan.RunningImages(pods.Items)
+	fs, diags := ps.Workloads(ctx, inv.Entries(), imageverify.Namespaces(inv), running.Resolve, v.Verify, eng.Accept, f.img.parallel)
+	return fs, diags, nil
 }
 
 // clusterImages scans the images the pods run. A workload's container

@@ -25,6 +25,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/controller"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/imagescan"
+	"github.com/kubeguard/kubeguard/pkg/imageverify"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/report"
 	"github.com/kubeguard/kubeguard/pkg/vulndb"
@@ -33,7 +34,7 @@ import (
 func newControllerCmd(s *streams) *cobra.Command {
 	var kubeconfig, kubeContext, configPath, namespace, identity, listen, logLevel string
 	var policies []string
-	var images bool
+	var images, verify bool
 	var imageQueue int
 	var img imageFlags
 	var jobs imagescan.Jobs
@@ -110,7 +111,13 @@ func newControllerCmd(s *streams) *cobra.Command {
 					go keepDB(ctx, log, img.dbDir(), dbMirror, dbEvery)
 				}
 			}
-			ctl := controller.New(controller.Options{Engine: eng, Report: report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat}, Images: bg,
+			var vc *imageverify.Cache
+			if verify {
+				if vc, err = startVerify(ctx, log, cfg, dynamic.NewForConfigOrDie(rc), img.insecure, reg); err != nil {
+					return err
+				}
+			}
+			ctl := controller.New(controller.Options{Engine: eng, Report: report.Report{Tool: "kubeguard", Version: Version(), Catalog: cat}, Images: bg, Verify: vc,
 				Client: client, Dynamic: dynamic.NewForConfigOrDie(rc),
 				Watcher: live.NewWatcher(dynamic.NewForConfigOrDie(rc), metadata.NewForConfigOrDie(rc), discovery.NewDiscoveryClientForConfigOrDie(rc), live.WatchOptions{Secrets: true, Log: log}),
 				Logger:  log, Interval: interval, FullInterval: full, Identity: identity, Namespace: namespace, Registerer: reg})
@@ -143,6 +150,7 @@ func newControllerCmd(s *streams) *cobra.Command {
 	fl.DurationVar(&full, "full-interval", time.Hour, "how often everything is evaluated again (certificates and versions age without changes)")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.BoolVar(&images, "images", false, "scan the images pods run (by digest) in the background and add their vulnerabilities to the workloads' reports")
+	fl.BoolVar(&verify, "verify-images", false, "verify the images pods run (by digest) against images.verify and the cluster's ClusterImagePolicy objects and add the policies they fail to the workloads' reports (verdicts cached by digest)")
 	fl.IntVar(&imageQueue, "image-queue", 1000, "most images waiting to be scanned; more wait for the next evaluation")
 	fl.DurationVar(&dbEvery, "db-update-interval", 0, "with --images, download the vulnerability database this often (0: never; kubeguard db update or import keeps it)")
 	fl.StringVar(&dbMirror, "db-mirror", vulndb.DefaultMirror, "base URL of the OSV export the database is downloaded from")

@@ -214,7 +214,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 				return err
 			}
 			if v != nil {
-				fs, vdiags := v.Policies().Workloads(context.Background(), r.Inventory.Entries(), imageverify.Namespaces(r.Inventory), v.Verify, eng.Accept, f.img.parallel)
+				fs, vdiags := v.Policies().Workloads(context.Background(), r.Inventory.Entries(), imageverify.Namespaces(r.Inventory), nil, v.Verify, eng.Accept, f.img.parallel)
 				res.Findings = append(res.Findings, fs...)
 				res.Diagnostics = append(res.Diagnostics, vdiags...)
 			}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"syscall"
@@ -23,6 +24,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/imagescan"
+	"github.com/kubeguard/kubeguard/pkg/imageverify"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/tlsutil"
 	"github.com/kubeguard/kubeguard/pkg/webhook"
@@ -46,6 +48,7 @@ type webhookFlags struct {
 	grace       time.Duration
 	logLevel    string
 	images      bool
+	verify      bool
 	imageQueue  int
 	img         imageFlags
 	policies    []string
@@ -90,6 +93,7 @@ func newWebhookCmd(s *streams) *cobra.Command {
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.BoolVar(&f.images, "images", false, "scan the images requests run in the background and decide on their known vulnerabilities (webhook.images in the configuration); requests never wait for a scan")
 	fl.IntVar(&f.imageQueue, "image-queue", 1000, "most images waiting to be scanned")
+	fl.BoolVar(&f.verify, "verify-images", false, "verify the signatures and attestations of the images requests run against images.verify in the configuration and the cluster's ClusterImagePolicy objects (re-read every 10s), and pin verified images to their digest at the mutating endpoint; verdicts are cached by digest")
 	fl.StringArrayVar(&f.policies, "policies", nil, "the team's ValidatingAdmissionPolicies (with bindings and parameters) and Gatekeeper templates and constraints, to enforce as controls (file or directory, repeatable; read at start; with policies: of the configuration). They read the cluster's namespaces, so they do not run with --no-cluster")
 	f.img.register(fl, true)
 	cmd.AddCommand(newInstallManifestsCmd(s))
@@ -139,6 +143,7 @@ func runWebhook(ctx context.Context, s *streams, f *webhookFlags) error {
 	logPolicy(log, cat, &cfg.Webhook, f.noCluster)
 
 	var client kubernetes.Interface
+	var dyn dynamic.Interface
 	var watcher *live.Watcher
 	if !f.noCluster {
 		rc, err := restConfig(f.kubeconfig, f.kubeContext)
@@ -148,8 +153,7 @@ func runWebhook(ctx context.Context, s *streams, f *webhookFlags) error {
 		if client, err = kubernetes.NewForConfig(rc); err != nil {
 			return usageErr("cluster connection: %v", err)
 		}
-		dyn, err := dynamic.NewForConfig(rc)
-		if err != nil {
+		if dyn, err = dynamic.NewForConfig(rc); err != nil {
 			return usageErr("cluster connection: %v", err)
 		}
 		watcher = live.NewWatcher(dyn, nil, client.Discovery(), live.WatchOptions{Kinds: live.Kinds, Log: log})
@@ -169,6 +173,11 @@ func runWebhook(ctx context.Context, s *streams, f *webhookFlags) error {
 		bg := imagescan.NewBackground(sc, f.imageQueue, f.img.parallel, f.img.dbDir(), log)
 		bg.Start(ctx)
 		opts.Images = bg
+	}
+	if f.verify {
+		if opts.Verify, err = startVerify(ctx, log, cfg, dyn, f.img.insecure, reg); err != nil {
+			return err
+		}
 	}
 	var ready func() bool
 	if watcher != nil {
@@ -214,6 +223,32 @@ func runWebhook(ctx context.Context, s *streams, f *webhookFlags) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// startVerify compiles the configuration's image policies and, with a
+// cluster, keeps the cluster's ClusterImagePolicy objects merged in.
+func startVerify(ctx context.Context, log *slog.Logger, cfg *config.Config, dyn dynamic.Interface, insecure bool, reg prometheus.Registerer) (*imageverify.Cache, error) {
+	if cfg == nil {
+		cfg = &config.Config{}
+	}
+	base, dir := cfg.Images.Verify, ""
+	if cfg.Path != "" {
+		dir = filepath.Dir(cfg.Path)
+	}
+	ps, err := imageverify.Compile(base, dir)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	v, err := imageverify.New(ps, imageverify.Options{Insecure: insecure})
+	if err != nil {
+		return nil, err
+	}
+	if dyn != nil {
+		go imageverify.Watch(ctx, dyn, v, base, dir, 10*time.Second, log)
+	} else if len(ps.List) == 0 {
+		log.Warn("--verify-images: no images.verify policies, and no cluster to read ClusterImagePolicies from")
+	}
+	return imageverify.NewCache(v, base, reg)
 }
 
 // logPolicy says at start what the webhook enforces, warns about and

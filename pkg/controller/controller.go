@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/imagescan"
+	"github.com/kubeguard/kubeguard/pkg/imageverify"
 	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/live"
 	"github.com/kubeguard/kubeguard/pkg/object"
@@ -49,6 +51,10 @@ type Options struct {
 	// and adds their vulnerabilities (IMG-VULN) to the reports of the
 	// workloads running them.
 	Images *imagescan.Background
+	// Verify, when set, verifies the images the pods run against the
+	// image policies (through its cache) and adds the policies they fail
+	// (IMG-SIGNATURE, IMG-ATTESTATION) to the workloads' reports.
+	Verify *imageverify.Cache
 }
 
 // Controller re-evaluates the cluster when objects change and keeps
@@ -68,6 +74,10 @@ type Controller struct {
 	seen     map[object.Ref]seen
 	previous []*finding.Finding
 	fullAt   time.Time
+	// verified is what the last evaluation's image verification found,
+	// and unverified whether an image could not be verified yet.
+	verified   string
+	unverified bool
 }
 
 // seen is an object as last evaluated.
@@ -169,7 +179,7 @@ func (c *Controller) lead(ctx context.Context) {
 			if images {
 				c.seen = nil // new scan results: every report is rewritten
 			}
-			if objects || images {
+			if objects || images || c.unverified {
 				c.evaluate(ctx)
 			}
 		}
@@ -234,6 +244,9 @@ func (c *Controller) evaluate(ctx context.Context) {
 	if c.opts.Images != nil {
 		c.images(res)
 	}
+	if c.opts.Verify != nil && c.verify(ctx, res) {
+		touched = nil // verdicts changed: any namespace may differ
+	}
 	rep := c.opts.Report
 	rep.Findings, rep.Diagnostics, rep.Objects = res.Findings, res.Diagnostics, res.Objects
 	rep.UIDs = make(map[object.Ref]string, len(objs))
@@ -280,6 +293,38 @@ func version(o *object.Object) string {
 		return fmt.Sprint(o.Content) // the synthetic Cluster object
 	}
 	return v
+}
+
+// verify replaces the IMG-SIGNATURE and IMG-ATTESTATION findings
+// (carried from the last evaluation) with the verdicts on the digests
+// the pods run now, and reports whether they changed. Images not
+// verified within the cache's budget are diagnostics, and the next
+// interval tries again.
+func (c *Controller) verify(ctx context.Context, res *engine.Result) bool {
+	kept := res.Findings[:0:0]
+	for _, f := range res.Findings {
+		if f.ControlID != ctlimage.Signature.ID && f.ControlID != ctlimage.Attestation.ID {
+			kept = append(kept, f)
+		}
+	}
+	res.Findings = kept
+	if res.Inventory == nil {
+		return false
+	}
+	running := imagescan.RunningImages(c.opts.Watcher.Pods())
+	ps := c.opts.Verify.Verifier().Policies()
+	fs, diags := ps.Workloads(ctx, res.Inventory.Entries(), imageverify.Namespaces(res.Inventory), running.Resolve, c.opts.Verify.Check, c.opts.Engine.Accept, 4)
+	res.Findings = append(res.Findings, fs...)
+	slices.SortFunc(res.Findings, finding.Compare)
+	res.Diagnostics = append(res.Diagnostics, diags...)
+	c.unverified = len(diags) > 0
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "%s|%s|%s|%s\n", f.ControlID, f.Object, f.Container, f.Message)
+	}
+	changed := b.String() != c.verified
+	c.verified = b.String()
+	return changed
 }
 
 // images asks for the digests the pods run and replaces the IMG-VULN

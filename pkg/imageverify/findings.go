@@ -39,19 +39,36 @@ type Use struct {
 	Object    *object.Object
 	Workload  *inventory.Workload
 	Container inventory.Container
+	// Image is the reference verified: the container's image field, or
+	// in a cluster a digest its pods run.
+	Image string
 }
 
+// Resolve names the images to verify for a container: its image field
+// (nil Resolve), or in a cluster the digests its pods run.
+type Resolve func(o *object.Object, c inventory.Container) []string
+
 // Uses lists the containers whose image a policy matches, in the
-// namespace of their workload.
-func (ps *Policies) Uses(entries []inventory.Entry, nsLabels func(string) labels.Set) []Use {
+// namespace of their workload; policies match the image field as
+// written.
+func (ps *Policies) Uses(entries []inventory.Entry, nsLabels func(string) labels.Set, resolve Resolve) []Use {
 	var out []Use
 	for _, e := range entries {
 		if e.Workload == nil {
 			continue
 		}
 		for _, c := range e.Workload.Containers {
-			if c.Image != "" && len(ps.matching(c.Image, e.Object.Namespace, nsLabels)) > 0 {
-				out = append(out, Use{e.Object, e.Workload, c})
+			if c.Image == "" || len(ps.matching(c.Image, e.Object.Namespace, nsLabels)) == 0 {
+				continue
+			}
+			refs := []string{c.Image}
+			if resolve != nil {
+				if r := resolve(e.Object, c); len(r) > 0 {
+					refs = r
+				}
+			}
+			for _, ref := range refs {
+				out = append(out, Use{e.Object, e.Workload, c, ref})
 			}
 		}
 	}
@@ -68,16 +85,17 @@ func (ps *Policies) matching(image, ns string, nsLabels func(string) labels.Set)
 	return out
 }
 
-// Workloads verifies the images the workloads run, each at most once and
+// Workloads verifies the images the workloads run (per resolve, nil: the
+// image fields), each at most once and
 // parallel at a time, and reports the policies they fail on each
 // container's image field. An image that cannot be verified is an error
 // at the first place it is named; the others are still verified.
-func (ps *Policies) Workloads(ctx context.Context, entries []inventory.Entry, nsLabels func(string) labels.Set, check Check, accept Accept, parallel int) ([]*finding.Finding, []object.Diagnostic) {
-	uses := ps.Uses(entries, nsLabels)
+func (ps *Policies) Workloads(ctx context.Context, entries []inventory.Entry, nsLabels func(string) labels.Set, resolve Resolve, check Check, accept Accept, parallel int) ([]*finding.Finding, []object.Diagnostic) {
+	uses := ps.Uses(entries, nsLabels, resolve)
 	var images []string
 	for _, u := range uses {
-		if !slices.Contains(images, u.Container.Image) {
-			images = append(images, u.Container.Image)
+		if !slices.Contains(images, u.Image) {
+			images = append(images, u.Image)
 		}
 	}
 	results := make(map[string]*Result, len(images))
@@ -101,7 +119,7 @@ func (ps *Policies) Workloads(ctx context.Context, entries []inventory.Entry, ns
 	var diags []object.Diagnostic
 	reported := map[string]bool{}
 	for _, u := range uses {
-		img := u.Container.Image
+		img := u.Image
 		if err := errs[img]; err != nil {
 			if !reported[img] {
 				reported[img] = true

@@ -20,7 +20,7 @@ func (h *Handler) imageUses(o *object.Object, wl *inventory.Workload) []imagever
 	}
 	inv := inventory.New()
 	inv.Add(o, wl)
-	return h.opts.Verify.Verifier().Policies().Uses(inv.Entries(), h.namespaceLabels)
+	return h.opts.Verify.Verifier().Policies().Uses(inv.Entries(), h.namespaceLabels, nil)
 }
 
 // verifyImages judges the images a workload runs by the image policies,
