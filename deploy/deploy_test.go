@@ -61,6 +61,7 @@ func TestChartScansClean(t *testing.T) {
 		{[]string{"audit.enabled=true", "audit.clientCA=-----BEGIN CERTIFICATE-----", "audit.clusterIP=10.96.0.100"},
 			map[string]int{"Deployment": 3, "Role": 2, "Service": 2, "Certificate": 2, "PodDisruptionBudget": 3}},
 		{[]string{"node.enabled=true"}, map[string]int{"DaemonSet": 1, "ClusterRole": 3, "Namespace": 1, "NetworkPolicy": 4}},
+		{[]string{"webhook.verifyImages=true", "controller.verifyImages=true", "trustedRoot={}"}, map[string]int{"MutatingWebhookConfiguration": 1, "ConfigMap": 1}},
 	} {
 		h := &render.Helm{ReleaseName: "kubeguard", Namespace: "kubeguard", Set: append([]string{digest}, tc.set...)}
 		inputs, diags := object.Expand([]string{chart}, nil, h)
@@ -168,6 +169,42 @@ func TestInstallManifests(t *testing.T) {
 
 // The webhook's ClusterRole grants exactly what its live inventory
 // watches: get, list and watch on live.Kinds, nothing else.
+// With verifyImages, the webhook and the controller get the flag and may
+// read ClusterImagePolicies, the mutating webhook pins digests, and the
+// trusted root ships beside config.yaml.
+func TestChartVerifyImages(t *testing.T) {
+	out, err := deploy.Render("kubeguard", "kubeguard", map[string]any{"trustedRoot": `{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`,
+		"webhook": map[string]any{"verifyImages": true}, "controller": map[string]any{"verifyImages": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags, roles, mutating, root := 0, 0, false, false
+	object.SplitBytes("chart.yaml", []byte(out), func(d object.Document) {
+		os, _ := object.Decode(d, object.Limits{})
+		for _, o := range os {
+			switch o.Kind {
+			case "Deployment":
+				args, _ := object.Get(o.Content, "spec.template.spec.containers[0].args")
+				if strings.Contains(fmt.Sprint(args), "--verify-images") {
+					flags++
+				}
+			case "ClusterRole":
+				if strings.Contains(fmt.Sprint(o.Content["rules"]), "clusterimagepolicies") {
+					roles++
+				}
+			case "MutatingWebhookConfiguration":
+				mutating = true
+			case "ConfigMap":
+				data, _ := o.Content["data"].(map[string]any)
+				root = strings.Contains(fmt.Sprint(data["trusted_root.json"]), "trustedroot")
+			}
+		}
+	})
+	if flags != 2 || roles != 2 || !mutating || !root {
+		t.Errorf("flags %d, roles %d (want 2 each), mutating %v, trusted root %v", flags, roles, mutating, root)
+	}
+}
+
 func TestWebhookRoleMatchesInventory(t *testing.T) {
 	out, err := deploy.Render("kubeguard", "kubeguard", nil)
 	if err != nil {
