@@ -121,7 +121,7 @@ func runImageVerify(ctx context.Context, s *streams, f *imageVerifyFlags, refs [
 	var ps *imageverify.Policies
 	if v, ok := f.commandLine(cfg); ok {
 		if ps, err = imageverify.Compile(v, ""); err != nil {
-			return usageErr("%v", err)
+			return usageErr("%v (the flags: give --trusted-root, or --insecure-ignore-tlog for a key whose signatures are not logged)", err)
 		}
 	} else if ps, err = imagePolicies(cfg); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
@@ -239,6 +241,20 @@ func certPEM(der []byte) []byte {
 // the tag cosign uses for a digest (sha256-HEX.sig, .att).
 func PushTag(t T, ref name.Digest, suffix string, layers ...Layer) {
 	t.Helper()
+	if err := remote.Write(ref.Context().Tag(Tag(ref, suffix)), SignatureImage(t, layers...)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Tag is the tag cosign stores a digest's signatures (".sig") or
+// attestations (".att") under.
+func Tag(ref name.Digest, suffix string) string {
+	return "sha256-" + ref.DigestStr()[len("sha256:"):] + suffix
+}
+
+// SignatureImage is a cosign signature or attestation image of layers.
+func SignatureImage(t T, layers ...Layer) v1.Image {
+	t.Helper()
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	for _, l := range layers {
@@ -248,10 +264,7 @@ func PushTag(t T, ref name.Digest, suffix string, layers ...Layer) {
 			t.Fatal(err)
 		}
 	}
-	tag := ref.Context().Tag("sha256-" + ref.DigestStr()[len("sha256:"):] + suffix)
-	if err := remote.Write(tag, img); err != nil {
-		t.Fatal(err)
-	}
+	return img
 }
 
 // Bundle is a Sigstore bundle (v0.3) of a statement about a digest,
@@ -321,29 +334,27 @@ type rawManifest struct {
 func (m rawManifest) RawManifest() ([]byte, error)        { return m.data, nil }
 func (m rawManifest) MediaType() (types.MediaType, error) { return m.mt, nil }
 
-// PushReferrer attaches a bundle to a digest as the Sigstore bundle
+// Referrer is a bundle attached to an image as the Sigstore bundle
 // specification for OCI lays it out: an image manifest with the bundle's
 // artifactType, an empty config, the bundle as its one layer and the
 // image as its subject.
-func PushReferrer(t T, ref name.Digest, bundleJSON []byte, predicateType string) v1.Hash {
-	t.Helper()
-	const bundleType = "application/vnd.dev.sigstore.bundle.v0.3+json"
+type Referrer struct {
+	Manifest []byte
+	Digest   v1.Hash
+	Blobs    []v1.Layer // the bundle and the empty config
+}
+
+const bundleType = "application/vnd.dev.sigstore.bundle.v0.3+json"
+
+// NewReferrer lays out a bundle about subject.
+func NewReferrer(subject v1.Descriptor, bundleJSON []byte, predicateType string) Referrer {
 	layer := static.NewLayer(bundleJSON, bundleType)
 	cfg := static.NewLayer([]byte("{}"), "application/vnd.oci.empty.v1+json")
-	for _, l := range []v1.Layer{layer, cfg} {
-		if err := remote.WriteLayer(ref.Context(), l); err != nil {
-			t.Fatal(err)
-		}
-	}
 	desc := func(l v1.Layer) map[string]any {
 		d, _ := l.Digest()
 		n, _ := l.Size()
 		mt, _ := l.MediaType()
 		return map[string]any{"mediaType": mt, "digest": d.String(), "size": n}
-	}
-	subj, err := remote.Head(ref)
-	if err != nil {
-		t.Fatal(err)
 	}
 	m, _ := json.Marshal(map[string]any{
 		"schemaVersion": 2,
@@ -351,15 +362,73 @@ func PushReferrer(t T, ref name.Digest, bundleJSON []byte, predicateType string)
 		"artifactType":  bundleType,
 		"config":        desc(cfg),
 		"layers":        []any{desc(layer)},
-		"subject":       map[string]any{"mediaType": subj.MediaType, "digest": subj.Digest.String(), "size": subj.Size},
+		"subject":       map[string]any{"mediaType": subject.MediaType, "digest": subject.Digest.String(), "size": subject.Size},
 		"annotations": map[string]string{
 			"dev.sigstore.bundle.content":       "dsse-envelope",
 			"dev.sigstore.bundle.predicateType": predicateType,
 		},
 	})
 	h, _, _ := v1.SHA256(bytes.NewReader(m))
-	if err := remote.Put(ref.Context().Digest(h.String()), rawManifest{m, types.OCIManifestSchema1}); err != nil {
+	return Referrer{Manifest: m, Digest: h, Blobs: []v1.Layer{layer, cfg}}
+}
+
+// PushReferrer attaches a bundle to a digest in a registry.
+func PushReferrer(t T, ref name.Digest, bundleJSON []byte, predicateType string) v1.Hash {
+	t.Helper()
+	subj, err := remote.Head(ref)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	r := NewReferrer(*subj, bundleJSON, predicateType)
+	for _, l := range r.Blobs {
+		if err := remote.WriteLayer(ref.Context(), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := remote.Put(ref.Context().Digest(r.Digest.String()), rawManifest{r.Manifest, types.OCIManifestSchema1}); err != nil {
+		t.Fatal(err)
+	}
+	return r.Digest
+}
+
+// WriteLayout writes an OCI layout holding img (tagged tag and named
+// fullName, as containerd records it), its cosign signature image of
+// sigs and the referrers, as oras copy lays a repository out on disk.
+func WriteLayout(t T, dir string, img v1.Image, fullName, tag string, sigs []Layer, refs []Referrer) {
+	t.Helper()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{
+		"org.opencontainers.image.ref.name": tag, "io.containerd.image.name": fullName})); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.NewDigest("example.invalid/image@" + d.String())
+	if len(sigs) > 0 {
+		if err := p.AppendImage(SignatureImage(t, sigs...), layout.WithAnnotations(map[string]string{
+			"org.opencontainers.image.ref.name": Tag(ref, ".sig")})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range refs {
+		for _, l := range r.Blobs {
+			h, _ := l.Digest()
+			rc, _ := l.Compressed()
+			if err := p.WriteBlob(h, rc); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.WriteBlob(r.Digest, io.NopCloser(bytes.NewReader(r.Manifest))); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.AppendDescriptor(v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: r.Digest, Size: int64(len(r.Manifest)),
+			ArtifactType: bundleType}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

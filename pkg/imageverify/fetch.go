@@ -164,25 +164,54 @@ func registryErr(ref string, err error) error {
 
 func notFound(err error) bool {
 	var terr *transport.Error
-	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
+	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound || errors.Is(err, errNotInLayout)
+}
+
+// store is where images and what is attached to them are read: a
+// registry, or an OCI layout on disk.
+type store interface {
+	// image reads a manifest by tag or digest; notFound(err) when there
+	// is none.
+	image(ctx context.Context, ref name.Reference) (v1.Image, error)
+	// referrers lists the manifests whose subject is d.
+	referrers(ctx context.Context, d name.Digest) ([]v1.Descriptor, error)
+}
+
+func (r *registry) image(ctx context.Context, ref name.Reference) (v1.Image, error) {
+	return remote.Image(ref, r.with(ctx)...)
+}
+
+func (r *registry) referrers(ctx context.Context, d name.Digest) ([]v1.Descriptor, error) {
+	idx, err := remote.Referrers(d, r.with(ctx)...)
+	if notFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	return im.Manifests, nil
 }
 
 // fetch reads the signatures and attestations of a digest: cosign's
 // sha256-HEX.sig and .att tags and the Sigstore bundles among its
 // referrers. A candidate that cannot be read is kept with the reason.
-func (r *registry) fetch(ctx context.Context, d name.Digest) (*found, error) {
+func fetch(ctx context.Context, st store, d name.Digest) (*found, error) {
 	f := &found{}
 	prefix := strings.Replace(d.DigestStr(), ":", "-", 1)
 	for _, suffix := range []string{".sig", ".att"} {
 		tag := d.Context().Tag(prefix + suffix)
-		img, err := remote.Image(tag, r.with(ctx)...)
+		img, err := st.image(ctx, tag)
 		if notFound(err) {
 			continue
 		}
 		if err != nil {
 			return nil, registryErr(tag.Name(), err)
 		}
-		cs, err := r.layers(img, prefix+suffix)
+		cs, err := layers(img, prefix+suffix)
 		if err != nil {
 			return nil, registryErr(tag.Name(), err)
 		}
@@ -194,33 +223,27 @@ func (r *registry) fetch(ctx context.Context, d name.Digest) (*found, error) {
 			}
 		}
 	}
-	idx, err := remote.Referrers(d, r.with(ctx)...)
-	if err != nil && !notFound(err) {
+	descs, err := st.referrers(ctx, d)
+	if err != nil {
 		return nil, registryErr(d.Name(), err)
 	}
-	if idx != nil {
-		im, err := idx.IndexManifest()
+	for _, desc := range descs {
+		// Registries that do not report a manifest's artifactType
+		// give its config's media type, empty for bundles.
+		if !strings.HasPrefix(desc.ArtifactType, bundleTypePrefix) && desc.ArtifactType != "" && desc.ArtifactType != emptyType {
+			continue
+		}
+		c, err := readBundle(ctx, st, d.Context().Digest(desc.Digest.String()))
 		if err != nil {
 			return nil, registryErr(d.Name(), err)
 		}
-		for _, desc := range im.Manifests {
-			// Registries that do not report a manifest's artifactType
-			// give its config's media type, empty for bundles.
-			if !strings.HasPrefix(desc.ArtifactType, bundleTypePrefix) && desc.ArtifactType != "" && desc.ArtifactType != emptyType {
-				continue
-			}
-			c, err := r.bundle(ctx, d.Context().Digest(desc.Digest.String()))
-			if err != nil {
-				return nil, registryErr(d.Name(), err)
-			}
-			if c == nil {
-				continue
-			}
-			if c.predicateType == "" || c.predicateType == CosignSignPredicate {
-				f.signatures = append(f.signatures, c)
-			} else {
-				f.attestations = append(f.attestations, c)
-			}
+		if c == nil {
+			continue
+		}
+		if c.predicateType == "" || c.predicateType == CosignSignPredicate {
+			f.signatures = append(f.signatures, c)
+		} else {
+			f.attestations = append(f.attestations, c)
 		}
 	}
 	return f, nil
@@ -247,7 +270,7 @@ func readBlob(img v1.Image, h v1.Hash) ([]byte, error) {
 }
 
 // layers reads the layers of a cosign signature or attestation image.
-func (r *registry) layers(img v1.Image, tag string) ([]*candidate, error) {
+func layers(img v1.Image, tag string) ([]*candidate, error) {
 	m, err := img.Manifest()
 	if err != nil {
 		return nil, err
@@ -277,11 +300,11 @@ func (r *registry) layers(img v1.Image, tag string) ([]*candidate, error) {
 	return out, nil
 }
 
-// bundle reads a Sigstore bundle attached as a referrer; nil when the
+// readBundle reads a Sigstore bundle attached as a referrer; nil when the
 // referrer is something else.
-func (r *registry) bundle(ctx context.Context, d name.Digest) (*candidate, error) {
+func readBundle(ctx context.Context, st store, d name.Digest) (*candidate, error) {
 	c := &candidate{where: "referrer " + d.DigestStr()}
-	img, err := remote.Image(d, r.with(ctx)...)
+	img, err := st.image(ctx, d)
 	if err != nil {
 		return nil, err
 	}

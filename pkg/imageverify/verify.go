@@ -98,6 +98,13 @@ func (v *Verifier) Requests() int64 { return v.reg.requests.Load() }
 
 // Resolve returns the digest reference an image names now.
 func (v *Verifier) Resolve(ctx context.Context, image string) (name.Digest, error) {
+	if dir, ok := strings.CutPrefix(image, "oci:"); ok {
+		l, err := openLayout(dir)
+		if err != nil {
+			return name.Digest{}, err
+		}
+		return l.resolve()
+	}
 	ref, err := v.reg.parse(image)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("%s: not an image reference: %v", image, err)
@@ -105,10 +112,29 @@ func (v *Verifier) Resolve(ctx context.Context, image string) (name.Digest, erro
 	return v.reg.resolve(ctx, ref)
 }
 
+// policyName is the name policies match: the reference, or for an OCI
+// layout the image's recorded name if any.
+func policyName(image string) string {
+	if dir, ok := strings.CutPrefix(image, "oci:"); ok {
+		if l, err := openLayout(dir); err == nil && l.named() != "" {
+			return l.named()
+		}
+	}
+	return image
+}
+
+// storeFor is where an image's signatures are read.
+func (v *Verifier) storeFor(image string) (store, error) {
+	if dir, ok := strings.CutPrefix(image, "oci:"); ok {
+		return openLayout(dir)
+	}
+	return v.reg, nil
+}
+
 // Verify judges an image by every policy matching it; a registry that
 // cannot be read is an error (*RegistryError), not a verdict.
 func (v *Verifier) Verify(ctx context.Context, image string) (*Result, error) {
-	if len(v.Policies().For(image)) == 0 {
+	if len(v.Policies().For(policyName(image))) == 0 {
 		return &Result{Image: image}, nil // nothing to verify: the registry is not asked
 	}
 	d, err := v.Resolve(ctx, image)
@@ -122,9 +148,13 @@ func (v *Verifier) Verify(ctx context.Context, image string) (*Result, error) {
 func (v *Verifier) VerifyDigest(ctx context.Context, image string, d name.Digest) (*Result, error) {
 	start, before := time.Now(), v.reg.requests.Load()
 	res := &Result{Image: image, Digest: d.DigestStr()}
-	ps := v.Policies().For(image)
+	ps := v.Policies().For(policyName(image))
 	if len(ps) > 0 {
-		f, err := v.reg.fetch(ctx, d)
+		st, err := v.storeFor(image)
+		if err != nil {
+			return nil, err
+		}
+		f, err := fetch(ctx, st, d)
 		if err != nil {
 			return nil, err
 		}
