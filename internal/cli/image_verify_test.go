@@ -198,6 +198,13 @@ func TestE2EClusterVerifyImages(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	keyPEM, _ := os.ReadFile(r.keyFile)
+	// the registry goes with the test: so do the pods and the policy that
+	// name it (the documentation's commands run on the same cluster)
+	t.Cleanup(func() {
+		bg := context.Background()
+		dyn.Resource(imageverify.GVR).Delete(bg, "api-key", metav1.DeleteOptions{})
+		kubernetes.NewForConfigOrDie(rc).CoreV1().Namespaces().Delete(bg, "e2e-verify", metav1.DeleteOptions{})
+	})
 	apply(t, dyn, fmt.Sprintf(`apiVersion: kubeguard.io/v1alpha1
 kind: ClusterImagePolicy
 metadata: {name: api-key}
