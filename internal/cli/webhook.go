@@ -225,17 +225,18 @@ func runWebhook(ctx context.Context, s *streams, f *webhookFlags) error {
 	return nil
 }
 
-// startVerify compiles the configuration's image policies and, with a
-// cluster, keeps the cluster's ClusterImagePolicy objects merged in.
+// startVerify compiles the configuration's image policies and keeps
+// the cluster's ClusterImagePolicy objects (with a cluster) and the
+// trusted root from TUF (when configured) merged in, in the background.
 func startVerify(ctx context.Context, log *slog.Logger, cfg *config.Config, dyn dynamic.Interface, insecure bool, reg prometheus.Registerer) (*imageverify.Cache, error) {
 	if cfg == nil {
 		cfg = &config.Config{}
 	}
-	base, dir := cfg.Images.Verify, ""
+	src := &imageverify.Source{Base: cfg.Images.Verify}
 	if cfg.Path != "" {
-		dir = filepath.Dir(cfg.Path)
+		src.Dir = filepath.Dir(cfg.Path)
 	}
-	ps, err := imageverify.Compile(base, dir)
+	ps, err := imageverify.Compile(src.Base, src.Dir)
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
@@ -243,12 +244,14 @@ func startVerify(ctx context.Context, log *slog.Logger, cfg *config.Config, dyn 
 	if err != nil {
 		return nil, err
 	}
-	if dyn != nil {
-		go imageverify.Watch(ctx, dyn, v, base, dir, 10*time.Second, log)
-	} else if len(ps.List) == 0 {
+	if dyn == nil && len(ps.List) == 0 {
 		log.Warn("--verify-images: no images.verify policies, and no cluster to read ClusterImagePolicies from")
 	}
-	return imageverify.NewCache(v, base, reg)
+	go imageverify.Watch(ctx, dyn, v, src, 10*time.Second, log)
+	if src.Base.TUF != nil {
+		go imageverify.RefreshTUF(ctx, src, 24*time.Hour, log)
+	}
+	return imageverify.NewCache(v, src.Base, reg)
 }
 
 // logPolicy says at start what the webhook enforces, warns about and

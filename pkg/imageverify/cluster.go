@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -61,8 +62,11 @@ func refersToFiles(p config.ImagePolicy) bool {
 }
 
 // ListCluster reads the cluster's ClusterImagePolicy objects; a cluster
-// without the CRD has none.
+// without the CRD has none, and so has no cluster (nil dyn).
 func ListCluster(ctx context.Context, dyn dynamic.Interface) ([]config.ImagePolicy, bool, error) {
+	if dyn == nil {
+		return nil, false, nil
+	}
 	l, err := dyn.Resource(GVR).List(ctx, metav1.ListOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, false, nil
@@ -77,16 +81,36 @@ func ListCluster(ctx context.Context, dyn dynamic.Interface) ([]config.ImagePoli
 // WithCluster compiles the configuration's policies together with the
 // cluster's.
 func WithCluster(base config.ImageVerify, baseDir string, cluster []config.ImagePolicy) (*Policies, error) {
-	cfg := base
-	cfg.Policies = append(slices.Clone(base.Policies), cluster...)
-	return Compile(cfg, baseDir)
+	return (&Source{Base: base, Dir: baseDir}).compile(cluster)
 }
 
-// Watch keeps the verifier's policies equal to the configuration's and
-// the cluster's ClusterImagePolicy objects, polling every interval. A
-// set that does not compile is logged, and the last good one stays in
-// force: a broken edit must not turn verification off.
-func Watch(ctx context.Context, dyn dynamic.Interface, v *Verifier, base config.ImageVerify, baseDir string, interval time.Duration, log *slog.Logger) {
+// Source is where a long-running verifier's policies come from: the
+// configuration (files relative to Dir), the cluster's ClusterImagePolicy
+// objects, and the trusted root, pinned or refreshed from TUF.
+type Source struct {
+	Base config.ImageVerify
+	Dir  string
+	root atomic.Pointer[[]byte]
+}
+
+// SetTrustedRoot replaces the pinned trusted root (a TUF refresh).
+func (s *Source) SetTrustedRoot(data []byte) { s.root.Store(&data) }
+
+func (s *Source) compile(cluster []config.ImagePolicy) (*Policies, error) {
+	cfg := s.Base
+	cfg.Policies = append(slices.Clone(s.Base.Policies), cluster...)
+	var root []byte
+	if r := s.root.Load(); r != nil {
+		root = *r
+	}
+	return CompileWith(cfg, s.Dir, root)
+}
+
+// Watch keeps the verifier's policies equal to the source's, polling the
+// cluster (nil dyn: none) and the trusted root every interval. A set
+// that does not compile is logged, and the last good one stays in force:
+// a broken edit must not turn verification off.
+func Watch(ctx context.Context, dyn dynamic.Interface, v *Verifier, src *Source, interval time.Duration, log *slog.Logger) {
 	last := ""
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -96,13 +120,17 @@ func Watch(ctx context.Context, dyn dynamic.Interface, v *Verifier, base config.
 			log.Error("reading ClusterImagePolicies; the previous policies stay in force", "error", err)
 		} else {
 			data, _ := json.Marshal(cluster)
-			if string(data) != last {
-				ps, err := WithCluster(base, baseDir, cluster)
+			key := string(data)
+			if r := src.root.Load(); r != nil {
+				key += string(*r)
+			}
+			if key != last {
+				ps, err := src.compile(cluster)
 				if err != nil {
-					log.Error("ClusterImagePolicies do not compile; the previous policies stay in force", "error", err)
+					log.Error("image policies do not compile; the previous policies stay in force", "error", err)
 				} else {
 					v.SetPolicies(ps)
-					last = string(data)
+					last = key
 					log.Info("image policies loaded", "policies", len(ps.List), "cluster", len(cluster), "generation", ps.Generation)
 				}
 			}

@@ -72,13 +72,25 @@ type Policies struct {
 // directory relative file names are read from. Every error names the
 // policy and field it is in.
 func Compile(cfg config.ImageVerify, base string) (*Policies, error) {
+	return CompileWith(cfg, base, nil)
+}
+
+// CompileWith is Compile with the trusted root given (a newer one from
+// TUF) instead of read from cfg.TrustedRoot; nil reads the file.
+func CompileWith(cfg config.ImageVerify, base string, trustedRoot []byte) (*Policies, error) {
+	if t := cfg.TUF; t != nil && (t.URL == "" || t.Root == "") {
+		return nil, errors.New("images.verify.tuf: url and root (the TUF root.json the repository is trusted with) are required")
+	}
 	gen := sha256.New()
 	json.NewEncoder(gen).Encode(cfg.Policies)
 	var trusted root.TrustedMaterial
-	if cfg.TrustedRoot != "" {
-		data, err := os.ReadFile(resolve(base, cfg.TrustedRoot))
-		if err != nil {
-			return nil, fmt.Errorf("images.verify.trustedRoot: %v", err)
+	if cfg.TrustedRoot != "" || trustedRoot != nil {
+		data := trustedRoot
+		if data == nil {
+			var err error
+			if data, err = os.ReadFile(resolve(base, cfg.TrustedRoot)); err != nil {
+				return nil, fmt.Errorf("images.verify.trustedRoot: %v", err)
+			}
 		}
 		tr, err := root.NewTrustedRootFromJSON(data)
 		if err != nil {

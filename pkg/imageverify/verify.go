@@ -343,6 +343,8 @@ func explain(a *authority, c *candidate, err error) string {
 			cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339), short(msg))
 	case a.key && (strings.Contains(msg, "failed to verify signature") || strings.Contains(msg, "invalid signature")):
 		return "the signature does not verify with the key of " + a.name
+	case s != nil && (strings.Contains(msg, "leaf certificate verification failed") || strings.Contains(msg, "unknown authority")):
+		return fmt.Sprintf("the signing certificate (%s, issuer %s) was not issued by a certificate authority %s trusts", s.SubjectAlternativeName, s.Issuer, a.name)
 	case strings.Contains(msg, "artifact digest does not match"):
 		return "the signed statement is about another image: its subject is not this digest"
 	case strings.Contains(msg, "threshold not met for verified log entry") || strings.Contains(msg, "transparency log"):

@@ -2,6 +2,12 @@ package imageverify
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"net"
 	"net/http"
@@ -14,6 +20,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 
 	"github.com/kubeguard/kubeguard/internal/imagetest"
 	"github.com/kubeguard/kubeguard/internal/sigtest"
@@ -310,4 +317,47 @@ func TestRegistryFailures(t *testing.T) {
 			t.Errorf("%s: error %v, want a registry error", host, err)
 		}
 	}
+}
+
+// A CA of the team's own (keyless.roots) instead of Fulcio: certificates
+// it issued verify without a transparency log; Fulcio's do not.
+func TestOwnCA(t *testing.T) {
+	f := newFixture(t)
+	rootCert, rootKey, err := ca.GenerateRootCa()
+	if err != nil {
+		t.Fatal(err)
+	}
+	interCert, interKey, err := ca.GenerateFulcioIntermediate(rootCert, rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.GenerateLeafCert("release@acme.example", "https://sso.acme.example", time.Now().Add(-time.Minute), leafKey, interCert, interKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: interCert.Raw})) + string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootCert.Raw}))
+	v := f.verifier(t, config.ImagePolicy{Name: "own-ca", Images: []string{f.host + "/acme/**"}, Authorities: []config.Authority{{Name: "acme-ca",
+		Keyless: &config.Keyless{Issuer: "https://sso.acme.example", Subject: "release@acme.example", Roots: &config.KeyRef{PEM: chain}}, TransparencyLog: off()}}})
+
+	good := f.push(t, "acme/internal", "1.0")
+	payload := sigtest.Payload(good)
+	sum := sha256.Sum256(payload)
+	sig, err := ecdsa.SignASN1(rand.Reader, leafKey, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigtest.PushTag(t, good, ".sig", sigtest.Layer{MediaType: "application/vnd.dev.cosign.simplesigning.v1+json", Data: payload, Annotations: map[string]string{
+		"dev.cosignproject.cosign/signature": base64.StdEncoding.EncodeToString(sig),
+		"dev.sigstore.cosign/certificate":    string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw})),
+	}})
+	if vd := verdict(t, v, good.String()); !vd.OK() || !strings.Contains(vd.SignedBy, "acme-ca (release@acme.example, issuer https://sso.acme.example)") {
+		t.Fatalf("signed by the team's CA: %+v", vd)
+	}
+	fulcio := f.push(t, "acme/internal", "1.1")
+	sigtest.PushTag(t, fulcio, ".sig", f.ss.KeylessSignature(t, fulcio, "release@acme.example", "https://sso.acme.example", time.Time{}))
+	wantFail(t, verdict(t, v, fulcio.String()), "the signing certificate (release@acme.example, issuer https://sso.acme.example) was not issued by a certificate authority acme-ca trusts")
 }

@@ -145,7 +145,7 @@ func TestE2EVerifyImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go imageverify.Watch(ctx, dyn, v, base, "", 200*time.Millisecond, slog.New(slog.DiscardHandler))
+	go imageverify.Watch(ctx, dyn, v, &imageverify.Source{Base: base}, 200*time.Millisecond, slog.New(slog.DiscardHandler))
 	waitUntil(t, "the cluster's policies loaded", func() bool { return len(v.Policies().List) >= 2 })
 	cache, err := imageverify.NewCache(v, base, nil)
 	if err != nil {
