@@ -74,10 +74,8 @@ type Controller struct {
 	seen     map[object.Ref]seen
 	previous []*finding.Finding
 	fullAt   time.Time
-	// verified is what the last evaluation's image verification found,
-	// and unverified whether an image could not be verified yet.
-	verified   string
-	unverified bool
+	// verified is what the last evaluation's image verification found.
+	verified string
 }
 
 // seen is an object as last evaluated.
@@ -179,7 +177,10 @@ func (c *Controller) lead(ctx context.Context) {
 			if images {
 				c.seen = nil // new scan results: every report is rewritten
 			}
-			if objects || images || c.unverified {
+			// verdicts on images change without any object changing (a
+			// signature attached, a cached verdict expired): with image
+			// verification every interval looks again, through the cache
+			if objects || images || c.opts.Verify != nil {
 				c.evaluate(ctx)
 			}
 		}
@@ -215,7 +216,7 @@ func (c *Controller) evaluate(ctx context.Context) {
 				changes = append(changes, engine.Change{Old: old.obj})
 			}
 		}
-		if len(changes) == 0 {
+		if len(changes) == 0 && c.opts.Verify == nil {
 			return // only objects folded into their owners changed
 		}
 		if c.opts.Logger.Enabled(ctx, slog.LevelDebug) {
@@ -276,7 +277,11 @@ func (c *Controller) evaluate(ctx context.Context) {
 	c.last.Store(int64(evaluated))
 	c.evaluated.Observe(float64(evaluated))
 	c.duration.Observe(time.Since(start).Seconds())
-	c.opts.Logger.Info("evaluated", "objects", len(objs), "evaluated", evaluated, "full", full,
+	level := slog.LevelInfo
+	if evaluated == 0 && n == 0 {
+		level = slog.LevelDebug // an interval that only looked at images again
+	}
+	c.opts.Logger.Log(ctx, level, "evaluated", "objects", len(objs), "evaluated", evaluated, "full", full,
 		"findings", count, "reports", n, "seconds", time.Since(start).Seconds())
 }
 
@@ -298,8 +303,8 @@ func version(o *object.Object) string {
 // verify replaces the IMG-SIGNATURE and IMG-ATTESTATION findings
 // (carried from the last evaluation) with the verdicts on the digests
 // the pods run now, and reports whether they changed. Images not
-// verified within the cache's budget are diagnostics, and the next
-// interval tries again.
+// verified within the cache's budget are diagnostics; the next interval
+// asks the cache again.
 func (c *Controller) verify(ctx context.Context, res *engine.Result) bool {
 	kept := res.Findings[:0:0]
 	for _, f := range res.Findings {
@@ -317,7 +322,6 @@ func (c *Controller) verify(ctx context.Context, res *engine.Result) bool {
 	res.Findings = append(res.Findings, fs...)
 	slices.SortFunc(res.Findings, finding.Compare)
 	res.Diagnostics = append(res.Diagnostics, diags...)
-	c.unverified = len(diags) > 0
 	var b strings.Builder
 	for _, f := range fs {
 		fmt.Fprintf(&b, "%s|%s|%s|%s\n", f.ControlID, f.Object, f.Container, f.Message)
