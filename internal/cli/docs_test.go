@@ -13,7 +13,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -223,7 +222,7 @@ func applyIdempotent(t *testing.T, dyn dynamic.Interface, manifests string) {
 		// as kubectl wait --for condition=Established would
 		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 			got, err := ri.Get(context.Background(), u.GetName(), metav1.GetOptions{})
-			if err == nil && established(got.Object) {
+			if err == nil && testcluster.Established(got.Object) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -231,15 +230,4 @@ func applyIdempotent(t *testing.T, dyn dynamic.Interface, manifests string) {
 			}
 		}
 	}
-}
-
-func established(crd map[string]any) bool {
-	conds, _, _ := unstructured.NestedSlice(crd, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == "Established" && m["status"] == "True" {
-			return true
-		}
-	}
-	return false
 }

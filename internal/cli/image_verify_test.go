@@ -13,14 +13,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubeguard/kubeguard/internal/imagetest"
 	"github.com/kubeguard/kubeguard/internal/sigtest"
@@ -176,26 +172,8 @@ func TestE2EClusterVerifyImages(t *testing.T) {
 	r := newSignedRegistry(t)
 	dyn := dynamic.NewForConfigOrDie(rc)
 	ctx := context.Background()
-	data, err := os.ReadFile("../../deploy/crds/kubeguard.io_clusterimagepolicies.yaml")
-	if err != nil {
+	if err := testcluster.InstallCRD(dyn, "../../deploy/crds/kubeguard.io_clusterimagepolicies.yaml"); err != nil {
 		t.Fatal(err)
-	}
-	var crd unstructured.Unstructured
-	if err := yaml.Unmarshal(data, &crd.Object); err != nil {
-		t.Fatal(err)
-	}
-	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
-	if _, err := crds.Create(ctx, &crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := dyn.Resource(imageverify.GVR).List(ctx, metav1.ListOptions{}); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	keyPEM, _ := os.ReadFile(r.keyFile)
 	// the registry goes with the test: so do the pods and the policy that

@@ -14,12 +14,15 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -508,4 +511,55 @@ func Rocky9(t T, n int) []File {
 		{Path: "etc/os-release", Body: []byte("NAME=\"Rocky Linux\"\nVERSION=\"9.3 (Blue Onyx)\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.3\"\nPRETTY_NAME=\"Rocky Linux 9.3 (Blue Onyx)\"\n")},
 		{Path: "var/lib/rpm/rpmdb.sqlite", Body: RPMDB(t, n)},
 	}
+}
+
+// Proxy stands in front of a registry and can take it down (503) or
+// make it stall until released or the request gives up.
+type Proxy struct {
+	Host  string
+	mode  atomic.Value // "", "down", "stall"
+	stall chan struct{}
+	once  sync.Once
+}
+
+// NewProxy serves upstream (a loopback registry host) through a Proxy.
+func NewProxy(t T, upstream string) *Proxy {
+	p := &Proxy{stall: make(chan struct{})}
+	p.mode.Store("")
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: upstream})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p.mode.Load() {
+		case "down":
+			http.Error(w, "maintenance", http.StatusServiceUnavailable)
+			return
+		case "stall":
+			select {
+			case <-p.stall:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	p.Host = strings.TrimPrefix(srv.URL, "http://")
+	return p
+}
+
+// Down takes the registry down or brings it back.
+func (p *Proxy) Down(down bool) {
+	if down {
+		p.mode.Store("down")
+	} else {
+		p.mode.Store("")
+	}
+}
+
+// Stall makes requests wait until Release.
+func (p *Proxy) Stall() { p.mode.Store("stall") }
+
+// Release answers the stalled requests and serves normally again.
+func (p *Proxy) Release() {
+	p.mode.Store("")
+	p.once.Do(func() { close(p.stall) })
 }

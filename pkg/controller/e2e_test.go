@@ -8,17 +8,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubeguard/kubeguard/internal/testcluster"
 	"github.com/kubeguard/kubeguard/pkg/controller"
@@ -189,24 +186,9 @@ func TestE2EControllerKeepsReportsCurrentWithOneLeader(t *testing.T) {
 // served.
 func installCRDs(t *testing.T, dyn dynamic.Interface) {
 	t.Helper()
-	ctx := context.Background()
-	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	for _, f := range []string{"wgpolicyk8s.io_policyreports.yaml", "wgpolicyk8s.io_clusterpolicyreports.yaml"} {
-		data, err := os.ReadFile("../../deploy/crds/" + f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var u unstructured.Unstructured
-		if err := yaml.Unmarshal(data, &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := dyn.Resource(crds).Create(ctx, &u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := testcluster.InstallCRD(dyn, "../../deploy/crds/"+f); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "report CRDs served", 30*time.Second, func() bool {
-		_, err := dyn.Resource(controller.PolicyReports).List(ctx, metav1.ListOptions{})
-		return err == nil
-	})
-
 }

@@ -3,11 +3,6 @@ package imageverify
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,47 +11,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/kubeguard/kubeguard/internal/imagetest"
 	"github.com/kubeguard/kubeguard/internal/sigtest"
 	"github.com/kubeguard/kubeguard/pkg/config"
 )
 
-// flaky is a registry in front of the fixture's that can go down (503)
-// or stall until released.
-type flaky struct {
-	host  string
-	mode  atomic.Value // "", "down", "stall"
-	stall chan struct{}
-}
-
-func newFlaky(t *testing.T, upstream string) *flaky {
-	f := &flaky{stall: make(chan struct{})}
-	f.mode.Store("")
-	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: upstream})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch f.mode.Load() {
-		case "down":
-			http.Error(w, "maintenance", http.StatusServiceUnavailable)
-			return
-		case "stall":
-			select {
-			case <-f.stall:
-			case <-r.Context().Done():
-				return
-			}
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	f.host = strings.TrimPrefix(srv.URL, "http://")
-	return f
-}
-
 func TestCache(t *testing.T) {
 	f := newFixture(t)
-	fl := newFlaky(t, f.host)
+	fl := imagetest.NewProxy(t, f.host)
 	d := f.push(t, "acme/shop", "1.0")
 	sigtest.PushTag(t, d, ".sig", f.ss.KeylessSignature(t, d, ciIdentity, ciIssuer, time.Time{}))
-	image := fl.host + "/acme/shop:1.0"
+	image := fl.Host + "/acme/shop:1.0"
 
 	cfg := config.ImageVerify{TrustedRoot: f.rootFile, Timeout: 2 * time.Second,
 		Policies: []config.ImagePolicy{{Name: "acme", Images: []string{"**"}, Authorities: []config.Authority{keyless(ciIdentity)}}}}
@@ -104,7 +69,7 @@ func TestCache(t *testing.T) {
 	}
 
 	// cached: no registry request, even with the registry down
-	fl.mode.Store("down")
+	fl.Down(true)
 	for range 10 {
 		if res, err := c.Check(context.Background(), image); err != nil || !res.ok() {
 			t.Fatalf("a cached success with the registry down: %v", err)
@@ -122,7 +87,7 @@ func TestCache(t *testing.T) {
 		t.Fatalf("registry down after the TTL: %v, want a registry error", err)
 	}
 	// the failure is kept for at most 30 seconds
-	fl.mode.Store("")
+	fl.Down(false)
 	if _, err := c.Check(context.Background(), image); !errors.As(err, &re) {
 		t.Fatalf("within the failure TTL: %v, want the cached error", err)
 	}
@@ -135,19 +100,18 @@ func TestCache(t *testing.T) {
 	// goes on and fills the cache once the registry answers
 	d2 := f.push(t, "acme/shop", "2.0")
 	sigtest.PushTag(t, d2, ".sig", f.ss.KeylessSignature(t, d2, ciIdentity, ciIssuer, time.Time{}))
-	fl.mode.Store("stall")
+	fl.Stall()
 	c.Timeout = 200 * time.Millisecond
 	start := time.Now()
-	_, err = c.Check(context.Background(), fl.host+"/acme/shop:2.0")
+	_, err = c.Check(context.Background(), fl.Host+"/acme/shop:2.0")
 	var be *BudgetError
 	if !errors.As(err, &be) || time.Since(start) > 2*time.Second {
 		t.Fatalf("a stalled registry: %v after %s, want a budget error within the budget", err, time.Since(start))
 	}
-	fl.mode.Store("")
-	close(fl.stall)
+	fl.Release()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		res, err := c.Check(context.Background(), fl.host+"/acme/shop:2.0")
+		res, err := c.Check(context.Background(), fl.Host+"/acme/shop:2.0")
 		if err == nil && res.ok() {
 			break
 		}

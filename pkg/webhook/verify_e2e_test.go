@@ -5,13 +5,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,10 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	admregv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -60,18 +52,8 @@ func TestE2EVerifyImages(t *testing.T) {
 	warned := kubernetes.NewForConfigOrDie(wrc)
 
 	// registry, behind a switch that takes it down
-	upstream := imagetest.Registry(t, false)
-	var down atomic.Bool
-	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: upstream})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down.Load() {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	reg := imagetest.NewProxy(t, imagetest.Registry(t, false))
+	host := reg.Host
 	ss := sigtest.New(t)
 	const issuer, identity = "https://token.actions.githubusercontent.com", "https://github.com/acme/shop/.github/workflows/release.yml@refs/heads/main"
 	push := func(repo string, signed bool) string {
@@ -86,20 +68,10 @@ func TestE2EVerifyImages(t *testing.T) {
 	signed, unsigned, trial := push("acme/shop", true), push("acme/tool", false), push("trial/app", false)
 
 	// the CRD, as deploy/crds ships it
-	data, err := os.ReadFile("../../deploy/crds/kubeguard.io_clusterimagepolicies.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var crd unstructured.Unstructured
-	if err := yaml.Unmarshal(data, &crd.Object); err != nil {
-		t.Fatal(err)
-	}
-	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
-	if _, err := crds.Create(ctx, &crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := testcluster.InstallCRD(dyn, "../../deploy/crds/kubeguard.io_clusterimagepolicies.yaml"); err != nil {
 		t.Fatal(err)
 	}
 	cips := dyn.Resource(imageverify.GVR)
-	waitUntil(t, "ClusterImagePolicy served", func() bool { _, err := cips.List(ctx, metav1.ListOptions{}); return err == nil })
 	strict := metav1.CreateOptions{FieldValidation: "Strict"}
 	cip := func(manifest string) error {
 		var u unstructured.Unstructured
@@ -243,7 +215,7 @@ func TestE2EVerifyImages(t *testing.T) {
 		t.Fatalf("warnings %q, want the trial policy's", w)
 	}
 
-	down.Store(true)
+	reg.Down(true)
 	before := v.Requests()
 	p, err = create("signed-again", signed)
 	if err != nil || p.Spec.Containers[0].Image != signed+"@"+res.Digest {

@@ -3,12 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,18 +23,8 @@ import (
 // policy in warn mode warns, and a cached success admits while the
 // registry is down; an image never verified follows the failure policy.
 func TestVerifyImages(t *testing.T) {
-	upstream := imagetest.Registry(t, false)
-	var down atomic.Bool
-	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: upstream})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down.Load() {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	reg := imagetest.NewProxy(t, imagetest.Registry(t, false))
+	host := reg.Host
 	ss := sigtest.New(t)
 	rootFile := ss.WriteTrustedRoot(t, t.TempDir())
 	const issuer, identity = "https://token.actions.githubusercontent.com", "https://github.com/acme/shop/.github/workflows/release.yml@refs/heads/main"
@@ -124,7 +109,7 @@ func TestVerifyImages(t *testing.T) {
 		t.Fatalf("an image no policy matches was patched: %s", resp.Patch)
 	}
 
-	down.Store(true)
+	reg.Down(true)
 	if resp := decodeResponse(t, post(h.Validate(), pod(signed))); !resp.Allowed || len(resp.Warnings) != 0 {
 		t.Fatalf("a cached success with the registry down: %+v %v", resp.Result, resp.Warnings)
 	}
