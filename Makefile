@@ -8,7 +8,7 @@ LDFLAGS := -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(CLI).dat
 PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 OUT     ?= bin/kubeguard
 
-.PHONY: manifests build release release-binary test bench bench-audit bench-image bench-webhook bench-policies bench-rbac bench-verify compare-verify bench-netpol bench-cluster bench-startup compare-node bench-node docs fuzz schemas vet test-cluster cluster-up cluster-down
+.PHONY: manifests build release release-binary test bench bench-audit bench-image bench-webhook bench-policies bench-rbac bench-html bench-verify compare-verify bench-netpol bench-cluster bench-startup compare-node bench-node docs fuzz schemas vet test-cluster cluster-up cluster-down
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kubeguard ./cmd/kubeguard
@@ -120,6 +120,11 @@ bench-policies: .cache/gator
 
 .cache/gator:
 	GOBIN=$(CURDIR)/.cache $(GO) install github.com/open-policy-agent/gatekeeper/v3/cmd/gator@v3.23.1
+
+# The HTML report of the corpus: size, time to write it, and the time
+# until Debian's Chromium paints its summary and readies its findings.
+bench-html:
+	$(GO) run ./hack/benchhtml
 
 # Image verification at admission: cold, 1,000 cached admissions over 20
 # signed images, and a burst on new ones, with the registry requests made.

@@ -79,7 +79,7 @@ func newClusterCmd(s *streams) *cobra.Command {
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster configuration, then $KUBECONFIG and ~/.kube/config)")
 	fl.StringVar(&f.context, "context", "", "kubeconfig context")
 	fl.StringVarP(&f.namespace, "namespace", "n", "", "scan only this namespace (cluster-scoped objects are still read)")
-	f.out.register(fl, "table, json, sarif, junit, policyreport")
+	f.out.register(fl, "table, json, sarif, junit, policyreport, html")
 	fl.StringVar(&f.configPath, "config", "", "configuration file (.kubeguard.yaml)")
 	fl.StringVar(&f.pssVersion, "pss-version", "latest", "Pod Security Standards version to evaluate")
 	fl.BoolVar(&f.writeReports, "write-reports", false, "write PolicyReports and a ClusterPolicyReport into the cluster (needs the CRDs of deploy/crds)")

@@ -129,7 +129,7 @@ func newImageScanCmd(s *streams) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return runImageScan(cmd.Context(), s, &f, args) },
 	}
 	fl := cmd.Flags()
-	f.out.register(fl, "table, json, sarif, junit")
+	f.out.register(fl, "table, json, sarif, junit, html")
 	f.img.register(fl, true)
 	fl.StringVar(&f.configPath, "config", "", "configuration file (default: .kubeguard.yaml in the working directory or a parent)")
 	return cmd

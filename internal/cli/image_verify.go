@@ -62,7 +62,7 @@ func newImageVerifyCmd(s *streams) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return runImageVerify(cmd.Context(), s, &f, args) },
 	}
 	fl := cmd.Flags()
-	f.out.register(fl, "table, json, sarif, junit")
+	f.out.register(fl, "table, json, sarif, junit, html")
 	fl.StringVar(&f.configPath, "config", "", "configuration file (default: .kubeguard.yaml in the working directory or a parent)")
 	fl.BoolVar(&f.insecure, "insecure-registry", false, "allow plain HTTP to registries (a local mirror)")
 	fl.StringVar(&f.key, "key", "", "verify with this PEM public key instead of the configured policies")

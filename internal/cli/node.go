@@ -63,7 +63,7 @@ func newNodeCmd(s *streams) *cobra.Command {
 	fl.StringVar(&f.benchmark, "benchmark", "", "benchmark version ("+strings.Join(node.Benchmarks, ", ")+"); default: from the node's Kubernetes release")
 	fl.StringVar(&f.nodeName, "node-name", os.Getenv("NODE_NAME"), "the Node the findings are about (default: $NODE_NAME, the kubelet's --hostname-override, or the node's hostname)")
 	fl.StringVar(&f.configPath, "config", "", "configuration file (.kubeguard.yaml; default: found from the working directory)")
-	f.out.register(fl, "table, json, sarif, junit, policyreport")
+	f.out.register(fl, "table, json, sarif, junit, policyreport, html")
 	fl.Lookup("fail-on").DefValue, f.out.failOn = "medium", "medium"
 	fl.BoolVar(&f.writeReport, "write-report", false, "write the checklist as the node's ClusterPolicyReport into the cluster (needs the CRDs of deploy/crds)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for --write-report (default: in-cluster configuration, then $KUBECONFIG and ~/.kube/config)")

@@ -63,7 +63,7 @@ func newScanCmd(s *streams) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	f.out.register(fl, "table, json, sarif, junit, policyreport")
+	f.out.register(fl, "table, json, sarif, junit, policyreport, html")
 	fl.StringVar(&f.configPath, "config", "", "configuration file (default: .kubeguard.yaml in the scanned path or a parent)")
 	fl.StringVar(&f.pssVersion, "pss-version", "latest", "Pod Security Standards version to evaluate (latest or v1.NN)")
 	fl.BoolVar(&f.allowEmpty, "allow-empty", false, "accept a path that holds no Kubernetes objects (pipelines that scan optional folders)")

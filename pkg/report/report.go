@@ -210,7 +210,7 @@ func (r *Report) Summarize() Summary {
 }
 
 // Formats lists the output formats.
-var Formats = []string{"table", "json", "sarif", "junit", "policyreport"}
+var Formats = []string{"table", "json", "sarif", "junit", "policyreport", "html"}
 
 // Write renders r in format to w.
 func Write(w io.Writer, format string, r *Report) error {
@@ -225,6 +225,8 @@ func Write(w io.Writer, format string, r *Report) error {
 		return JUnit(w, r)
 	case "policyreport":
 		return PolicyReport(w, r)
+	case "html":
+		return HTML(w, r)
 	}
 	return fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }

@@ -1,0 +1,223 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// chromium is Debian's Chromium, which .ci/run installs.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("Chromium is not installed (.ci/run installs Debian's chromium package)")
+	}
+	t.Skip("browser test: Chromium is not installed (apt-get install chromium)")
+	return ""
+}
+
+// browser is a headless Chromium page that records console errors,
+// uncaught exceptions and every network request.
+type browser struct {
+	ctx      context.Context
+	mu       sync.Mutex
+	errors   []string
+	requests []string
+}
+
+func newBrowser(t *testing.T) *browser {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	b := &browser{}
+	ctx, cancel2 := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		switch e := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeWarning {
+				var args []string
+				for _, a := range e.Args {
+					args = append(args, string(a.Value))
+				}
+				b.errors = append(b.errors, fmt.Sprintf("console.%s: %s", e.Type, strings.Join(args, " ")))
+			}
+		case *runtime.EventExceptionThrown:
+			b.errors = append(b.errors, fmt.Sprintf("exception: %s at %d:%d", e.ExceptionDetails.Text, e.ExceptionDetails.LineNumber, e.ExceptionDetails.ColumnNumber))
+		case *network.EventRequestWillBeSent:
+			b.requests = append(b.requests, e.Request.URL)
+		}
+	}))
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancel3)
+	b.ctx = ctx // chromedp enables the runtime and network domains the listener reads
+	return b
+}
+
+// screenshots go where KUBEGUARD_SCREENSHOTS says (docs/images for the
+// README), else into the test's temporary directory: the viewport, or
+// the whole page.
+func screenshot(t *testing.T, b *browser, name string, full bool) {
+	t.Helper()
+	dir := os.Getenv("KUBEGUARD_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	shot := chromedp.CaptureScreenshot()
+	if full {
+		shot = chromedp.FullScreenshot(100)
+	}
+	png, err := chromedp.Run(b.ctx, shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot %s (%d bytes)", path, len(png))
+}
+
+// The HTML report in a real browser: it loads without console errors or
+// any network request, its compliance numbers are the JSON report's,
+// search and severity filters narrow the findings, and an opened group
+// shows each finding's source lines.
+func TestHTMLReportInChromium(t *testing.T) {
+	dir := t.TempDir()
+	page, jsonFile := filepath.Join(dir, "report.html"), filepath.Join(dir, "report.json")
+	if code, out, errs := run(t, "", "scan", "../../examples/insecure", "--framework", "CIS,NSA,PSS", "-o", "html="+page, "-o", "json="+jsonFile); code != ExitFindings {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	var rep struct {
+		Summary struct {
+			Findings int `json:"findings"`
+		} `json:"summary"`
+		Frameworks []struct {
+			Framework string `json:"framework"`
+			Total     struct {
+				Passed, Failed int
+			} `json:"total"`
+		} `json:"frameworks"`
+		Findings []struct {
+			ControlID string `json:"controlID"`
+			Severity  string `json:"severity"`
+		} `json:"findings"`
+	}
+	data, _ := os.ReadFile(jsonFile)
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newBrowser(t)
+	url := "file://" + page
+	do := func(steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(b.ctx, steps...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	do(chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("#groups details")))
+	frameworks := eval[[][]string](t, b, `[...document.querySelectorAll("#frameworks tbody tr")].map(r => [r.dataset.framework, r.querySelector(".passed").textContent, r.querySelector(".failed").textContent])`)
+	screenshot(t, b, "html-report.png", false)
+	screenshot(t, b, "html-report-full.png", true)
+	if open := text("#open b"); open != fmt.Sprint(rep.Summary.Findings) {
+		t.Errorf("the page shows %s open findings, the JSON report %d", open, rep.Summary.Findings)
+	}
+	if len(frameworks) != len(rep.Frameworks) {
+		t.Fatalf("the page shows %d frameworks, the JSON report %d", len(frameworks), len(rep.Frameworks))
+	}
+	for i, fw := range rep.Frameworks {
+		want := []string{fw.Framework, fmt.Sprint(fw.Total.Passed), fmt.Sprint(fw.Total.Failed)}
+		if strings.Join(frameworks[i], " ") != strings.Join(want, " ") {
+			t.Errorf("compliance row %v, the JSON report says %v", frameworks[i], want)
+		}
+	}
+
+	// search narrows to one control's group, with the JSON's count
+	const ctl = "PSS-PRIVILEGED"
+	want := 0
+	for _, f := range rep.Findings {
+		if f.ControlID == ctl {
+			want++
+		}
+	}
+	do(chromedp.SendKeys(chromedp.CSS("#q"), ctl))
+	keys := eval[[]string](t, b, `[...document.querySelectorAll("#groups details")].map(d => d.dataset.key)`)
+	count, shown := text("#groups details summary .count"), text("#shown")
+	if want == 0 || len(keys) != 1 || keys[0] != ctl || count != fmt.Sprintf("(%d)", want) {
+		t.Errorf("search %q: groups %v %s (%s), want one of %d", ctl, keys, count, shown, want)
+	}
+	// opening the group renders its findings with their source lines
+	do(chromedp.Click(chromedp.CSS("#groups details summary")), chromedp.WaitVisible(chromedp.CSS("#groups .row.finding")))
+	rows := eval[int](t, b, `document.querySelectorAll("#groups .row.finding").length`)
+	hits := eval[int](t, b, `document.querySelectorAll("#groups .row.finding pre.excerpt span.hit").length`)
+	if rows != want || hits != want {
+		t.Errorf("the opened group shows %d findings and %d source lines, want %d", rows, hits, want)
+	}
+	screenshot(t, b, "html-report-finding.png", true)
+
+	// only critical: every group left is critical, as many as the JSON's
+	criticals := map[string]bool{}
+	for _, f := range rep.Findings {
+		if f.Severity == "critical" {
+			criticals[f.ControlID] = true
+		}
+	}
+	eval[bool](t, b, `document.getElementById("q").value = ""; document.querySelectorAll(".sevf").forEach(c => { if (c.value !== "critical") c.click() }); true`)
+	sevs := eval[[]string](t, b, `[...document.querySelectorAll("#groups details summary .sev")].map(s => s.textContent)`)
+	if len(sevs) != len(criticals) || strings.Trim(strings.Repeat("critical ", len(sevs)), " ") != strings.Join(sevs, " ") {
+		t.Errorf("critical only: groups %v, want %d critical ones", sevs, len(criticals))
+	}
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.errors) > 0 {
+		t.Errorf("console errors: %v", b.errors)
+	}
+	for _, r := range b.requests {
+		if r != url {
+			t.Errorf("the page made a request: %s", r)
+		}
+	}
+}
+
+// eval runs a JavaScript expression in the page and returns its value.
+func eval[T any](t *testing.T, b *browser, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}

@@ -1,0 +1,283 @@
+package report
+
+import (
+	"bytes"
+	"compress/gzip"
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/object"
+)
+
+//go:embed html.tmpl
+var htmlTemplate string
+
+var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
+	"pct": func(f float64) string { return fmt.Sprintf("%.0f%%", f) },
+}).Parse(htmlTemplate))
+
+// htmlData is what the page shows. The summary, compliance, namespaces
+// and worst risks are rendered into the page (readable without
+// JavaScript); every finding travels as JSON that the page renders when
+// its group is opened, so a report of the whole corpus stays usable.
+type htmlData struct {
+	Title, Tool, Version, Scanned string
+	Summary                       Summary
+	Severities                    []htmlSeverity
+	Frameworks                    []FrameworkView
+	Namespaces                    []htmlNamespace
+	Risks                         []htmlFinding
+	Diagnostics                   []object.Diagnostic
+	// Data is the findings and controls as gzipped JSON in base64, which
+	// the page inflates with the browser's DecompressionStream: a report
+	// of the whole corpus is a tenth of its JSON.
+	Data template.JS
+}
+
+// htmlSeverity is one bar of the severity chart, in pixels.
+type htmlSeverity struct {
+	Name     string
+	Count    int
+	Y, Width int
+}
+
+// htmlNamespace is the highest Pod Security level a namespace's
+// workloads meet.
+type htmlNamespace struct {
+	Name, Level         string
+	Workloads, Findings int
+}
+
+// htmlFinding is one problem as the page lists it.
+type htmlFinding struct {
+	ID          int        `json:"id"`
+	Control     string     `json:"control"`
+	Also        []string   `json:"also,omitempty"`
+	Severity    string     `json:"severity"`
+	Object      string     `json:"object"`
+	Namespace   string     `json:"namespace,omitempty"`
+	Where       string     `json:"where,omitempty"`
+	Path        string     `json:"path,omitempty"`
+	Message     string     `json:"message"`
+	Suppressed  string     `json:"suppressed,omitempty"`
+	Excerpt     []htmlLine `json:"excerpt,omitempty"`
+	Remediation string     `json:"-"`
+	Title       string     `json:"-"`
+}
+
+// htmlLine is a source line around a finding; Hit marks the finding's.
+type htmlLine struct {
+	N    int    `json:"n"`
+	Text string `json:"text"`
+	Hit  bool   `json:"hit,omitempty"`
+}
+
+type htmlControl struct {
+	ID          string   `json:"id"`
+	Title       string   `json:"title"`
+	Severity    string   `json:"severity"`
+	Category    string   `json:"category"`
+	Rationale   string   `json:"rationale"`
+	Remediation string   `json:"remediation"`
+	Refs        []string `json:"refs,omitempty"`
+}
+
+// HTML writes r as one self-contained page: inline CSS and script, no
+// request to anywhere, so it can be mailed or attached to a CI run.
+func HTML(w io.Writer, r *Report) error {
+	d := htmlData{Title: "kubeguard report", Tool: r.Tool, Version: r.Version, Scanned: r.Scanned, Summary: r.Summarize(), Diagnostics: r.Diagnostics}
+	if d.Scanned == "" {
+		d.Scanned = plural(r.Inputs, "input")
+	}
+	biggest := 0
+	for _, s := range []finding.Severity{finding.Critical, finding.High, finding.Medium, finding.Low, finding.Info} {
+		biggest = max(biggest, d.Summary.BySeverity[s.String()])
+	}
+	for _, s := range []finding.Severity{finding.Critical, finding.High, finding.Medium, finding.Low, finding.Info} {
+		n := d.Summary.BySeverity[s.String()]
+		w := 0
+		if biggest > 0 {
+			w = max(1, 320*n/biggest)
+		}
+		d.Severities = append(d.Severities, htmlSeverity{s.String(), n, 22 * len(d.Severities), w})
+	}
+	// every framework, unless --framework chose some
+	view := *r
+	if len(view.Compliance) == 0 {
+		view.Compliance = control.Frameworks
+	}
+	d.Frameworks = view.Frameworks()
+	d.Namespaces = namespaceLevels(r)
+
+	src := sources{}
+	var all []htmlFinding
+	controls := map[string]htmlControl{}
+	for i, p := range r.Listed() {
+		hf := htmlFinding{ID: i, Control: p.ControlID, Severity: p.Severity.String(), Object: p.Object.String(), Namespace: p.Object.Namespace,
+			Path: p.Path, Message: p.Message}
+		for _, id := range p.ControlIDs()[1:] {
+			hf.Also = append(hf.Also, id)
+		}
+		if p.Position.File != "" {
+			hf.Where = p.Position.String()
+			hf.Excerpt = src.excerpt(p.Position)
+		}
+		if p.Suppressed != nil {
+			hf.Suppressed = p.Suppressed.Reason
+			if hf.Suppressed == "" {
+				hf.Suppressed = "suppressed"
+			}
+		}
+		for _, id := range p.ControlIDs() {
+			if _, ok := controls[id]; ok {
+				continue
+			}
+			if c := r.control(id); c != nil {
+				controls[id] = htmlControl{ID: c.ID, Title: c.Title, Severity: c.Severity.String(), Category: c.Category,
+					Rationale: c.Rationale, Remediation: c.Remediation, Refs: c.RefKeys()}
+			} else {
+				controls[id] = htmlControl{ID: id, Title: id}
+			}
+		}
+		all = append(all, hf)
+	}
+	// the worst risks: open problems by severity, then by how many
+	// objects share the same control (reach), then in report order
+	reach := map[string]int{}
+	for _, f := range all {
+		if f.Suppressed == "" {
+			reach[f.Control]++
+		}
+	}
+	risks := slices.Clone(all)
+	risks = slices.DeleteFunc(risks, func(f htmlFinding) bool { return f.Suppressed != "" })
+	rank := func(s string) int { sev, _ := finding.ParseSeverity(s); return int(sev) }
+	slices.SortStableFunc(risks, func(a, b htmlFinding) int {
+		if d := rank(b.Severity) - rank(a.Severity); d != 0 {
+			return d
+		}
+		return reach[b.Control] - reach[a.Control]
+	})
+	if len(risks) > 10 {
+		risks = risks[:10]
+	}
+	for i := range risks {
+		c := controls[risks[i].Control]
+		risks[i].Title, risks[i].Remediation = c.Title, c.Remediation
+	}
+	d.Risks = risks
+	var packed bytes.Buffer
+	zw := gzip.NewWriter(&packed)
+	if err := json.NewEncoder(zw).Encode(struct {
+		Findings []htmlFinding          `json:"findings"`
+		Controls map[string]htmlControl `json:"controls"`
+	}{all, controls}); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	d.Data = template.JS(base64.RawURLEncoding.EncodeToString(packed.Bytes())) // nothing in it for the template to escape
+	var buf bytes.Buffer
+	if err := htmlPage.Execute(&buf, d); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func plural(n int, one string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %ss", n, one)
+}
+
+// namespaceLevels gives each namespace with workloads the highest Pod
+// Security Standards level all its workloads meet: restricted when no
+// open finding of a PSS control is in it, baseline when only restricted
+// ones are, else privileged.
+func namespaceLevels(r *Report) []htmlNamespace {
+	byNS := map[string]*htmlNamespace{}
+	for _, c := range r.Checked {
+		if !c.Workload {
+			continue
+		}
+		ns := c.Ref.Namespace
+		if ns == "" {
+			ns = "default"
+		}
+		if byNS[ns] == nil {
+			byNS[ns] = &htmlNamespace{Name: ns, Level: "restricted"}
+		}
+		byNS[ns].Workloads++
+	}
+	for _, f := range r.Findings {
+		if f.Suppressed != nil {
+			continue
+		}
+		ns := f.Object.Namespace
+		if ns == "" {
+			ns = "default"
+		}
+		n := byNS[ns]
+		if n == nil {
+			continue
+		}
+		c := r.control(f.ControlID)
+		if c == nil {
+			continue
+		}
+		levels := c.RefsFor(control.PSS)
+		if len(levels) > 0 {
+			n.Findings++
+		}
+		for _, lvl := range levels {
+			switch {
+			case lvl == "baseline":
+				n.Level = "privileged"
+			case lvl == "restricted" && n.Level == "restricted":
+				n.Level = "baseline"
+			}
+		}
+	}
+	out := make([]htmlNamespace, 0, len(byNS))
+	for _, n := range byNS {
+		out = append(out, *n)
+	}
+	slices.SortFunc(out, func(a, b htmlNamespace) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// sources reads the files findings point at, once each.
+type sources map[string][]string
+
+// excerpt is the finding's line with two lines either side.
+func (s sources) excerpt(p object.Position) []htmlLine {
+	lines, ok := s[p.File]
+	if !ok {
+		if st, err := os.Stat(p.File); err == nil && st.Size() <= 4<<20 {
+			if data, err := os.ReadFile(p.File); err == nil {
+				lines = strings.Split(string(data), "\n")
+			}
+		}
+		s[p.File] = lines
+	}
+	if p.Line < 1 || p.Line > len(lines) {
+		return nil
+	}
+	var out []htmlLine
+	for n := max(1, p.Line-2); n <= min(len(lines), p.Line+2); n++ {
+		out = append(out, htmlLine{N: n, Text: strings.TrimRight(lines[n-1], "\r"), Hit: n == p.Line})
+	}
+	return out
+}

@@ -1,0 +1,126 @@
+package report_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/kubeguard/kubeguard/pkg/controls"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/object"
+	"github.com/kubeguard/kubeguard/pkg/report"
+)
+
+// The HTML report is one self-contained page: nothing it loads comes from
+// elsewhere, its script data is every listed problem with its source
+// lines, and the summary, compliance and namespaces are in the markup.
+func TestHTMLReport(t *testing.T) {
+	r := scanned(t)
+	var out bytes.Buffer
+	if err := report.Write(&out, "html", r); err != nil {
+		t.Fatal(err)
+	}
+	page := out.String()
+	if !strings.Contains(page, `content="default-src 'none';`) {
+		t.Error("no content security policy forbidding requests")
+	}
+	if m := regexp.MustCompile(`(?i)(src|href)\s*=\s*["']?(https?:|//)`).FindString(page); m != "" {
+		t.Errorf("the page loads %s", m)
+	}
+	for _, tag := range []string{"<link", "<iframe", "@import", "url("} {
+		if strings.Contains(page, tag) {
+			t.Errorf("the page holds %s", tag)
+		}
+	}
+	m := regexp.MustCompile(`(?s)<script type="application/octet-stream" id="data">(.*?)</script>`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no findings data")
+	}
+	packed, err := base64.RawURLEncoding.DecodeString(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(packed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data struct {
+		Findings []struct {
+			Control, Severity, Object, Where, Suppressed string
+			Excerpt                                      []struct {
+				N    int
+				Text string
+				Hit  bool
+			}
+		}
+		Controls map[string]struct{ Title, Remediation string }
+	}
+	if err := json.NewDecoder(zr).Decode(&data); err != nil {
+		t.Fatal(err)
+	}
+	if len(data.Findings) != len(r.Listed()) {
+		t.Fatalf("%d findings in the page, %d listed", len(data.Findings), len(r.Listed()))
+	}
+	suppressed, excerpts := 0, 0
+	lineOf := regexp.MustCompile(`:(\d+):\d+$`)
+	for _, f := range data.Findings {
+		if data.Controls[f.Control].Remediation == "" {
+			t.Errorf("%s: no remediation", f.Control)
+		}
+		if f.Suppressed != "" {
+			suppressed++
+		}
+		line := lineOf.FindStringSubmatch(f.Where)
+		for _, l := range f.Excerpt {
+			if l.Hit && line != nil && strconv.Itoa(l.N) == line[1] {
+				excerpts++
+			}
+		}
+	}
+	if suppressed == 0 || excerpts < len(data.Findings)/2 {
+		t.Errorf("%d suppressed, %d findings with their line in an excerpt, of %d", suppressed, excerpts, len(data.Findings))
+	}
+	s := r.Summarize()
+	if !strings.Contains(page, `<div class="card" id="open"><b>`+strconv.Itoa(s.Findings)+`</b>`) {
+		t.Errorf("the summary does not show %d open findings", s.Findings)
+	}
+	for _, fw := range []string{"CIS", "NSA", "PSS", "NIST", "MITRE"} {
+		if !strings.Contains(page, `<tr data-framework="`+fw+`">`) {
+			t.Errorf("no compliance row for %s", fw)
+		}
+	}
+}
+
+// A namespace meets restricted with no open PSS finding, baseline with
+// restricted ones only, and privileged with a baseline one; a suppressed
+// finding does not count.
+func TestHTMLNamespaceLevels(t *testing.T) {
+	cat, err := controls.Catalog(controls.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := func(ns string) object.Ref { return object.Ref{Kind: "Pod", Namespace: ns, Name: "app"} }
+	r := &report.Report{Tool: "kubeguard", Catalog: cat, Checked: []report.Checked{
+		{Ref: pod("shop"), Workload: true}, {Ref: pod("batch"), Workload: true}, {Ref: pod("tools"), Workload: true}, {Ref: pod("quiet"), Workload: true}},
+		Findings: []*finding.Finding{
+			{ControlID: "PSS-PRIVILEGED", Severity: finding.Critical, Object: pod("shop"), Path: "a", Message: "m"},
+			{ControlID: "PSS-RUN-AS-NON-ROOT", Severity: finding.Medium, Object: pod("shop"), Path: "b", Message: "m"},
+			{ControlID: "PSS-RUN-AS-NON-ROOT", Severity: finding.Medium, Object: pod("batch"), Path: "b", Message: "m"},
+			{ControlID: "PSS-PRIVILEGED", Severity: finding.Critical, Object: pod("quiet"), Path: "a", Message: "m",
+				Suppressed: &finding.Suppression{Reason: "accepted"}},
+		}}
+	var out bytes.Buffer
+	if err := report.HTML(&out, r); err != nil {
+		t.Fatal(err)
+	}
+	for ns, level := range map[string]string{"shop": "privileged", "batch": "baseline", "tools": "restricted", "quiet": "restricted"} {
+		if !strings.Contains(out.String(), "<tr><td>"+ns+`</td><td class="lvl `+level+`">`) {
+			t.Errorf("namespace %s should meet %s", ns, level)
+		}
+	}
+}
