@@ -67,6 +67,7 @@ func newAuditScanCmd(s *streams) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return runAuditScan(s, &f, args) },
 	}
 	fl := cmd.Flags()
+	f.out.baselineFlag = "baseline-report" // --baseline is the learned behaviour
 	f.out.register(fl, "table, json, sarif, junit, html")
 	fl.StringVar(&f.configPath, "config", "", "configuration file (default: .kubeguard.yaml in the working directory or a parent)")
 	fl.BoolVar(&f.stream, "stream", false, "write each alert as a JSON line as it is found, keeping nothing (long logs, pipelines); --severity, --controls and --fail-on apply")
@@ -109,6 +110,7 @@ func newAuditDetectCmd(s *streams) *cobra.Command {
 		RunE:    func(cmd *cobra.Command, args []string) error { return runAuditScan(s, &f, args) },
 	}
 	fl := cmd.Flags()
+	f.out.baselineFlag = "baseline-report" // --baseline is the learned behaviour
 	f.out.register(fl, "table, json, sarif, junit, html")
 	fl.StringVar(&f.configPath, "config", "", "configuration file (default: .kubeguard.yaml in the working directory or a parent)")
 	fl.BoolVar(&f.stream, "stream", false, "write each alert as a JSON line as it is found, keeping nothing")

@@ -33,11 +33,17 @@ type outputFlags struct {
 	color          string
 	showSuppressed bool
 	maxResults     int
+	baseline       string
+	failOnNew      bool
+	// baselineFlag names the baseline flag: "baseline", or another name
+	// where the command has a baseline of its own (audit detect)
+	baselineFlag string
 
 	// set by parse
 	failSeverity finding.Severity
 	filter       *report.Filter
 	ignore       config.Ignore
+	base         *report.Baseline
 }
 
 func (f *outputFlags) register(fl *pflag.FlagSet, formats string) {
@@ -53,6 +59,11 @@ func (f *outputFlags) register(fl *pflag.FlagSet, formats string) {
 	fl.StringVar(&f.groupBy, "group-by", "object", "group the table's findings by object, control, file or namespace")
 	fl.StringVar(&f.color, "color", "auto", "colour the table: auto (only on a terminal), always, never")
 	fl.BoolVar(&f.showSuppressed, "show-suppressed", false, "list suppressed findings too (they are always counted)")
+	if f.baselineFlag == "" {
+		f.baselineFlag = "baseline"
+	}
+	fl.StringVar(&f.baseline, f.baselineFlag, "", "an earlier JSON report (-o json) to compare with: each finding is marked new or unchanged, the ones gone are listed as fixed")
+	fl.BoolVar(&f.failOnNew, "fail-on-new", false, "with --"+f.baselineFlag+", exit 1 only for new findings at or above --fail-on (adopt kubeguard on an old repository without fixing everything first)")
 	fl.IntVar(&f.maxResults, "sarif-max-results", report.DefaultMaxResults, "most results in a SARIF run (GitHub code scanning accepts 25,000); the least severe are left out first, with a note")
 }
 
@@ -115,6 +126,16 @@ func (f *outputFlags) parse(paths []string) ([]output, error) {
 	}
 	if f.maxResults < 1 {
 		return nil, usageErr("--sarif-max-results %d: want at least 1", f.maxResults)
+	}
+	if f.failOnNew && f.baseline == "" {
+		return nil, usageErr("--fail-on-new needs --%s, the report findings are new against", f.baselineFlag)
+	}
+	if f.baseline != "" {
+		b, err := report.LoadBaseline(f.baseline)
+		if err != nil {
+			return nil, usageErr("--%s: %v", f.baselineFlag, err)
+		}
+		f.base = b
 	}
 	x := &report.Filter{Controls: f.controls, Skip: f.skipControls}
 	if f.severity != "" {
@@ -186,6 +207,7 @@ func (f *outputFlags) apply(rep *report.Report, s *streams) {
 	rep.Filter, rep.FailOn, rep.ShowSuppressed = f.filter, f.failSeverity, f.showSuppressed
 	rep.Color, rep.GroupBy, rep.SummaryOnly, rep.MaxResults = useColor(f.color, s), f.groupBy, f.summary, f.maxResults
 	rep.Compliance = f.filter.Frameworks
+	rep.Baseline, rep.FailOnNew = f.base, f.failOnNew
 }
 
 // write writes every output; the table only goes in colour to a terminal.

@@ -69,6 +69,7 @@ type htmlFinding struct {
 	Path        string     `json:"path,omitempty"`
 	Message     string     `json:"message"`
 	Suppressed  string     `json:"suppressed,omitempty"`
+	State       string     `json:"state,omitempty"` // new or unchanged, against --baseline
 	Excerpt     []htmlLine `json:"excerpt,omitempty"`
 	Remediation string     `json:"-"`
 	Title       string     `json:"-"`
@@ -123,7 +124,7 @@ func HTML(w io.Writer, r *Report) error {
 	controls := map[string]htmlControl{}
 	for i, p := range r.Listed() {
 		hf := htmlFinding{ID: i, Control: p.ControlID, Severity: p.Severity.String(), Object: p.Object.String(), Namespace: p.Object.Namespace,
-			Path: p.Path, Message: p.Message}
+			Path: p.Path, Message: p.Message, State: r.State(p)}
 		for _, id := range p.ControlIDs()[1:] {
 			hf.Also = append(hf.Also, id)
 		}

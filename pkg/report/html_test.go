@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -122,5 +123,39 @@ func TestHTMLNamespaceLevels(t *testing.T) {
 		if !strings.Contains(out.String(), "<tr><td>"+ns+`</td><td class="lvl `+level+`">`) {
 			t.Errorf("namespace %s should meet %s", ns, level)
 		}
+	}
+}
+
+// Against a baseline the page counts new and fixed findings and marks
+// each; the same scan as its own baseline has nothing new.
+func TestHTMLBaseline(t *testing.T) {
+	r := scanned(t)
+	path := t.TempDir() + "/base.json"
+	var js bytes.Buffer
+	if err := report.Write(&js, "json", r); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, js.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := report.LoadBaseline(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2 := scanned(t)
+	r2.Baseline = b
+	var out bytes.Buffer
+	if err := report.HTML(&out, r2); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<div class="card" id="new"><b>0</b>new since the baseline</div>`, `<div class="card" id="fixed"><b>0</b>fixed since the baseline</div>`, `id="newonly"`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	// a report that is not kubeguard's is refused with the reason
+	os.WriteFile(path, []byte(`{"schemaVersion":"other"}`), 0o644)
+	if _, err := report.LoadBaseline(path); err == nil || !strings.Contains(err.Error(), `schemaVersion "other"`) {
+		t.Errorf("a foreign report as baseline: %v", err)
 	}
 }

@@ -38,10 +38,14 @@ type jsonFinding struct {
 	Suppressed  *finding.Suppression `json:"suppressed,omitempty"`
 	// Controls are the IDs of every control reporting the problem, this
 	// finding's first; Also details the others.
-	Controls []string             `json:"controls"`
-	Also     []jsonAlso           `json:"also,omitempty"`
-	Renders  []finding.Render     `json:"renders,omitempty"`
-	Expired  *finding.Suppression `json:"expiredSuppression,omitempty"`
+	Controls []string `json:"controls"`
+	// Fingerprint identifies the finding across reports (--baseline);
+	// BaselineState says whether it is new since the baseline.
+	Fingerprint   string               `json:"fingerprint"`
+	BaselineState string               `json:"baselineState,omitempty"`
+	Also          []jsonAlso           `json:"also,omitempty"`
+	Renders       []finding.Render     `json:"renders,omitempty"`
+	Expired       *finding.Suppression `json:"expiredSuppression,omitempty"`
 	// Vuln details an image vulnerability (IMG-VULN).
 	Vuln *finding.Vulnerability `json:"vulnerability,omitempty"`
 	// Activity is the audited request (AUD-*).
@@ -50,12 +54,13 @@ type jsonFinding struct {
 
 // jsonAlso is another control's finding on the same problem.
 type jsonAlso struct {
-	ControlID  string               `json:"controlID"`
-	Title      string               `json:"title"`
-	Severity   finding.Severity     `json:"severity"`
-	Message    string               `json:"message"`
-	Frameworks []control.Ref        `json:"frameworks"`
-	Suppressed *finding.Suppression `json:"suppressed,omitempty"`
+	ControlID   string               `json:"controlID"`
+	Fingerprint string               `json:"fingerprint"`
+	Title       string               `json:"title"`
+	Severity    finding.Severity     `json:"severity"`
+	Message     string               `json:"message"`
+	Frameworks  []control.Ref        `json:"frameworks"`
+	Suppressed  *finding.Suppression `json:"suppressed,omitempty"`
 }
 
 // jsonObject is object.Ref with the uid of a live object.
@@ -127,9 +132,10 @@ func JSON(w io.Writer, r *Report) error {
 				jf := jsonFinding{ControlID: f.ControlID, Severity: f.Severity, Container: f.Container,
 					Object: jsonObject{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, UID: r.UIDs[o]},
 					Path:   f.Path, Position: f.Position, Origin: f.Origin, Message: f.Message, Suppressed: f.Suppressed,
-					Controls: f.ControlIDs(), Renders: f.Renders, Expired: f.Expired, Vuln: f.Vuln, Activity: f.Activity}
+					Controls: f.ControlIDs(), Renders: f.Renders, Expired: f.Expired, Vuln: f.Vuln, Activity: f.Activity,
+					Fingerprint: fingerprint(f.Finding), BaselineState: r.State(f)}
 				for _, a := range f.Also {
-					ja := jsonAlso{ControlID: a.ControlID, Severity: a.Severity, Message: a.Message, Frameworks: []control.Ref{}, Suppressed: a.Suppressed}
+					ja := jsonAlso{ControlID: a.ControlID, Fingerprint: fingerprint(a), Severity: a.Severity, Message: a.Message, Frameworks: []control.Ref{}, Suppressed: a.Suppressed}
 					if c := r.control(a.ControlID); c != nil {
 						ja.Title = c.Title
 						if c.Refs != nil {
@@ -155,6 +161,15 @@ func JSON(w io.Writer, r *Report) error {
 			return buf
 		}, func(b []byte) { bw.Write(b) })
 		bw.WriteString("  ],\n")
+	}
+	if r.Baseline != nil {
+		fixed := r.Fixed()
+		if fixed == nil {
+			fixed = []BaselineFinding{}
+		}
+		if err := field("fixed", fixed, false); err != nil {
+			return err
+		}
 	}
 	if err := field("diagnostics", diags, true); err != nil {
 		return err

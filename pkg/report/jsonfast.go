@@ -91,6 +91,12 @@ func appendFinding(b []byte, jf *jsonFinding, c *controlJSON) []byte {
 		b = append(b, f...)
 	}
 	b = append(b, ']')
+	b = append(b, ","+f+`"fingerprint": `...)
+	b = appendString(b, jf.Fingerprint)
+	if jf.BaselineState != "" {
+		b = append(b, ","+f+`"baselineState": `...)
+		b = appendString(b, jf.BaselineState)
+	}
 	// rare fields: encoding/json writes them at their depth
 	for _, x := range []struct {
 		name string

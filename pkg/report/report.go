@@ -60,6 +60,11 @@ type Report struct {
 	// Checklists are benchmarks evaluated item by item (kubeguard node):
 	// every format shows them beside the findings of their failed items.
 	Checklists []Checklist
+	// Baseline, when set, marks each finding new or unchanged and lists
+	// the fixed ones (--baseline); with FailOnNew only new findings
+	// make the exit code 1.
+	Baseline  *Baseline
+	FailOnNew bool
 
 	// merged caches Problems (a report is written by one goroutine).
 	merged *merged
@@ -181,8 +186,20 @@ type Summary struct {
 	// HiddenDiagnostics counts diagnostics of excluded files.
 	HiddenDiagnostics int `json:"hiddenDiagnostics,omitempty"`
 	Errors            int `json:"inputErrors"`
-	// Failed is true when an unsuppressed problem is at or above FailOn.
+	// Failed is true when an unsuppressed problem is at or above FailOn
+	// (a new one, with FailOnNew).
 	Failed bool `json:"failed"`
+	// Baseline counts the open problems new and unchanged since the
+	// baseline, and its findings fixed.
+	Baseline *BaselineSummary `json:"baseline,omitempty"`
+}
+
+// BaselineSummary compares a report with its baseline.
+type BaselineSummary struct {
+	Path      string `json:"path"`
+	New       int    `json:"new"`
+	Unchanged int    `json:"unchanged"`
+	Fixed     int    `json:"fixed"`
 }
 
 // Summarize counts r's problems.
@@ -190,6 +207,9 @@ func (r *Report) Summarize() Summary {
 	ps := r.Problems()
 	s := Summary{Objects: r.Objects, Inputs: r.Inputs, Folded: r.Folded, BySeverity: map[string]int{}, Hidden: r.merged.hidden, HiddenDiagnostics: r.HiddenDiagnostics,
 		Expired: len(r.merged.expired)}
+	if r.Baseline != nil {
+		s.Baseline = &BaselineSummary{Path: r.Baseline.Path, Fixed: len(r.Fixed())}
+	}
 	for _, p := range ps {
 		if !p.Open() {
 			s.Suppressed++
@@ -197,7 +217,14 @@ func (r *Report) Summarize() Summary {
 		}
 		s.Findings++
 		s.BySeverity[p.Severity.String()]++
-		if r.FailOn != 0 && p.Severity >= r.FailOn {
+		state := r.State(p)
+		switch state {
+		case StateNew:
+			s.Baseline.New++
+		case StateUnchanged:
+			s.Baseline.Unchanged++
+		}
+		if r.FailOn != 0 && p.Severity >= r.FailOn && (!r.FailOnNew || state != StateUnchanged) {
 			s.Failed = true
 		}
 	}

@@ -59,6 +59,8 @@ type sarifResult struct {
 	Locations    []sarifLocation    `json:"locations"`
 	Related      []sarifRelated     `json:"relatedLocations,omitempty"`
 	Suppressions []sarifSuppression `json:"suppressions,omitempty"`
+	// BaselineState is new or unchanged against --baseline.
+	BaselineState string `json:"baselineState,omitempty"`
 	// PartialFingerprints identify the result without its line, so that
 	// code scanning follows an alert when lines move.
 	PartialFingerprints sarifFingerprints `json:"partialFingerprints"`
@@ -249,6 +251,7 @@ func SARIF(w io.Writer, r *Report) error {
 				res.Message.Text += " (also " + strings.Join(ids[1:], ", ") + ")"
 			}
 			res.PartialFingerprints.Primary = fingerprint(f.Finding)
+			res.BaselineState = r.State(f)
 			if f.Suppressed != nil {
 				kind := "external"
 				if f.Suppressed.Kind == "annotation" {

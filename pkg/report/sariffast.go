@@ -63,6 +63,10 @@ func appendSARIFResult(b []byte, r *sarifResult) []byte {
 		}
 		b = append(b, p+"  ]"...)
 	}
+	if r.BaselineState != "" {
+		b = append(b, ","+p+`  "baselineState": `...)
+		b = appendString(b, r.BaselineState)
+	}
 	b = append(b, ","+p+`  "partialFingerprints": {`+p+`    "kubeguard/v1": `...)
 	b = appendString(b, r.PartialFingerprints.Primary)
 	b = append(b, p+"  },"...)

@@ -90,6 +90,9 @@ func Table(out io.Writer, r *Report) error {
 	if s.Errors > 0 {
 		fmt.Fprintf(w, "; %d input errors", s.Errors)
 	}
+	if b := s.Baseline; b != nil {
+		fmt.Fprintf(w, "; since the baseline: %d new, %d unchanged, %d fixed", b.New, b.Unchanged, b.Fixed)
+	}
 	fmt.Fprintln(w)
 	return w.Flush()
 }
@@ -197,6 +200,9 @@ func writeFindings(w *bufio.Writer, r *Report, paint func(finding.Severity, stri
 				w.WriteByte(' ')
 				w.WriteString(f.Object.String())
 				w.WriteString(": ")
+				if r.State(f) == StateNew {
+					w.WriteString("[new] ")
+				}
 				w.WriteString(f.Message)
 				w.WriteString("\n" + blank + "at ")
 				w.WriteString(orCluster(f.Finding))
@@ -214,6 +220,9 @@ func writeFindings(w *bufio.Writer, r *Report, paint func(finding.Severity, stri
 				if by == "file" {
 					w.WriteString(f.Object.String())
 					w.WriteString(": ")
+				}
+				if r.State(f) == StateNew {
+					w.WriteString("[new] ")
 				}
 				w.WriteString(f.Message)
 				w.WriteByte('\n')

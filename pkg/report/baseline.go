@@ -1,0 +1,107 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/kubeguard/kubeguard/pkg/finding"
+)
+
+// Baseline is an earlier kubeguard JSON report (--baseline): each
+// finding of a report is new or unchanged against it, and its findings
+// that no longer occur are fixed. Findings are matched by fingerprint
+// (control, object, container, field, file and origin; not the line), so
+// one that moved keeps its identity, as SARIF's partialFingerprints do.
+type Baseline struct {
+	Path  string
+	known map[string]bool
+	all   []BaselineFinding
+}
+
+// BaselineFinding is a finding of the baseline, as a report lists the
+// fixed ones.
+type BaselineFinding struct {
+	Fingerprint string           `json:"fingerprint"`
+	ControlID   string           `json:"controlID"`
+	Severity    finding.Severity `json:"severity"`
+	Object      jsonObject       `json:"object"`
+	Path        string           `json:"path"`
+	Message     string           `json:"message"`
+}
+
+// Baseline states of a finding.
+const (
+	StateNew       = "new"
+	StateUnchanged = "unchanged"
+)
+
+// LoadBaseline reads a JSON report written by kubeguard -o json.
+func LoadBaseline(path string) (*Baseline, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rep struct {
+		SchemaVersion string `json:"schemaVersion"`
+		Findings      []struct {
+			BaselineFinding
+			Also []struct {
+				Fingerprint string `json:"fingerprint"`
+			} `json:"also"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return nil, fmt.Errorf("%s: not a kubeguard JSON report: %v", path, err)
+	}
+	if rep.SchemaVersion != JSONSchemaVersion {
+		return nil, fmt.Errorf("%s: schemaVersion %q, want %q (a report of kubeguard -o json)", path, rep.SchemaVersion, JSONSchemaVersion)
+	}
+	b := &Baseline{Path: path, known: map[string]bool{}}
+	for i, f := range rep.Findings {
+		if f.Fingerprint == "" {
+			return nil, fmt.Errorf("%s: finding %d has no fingerprint (write the baseline with this kubeguard's -o json)", path, i+1)
+		}
+		b.known[f.Fingerprint] = true
+		for _, a := range f.Also {
+			b.known[a.Fingerprint] = true
+		}
+		b.all = append(b.all, f.BaselineFinding)
+	}
+	return b, nil
+}
+
+// Fingerprint identifies a finding across reports (see Baseline).
+func Fingerprint(f *finding.Finding) string { return fingerprint(f) }
+
+// State says whether a problem is new since the baseline or was in it
+// already (under any of its controls); "" without a baseline.
+func (r *Report) State(p *finding.Problem) string {
+	if r.Baseline == nil {
+		return ""
+	}
+	for _, f := range p.Findings() {
+		if r.Baseline.known[fingerprint(f)] {
+			return StateUnchanged
+		}
+	}
+	return StateNew
+}
+
+// Fixed are the baseline's findings that no finding of the report has.
+func (r *Report) Fixed() []BaselineFinding {
+	if r.Baseline == nil {
+		return nil
+	}
+	now := make(map[string]bool, len(r.Findings))
+	for _, f := range r.Findings {
+		now[fingerprint(f)] = true
+	}
+	var out []BaselineFinding
+	for _, f := range r.Baseline.all {
+		if !now[f.Fingerprint] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
