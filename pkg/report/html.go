@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/controls/secrets"
 	"github.com/kubeguard/kubeguard/pkg/finding"
 	"github.com/kubeguard/kubeguard/pkg/object"
 )
@@ -37,10 +38,10 @@ type htmlData struct {
 	Namespaces                    []htmlNamespace
 	Risks                         []htmlFinding
 	Diagnostics                   []object.Diagnostic
-	// Data is the findings and controls as gzipped JSON in base64, which
-	// the page inflates with the browser's DecompressionStream: a report
-	// of the whole corpus is a tenth of its JSON.
-	Data template.JS
+	// Data is the findings and controls as JSON, gzipped in base64 when
+	// Packed.
+	Data   template.JS
+	Packed bool
 }
 
 // htmlSeverity is one bar of the severity chart, in pixels.
@@ -66,6 +67,7 @@ type htmlFinding struct {
 	Object      string     `json:"object"`
 	Namespace   string     `json:"namespace,omitempty"`
 	Where       string     `json:"where,omitempty"`
+	Origin      string     `json:"origin,omitempty"`
 	Path        string     `json:"path,omitempty"`
 	Message     string     `json:"message"`
 	Suppressed  string     `json:"suppressed,omitempty"`
@@ -91,6 +93,10 @@ type htmlControl struct {
 	Remediation string   `json:"remediation"`
 	Refs        []string `json:"refs,omitempty"`
 }
+
+// packAbove is the size of findings data beyond which the page carries
+// it gzipped: smaller reports stay readable as text.
+const packAbove = 1 << 20
 
 // HTML writes r as one self-contained page: inline CSS and script, no
 // request to anywhere, so it can be mailed or attached to a CI run.
@@ -124,7 +130,7 @@ func HTML(w io.Writer, r *Report) error {
 	controls := map[string]htmlControl{}
 	for i, p := range r.Listed() {
 		hf := htmlFinding{ID: i, Control: p.ControlID, Severity: p.Severity.String(), Object: p.Object.String(), Namespace: p.Object.Namespace,
-			Path: p.Path, Message: p.Message, State: r.State(p)}
+			Path: p.Path, Message: p.Message, State: r.State(p), Origin: p.Origin}
 		for _, id := range p.ControlIDs()[1:] {
 			hf.Also = append(hf.Also, id)
 		}
@@ -176,23 +182,32 @@ func HTML(w io.Writer, r *Report) error {
 		risks[i].Title, risks[i].Remediation = c.Title, c.Remediation
 	}
 	d.Risks = risks
-	var packed bytes.Buffer
-	zw := gzip.NewWriter(&packed)
-	if err := json.NewEncoder(zw).Encode(struct {
+	data, err := json.Marshal(struct {
 		Findings []htmlFinding          `json:"findings"`
 		Controls map[string]htmlControl `json:"controls"`
-	}{all, controls}); err != nil {
+	}{all, controls})
+	if err != nil {
 		return err
 	}
-	if err := zw.Close(); err != nil {
-		return err
+	// json.Marshal escapes <, > and &: the data is safe in a script
+	// element. Large data travels gzipped in base64 (nothing in it for
+	// the template to escape), which the browser's DecompressionStream
+	// inflates: the corpus's report is a twentieth of its JSON.
+	d.Data, d.Packed = template.JS(data), false
+	if len(data) > packAbove {
+		var packed bytes.Buffer
+		zw := gzip.NewWriter(&packed)
+		zw.Write(data)
+		if err := zw.Close(); err != nil {
+			return err
+		}
+		d.Data, d.Packed = template.JS(base64.RawURLEncoding.EncodeToString(packed.Bytes())), true
 	}
-	d.Data = template.JS(base64.RawURLEncoding.EncodeToString(packed.Bytes())) // nothing in it for the template to escape
 	var buf bytes.Buffer
 	if err := htmlPage.Execute(&buf, d); err != nil {
 		return err
 	}
-	_, err := w.Write(buf.Bytes())
+	_, err = w.Write(buf.Bytes())
 	return err
 }
 
@@ -259,7 +274,9 @@ func namespaceLevels(r *Report) []htmlNamespace {
 	return out
 }
 
-// sources reads the files findings point at, once each.
+// sources reads the files findings point at, once each, with every
+// credential in them redacted: the page quotes source lines, and a
+// report must never quote a secret.
 type sources map[string][]string
 
 // excerpt is the finding's line with two lines either side.
@@ -268,7 +285,7 @@ func (s sources) excerpt(p object.Position) []htmlLine {
 	if !ok {
 		if st, err := os.Stat(p.File); err == nil && st.Size() <= 4<<20 {
 			if data, err := os.ReadFile(p.File); err == nil {
-				lines = strings.Split(string(data), "\n")
+				lines = secrets.RedactLines(string(data))
 			}
 		}
 		s[p.File] = lines

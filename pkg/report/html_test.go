@@ -38,17 +38,9 @@ func TestHTMLReport(t *testing.T) {
 			t.Errorf("the page holds %s", tag)
 		}
 	}
-	m := regexp.MustCompile(`(?s)<script type="application/octet-stream" id="data">(.*?)</script>`).FindStringSubmatch(page)
+	m := regexp.MustCompile(`(?s)<script type="application/json" id="data">(.*?)</script>`).FindStringSubmatch(page)
 	if m == nil {
 		t.Fatal("no findings data")
-	}
-	packed, err := base64.RawURLEncoding.DecodeString(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(packed))
-	if err != nil {
-		t.Fatal(err)
 	}
 	var data struct {
 		Findings []struct {
@@ -61,7 +53,7 @@ func TestHTMLReport(t *testing.T) {
 		}
 		Controls map[string]struct{ Title, Remediation string }
 	}
-	if err := json.NewDecoder(zr).Decode(&data); err != nil {
+	if err := json.Unmarshal([]byte(m[1]), &data); err != nil {
 		t.Fatal(err)
 	}
 	if len(data.Findings) != len(r.Listed()) {
@@ -157,5 +149,41 @@ func TestHTMLBaseline(t *testing.T) {
 	os.WriteFile(path, []byte(`{"schemaVersion":"other"}`), 0o644)
 	if _, err := report.LoadBaseline(path); err == nil || !strings.Contains(err.Error(), `schemaVersion "other"`) {
 		t.Errorf("a foreign report as baseline: %v", err)
+	}
+}
+
+// Large findings data travels gzipped in base64 and inflates to the same
+// findings.
+func TestHTMLPacked(t *testing.T) {
+	r := scanned(t)
+	many := make([]*finding.Finding, 0, 20000)
+	for i := range 20000 {
+		f := *r.Findings[0]
+		f.Object.Name, f.Path, f.Position = "copy-"+strconv.Itoa(i), "spec.x["+strconv.Itoa(i)+"]", object.Position{File: "gen.yaml", Line: i + 1, Column: 1}
+		many = append(many, &f)
+	}
+	r.Findings = many
+	var out bytes.Buffer
+	if err := report.HTML(&out, r); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?s)<script type="application/octet-stream" id="data">(.*?)</script>`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatal("large data is not packed")
+	}
+	packed, err := base64.RawURLEncoding.DecodeString(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(packed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data struct{ Findings []struct{ Object string } }
+	if err := json.NewDecoder(zr).Decode(&data); err != nil {
+		t.Fatal(err)
+	}
+	if len(data.Findings) != len(r.Listed()) || out.Len() > 1<<20 {
+		t.Errorf("%d findings packed of %d; page %d bytes", len(data.Findings), len(r.Listed()), out.Len())
 	}
 }
