@@ -105,11 +105,12 @@ func HTML(w io.Writer, r *Report) error {
 	if d.Scanned == "" {
 		d.Scanned = plural(r.Inputs, "input")
 	}
+	severities := []finding.Severity{finding.Critical, finding.High, finding.Medium, finding.Low, finding.Info}
 	biggest := 0
-	for _, s := range []finding.Severity{finding.Critical, finding.High, finding.Medium, finding.Low, finding.Info} {
+	for _, s := range severities {
 		biggest = max(biggest, d.Summary.BySeverity[s.String()])
 	}
-	for _, s := range []finding.Severity{finding.Critical, finding.High, finding.Medium, finding.Low, finding.Info} {
+	for _, s := range severities {
 		n := d.Summary.BySeverity[s.String()]
 		w := 0
 		if biggest > 0 {
@@ -130,10 +131,7 @@ func HTML(w io.Writer, r *Report) error {
 	controls := map[string]htmlControl{}
 	for i, p := range r.Listed() {
 		hf := htmlFinding{ID: i, Control: p.ControlID, Severity: p.Severity.String(), Object: p.Object.String(), Namespace: p.Object.Namespace,
-			Path: p.Path, Message: p.Message, State: r.State(p), Origin: p.Origin}
-		for _, id := range p.ControlIDs()[1:] {
-			hf.Also = append(hf.Also, id)
-		}
+			Path: p.Path, Message: p.Message, State: r.State(p), Origin: p.Origin, Also: p.ControlIDs()[1:]}
 		if p.Position.File != "" {
 			hf.Where = p.Position.String()
 			hf.Excerpt = src.excerpt(p.Position)
