@@ -62,6 +62,7 @@ func TestChartScansClean(t *testing.T) {
 			map[string]int{"Deployment": 3, "Role": 2, "Service": 2, "Certificate": 2, "PodDisruptionBudget": 3}},
 		{[]string{"node.enabled=true"}, map[string]int{"DaemonSet": 1, "ClusterRole": 3, "Namespace": 1, "NetworkPolicy": 4}},
 		{[]string{"webhook.verifyImages=true", "controller.verifyImages=true", "trustedRoot={}"}, map[string]int{"MutatingWebhookConfiguration": 1, "ConfigMap": 1}},
+		{[]string{"controller.dashboard.enabled=true"}, map[string]int{"Deployment": 2}},
 	} {
 		h := &render.Helm{ReleaseName: "kubeguard", Namespace: "kubeguard", Set: append([]string{digest}, tc.set...)}
 		inputs, diags := object.Expand([]string{chart}, nil, h)
@@ -169,6 +170,20 @@ func TestInstallManifests(t *testing.T) {
 
 // The webhook's ClusterRole grants exactly what its live inventory
 // watches: get, list and watch on live.Kinds, nothing else.
+// With the dashboard, the controller serves it on its loopback and may
+// review tokens and access.
+func TestChartDashboard(t *testing.T) {
+	out, err := deploy.Render("kubeguard", "kubeguard", map[string]any{"controller": map[string]any{"dashboard": map[string]any{"enabled": true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"- --dashboard-listen=127.0.0.1:8081", "resources: [tokenreviews]", "resources: [subjectaccessreviews]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the chart lacks %q", want)
+		}
+	}
+}
+
 // With verifyImages, the webhook and the controller get the flag and may
 // read ClusterImagePolicies, the mutating webhook pins digests, and the
 // trusted root ships beside config.yaml.

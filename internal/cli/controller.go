@@ -23,6 +23,7 @@ import (
 
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/controller"
+	"github.com/kubeguard/kubeguard/pkg/dashboard"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/imagescan"
 	"github.com/kubeguard/kubeguard/pkg/imageverify"
@@ -32,7 +33,7 @@ import (
 )
 
 func newControllerCmd(s *streams) *cobra.Command {
-	var kubeconfig, kubeContext, configPath, namespace, identity, listen, logLevel string
+	var kubeconfig, kubeContext, configPath, namespace, identity, listen, logLevel, dashboardListen string
 	var policies []string
 	var images, verify bool
 	var imageQueue int
@@ -131,6 +132,17 @@ func newControllerCmd(s *streams) *cobra.Command {
 			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 			go srv.Serve(l)
 			defer srv.Shutdown(context.Background())
+			if dashboardListen != "" {
+				dl, err := net.Listen("tcp", dashboardListen)
+				if err != nil {
+					return err
+				}
+				dash := &http.Server{Handler: (&dashboard.Server{Client: client, Dynamic: dynamic.NewForConfigOrDie(rc), Catalog: cat, Version: Version(), Log: log}).Handler(),
+					ReadHeaderTimeout: 5 * time.Second}
+				go dash.Serve(dl)
+				defer dash.Shutdown(context.Background())
+				log.Info("dashboard serving", "address", dl.Addr().String())
+			}
 			log.Info("controller starting", "identity", identity, "lease", namespace+"/"+controller.LeaseName)
 			if err := ctl.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 				return err
@@ -146,6 +158,7 @@ func newControllerCmd(s *streams) *cobra.Command {
 	fl.StringVar(&namespace, "lease-namespace", envOr("POD_NAMESPACE", "kubeguard"), "namespace of the leader-election Lease")
 	fl.StringVar(&identity, "identity", "", "this replica's name in the Lease (default: host name)")
 	fl.StringVar(&listen, "metrics-listen", ":8080", "address of /metrics and /healthz")
+	fl.StringVar(&dashboardListen, "dashboard-listen", "", "also serve the dashboard (see kubeguard dashboard) on this address, e.g. 127.0.0.1:8081 for kubectl port-forward")
 	fl.DurationVar(&interval, "interval", 2*time.Second, "how often changes are evaluated (changes within one interval are evaluated together)")
 	fl.DurationVar(&full, "full-interval", time.Hour, "how often everything is evaluated again (certificates and versions age without changes)")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

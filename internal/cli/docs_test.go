@@ -82,7 +82,7 @@ func docCommands(t *testing.T, path string) []docCommand {
 // longRunning are commands that serve until stopped, whatever their flags;
 // their flags and behaviour are tested elsewhere (webhook and controller
 // tests).
-var longRunning = map[string]bool{"webhook": true, "controller": true, "audit serve": true}
+var longRunning = map[string]bool{"webhook": true, "controller": true, "audit serve": true, "dashboard": true}
 
 // networked are commands that reach the internet, which tests do not:
 // TestDBUpdateAndStatus runs db update against a mirror on loopback.

@@ -120,7 +120,7 @@ func MainContext(ctx context.Context, args []string, stdin io.Reader, stdout, st
 
 func commands(s *streams) []*cobra.Command {
 	return []*cobra.Command{newScanCmd(s), newControlsCmd(s), newExplainCmd(s), newVersionCmd(s), newWebhookCmd(s), newPolicyCmd(s),
-		newRBACCmd(s), newNetpolCmd(s), newClusterCmd(s), newControllerCmd(s), newImageCmd(s), newDBCmd(s), newAuditCmd(s), newAuditPolicyCmd(s), newNodeCmd(s), newTestCmd(s)}
+		newRBACCmd(s), newNetpolCmd(s), newClusterCmd(s), newControllerCmd(s), newImageCmd(s), newDBCmd(s), newAuditCmd(s), newAuditPolicyCmd(s), newNodeCmd(s), newTestCmd(s), newDashboardCmd(s)}
 }
 
 // maxDocumentSize adds --max-document-size, the largest document read

@@ -134,7 +134,11 @@ func HTML(w io.Writer, r *Report) error {
 			Path: p.Path, Message: p.Message, State: r.State(p), Origin: p.Origin, Also: p.ControlIDs()[1:]}
 		if p.Position.File != "" {
 			hf.Where = p.Position.String()
-			hf.Excerpt = src.excerpt(p.Position)
+			// a live report's positions come from the cluster (a
+			// PolicyReport's properties): never read a file they name
+			if !r.Live {
+				hf.Excerpt = src.excerpt(p.Position)
+			}
 		}
 		if p.Suppressed != nil {
 			hf.Suppressed = p.Suppressed.Reason

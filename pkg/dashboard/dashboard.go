@@ -1,0 +1,216 @@
+// Package dashboard serves the cluster's posture from the PolicyReports
+// kubeguard's controller keeps, as the HTML report: read-only, each
+// viewer authenticated by a bearer token (TokenReview) and shown only the
+// namespaces whose PolicyReports they may list (SubjectAccessReview).
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	authnv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubeguard/kubeguard/pkg/control"
+	"github.com/kubeguard/kubeguard/pkg/controller"
+	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/object"
+	"github.com/kubeguard/kubeguard/pkg/report"
+)
+
+// Server answers the dashboard's requests.
+type Server struct {
+	Client  kubernetes.Interface // TokenReview and SubjectAccessReview
+	Dynamic dynamic.Interface    // PolicyReports
+	Catalog *control.Catalog
+	Version string
+	Log     *slog.Logger
+}
+
+// cookie holds a token pasted into the login form.
+const cookie = "kubeguard-token"
+
+// Handler serves / (the report), /login and /healthz.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		token := strings.TrimSpace(r.FormValue("token"))
+		http.SetCookie(w, &http.Cookie{Name: cookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /{$}", s.serveReport)
+	return mux
+}
+
+func token(r *http.Request) string {
+	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(t)
+	}
+	if c, err := r.Cookie(cookie); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// login answers a request without a valid token: 401, and a form to
+// paste one (kubectl create token).
+func login(w http.ResponseWriter, why string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	w.WriteHeader(http.StatusUnauthorized)
+	fmt.Fprintf(w, `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>kubeguard dashboard</title></head>
+<body style="font:15px system-ui,sans-serif;margin:40px"><h1>kubeguard dashboard</h1><p>%s</p>
+<form method="post" action="/login"><label for="token">Bearer token (kubectl create token NAME)</label><br>
+<input id="token" name="token" type="password" size="60" autocomplete="off"> <button type="submit">Sign in</button></form></body></html>`, html.EscapeString(why))
+}
+
+func (s *Server) serveReport(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	t := token(r)
+	if t == "" {
+		login(w, "Sign in with a Kubernetes bearer token: you see the namespaces whose PolicyReports you may list.")
+		return
+	}
+	tr, err := s.Client.AuthenticationV1().TokenReviews().Create(ctx, &authnv1.TokenReview{Spec: authnv1.TokenReviewSpec{Token: t}}, metav1.CreateOptions{})
+	if err != nil {
+		s.log().Error("TokenReview", "error", err)
+		http.Error(w, "cannot review the token", http.StatusServiceUnavailable)
+		return
+	}
+	if !tr.Status.Authenticated {
+		login(w, "The token was not accepted; sign in with another.")
+		return
+	}
+	user := tr.Status.User
+	rep, err := s.report(ctx, user)
+	if err != nil {
+		s.log().Error("reading PolicyReports", "user", user.Username, "error", err)
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := report.HTML(w, rep); err != nil {
+		s.log().Error("writing the page", "error", err)
+	}
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+// report builds the report of what the user may see: the PolicyReports of
+// the namespaces where they may list them, and the ClusterPolicyReport
+// if they may list those.
+func (s *Server) report(ctx context.Context, user authnv1.UserInfo) (*report.Report, error) {
+	allowed := map[string]bool{}
+	may := func(ns, resource string) (bool, error) {
+		if ok, seen := allowed[ns+"/"+resource]; seen {
+			return ok, nil
+		}
+		extra := map[string]authzv1.ExtraValue{}
+		for k, v := range user.Extra {
+			extra[k] = authzv1.ExtraValue(v)
+		}
+		sar, err := s.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
+			User: user.Username, Groups: user.Groups, UID: user.UID, Extra: extra,
+			ResourceAttributes: &authzv1.ResourceAttributes{Namespace: ns, Verb: "list", Group: "wgpolicyk8s.io", Resource: resource}}}, metav1.CreateOptions{})
+		if err != nil {
+			return false, err
+		}
+		allowed[ns+"/"+resource] = sar.Status.Allowed
+		return sar.Status.Allowed, nil
+	}
+	rep := &report.Report{Tool: "kubeguard", Version: s.Version, Catalog: s.Catalog, Live: true}
+	namespaces := map[string]bool{}
+	l, err := s.Dynamic.Resource(controller.PolicyReports).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	items := l.Items
+	if ok, err := may("", "clusterpolicyreports"); err != nil {
+		return nil, err
+	} else if ok {
+		cl, err := s.Dynamic.Resource(controller.ClusterPolicyReports).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, cl.Items...)
+	}
+	for _, it := range items {
+		if ns := it.GetNamespace(); ns != "" {
+			ok, err := may(ns, "policyreports")
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+			namespaces[ns] = true
+		}
+		rep.Findings = append(rep.Findings, Findings(it)...)
+	}
+	rep.Objects = len(rep.Findings)
+	rep.Scanned = fmt.Sprintf("the PolicyReports of %d namespaces %s may list", len(namespaces), user.Username)
+	return rep, nil
+}
+
+// Findings reads back the results of a PolicyReport kubeguard wrote.
+func Findings(u unstructured.Unstructured) []*finding.Finding {
+	results, _, _ := unstructured.NestedSlice(u.Object, "results")
+	var out []*finding.Finding
+	for _, res := range results {
+		m, ok := res.(map[string]any)
+		if !ok || m["source"] != "kubeguard" || m["result"] != "fail" {
+			continue
+		}
+		sev, _ := finding.ParseSeverity(fmt.Sprint(m["severity"]))
+		f := &finding.Finding{ControlID: fmt.Sprint(m["policy"]), Severity: sev, Message: fmt.Sprint(m["message"])}
+		if rs, _, _ := unstructured.NestedSlice(m, "resources"); len(rs) > 0 {
+			if r, ok := rs[0].(map[string]any); ok {
+				str := func(k string) string { s, _ := r[k].(string); return s }
+				f.Object = object.Ref{APIVersion: str("apiVersion"), Kind: str("kind"), Namespace: str("namespace"), Name: str("name")}
+			}
+		}
+		props, _, _ := unstructured.NestedStringMap(m, "properties")
+		f.Path, f.Container, f.Origin = props["path"], props["container"], props["origin"]
+		f.Position = position(props["file"])
+		out = append(out, f)
+	}
+	return out
+}
+
+// position parses file:line:col.
+func position(s string) object.Position {
+	p := object.Position{File: s}
+	for _, dst := range []*int{&p.Column, &p.Line} {
+		i := strings.LastIndexByte(p.File, ':')
+		if i < 0 {
+			break
+		}
+		n, err := strconv.Atoi(p.File[i+1:])
+		if err != nil {
+			break
+		}
+		*dst, p.File = n, p.File[:i]
+	}
+	if p.Line == 0 && p.Column != 0 {
+		p.Line, p.Column = p.Column, 0
+	}
+	return p
+}
