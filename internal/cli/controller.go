@@ -137,8 +137,11 @@ func newControllerCmd(s *streams) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				dash := &http.Server{Handler: (&dashboard.Server{Client: client, Dynamic: dynamic.NewForConfigOrDie(rc), Catalog: cat, Version: Version(), Log: log}).Handler(),
-					ReadHeaderTimeout: 5 * time.Second}
+				ds := &dashboard.Server{Client: client, Dynamic: dynamic.NewForConfigOrDie(rc), Catalog: cat, Version: Version(), Log: log}
+				if err := ds.Start(ctx); err != nil {
+					return err
+				}
+				dash := &http.Server{Handler: ds.Handler(), ReadHeaderTimeout: 5 * time.Second}
 				go dash.Serve(dl)
 				defer dash.Shutdown(context.Background())
 				log.Info("dashboard serving", "address", dl.Addr().String())

@@ -48,14 +48,17 @@ func newDashboardCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: (&dashboard.Server{Client: client, Dynamic: dyn, Catalog: cat, Version: Version(), Log: log}).Handler(),
-				ReadHeaderTimeout: 5 * time.Second}
+			ds := &dashboard.Server{Client: client, Dynamic: dyn, Catalog: cat, Version: Version(), Log: log}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			if err := ds.Start(ctx); err != nil {
+				return err
+			}
+			srv := &http.Server{Handler: ds.Handler(), ReadHeaderTimeout: 5 * time.Second}
 			l, err := net.Listen("tcp", listen)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
 			go func() { <-ctx.Done(); srv.Shutdown(context.Background()) }()
 			log.Info("dashboard serving", "address", l.Addr().String())
 			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -18,8 +18,12 @@ import (
 	authzv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/controller"
@@ -35,6 +39,52 @@ type Server struct {
 	Catalog *control.Catalog
 	Version string
 	Log     *slog.Logger
+
+	// listers serve the reports from a watch once Start has synced
+	// them; without Start every request lists them.
+	listers map[schema.GroupVersionResource]cache.GenericLister
+}
+
+// Start watches the PolicyReports and ClusterPolicyReports, so that a
+// request reads them from memory: decoding a list of thousands of
+// results at every request would cost most of its time. It returns once
+// both are synced.
+func (s *Server) Start(ctx context.Context) error {
+	f := dynamicinformer.NewDynamicSharedInformerFactory(s.Dynamic, 0)
+	listers := map[schema.GroupVersionResource]cache.GenericLister{}
+	for _, gvr := range []schema.GroupVersionResource{controller.PolicyReports, controller.ClusterPolicyReports} {
+		listers[gvr] = f.ForResource(gvr).Lister()
+	}
+	f.Start(ctx.Done())
+	for gvr, ok := range f.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("watching %s: not synced", gvr.Resource)
+		}
+	}
+	s.listers = listers
+	return nil
+}
+
+// list returns the reports of a resource, from the watch or the API.
+func (s *Server) list(ctx context.Context, gvr schema.GroupVersionResource) ([]unstructured.Unstructured, error) {
+	if l, ok := s.listers[gvr]; ok {
+		objs, err := l.List(labels.Everything())
+		if err != nil {
+			return nil, err
+		}
+		out := make([]unstructured.Unstructured, 0, len(objs))
+		for _, o := range objs {
+			if u, ok := o.(*unstructured.Unstructured); ok {
+				out = append(out, *u)
+			}
+		}
+		return out, nil
+	}
+	l, err := s.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return l.Items, nil
 }
 
 // cookie holds a token pasted into the login form.
@@ -138,19 +188,18 @@ func (s *Server) report(ctx context.Context, user authnv1.UserInfo) (*report.Rep
 	}
 	rep := &report.Report{Tool: "kubeguard", Version: s.Version, Catalog: s.Catalog, Live: true}
 	namespaces := map[string]bool{}
-	l, err := s.Dynamic.Resource(controller.PolicyReports).List(ctx, metav1.ListOptions{})
+	items, err := s.list(ctx, controller.PolicyReports)
 	if err != nil {
 		return nil, err
 	}
-	items := l.Items
 	if ok, err := may("", "clusterpolicyreports"); err != nil {
 		return nil, err
 	} else if ok {
-		cl, err := s.Dynamic.Resource(controller.ClusterPolicyReports).List(ctx, metav1.ListOptions{})
+		cl, err := s.list(ctx, controller.ClusterPolicyReports)
 		if err != nil {
 			return nil, err
 		}
-		items = append(items, cl.Items...)
+		items = append(items, cl...)
 	}
 	for _, it := range items {
 		if ns := it.GetNamespace(); ns != "" {

@@ -84,7 +84,14 @@ func TestE2EDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv := httptest.NewServer((&dashboard.Server{Client: client, Dynamic: dyn, Catalog: cat}).Handler())
+	// the reports are read from a watch, as the command serves them
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ds := &dashboard.Server{Client: client, Dynamic: dyn, Catalog: cat}
+	if err := ds.Start(sctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ds.Handler())
 	defer srv.Close()
 	get := func(token string) (int, string) {
 		t.Helper()
