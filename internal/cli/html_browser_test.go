@@ -200,13 +200,27 @@ func TestHTMLReportInChromium(t *testing.T) {
 		t.Errorf("critical only: groups %v, want %d critical ones", sevs, len(criticals))
 	}
 
+	// with earlier reports the page draws the trend, and the drawing has
+	// a size in the browser
+	trendPage := filepath.Join(dir, "trend.html")
+	if code, _, errs := run(t, "", "scan", "../../examples/insecure", "--history", jsonFile, "--history", jsonFile, "-o", "html="+trendPage); code != ExitFindings {
+		t.Fatalf("--history: exit %d %s", code, errs)
+	}
+	do(chromedp.Navigate("file://"+trendPage), chromedp.WaitVisible(chromedp.CSS("#trend")))
+	lines := eval[[]float64](t, b, `[...document.querySelectorAll("section[aria-labelledby=trend] polyline")].map(p => p.getBBox().width)`)
+	rowsN := eval[int](t, b, `document.querySelectorAll("#trend-table tbody tr").length`)
+	if len(lines) != 5 || lines[0] <= 0 || rowsN != 3 {
+		t.Errorf("trend: polylines %v, %d rows (want 5 drawn, 3 reports)", lines, rowsN)
+	}
+	screenshot(t, b, "html-report-trend.png", false)
+
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.errors) > 0 {
 		t.Errorf("console errors: %v", b.errors)
 	}
 	for _, r := range b.requests {
-		if r != url {
+		if r != url && r != "file://"+trendPage {
 			t.Errorf("the page made a request: %s", r)
 		}
 	}

@@ -35,11 +35,13 @@ type outputFlags struct {
 	maxResults     int
 	baseline       string
 	failOnNew      bool
+	history        []string
 	// baselineFlag names the baseline flag: "baseline", or another name
 	// where the command has a baseline of its own (audit detect)
 	baselineFlag string
 
 	// set by parse
+	trend        []report.HistoryPoint
 	failSeverity finding.Severity
 	filter       *report.Filter
 	ignore       config.Ignore
@@ -64,6 +66,7 @@ func (f *outputFlags) register(fl *pflag.FlagSet, formats string) {
 	}
 	fl.StringVar(&f.baseline, f.baselineFlag, "", "an earlier JSON report (-o json) to compare with: each finding is marked new or unchanged, the ones gone are listed as fixed")
 	fl.BoolVar(&f.failOnNew, "fail-on-new", false, "with --"+f.baselineFlag+", exit 1 only for new findings at or above --fail-on (adopt kubeguard on an old repository without fixing everything first)")
+	fl.StringArrayVar(&f.history, "history", nil, "an earlier JSON report whose counts the HTML report draws as a trend, oldest first (repeatable)")
 	fl.IntVar(&f.maxResults, "sarif-max-results", report.DefaultMaxResults, "most results in a SARIF run (GitHub code scanning accepts 25,000); the least severe are left out first, with a note")
 }
 
@@ -129,6 +132,13 @@ func (f *outputFlags) parse(paths []string) ([]output, error) {
 	}
 	if f.failOnNew && f.baseline == "" {
 		return nil, usageErr("--fail-on-new needs --%s, the report findings are new against", f.baselineFlag)
+	}
+	for _, h := range f.history {
+		p, err := report.LoadHistory(h, "")
+		if err != nil {
+			return nil, usageErr("--history: %v", err)
+		}
+		f.trend = append(f.trend, p)
 	}
 	if f.baseline != "" {
 		b, err := report.LoadBaseline(f.baseline)
@@ -207,7 +217,7 @@ func (f *outputFlags) apply(rep *report.Report, s *streams) {
 	rep.Filter, rep.FailOn, rep.ShowSuppressed = f.filter, f.failSeverity, f.showSuppressed
 	rep.Color, rep.GroupBy, rep.SummaryOnly, rep.MaxResults = useColor(f.color, s), f.groupBy, f.summary, f.maxResults
 	rep.Compliance = f.filter.Frameworks
-	rep.Baseline, rep.FailOnNew = f.base, f.failOnNew
+	rep.Baseline, rep.FailOnNew, rep.History = f.base, f.failOnNew, f.trend
 }
 
 // write writes every output; the table only goes in colour to a terminal.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/kubeguard/kubeguard/pkg/finding"
 )
@@ -104,4 +105,32 @@ func (r *Report) Fixed() []BaselineFinding {
 		}
 	}
 	return out
+}
+
+// HistoryPoint is an earlier report's counts, for the HTML report's
+// trend.
+type HistoryPoint struct {
+	Label      string
+	Findings   int
+	BySeverity map[string]int
+}
+
+// LoadHistory reads the summary of an earlier JSON report; label names it
+// in the trend (the file name, if empty).
+func LoadHistory(path, label string) (HistoryPoint, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return HistoryPoint{}, err
+	}
+	var rep struct {
+		SchemaVersion string  `json:"schemaVersion"`
+		Summary       Summary `json:"summary"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil || rep.SchemaVersion != JSONSchemaVersion {
+		return HistoryPoint{}, fmt.Errorf("%s: not a kubeguard JSON report (-o json)", path)
+	}
+	if label == "" {
+		label = filepath.Base(path)
+	}
+	return HistoryPoint{Label: label, Findings: rep.Summary.Findings, BySeverity: rep.Summary.BySeverity}, nil
 }

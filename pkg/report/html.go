@@ -38,6 +38,7 @@ type htmlData struct {
 	Namespaces                    []htmlNamespace
 	Risks                         []htmlFinding
 	Diagnostics                   []object.Diagnostic
+	Trend                         *htmlTrend
 	// Data is the findings and controls as JSON, gzipped in base64 when
 	// Packed.
 	Data   template.JS
@@ -49,6 +50,52 @@ type htmlSeverity struct {
 	Name     string
 	Count    int
 	Y, Width int
+}
+
+// htmlTrend is the open findings of earlier reports and this one, as
+// polylines (one per severity and the total) and as a table.
+type htmlTrend struct {
+	Points []HistoryPoint
+	Lines  []htmlLineSeries
+	Labels []htmlLabel
+	Height int
+}
+
+type htmlLineSeries struct{ Name, Points string }
+
+type htmlLabel struct {
+	X    int
+	Text string
+}
+
+func trend(history []HistoryPoint, now Summary) *htmlTrend {
+	if len(history) == 0 {
+		return nil
+	}
+	pts := append(slices.Clone(history), HistoryPoint{Label: "this report", Findings: now.Findings, BySeverity: now.BySeverity})
+	top := 1
+	for _, p := range pts {
+		top = max(top, p.Findings)
+	}
+	const w, h, left = 560, 160, 40
+	x := func(i int) int { return left + i*(w-left-60)/max(1, len(pts)-1) }
+	y := func(n int) int { return 10 + (h-30)*(top-n)/top }
+	t := &htmlTrend{Points: pts, Height: h}
+	for _, name := range []string{"total", "critical", "high", "medium", "low"} {
+		var b strings.Builder
+		for i, p := range pts {
+			n := p.BySeverity[name]
+			if name == "total" {
+				n = p.Findings
+			}
+			fmt.Fprintf(&b, "%d,%d ", x(i), y(n))
+		}
+		t.Lines = append(t.Lines, htmlLineSeries{name, strings.TrimSpace(b.String())})
+	}
+	for i, p := range pts {
+		t.Labels = append(t.Labels, htmlLabel{x(i), p.Label})
+	}
+	return t
 }
 
 // htmlNamespace is the highest Pod Security level a namespace's
@@ -125,6 +172,7 @@ func HTML(w io.Writer, r *Report) error {
 	}
 	d.Frameworks = view.Frameworks()
 	d.Namespaces = namespaceLevels(r)
+	d.Trend = trend(r.History, d.Summary)
 
 	src := sources{}
 	var all []htmlFinding

@@ -65,6 +65,9 @@ type Report struct {
 	// make the exit code 1.
 	Baseline  *Baseline
 	FailOnNew bool
+	// History are earlier reports' counts, oldest first, which the HTML
+	// report draws as a trend ending with this one (--history).
+	History []HistoryPoint
 
 	// merged caches Problems (a report is written by one goroutine).
 	merged *merged
