@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -234,4 +235,59 @@ func eval[T any](t *testing.T, b *browser, expr string) T {
 		t.Fatalf("%s: %v", expr, err)
 	}
 	return v
+}
+
+// The RBAC escalation graph and the NetworkPolicy matrix, drawn by
+// kubeguard as SVG, render in Chromium: every node and cell is there and
+// has a size, and the page makes no request.
+func TestSVGPicturesInChromium(t *testing.T) {
+	dir := t.TempDir()
+	rbacSVG, matrixSVG := filepath.Join(dir, "rbac.svg"), filepath.Join(dir, "matrix.svg")
+	code, out, errs := run(t, "", "rbac", "risks", "../../examples/insecure", "-o", "svg")
+	if code == ExitError {
+		t.Fatalf("rbac risks -o svg: %s", errs)
+	}
+	os.WriteFile(rbacSVG, []byte(out), 0o644)
+	_, dot, _ := run(t, "", "rbac", "risks", "../../examples/insecure", "-o", "dot")
+	code, out, errs = run(t, "", "netpol", "matrix", "../../examples/netpol", "-o", "svg")
+	if code == ExitError {
+		t.Fatalf("netpol matrix -o svg: %s", errs)
+	}
+	os.WriteFile(matrixSVG, []byte(out), 0o644)
+	_, js, _ := run(t, "", "netpol", "matrix", "../../examples/netpol", "-o", "json")
+	var cells []struct{ Src, Dst, Allow string }
+	if err := json.Unmarshal([]byte(js), &cells); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newBrowser(t)
+	do := func(steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(b.ctx, steps...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do(chromedp.Navigate("file://" + rbacSVG))
+	nodes := eval[[]float64](t, b, `[...document.querySelectorAll("g.node")].map(g => g.getBBox().width)`)
+	edges := eval[int](t, b, `document.querySelectorAll("g.edge path").length`)
+	if want := strings.Count(dot, " -> "); len(nodes) == 0 || edges != want || slices.Contains(nodes, 0) {
+		t.Errorf("rbac graph: nodes %v, %d edges (DOT has %d)", nodes, edges, want)
+	}
+	screenshot(t, b, "rbac-risks.png", false)
+	do(chromedp.Navigate("file://" + matrixSVG))
+	drawn := eval[int](t, b, `[...document.querySelectorAll("rect.cell")].filter(r => r.getBBox().width > 0).length`)
+	if drawn != len(cells) || drawn == 0 {
+		t.Errorf("matrix: %d cells drawn, %d in the JSON", drawn, len(cells))
+	}
+	screenshot(t, b, "netpol-matrix.png", false)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.errors) > 0 {
+		t.Errorf("console errors: %v", b.errors)
+	}
+	for _, r := range b.requests {
+		if r != "file://"+rbacSVG && r != "file://"+matrixSVG {
+			t.Errorf("a request: %s", r)
+		}
+	}
 }

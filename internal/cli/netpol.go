@@ -59,7 +59,7 @@ func newMatrixCmd(s *streams) *cobra.Command {
 			return inputExit(bad)
 		},
 	}
-	src.flags(cmd, "table, json, csv, dot, mermaid")
+	src.flags(cmd, "table, json, csv, dot, mermaid, svg")
 	return cmd
 }
 

@@ -225,10 +225,12 @@ func newRisksCmd(s *streams) *cobra.Command {
 				err = rbac.WriteDOT(s.out, risks)
 			case "mermaid":
 				err = rbac.WriteMermaid(s.out, risks)
+			case "svg":
+				err = rbac.WriteSVG(s.out, risks)
 			case "table":
 				err = writeRisks(s.out, risks)
 			default:
-				return usageErr("--output: unknown format %q (want table, json, dot or mermaid)", src.output)
+				return usageErr("--output: unknown format %q (want table, json, dot, mermaid or svg)", src.output)
 			}
 			if err != nil {
 				return err
@@ -236,7 +238,7 @@ func newRisksCmd(s *streams) *cobra.Command {
 			return inputExit(bad)
 		},
 	}
-	src.flags(cmd, "table, json, dot, mermaid")
+	src.flags(cmd, "table, json, dot, mermaid, svg")
 	cmd.Flags().BoolVar(&opts.IncludeSystem, "include-system", false, "include system:* users and groups (the control plane's own identities)")
 	return cmd
 }

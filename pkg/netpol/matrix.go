@@ -37,7 +37,7 @@ func (m *Model) Matrix(eps []*Endpoint) []Cell {
 	return out
 }
 
-// WriteMatrix writes cells as table, json, csv, dot or mermaid. The graph
+// WriteMatrix writes cells as table, json, csv, dot, mermaid or svg. The graph
 // formats draw allowed flows only.
 func WriteMatrix(w io.Writer, format string, cells []Cell) error {
 	switch format {
@@ -60,6 +60,8 @@ func WriteMatrix(w io.Writer, format string, cells []Cell) error {
 		}
 		cw.Flush()
 		return cw.Error()
+	case "svg":
+		return writeSVG(w, cells)
 	case "dot":
 		fmt.Fprintln(w, "digraph connectivity {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];")
 		for _, c := range cells {
@@ -89,5 +91,5 @@ func WriteMatrix(w io.Writer, format string, cells []Cell) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown format %q (want table, json, csv, dot or mermaid)", format)
+	return fmt.Errorf("unknown format %q (want table, json, csv, dot, mermaid or svg)", format)
 }
