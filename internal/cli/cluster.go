@@ -201,6 +201,9 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 		}
 	}
 	rep.Live = true
+	if wantsHTML(outs) {
+		rep.Pictures = pictures(res.Inventory)
+	}
 	f.out.apply(rep, s)
 	fmt.Fprintf(s.err, "kubeguard: read %d objects (%d more folded into their controllers) in %d list requests, %.2fs; finished evaluating in %.2fs more\n",
 		st.Objects, st.Folded, st.Requests, listed.Seconds(), (time.Since(start) - listed).Seconds())

@@ -165,6 +165,12 @@ func TestHTMLReportInChromium(t *testing.T) {
 		}
 	}
 
+	// the RBAC escalation graph of the input is drawn in the page
+	nodes := eval[[]float64](t, b, `[...document.querySelectorAll("section[aria-labelledby=pictures] g.node")].map(g => g.getBBox().width)`)
+	if len(nodes) == 0 || slices.Contains(nodes, 0) {
+		t.Errorf("pictures: RBAC graph nodes %v", nodes)
+	}
+
 	// search narrows to one control's group, with the JSON's count
 	const ctl = "PSS-PRIVILEGED"
 	want := 0

@@ -12,7 +12,10 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
+	"github.com/kubeguard/kubeguard/pkg/netpol"
 	"github.com/kubeguard/kubeguard/pkg/object"
+	"github.com/kubeguard/kubeguard/pkg/rbac"
 	"github.com/kubeguard/kubeguard/pkg/report"
 )
 
@@ -253,4 +256,44 @@ func (f *outputFlags) write(s *streams, outs []output, rep *report.Report) error
 // are repeated on stderr).
 func machineOnly(outs []output) bool {
 	return !slices.ContainsFunc(outs, func(o output) bool { return o.format == "table" && o.file == "" })
+}
+
+// maxMatrix bounds the endpoints of a NetworkPolicy matrix the HTML
+// report draws (the matrix grows with their square).
+const maxMatrix = 40
+
+// pictures draws the RBAC escalation graph and the NetworkPolicy matrix
+// of an inventory for the HTML report, when there is something to draw.
+func pictures(inv *inventory.Inventory) []report.Picture {
+	if inv == nil {
+		return nil
+	}
+	var out []report.Picture
+	if risks := rbac.Of(inv).Risks(inv, rbac.RiskOptions{}); len(risks) > 0 {
+		var b strings.Builder
+		if err := rbac.WriteSVG(&b, risks); err == nil {
+			out = append(out, report.Picture{Title: "RBAC escalation paths",
+				Caption: fmt.Sprintf("%d subjects that can reach more power (kubeguard rbac risks)", len(risks)), SVG: b.String()})
+		}
+	}
+	if len(inv.OfKind("NetworkPolicy")) > 0 {
+		m := netpol.Of(inv)
+		eps := endpoints(inv, m)
+		if len(eps) <= maxMatrix {
+			var b strings.Builder
+			if err := netpol.WriteMatrix(&b, "svg", m.Matrix(eps)); err == nil {
+				out = append(out, report.Picture{Title: "NetworkPolicy connectivity",
+					Caption: "rows reach columns: green all ports, amber some, grey none (kubeguard netpol matrix)", SVG: b.String()})
+			}
+		} else {
+			out = append(out, report.Picture{Title: "NetworkPolicy connectivity",
+				Caption: fmt.Sprintf("%d endpoints are more than this report draws (%d): kubeguard netpol matrix -o svg draws them all", len(eps), maxMatrix)})
+		}
+	}
+	return out
+}
+
+// wantsHTML reports whether an output is the HTML report.
+func wantsHTML(outs []output) bool {
+	return slices.ContainsFunc(outs, func(o output) bool { return o.format == "html" })
 }

@@ -156,6 +156,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	}
 	scannedImages := map[string]bool{}
 	verifiers := map[*config.Config]*imageverify.Verifier{}
+	var pics []report.Picture // drawn for the HTML report
 	verifierOf := func(cfg *config.Config) (*imageverify.Verifier, error) {
 		if v, ok := verifiers[cfg]; ok {
 			return v, nil
@@ -219,6 +220,9 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 				res.Diagnostics = append(res.Diagnostics, vdiags...)
 			}
 		}
+		if wantsHTML(outs) && len(groups) == 1 {
+			pics = pictures(r.Inventory)
+		}
 		if r.Inventory != nil {
 			for _, e := range r.Inventory.Entries() {
 				checked = append(checked, report.Checked{Ref: e.Object.Ref, Source: e.Object.Source, Workload: e.Workload != nil,
@@ -254,7 +258,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	rep := &report.Report{
 		Tool: "kubeguard", Version: Version(), Catalog: cat,
 		Findings: res.Findings, Diagnostics: shownDiags, Objects: res.Objects, Inputs: res.Inputs, Folded: res.Folded, Configs: uses,
-		Scanned: object.Describe(inputs) + imagesWord(images != nil, len(scannedImages)), HiddenDiagnostics: hiddenDiags, Checked: checked,
+		Scanned: object.Describe(inputs) + imagesWord(images != nil, len(scannedImages)), HiddenDiagnostics: hiddenDiags, Checked: checked, Pictures: pics,
 	}
 	f.out.apply(rep, s)
 	return finish(s, &f.out, outs, rep)

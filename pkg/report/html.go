@@ -39,6 +39,7 @@ type htmlData struct {
 	Risks                         []htmlFinding
 	Diagnostics                   []object.Diagnostic
 	Trend                         *htmlTrend
+	Pictures                      []htmlPicture
 	// Data is the findings and controls as JSON, gzipped in base64 when
 	// Packed.
 	Data   template.JS
@@ -50,6 +51,11 @@ type htmlSeverity struct {
 	Name     string
 	Count    int
 	Y, Width int
+}
+
+type htmlPicture struct {
+	Title, Caption string
+	SVG            template.HTML
 }
 
 // htmlTrend is the open findings of earlier reports and this one, as
@@ -173,6 +179,9 @@ func HTML(w io.Writer, r *Report) error {
 	d.Frameworks = view.Frameworks()
 	d.Namespaces = namespaceLevels(r)
 	d.Trend = trend(r.History, d.Summary)
+	for _, p := range r.Pictures {
+		d.Pictures = append(d.Pictures, htmlPicture{p.Title, p.Caption, template.HTML(p.SVG)}) // kubeguard's own drawing, names escaped
+	}
 
 	src := sources{}
 	var all []htmlFinding

@@ -68,6 +68,9 @@ type Report struct {
 	// History are earlier reports' counts, oldest first, which the HTML
 	// report draws as a trend ending with this one (--history).
 	History []HistoryPoint
+	// Pictures are drawings of the input the HTML report shows (the RBAC
+	// escalation graph, the NetworkPolicy matrix).
+	Pictures []Picture
 
 	// merged caches Problems (a report is written by one goroutine).
 	merged *merged
@@ -195,6 +198,12 @@ type Summary struct {
 	// Baseline counts the open problems new and unchanged since the
 	// baseline, and its findings fixed.
 	Baseline *BaselineSummary `json:"baseline,omitempty"`
+}
+
+// Picture is an SVG drawn by kubeguard (its text escaped where it
+// quotes names), with a title and what it shows.
+type Picture struct {
+	Title, Caption, SVG string
 }
 
 // BaselineSummary compares a report with its baseline.
