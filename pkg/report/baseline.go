@@ -81,12 +81,8 @@ func (r *Report) State(p *finding.Problem) string {
 	if r.Baseline == nil {
 		return ""
 	}
-	for _, f := range p.Findings() {
-		if r.Baseline.known[fingerprint(f)] {
-			return StateUnchanged
-		}
-	}
-	return StateNew
+	r.Problems()
+	return r.merged.states[p]
 }
 
 // Fixed are the baseline's findings that no finding of the report has.
@@ -94,17 +90,40 @@ func (r *Report) Fixed() []BaselineFinding {
 	if r.Baseline == nil {
 		return nil
 	}
-	now := make(map[string]bool, len(r.Findings))
-	for _, f := range r.Findings {
-		now[fingerprint(f)] = true
+	r.Problems()
+	return r.merged.fixed
+}
+
+// compare fingerprints a report's findings once: the state of each
+// problem, and the baseline's findings none of them has.
+func (b *Baseline) compare(all []*finding.Finding, problems []*finding.Problem) (map[*finding.Problem]string, []BaselineFinding) {
+	now := make(map[*finding.Finding]string, len(all))
+	present := make(map[string]bool, len(all))
+	for _, f := range all {
+		fp := fingerprint(f)
+		now[f], present[fp] = fp, true
 	}
-	var out []BaselineFinding
-	for _, f := range r.Baseline.all {
-		if !now[f.Fingerprint] {
-			out = append(out, f)
+	states := make(map[*finding.Problem]string, len(problems))
+	for _, p := range problems {
+		states[p] = StateNew
+		for _, f := range p.Findings() {
+			fp, ok := now[f]
+			if !ok {
+				fp = fingerprint(f)
+			}
+			if b.known[fp] {
+				states[p] = StateUnchanged
+				break
+			}
 		}
 	}
-	return out
+	var fixed []BaselineFinding
+	for _, f := range b.all {
+		if !present[f.Fingerprint] {
+			fixed = append(fixed, f)
+		}
+	}
+	return states, fixed
 }
 
 // HistoryPoint is an earlier report's counts, for the HTML report's

@@ -80,6 +80,9 @@ type merged struct {
 	problems []*finding.Problem
 	hidden   int
 	expired  []*finding.Finding
+	// against the baseline, computed once: every format asks
+	states map[*finding.Problem]string
+	fixed  []BaselineFinding
 }
 
 // Checked is an object that was evaluated, and where it starts.
@@ -162,6 +165,9 @@ func (r *Report) Problems() []*finding.Problem {
 			for _, f := range p.Also {
 				expired(f)
 			}
+		}
+		if r.Baseline != nil {
+			m.states, m.fixed = r.Baseline.compare(r.Findings, m.problems)
 		}
 		r.merged = m
 	}
