@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/kubeguard/kubeguard/pkg/config"
+	ctlimage "github.com/kubeguard/kubeguard/pkg/controls/image"
 )
 
 // Policy is a compiled images.verify policy.
@@ -433,7 +434,7 @@ func (p *Policy) Matches(image string, ns labels.Set) bool {
 // MatchesImage reports whether the policy's patterns match an image's
 // repository, as written or fully qualified.
 func (p *Policy) MatchesImage(image string) bool {
-	names := []string{repository(image)}
+	names := []string{ctlimage.Unversioned(image)}
 	if r, err := name.ParseReference(image, name.WeakValidation); err == nil {
 		names = append(names, r.Context().Name())
 		if r.Context().RegistryStr() == name.DefaultRegistry {
@@ -448,17 +449,6 @@ func (p *Policy) MatchesImage(image string) bool {
 		}
 	}
 	return false
-}
-
-// repository is an image reference without its tag and digest.
-func repository(image string) string {
-	if i := strings.IndexByte(image, '@'); i >= 0 {
-		image = image[:i]
-	}
-	if i := strings.LastIndexByte(image, ':'); i > strings.LastIndexByte(image, '/') {
-		image = image[:i]
-	}
-	return image
 }
 
 // For returns the policies that match an image, regardless of namespace.
