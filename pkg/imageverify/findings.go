@@ -21,17 +21,10 @@ type Check func(ctx context.Context, image string) (*Result, error)
 // Accept decides on a finding as the engine does for its own controls.
 type Accept func(f *finding.Finding, o *object.Object, w *inventory.Workload) bool
 
-// Namespaces returns the labels of a namespace: from the Namespace
-// objects of an inventory, else the one label every namespace has.
+// Namespaces returns the labels of a namespace from the Namespace
+// objects of an inventory (see inventory.NamespaceLabels).
 func Namespaces(inv *inventory.Inventory) func(ns string) labels.Set {
-	return func(ns string) labels.Set {
-		if inv != nil {
-			if e, ok := inv.Get("Namespace", "", ns); ok {
-				return labels.Set(e.Object.Metadata("labels"))
-			}
-		}
-		return labels.Set{"kubernetes.io/metadata.name": ns}
-	}
+	return func(ns string) labels.Set { return labels.Set(inventory.NamespaceLabels(inv, ns)) }
 }
 
 // Use is one container of one workload that runs an image.

@@ -203,3 +203,18 @@ func As[T any](o *object.Object) (*T, bool) {
 	}
 	return &t, true
 }
+
+// NamespaceLabels returns the labels of a namespace: its Namespace
+// object's in inv, else the one label the API server sets on every
+// namespace; none for "" (cluster-scoped). inv may be nil.
+func NamespaceLabels(inv *Inventory, ns string) map[string]string {
+	if ns == "" {
+		return map[string]string{}
+	}
+	if inv != nil {
+		if e, ok := inv.Get("Namespace", "", ns); ok {
+			return e.Object.Metadata("labels")
+		}
+	}
+	return map[string]string{"kubernetes.io/metadata.name": ns}
+}

@@ -350,17 +350,11 @@ func (h *Handler) exempt(req *admissionv1.AdmissionRequest) bool {
 // inventory; without one, only the label the API server sets on every
 // namespace is known.
 func (h *Handler) namespaceLabels(ns string) labels.Set {
-	if ns == "" {
-		return labels.Set{}
-	}
+	var inv *inventory.Inventory
 	if h.opts.Inventory != nil {
-		if inv, _ := h.opts.Inventory.Snapshot(); inv != nil {
-			if e, ok := inv.Get("Namespace", "", ns); ok {
-				return labels.Set(e.Object.Metadata("labels"))
-			}
-		}
+		inv, _ = h.opts.Inventory.Snapshot()
 	}
-	return labels.Set{"kubernetes.io/metadata.name": ns}
+	return labels.Set(inventory.NamespaceLabels(inv, ns))
 }
 
 // verdict is a finding with the mode it is handled in.
