@@ -222,15 +222,22 @@ func (s *Sigstore) KeylessAttestation(t T, statement []byte, identity, issuer st
 // index and log, with the log's signed entry timestamp.
 func (s *Sigstore) rekorBundle(t T, e *tlog.Entry) string {
 	t.Helper()
-	tle := e.TransparencyLogEntry()
+	p, set := s.promise(t, e.TransparencyLogEntry())
+	data, _ := json.Marshal(map[string]any{"SignedEntryTimestamp": set, "Payload": p})
+	return string(data)
+}
+
+// promise is what the log signs for an entry (its body, time, index and
+// log) and the signed entry timestamp it signs it with.
+func (s *Sigstore) promise(t T, tle *protorekor.TransparencyLogEntry) (tlog.RekorPayload, []byte) {
+	t.Helper()
 	p := tlog.RekorPayload{Body: base64.StdEncoding.EncodeToString(tle.CanonicalizedBody), IntegratedTime: tle.IntegratedTime,
 		LogIndex: tle.LogIndex, LogID: hex.EncodeToString(tle.LogId.KeyId)}
 	set, err := s.VS.RekorSignPayload(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := json.Marshal(map[string]any{"SignedEntryTimestamp": set, "Payload": p})
-	return string(data)
+	return p, set
 }
 
 func certPEM(der []byte) []byte {
@@ -281,12 +288,7 @@ func (s *Sigstore) Bundle(t T, statement []byte, identity, issuer string) []byte
 	tss, _ := e.Timestamps()
 	tle := entries[0].TransparencyLogEntry()
 	tle.KindVersion = &protorekor.KindVersion{Kind: "dsse", Version: "0.0.1"}
-	p := tlog.RekorPayload{Body: base64.StdEncoding.EncodeToString(tle.CanonicalizedBody), IntegratedTime: tle.IntegratedTime,
-		LogIndex: tle.LogIndex, LogID: hex.EncodeToString(tle.LogId.KeyId)}
-	set, err := s.VS.RekorSignPayload(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, set := s.promise(t, tle)
 	tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: set}
 	env := sc.EnvelopeContent().RawEnvelope()
 	var sigs []*protodsse.Signature
