@@ -98,13 +98,6 @@ func (v *Verifier) Requests() int64 { return v.reg.requests.Load() }
 
 // Resolve returns the digest reference an image names now.
 func (v *Verifier) Resolve(ctx context.Context, image string) (name.Digest, error) {
-	if dir, ok := strings.CutPrefix(image, "oci:"); ok {
-		l, err := openLayout(dir)
-		if err != nil {
-			return name.Digest{}, err
-		}
-		return l.resolve()
-	}
 	ref, err := v.reg.parse(image)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("%s: not an image reference: %v", image, err)
@@ -112,48 +105,51 @@ func (v *Verifier) Resolve(ctx context.Context, image string) (name.Digest, erro
 	return v.reg.resolve(ctx, ref)
 }
 
-// policyName is the name policies match: the reference, or for an OCI
-// layout the image's recorded name if any.
-func policyName(image string) string {
-	if dir, ok := strings.CutPrefix(image, "oci:"); ok {
-		if l, err := openLayout(dir); err == nil && l.named() != "" {
-			return l.named()
-		}
-	}
-	return image
-}
-
-// storeFor is where an image's signatures are read.
-func (v *Verifier) storeFor(image string) (store, error) {
-	if dir, ok := strings.CutPrefix(image, "oci:"); ok {
-		return openLayout(dir)
-	}
-	return v.reg, nil
-}
-
 // Verify judges an image by every policy matching it; a registry that
-// cannot be read is an error (*RegistryError), not a verdict.
+// cannot be read is an error (*RegistryError), not a verdict. An image
+// no policy matches is not looked up. "oci:DIR" reads an OCI layout,
+// whose recorded image name the policies match (see ociLayout).
 func (v *Verifier) Verify(ctx context.Context, image string) (*Result, error) {
-	if len(v.Policies().For(policyName(image))) == 0 {
+	if dir, ok := strings.CutPrefix(image, "oci:"); ok {
+		l, err := openLayout(dir)
+		if err != nil {
+			return nil, err
+		}
+		match := image
+		if n := l.named(); n != "" {
+			match = n
+		}
+		if len(v.Policies().For(match)) == 0 {
+			return &Result{Image: image}, nil
+		}
+		d, err := l.resolve()
+		if err != nil {
+			return nil, err
+		}
+		return v.verify(ctx, image, match, l, d)
+	}
+	if len(v.Policies().For(image)) == 0 {
 		return &Result{Image: image}, nil // nothing to verify: the registry is not asked
 	}
 	d, err := v.Resolve(ctx, image)
 	if err != nil {
 		return nil, err
 	}
-	return v.VerifyDigest(ctx, image, d)
+	return v.verify(ctx, image, image, v.reg, d)
 }
 
-// VerifyDigest is Verify of a digest already resolved.
+// VerifyDigest is Verify of a registry image whose digest is resolved.
 func (v *Verifier) VerifyDigest(ctx context.Context, image string, d name.Digest) (*Result, error) {
+	return v.verify(ctx, image, image, v.reg, d)
+}
+
+// verify judges digest d of image, read from st, by the policies that
+// match the name match.
+func (v *Verifier) verify(ctx context.Context, image, match string, st store, d name.Digest) (*Result, error) {
 	start, before := time.Now(), v.reg.requests.Load()
 	res := &Result{Image: image, Digest: d.DigestStr()}
-	ps := v.Policies().For(policyName(image))
+	ps := v.Policies().For(match)
 	if len(ps) > 0 {
-		st, err := v.storeFor(image)
-		if err != nil {
-			return nil, err
-		}
 		f, err := fetch(ctx, st, d)
 		if err != nil {
 			return nil, err
