@@ -39,24 +39,16 @@ const (
 
 // LoadBaseline reads a JSON report written by kubeguard -o json.
 func LoadBaseline(path string) (*Baseline, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
 	var rep struct {
-		SchemaVersion string `json:"schemaVersion"`
-		Findings      []struct {
+		Findings []struct {
 			BaselineFinding
 			Also []struct {
 				Fingerprint string `json:"fingerprint"`
 			} `json:"also"`
 		} `json:"findings"`
 	}
-	if err := json.Unmarshal(data, &rep); err != nil {
-		return nil, fmt.Errorf("%s: not a kubeguard JSON report: %v", path, err)
-	}
-	if rep.SchemaVersion != JSONSchemaVersion {
-		return nil, fmt.Errorf("%s: schemaVersion %q, want %q (a report of kubeguard -o json)", path, rep.SchemaVersion, JSONSchemaVersion)
+	if err := readReport(path, &rep); err != nil {
+		return nil, err
 	}
 	b := &Baseline{Path: path, known: map[string]bool{}}
 	for i, f := range rep.Findings {
@@ -137,19 +129,36 @@ type HistoryPoint struct {
 // LoadHistory reads the summary of an earlier JSON report; label names it
 // in the trend (the file name, if empty).
 func LoadHistory(path, label string) (HistoryPoint, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return HistoryPoint{}, err
-	}
 	var rep struct {
-		SchemaVersion string  `json:"schemaVersion"`
-		Summary       Summary `json:"summary"`
+		Summary Summary `json:"summary"`
 	}
-	if err := json.Unmarshal(data, &rep); err != nil || rep.SchemaVersion != JSONSchemaVersion {
-		return HistoryPoint{}, fmt.Errorf("%s: not a kubeguard JSON report (-o json)", path)
+	if err := readReport(path, &rep); err != nil {
+		return HistoryPoint{}, err
 	}
 	if label == "" {
 		label = filepath.Base(path)
 	}
 	return HistoryPoint{Label: label, Findings: rep.Summary.Findings, BySeverity: rep.Summary.BySeverity}, nil
+}
+
+// readReport decodes a kubeguard JSON report into v, after checking its
+// schema version.
+func readReport(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var head struct {
+		SchemaVersion string `json:"schemaVersion"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return fmt.Errorf("%s: not a kubeguard JSON report: %v", path, err)
+	}
+	if head.SchemaVersion != JSONSchemaVersion {
+		return fmt.Errorf("%s: schemaVersion %q, want %q (a report of kubeguard -o json)", path, head.SchemaVersion, JSONSchemaVersion)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s: not a kubeguard JSON report: %v", path, err)
+	}
+	return nil
 }
