@@ -21,8 +21,12 @@ var (
 func RedactLines(text string) []string {
 	lines := strings.Split(text, "\n")
 	for _, l := range ScanText(text) {
-		if i := l.Index - 1; i >= 0 && i < len(lines) && l.Secret != "" {
-			lines[i] = strings.ReplaceAll(lines[i], l.Secret, Redact(l.Secret))
+		// a secret may span lines (a PEM block): each line's part goes
+		for k, part := range strings.Split(l.Secret, "\n") {
+			i, part := l.Index-1+k, strings.TrimSpace(part)
+			if i >= 0 && i < len(lines) && part != "" {
+				lines[i] = strings.ReplaceAll(lines[i], part, Redact(part))
+			}
 		}
 	}
 	lastName := ""

@@ -1,6 +1,11 @@
 package secrets
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"strings"
 	"testing"
 )
@@ -31,5 +36,26 @@ func TestRedactLines(t *testing.T) {
 	}
 	if !strings.Contains(got[6], "LANG=C.UTF-8") || !strings.Contains(got[2], "<redacted") {
 		t.Errorf("redacted lines: %q, %q", got[6], got[2])
+	}
+}
+
+// A private key spans lines: every line of its body is redacted, not
+// only the line it starts on.
+func TestRedactLinesPrivateKey(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	block := strings.Split(strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))), "\n")
+	text := "data:\n  tls.key: |\n    " + strings.Join(block, "\n    ") + "\n  name: web\n"
+	got := RedactLines(text)
+	for i, l := range block[1 : len(block)-1] {
+		if strings.Contains(got[3+i], l) || !strings.Contains(got[3+i], "<redacted") {
+			t.Errorf("line %d of the key: %q", i+2, got[3+i])
+		}
+	}
+	if got[len(got)-2] != "  name: web" || got[1] != "  tls.key: |" {
+		t.Errorf("lines around the key changed: %q", got)
 	}
 }
