@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -183,16 +184,24 @@ func HTML(w io.Writer, r *Report) error {
 		d.Pictures = append(d.Pictures, htmlPicture{p.Title, p.Caption, template.HTML(p.SVG)}) // kubeguard's own drawing, names escaped
 	}
 
+	listed := r.Listed()
 	src := sources{}
+	// a live report's positions come from the cluster (a PolicyReport's
+	// properties): never read a file they name
+	if !r.Live {
+		ps := make([]object.Position, len(listed))
+		for i, p := range listed {
+			ps[i] = p.Position
+		}
+		src.prepare(ps)
+	}
 	var all []htmlFinding
 	controls := map[string]htmlControl{}
-	for i, p := range r.Listed() {
+	for i, p := range listed {
 		hf := htmlFinding{ID: i, Control: p.ControlID, Severity: p.Severity.String(), Object: p.Object.String(), Namespace: p.Object.Namespace,
 			Path: p.Path, Message: p.Message, State: r.State(p), Origin: p.Origin, Also: p.ControlIDs()[1:]}
 		if p.Position.File != "" {
 			hf.Where = p.Position.String()
-			// a live report's positions come from the cluster (a
-			// PolicyReport's properties): never read a file they name
 			if !r.Live {
 				hf.Excerpt = src.excerpt(p.Position)
 			}
@@ -334,27 +343,115 @@ func namespaceLevels(r *Report) []htmlNamespace {
 }
 
 // sources reads the files findings point at, once each, with every
-// credential in them redacted: the page quotes source lines, and a
-// report must never quote a secret.
-type sources map[string][]string
+// credential in the quoted lines redacted: the page quotes source lines,
+// and a report must never quote a secret.
+type sources map[string]*sourceFile
+
+// sourceFile is a file's lines, redacted one YAML document at a time as
+// they are first quoted: a credential never spans documents, and the
+// large ones nothing is found in (CustomResourceDefinitions) are never
+// searched.
+type sourceFile struct {
+	path     string
+	lines    []string
+	docs     []int  // the first line (0-based) of each document
+	redacted []bool // per document
+}
+
+func readSource(path string) *sourceFile {
+	f := &sourceFile{}
+	if st, err := os.Stat(path); err != nil || st.Size() > 4<<20 {
+		return f
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return f
+	}
+	f.lines = strings.Split(string(data), "\n")
+	f.docs = []int{0}
+	for i, l := range f.lines {
+		if i > 0 && strings.HasPrefix(l, "---") && strings.TrimSpace(l[3:]) == "" || strings.HasPrefix(l, "--- ") {
+			f.docs = append(f.docs, i)
+		}
+	}
+	f.redacted = make([]bool, len(f.docs))
+	return f
+}
+
+// redact redacts the documents holding lines lo..hi (0-based).
+func (f *sourceFile) redact(lo, hi int) {
+	for d, start := range f.docs {
+		end := len(f.lines)
+		if d+1 < len(f.docs) {
+			end = f.docs[d+1]
+		}
+		if f.redacted[d] || end <= lo || start > hi {
+			continue
+		}
+		copy(f.lines[start:end], secrets.RedactLines(strings.Join(f.lines[start:end], "\n")))
+		f.redacted[d] = true
+	}
+}
+
+// window is the lines an excerpt quotes, 1-based.
+func window(p object.Position, lines int) (lo, hi int) {
+	return max(1, p.Line-2), min(lines, p.Line+2)
+}
+
+// prepare reads and redacts what the excerpts of ps will quote, a file
+// per core at a time: searching for credentials is most of the time the
+// report of a large scan takes.
+func (s sources) prepare(ps []object.Position) {
+	byFile := map[string][]object.Position{}
+	for _, p := range ps {
+		if p.File != "" {
+			byFile[p.File] = append(byFile[p.File], p)
+		}
+	}
+	files := make(chan string)
+	done := make(chan *sourceFile)
+	for range runtime.GOMAXPROCS(0) {
+		go func() {
+			for path := range files {
+				f := readSource(path)
+				for _, p := range byFile[path] {
+					if p.Line >= 1 && p.Line <= len(f.lines) {
+						lo, hi := window(p, len(f.lines))
+						f.redact(lo-1, hi-1)
+					}
+				}
+				f.path = path
+				done <- f
+			}
+		}()
+	}
+	go func() {
+		for path := range byFile {
+			files <- path
+		}
+		close(files)
+	}()
+	for range byFile {
+		f := <-done
+		s[f.path] = f
+	}
+}
 
 // excerpt is the finding's line with two lines either side.
 func (s sources) excerpt(p object.Position) []htmlLine {
-	lines, ok := s[p.File]
+	f, ok := s[p.File]
 	if !ok {
-		if st, err := os.Stat(p.File); err == nil && st.Size() <= 4<<20 {
-			if data, err := os.ReadFile(p.File); err == nil {
-				lines = secrets.RedactLines(string(data))
-			}
-		}
-		s[p.File] = lines
+		f = readSource(p.File)
+		s[p.File] = f
 	}
-	if p.Line < 1 || p.Line > len(lines) {
+	if p.Line < 1 || p.Line > len(f.lines) {
 		return nil
 	}
+	lo, hi := window(p, len(f.lines))
+	f.redact(lo-1, hi-1)
 	var out []htmlLine
-	for n := max(1, p.Line-2); n <= min(len(lines), p.Line+2); n++ {
-		out = append(out, htmlLine{N: n, Text: strings.TrimRight(lines[n-1], "\r"), Hit: n == p.Line})
+	for n := lo; n <= hi; n++ {
+		out = append(out, htmlLine{N: n, Text: strings.TrimRight(f.lines[n-1], "\r"), Hit: n == p.Line})
 	}
 	return out
 }
