@@ -795,20 +795,11 @@ func (e *Engine) scopes(entries []inventory.Entry, all *inventory.Inventory) fun
 	if e.oneScope || len(entries) == 0 {
 		return one
 	}
-	count := map[string]int{}
-	for _, en := range entries {
-		count[en.Object.Scope]++
-	}
-	if len(count) == 1 {
+	first := entries[0].Object.Scope
+	if !slices.ContainsFunc(entries, func(en inventory.Entry) bool { return en.Object.Scope != first }) {
 		return one
 	}
-	invs := make(map[string]*inventory.Inventory, len(count))
-	for sc, n := range count {
-		invs[sc] = inventory.NewSized(n)
-	}
-	for _, en := range entries {
-		invs[en.Object.Scope].Add(en.Object, en.Workload)
-	}
+	_, invs := inventory.ByScope(entries)
 	return func(o *object.Object) *inventory.Inventory { return invs[o.Scope] }
 }
 

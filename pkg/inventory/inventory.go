@@ -51,6 +51,27 @@ func NewSized(n int) *Inventory {
 	return &Inventory{entries: make([]Entry, 0, n), byKey: make(map[key]int, n), byKind: map[string][]int{}, kindNS: map[key]bool{}}
 }
 
+// ByScope splits entries by their objects' Scope (see object.Object):
+// cross-object analysis resolves references within one scope. Scopes
+// come in the order they first appear.
+func ByScope(entries []Entry) (scopes []string, invs map[string]*Inventory) {
+	count := map[string]int{}
+	for _, en := range entries {
+		if count[en.Object.Scope] == 0 {
+			scopes = append(scopes, en.Object.Scope)
+		}
+		count[en.Object.Scope]++
+	}
+	invs = make(map[string]*Inventory, len(count))
+	for sc, n := range count {
+		invs[sc] = NewSized(n)
+	}
+	for _, en := range entries {
+		invs[en.Object.Scope].Add(en.Object, en.Workload)
+	}
+	return scopes, invs
+}
+
 // Overlay returns base with o added, replacing any object of the same
 // kind, namespace and name, without copying base: an admission webhook
 // evaluates every request against the live inventory of a cluster this
