@@ -202,7 +202,9 @@ func runCluster(ctx context.Context, s *streams, f *clusterFlags) error {
 	}
 	rep.Live = true
 	if wantsHTML(outs) {
-		rep.Pictures = pictures(res.Inventory)
+		var in insight
+		in.add(res.Inventory, "")
+		in.apply(rep)
 	}
 	f.out.apply(rep, s)
 	fmt.Fprintf(s.err, "kubeguard: read %d objects (%d more folded into their controllers) in %d list requests, %.2fs; finished evaluating in %.2fs more\n",

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/kubeguard/kubeguard/pkg/netpol"
 	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/rbac"
+	"github.com/kubeguard/kubeguard/pkg/reach"
 	"github.com/kubeguard/kubeguard/pkg/report"
 )
 
@@ -262,17 +264,62 @@ func machineOnly(outs []output) bool {
 // report draws (the matrix grows with their square).
 const maxMatrix = 40
 
-// pictures draws the RBAC escalation graph and the NetworkPolicy matrix
-// of an inventory for the HTML report, when there is something to draw.
-func pictures(inv *inventory.Inventory) []report.Picture {
+// maxPictures bounds the pictures of one HTML report; a scan of many
+// charts names the command that draws the rest.
+const maxPictures = 12
+
+// insight is what the HTML report adds to findings from the inventories
+// of a scan: pictures (the RBAC escalation graph, the NetworkPolicy
+// matrix) and each object's reach. Both are worked out per scope, an
+// application, as the cross-object controls are.
+type insight struct {
+	pictures []report.Picture
+	reach    map[string]report.Reach
+	more     int // pictures left out
+}
+
+// add works out an inventory; label names it in titles when a scan has
+// several configuration groups.
+func (in *insight) add(inv *inventory.Inventory, label string) {
 	if inv == nil {
-		return nil
+		return
 	}
-	var out []report.Picture
-	if risks := rbac.Of(inv).Risks(inv, rbac.RiskOptions{}); len(risks) > 0 {
+	if in.reach == nil {
+		in.reach = map[string]report.Reach{}
+	}
+	scopes, invs := inventory.ByScope(inv.Entries())
+	for _, sc := range scopes {
+		name := label
+		if len(scopes) > 1 && sc != "" {
+			if name != "" {
+				name += ": "
+			}
+			name += sc
+		}
+		in.scope(invs[sc], name)
+	}
+}
+
+func (in *insight) scope(inv *inventory.Inventory, name string) {
+	title := func(t string) string {
+		if name == "" {
+			return t
+		}
+		return t + " (" + name + ")"
+	}
+	picture := func(p report.Picture) {
+		if len(in.pictures) >= maxPictures {
+			in.more++
+			return
+		}
+		in.pictures = append(in.pictures, p)
+	}
+	risks := rbac.Of(inv).Risks(inv, rbac.RiskOptions{})
+	maps.Copy(in.reach, reach.Of(inv, risks))
+	if len(risks) > 0 {
 		var b strings.Builder
 		if err := rbac.WriteSVG(&b, risks); err == nil {
-			out = append(out, report.Picture{Title: "RBAC escalation paths",
+			picture(report.Picture{Title: title("RBAC escalation paths"),
 				Caption: fmt.Sprintf("%d subjects that can reach more power (kubeguard rbac risks)", len(risks)), SVG: b.String()})
 		}
 	}
@@ -282,15 +329,23 @@ func pictures(inv *inventory.Inventory) []report.Picture {
 		if len(eps) <= maxMatrix {
 			var b strings.Builder
 			if err := netpol.WriteMatrix(&b, "svg", m.Matrix(eps)); err == nil {
-				out = append(out, report.Picture{Title: "NetworkPolicy connectivity",
+				picture(report.Picture{Title: title("NetworkPolicy connectivity"),
 					Caption: "rows reach columns: green all ports, amber some, grey none (kubeguard netpol matrix)", SVG: b.String()})
 			}
 		} else {
-			out = append(out, report.Picture{Title: "NetworkPolicy connectivity",
+			picture(report.Picture{Title: title("NetworkPolicy connectivity"),
 				Caption: fmt.Sprintf("%d endpoints are more than this report draws (%d): kubeguard netpol matrix -o svg draws them all", len(eps), maxMatrix)})
 		}
 	}
-	return out
+}
+
+// apply puts what was worked out into the report.
+func (in *insight) apply(rep *report.Report) {
+	rep.Pictures, rep.Reach = in.pictures, in.reach
+	if in.more > 0 {
+		rep.Pictures = append(rep.Pictures, report.Picture{Title: "More pictures",
+			Caption: fmt.Sprintf("%d more pictures than this report draws (%d): kubeguard rbac risks and kubeguard netpol matrix -o svg draw them per application", in.more, maxPictures)})
+	}
 }
 
 // wantsHTML reports whether an output is the HTML report.

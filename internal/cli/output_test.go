@@ -291,3 +291,46 @@ func TestCompletions(t *testing.T) {
 		}
 	}
 }
+
+// With one configuration per directory, the HTML report draws each
+// group's RBAC graph and NetworkPolicy matrix under its configuration's
+// name, and its worst risks say what reaches the workloads: the
+// ServiceAccount bound to cluster-admin and the open LoadBalancer.
+func TestHTMLPicturesAndReachPerGroup(t *testing.T) {
+	dir := t.TempDir()
+	shop, err := os.ReadFile("../../pkg/reach/testdata/shop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"a", "b"} {
+		os.MkdirAll(filepath.Join(dir, g), 0o755)
+		os.WriteFile(filepath.Join(dir, g, ".kubeguard.yaml"), []byte("controls:\n  disable: [NS-DEFAULT]\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, g, "shop.yaml"), shop, 0o644)
+	}
+	code, out, errs := run(t, "", "scan", filepath.Join(dir, "a"), filepath.Join(dir, "b"), "-o", "html", "--fail-on", "none")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	titles := regexp.MustCompile(`<figcaption><b>([^<]*)</b>`).FindAllStringSubmatch(out, -1)
+	var got []string
+	for _, m := range titles {
+		got = append(got, strings.ReplaceAll(m[1], dir+"/", ""))
+	}
+	want := "RBAC escalation paths (a/.kubeguard.yaml); NetworkPolicy connectivity (a/.kubeguard.yaml); " +
+		"RBAC escalation paths (b/.kubeguard.yaml); NetworkPolicy connectivity (b/.kubeguard.yaml)"
+	if strings.Join(got, "; ") != want {
+		t.Errorf("pictures %q, want %q", strings.Join(got, "; "), want)
+	}
+	if n := strings.Count(out, "<svg"); n < 4+1 { // and the severity bars
+		t.Errorf("%d SVGs in the page", n)
+	}
+	risks := regexp.MustCompile(`(?s)<h2 id="risks">.*?</section>`).FindString(out)
+	for _, want := range []string{
+		"<li>runs as sa:shop/deployer with its token mounted, which holds every verb on every resource cluster-wide: full control of the cluster</li>",
+		"<li>LoadBalancer Service/shop/web accepts connections from any address</li>",
+	} {
+		if !strings.Contains(risks, want) {
+			t.Errorf("the worst risks do not say %s", want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -156,7 +157,7 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	}
 	scannedImages := map[string]bool{}
 	verifiers := map[*config.Config]*imageverify.Verifier{}
-	var pics []report.Picture // drawn for the HTML report
+	var seen insight // for the HTML report
 	verifierOf := func(cfg *config.Config) (*imageverify.Verifier, error) {
 		if v, ok := verifiers[cfg]; ok {
 			return v, nil
@@ -220,8 +221,12 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 				res.Diagnostics = append(res.Diagnostics, vdiags...)
 			}
 		}
-		if wantsHTML(outs) && len(groups) == 1 {
-			pics = pictures(r.Inventory)
+		if wantsHTML(outs) {
+			label := ""
+			if len(groups) > 1 {
+				label = cmp.Or(g.path, "no configuration file")
+			}
+			seen.add(r.Inventory, label)
 		}
 		if r.Inventory != nil {
 			for _, e := range r.Inventory.Entries() {
@@ -258,8 +263,9 @@ func runScan(s *streams, f *scanFlags, args []string) error {
 	rep := &report.Report{
 		Tool: "kubeguard", Version: Version(), Catalog: cat,
 		Findings: res.Findings, Diagnostics: shownDiags, Objects: res.Objects, Inputs: res.Inputs, Folded: res.Folded, Configs: uses,
-		Scanned: object.Describe(inputs) + imagesWord(images != nil, len(scannedImages)), HiddenDiagnostics: hiddenDiags, Checked: checked, Pictures: pics,
+		Scanned: object.Describe(inputs) + imagesWord(images != nil, len(scannedImages)), HiddenDiagnostics: hiddenDiags, Checked: checked,
 	}
+	seen.apply(rep)
 	f.out.apply(rep, s)
 	return finish(s, &f.out, outs, rep)
 }

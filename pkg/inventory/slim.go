@@ -16,6 +16,8 @@ var related = map[string]bool{
 	"ConfigMap": true, "Secret": true, "LimitRange": true,
 	"AdminNetworkPolicy": true, "BaselineAdminNetworkPolicy": true,
 	"ValidatingWebhookConfiguration": true, "MutatingWebhookConfiguration": true, "PeerAuthentication": true,
+	// Gateway API routes and their grants: what reaches a Service from outside
+	"HTTPRoute": true, "GRPCRoute": true, "TLSRoute": true, "TCPRoute": true, "UDPRoute": true, "ReferenceGrant": true,
 	// backups: what a schedule covers, and how its backups and restores went
 	"Schedule": true, "Backup": true, "Restore": true, "BackupStorageLocation": true, "Policy": true, "RestoreAction": true,
 }

@@ -65,22 +65,31 @@ func Workloads(inv *inventory.Inventory) []*Endpoint {
 			owners[key] = true
 			name = key
 		}
-		l := nsLabels[ns]
-		if l == nil {
-			l = map[string]string{corev1.LabelMetadataName: ns}
-		}
-		ep := &Endpoint{Name: name, Namespace: ns, Labels: w.Meta.Labels,
-			NSLabels: l, HostNetwork: w.Spec.HostNetwork}
-		for _, c := range w.Containers {
-			ep.Ports = append(ep.Ports, c.Ports...)
-		}
-		if sel, ok := object.Get(e.Object.Content, "spec.selector.matchLabels"); ok {
-			ep.Selector = object.StringMap(sel)
-		}
+		ep := EndpointOf(e, nsLabels)
+		ep.Name = name
 		out = append(out, ep)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// EndpointOf is the endpoint of one workload entry, named ns/Kind/name;
+// nsLabels are NamespaceLabels of its inventory.
+func EndpointOf(e inventory.Entry, nsLabels map[string]map[string]string) *Endpoint {
+	w, ns := e.Workload, e.Object.Namespace
+	l := nsLabels[ns]
+	if l == nil {
+		l = map[string]string{corev1.LabelMetadataName: ns}
+	}
+	ep := &Endpoint{Name: ns + "/" + e.Object.Kind + "/" + e.Object.Name, Namespace: ns, Labels: w.Meta.Labels,
+		NSLabels: l, HostNetwork: w.Spec.HostNetwork}
+	for _, c := range w.Containers {
+		ep.Ports = append(ep.Ports, c.Ports...)
+	}
+	if sel, ok := object.Get(e.Object.Content, "spec.selector.matchLabels"); ok {
+		ep.Selector = object.StringMap(sel)
+	}
+	return ep
 }
 
 // External returns the external endpoints worth showing: the internet,

@@ -154,7 +154,7 @@ func (m *Model) Risks(inv *inventory.Inventory, opts RiskOptions) []SubjectRisk 
 				}
 				k := SubjectString(s)
 				add(s, Risk{Capability: c.ID, Title: c.Title, Effect: c.Effect, Scope: scope, Score: c.Score,
-					Path: []Step{{From: k, To: c.ID, Via: c.Title + scopeSuffix(scope)}}})
+					Path: []Step{{From: k, To: c.ID, Via: c.Title + scopeSuffix(c, scope)}}})
 			}
 		}
 	}
@@ -217,8 +217,14 @@ func (m *Model) Risks(inv *inventory.Inventory, opts RiskOptions) []SubjectRisk 
 	return out
 }
 
-func scopeSuffix(scope string) string {
+// scopeSuffix says where a capability is held: a namespace, or every one
+// for a namespaced capability held cluster-wide. A cluster capability's
+// title says it already.
+func scopeSuffix(c Capability, scope string) string {
 	if scope == "cluster" {
+		if c.Scope == "cluster" {
+			return ""
+		}
 		return " (cluster-wide)"
 	}
 	return " in " + scope

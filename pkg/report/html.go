@@ -129,6 +129,7 @@ type htmlFinding struct {
 	Excerpt     []htmlLine `json:"excerpt,omitempty"`
 	Remediation string     `json:"-"`
 	Title       string     `json:"-"`
+	Reach       Reach      `json:"-"`
 }
 
 // htmlLine is a source line around a finding; Hit marks the finding's.
@@ -199,7 +200,8 @@ func HTML(w io.Writer, r *Report) error {
 	controls := map[string]htmlControl{}
 	for i, p := range listed {
 		hf := htmlFinding{ID: i, Control: p.ControlID, Severity: p.Severity.String(), Object: p.Object.String(), Namespace: p.Object.Namespace,
-			Path: p.Path, Message: p.Message, State: r.State(p), Origin: p.Origin, Also: p.ControlIDs()[1:]}
+			Path: p.Path, Message: p.Message, State: r.State(p), Origin: p.Origin, Also: p.ControlIDs()[1:],
+			Reach: r.Reach[ReachKey(p.Object, p.ObjectAt)]}
 		if p.Position.File != "" {
 			hf.Where = p.Position.String()
 			if !r.Live {
@@ -225,12 +227,13 @@ func HTML(w io.Writer, r *Report) error {
 		}
 		all = append(all, hf)
 	}
-	// the worst risks: open problems by severity, then by how many
-	// objects share the same control (reach), then in report order
-	reach := map[string]int{}
+	// the worst risks: open problems by severity, then by the object's
+	// reach (the power of its ServiceAccount, its exposure), then by how
+	// many objects share the control, then in report order
+	shared := map[string]int{}
 	for _, f := range all {
 		if f.Suppressed == "" {
-			reach[f.Control]++
+			shared[f.Control]++
 		}
 	}
 	risks := slices.Clone(all)
@@ -240,7 +243,10 @@ func HTML(w io.Writer, r *Report) error {
 		if d := rank(b.Severity) - rank(a.Severity); d != 0 {
 			return d
 		}
-		return reach[b.Control] - reach[a.Control]
+		if d := b.Reach.Score - a.Reach.Score; d != 0 {
+			return d
+		}
+		return shared[b.Control] - shared[a.Control]
 	})
 	if len(risks) > 10 {
 		risks = risks[:10]

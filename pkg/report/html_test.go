@@ -118,6 +118,48 @@ func TestHTMLNamespaceLevels(t *testing.T) {
 	}
 }
 
+// The worst risks rank findings of one severity by their object's reach,
+// then by how many objects share the control, and say what the reach is.
+func TestHTMLWorstRisksByReach(t *testing.T) {
+	cat, err := controls.Catalog(controls.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep := func(name string) object.Ref {
+		return object.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: name}
+	}
+	at := func(line int) object.Position { return object.Position{File: "shop.yaml", Line: line} }
+	f := func(control, name string, line int) *finding.Finding {
+		return &finding.Finding{ControlID: control, Severity: finding.High, Object: dep(name), ObjectAt: at(line), Path: control, Message: control + " on " + name}
+	}
+	r := &report.Report{Tool: "kubeguard", Catalog: cat, Findings: []*finding.Finding{
+		f("PSS-HOST-PATH", "shared-a", 1), f("PSS-HOST-PATH", "shared-b", 20), f("PSS-HOST-PATH", "shared-c", 40),
+		f("PSS-PRIVILEGED-PORTS", "alone", 60), f("PSS-PRIVILEGED-PORTS", "admin", 80), f("PSS-PRIVILEGED-PORTS", "exposed", 100),
+	}, Reach: map[string]report.Reach{
+		report.ReachKey(dep("admin"), at(80)):    {Score: 160, Why: []string{"runs as sa:shop/admin with its token mounted", "LoadBalancer Service shop/admin"}},
+		report.ReachKey(dep("exposed"), at(100)): {Score: 60, Why: []string{"LoadBalancer Service shop/exposed"}},
+		report.ReachKey(dep("alone"), at(1)):     {Score: 100, Why: []string{"keyed by another object's position"}},
+	}}
+	var out bytes.Buffer
+	if err := report.HTML(&out, r); err != nil {
+		t.Fatal(err)
+	}
+	section := regexp.MustCompile(`(?s)<h2 id="risks">.*?</section>`).FindString(out.String())
+	var order []string
+	for _, m := range regexp.MustCompile(`(PSS-[A-Z-]+) on ([a-z-]+)`).FindAllStringSubmatch(section, -1) {
+		order = append(order, m[2])
+	}
+	if got, want := strings.Join(order, " "), "admin exposed shared-a shared-b shared-c alone"; got != want {
+		t.Errorf("worst risks in order %q, want %q", got, want)
+	}
+	if !strings.Contains(section, `<ul class="reach" aria-label="Reach"><li>runs as sa:shop/admin with its token mounted</li><li>LoadBalancer Service shop/admin</li></ul>`) {
+		t.Errorf("the admin card does not say its reach:\n%s", section)
+	}
+	if strings.Contains(section, "another object's position") {
+		t.Error("a reach keyed by another position was shown")
+	}
+}
+
 // Against a baseline the page counts new and fixed findings and marks
 // each; the same scan as its own baseline has nothing new.
 func TestHTMLBaseline(t *testing.T) {

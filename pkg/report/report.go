@@ -71,6 +71,9 @@ type Report struct {
 	// Pictures are drawings of the input the HTML report shows (the RBAC
 	// escalation graph, the NetworkPolicy matrix).
 	Pictures []Picture
+	// Reach is each object's reach by ReachKey, for the objects that
+	// have any.
+	Reach map[string]Reach
 
 	// merged caches Problems (a report is written by one goroutine).
 	merged *merged
@@ -204,6 +207,20 @@ type Summary struct {
 	// Baseline counts the open problems new and unchanged since the
 	// baseline, and its findings fixed.
 	Baseline *BaselineSummary `json:"baseline,omitempty"`
+}
+
+// Reach is how far a problem in an object spreads beyond it: the power
+// of the ServiceAccount its pods run as, its exposure to the internet.
+// The HTML report ranks its worst risks by severity, then reach.
+type Reach struct {
+	Score int
+	Why   []string // furthest first
+}
+
+// ReachKey identifies an object in Report.Reach: its reference and where
+// it starts, which tell apart two objects of one name in a scan.
+func ReachKey(ref object.Ref, at object.Position) string {
+	return fmt.Sprintf("%s@%s:%d", ref, at.File, at.Line)
 }
 
 // Picture is an SVG drawn by kubeguard (its text escaped where it
