@@ -23,10 +23,11 @@ func newDashboardCmd(s *streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dashboard",
 		Short: "Serve the cluster's posture from kubeguard's PolicyReports as the HTML report, per viewer",
-		Long: "dashboard serves the HTML report of the PolicyReports kubeguard's controller keeps, read at\n" +
-			"every request. It is read-only; each viewer signs in with a Kubernetes bearer token (header or\n" +
+		Long: "dashboard serves the HTML report of the PolicyReports kubeguard's controller keeps, followed\n" +
+			"with a watch. It is read-only; each viewer signs in with a Kubernetes bearer token (header or\n" +
 			"the login form), checked with a TokenReview, and sees only the namespaces whose PolicyReports\n" +
-			"they may list (a SubjectAccessReview each). Reach it with kubectl port-forward.",
+			"they may list (a SubjectAccessReview each). Reviews are reused for 10 seconds. Reach it with\n" +
+			"kubectl port-forward.",
 		Example: "  kubeguard dashboard --listen 127.0.0.1:8080\n" +
 			"  kubectl -n kubeguard port-forward deploy/kubeguard-controller 8080 && kubectl create token viewer",
 		Args: cobra.NoArgs,

@@ -5,13 +5,18 @@
 package dashboard
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"html"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	authnv1 "k8s.io/api/authentication/v1"
@@ -20,14 +25,17 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilcache "k8s.io/apimachinery/pkg/util/cache"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/controller"
 	"github.com/kubeguard/kubeguard/pkg/finding"
+	"github.com/kubeguard/kubeguard/pkg/inventory"
 	"github.com/kubeguard/kubeguard/pkg/object"
 	"github.com/kubeguard/kubeguard/pkg/report"
 )
@@ -39,6 +47,15 @@ type Server struct {
 	Catalog *control.Catalog
 	Version string
 	Log     *slog.Logger
+	// ReviewTTL is how long a token's TokenReview and a user's
+	// SubjectAccessReviews are reused (DefaultReviewTTL when zero): a
+	// page reload costs no round trip to the API server, and a revoked
+	// token or permission takes effect within it.
+	ReviewTTL time.Duration
+
+	reviewsOnce sync.Once
+	reviews     *utilcache.LRUExpireCache // tokenKey -> UserInfo, accessKey -> bool
+	clock       utilcache.Clock           // tests move time
 
 	// listers serve the reports from a watch once Start has synced
 	// them; without Start every request lists them.
@@ -87,6 +104,54 @@ func (s *Server) list(ctx context.Context, gvr schema.GroupVersionResource) ([]u
 	return l.Items, nil
 }
 
+// DefaultReviewTTL is ReviewTTL when unset.
+const DefaultReviewTTL = 10 * time.Second
+
+// maxReviews bounds the cached reviews: tokens and (user, namespace)
+// pairs.
+const maxReviews = 10000
+
+type tokenKey [sha256.Size]byte
+
+type accessKey struct{ user, namespace, resource string }
+
+func (s *Server) cache() *utilcache.LRUExpireCache {
+	s.reviewsOnce.Do(func() {
+		if s.clock == nil {
+			s.clock = clock.RealClock{}
+		}
+		s.reviews = utilcache.NewLRUExpireCacheWithClock(maxReviews, s.clock)
+	})
+	return s.reviews
+}
+
+func (s *Server) ttl() time.Duration { return cmp.Or(s.ReviewTTL, DefaultReviewTTL) }
+
+// authenticate reviews a token, or reuses its review; only accepted
+// tokens are kept, under their hash.
+func (s *Server) authenticate(ctx context.Context, t string) (*authnv1.UserInfo, error) {
+	key := tokenKey(sha256.Sum256([]byte(t)))
+	if u, ok := s.cache().Get(key); ok {
+		return u.(*authnv1.UserInfo), nil
+	}
+	tr, err := s.Client.AuthenticationV1().TokenReviews().Create(ctx, &authnv1.TokenReview{Spec: authnv1.TokenReviewSpec{Token: t}}, metav1.CreateOptions{})
+	if err != nil || !tr.Status.Authenticated {
+		return nil, err
+	}
+	s.cache().Add(key, &tr.Status.User, s.ttl())
+	return &tr.Status.User, nil
+}
+
+// userKey names a user with everything a SubjectAccessReview is given.
+func userKey(u *authnv1.UserInfo) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%q %q %q", u.Username, u.UID, u.Groups)
+	for _, k := range slices.Sorted(maps.Keys(u.Extra)) {
+		fmt.Fprintf(&b, " %q=%q", k, u.Extra[k])
+	}
+	return b.String()
+}
+
 // cookie holds a token pasted into the login form.
 const cookie = "kubeguard-token"
 
@@ -133,17 +198,16 @@ func (s *Server) serveReport(w http.ResponseWriter, r *http.Request) {
 		login(w, "Sign in with a Kubernetes bearer token: you see the namespaces whose PolicyReports you may list.")
 		return
 	}
-	tr, err := s.Client.AuthenticationV1().TokenReviews().Create(ctx, &authnv1.TokenReview{Spec: authnv1.TokenReviewSpec{Token: t}}, metav1.CreateOptions{})
+	user, err := s.authenticate(ctx, t)
 	if err != nil {
 		s.log().Error("TokenReview", "error", err)
 		http.Error(w, "cannot review the token", http.StatusServiceUnavailable)
 		return
 	}
-	if !tr.Status.Authenticated {
+	if user == nil {
 		login(w, "The token was not accepted; sign in with another.")
 		return
 	}
-	user := tr.Status.User
 	rep, err := s.report(ctx, user)
 	if err != nil {
 		s.log().Error("reading PolicyReports", "user", user.Username, "error", err)
@@ -167,11 +231,12 @@ func (s *Server) log() *slog.Logger {
 // report builds the report of what the user may see: the PolicyReports of
 // the namespaces where they may list them, and the ClusterPolicyReport
 // if they may list those.
-func (s *Server) report(ctx context.Context, user authnv1.UserInfo) (*report.Report, error) {
-	allowed := map[string]bool{}
+func (s *Server) report(ctx context.Context, user *authnv1.UserInfo) (*report.Report, error) {
+	who := userKey(user)
 	may := func(ns, resource string) (bool, error) {
-		if ok, seen := allowed[ns+"/"+resource]; seen {
-			return ok, nil
+		key := accessKey{who, ns, resource}
+		if ok, seen := s.cache().Get(key); seen {
+			return ok.(bool), nil
 		}
 		extra := map[string]authzv1.ExtraValue{}
 		for k, v := range user.Extra {
@@ -183,10 +248,10 @@ func (s *Server) report(ctx context.Context, user authnv1.UserInfo) (*report.Rep
 		if err != nil {
 			return false, err
 		}
-		allowed[ns+"/"+resource] = sar.Status.Allowed
+		s.cache().Add(key, sar.Status.Allowed, s.ttl())
 		return sar.Status.Allowed, nil
 	}
-	rep := &report.Report{Tool: "kubeguard", Version: s.Version, Catalog: s.Catalog, Live: true}
+	rep := &report.Report{Tool: "kubeguard", Version: s.Version, Catalog: s.Catalog, Live: true, OnlyFailed: true, Title: "kubeguard dashboard"}
 	namespaces := map[string]bool{}
 	items, err := s.list(ctx, controller.PolicyReports)
 	if err != nil {
@@ -214,8 +279,18 @@ func (s *Server) report(ctx context.Context, user authnv1.UserInfo) (*report.Rep
 		}
 		rep.Findings = append(rep.Findings, Findings(it)...)
 	}
-	rep.Objects = len(rep.Findings)
-	rep.Scanned = fmt.Sprintf("the PolicyReports of %d namespaces %s may list", len(namespaces), user.Username)
+	// the objects the reports name, for the compliance view and the Pod
+	// Security level of each namespace's workloads: PolicyReports name
+	// no object that passed
+	seen := map[object.Ref]bool{}
+	for _, f := range rep.Findings {
+		if o := f.Object; o.Kind != "" && !seen[o] {
+			seen[o] = true
+			rep.Checked = append(rep.Checked, report.Checked{Ref: o, Workload: o.Namespace != "" && (o.Kind == "Pod" || inventory.FoldsOwned(o.Kind))})
+		}
+	}
+	rep.Objects = len(rep.Checked)
+	rep.Scanned = fmt.Sprintf("the PolicyReports of %d namespace%s %s may list", len(namespaces), map[bool]string{true: "s"}[len(namespaces) != 1], user.Username)
 	return rep, nil
 }
 

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	_ "embed"
 	"encoding/base64"
@@ -24,7 +25,14 @@ import (
 var htmlTemplate string
 
 var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct": func(f float64) string { return fmt.Sprintf("%.0f%%", f) },
+	"plural": plural,
+	// a score of nothing checked is no score, as in the table
+	"score": func(s SectionView) string {
+		if s.Passed+s.Failed == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.0f%%", s.Score)
+	},
 }).Parse(htmlTemplate))
 
 // htmlData is what the page shows. The summary, compliance, namespaces
@@ -33,6 +41,7 @@ var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
 // its group is opened, so a report of the whole corpus stays usable.
 type htmlData struct {
 	Title, Tool, Version, Scanned string
+	OnlyFailed                    bool // see Report.OnlyFailed
 	Summary                       Summary
 	Severities                    []htmlSeverity
 	Frameworks                    []FrameworkView
@@ -156,7 +165,7 @@ const packAbove = 1 << 20
 // HTML writes r as one self-contained page: inline CSS and script, no
 // request to anywhere, so it can be mailed or attached to a CI run.
 func HTML(w io.Writer, r *Report) error {
-	d := htmlData{Title: "kubeguard report", Tool: r.Tool, Version: r.Version, Scanned: r.Scanned, Summary: r.Summarize(), Diagnostics: r.Diagnostics}
+	d := htmlData{Title: cmp.Or(r.Title, "kubeguard report"), Tool: r.Tool, Version: r.Version, Scanned: r.Scanned, Summary: r.Summarize(), Diagnostics: r.Diagnostics, OnlyFailed: r.OnlyFailed}
 	if d.Scanned == "" {
 		d.Scanned = plural(r.Inputs, "input")
 	}

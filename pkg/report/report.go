@@ -45,6 +45,11 @@ type Report struct {
 	// Checked are the objects evaluated, for formats that list what
 	// passed (JUnit).
 	Checked []Checked
+	// Title heads the HTML report ("kubeguard report" when empty).
+	Title string
+	// OnlyFailed says Checked holds only objects with findings, as read
+	// back from PolicyReports, which name no object that passed.
+	OnlyFailed bool
 	// Live is true for objects read from a cluster.
 	Live bool
 	// Compliance lists the frameworks whose per-section view the report
