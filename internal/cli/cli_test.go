@@ -208,10 +208,11 @@ func TestCorpusParses(t *testing.T) {
 	if _, err := os.Stat(corpus); err != nil {
 		t.Skip("corpus not present beside this checkout")
 	}
-	code, out, _ := run(t, "", "scan", "-o", "json", "--fail-on", "critical", corpus)
+	page := filepath.Join(t.TempDir(), "corpus.html")
+	code, out, _ := run(t, "", "scan", "-o", "json", "-o", "html="+page, "--fail-on", "critical", corpus)
 	var rep struct {
 		Summary struct {
-			Objects, InputErrors int
+			Objects, InputErrors, Findings int
 		}
 		Diagnostics []struct {
 			Severity, Message string
@@ -236,6 +237,15 @@ func TestCorpusParses(t *testing.T) {
 	}
 	if rep.Summary.Objects < 17000 || code != ExitError || errs != len(rejected) {
 		t.Errorf("objects %d, exit %d, %d input errors", rep.Summary.Objects, code, errs)
+	}
+	// the HTML report of the same scan counts what the JSON counts, and
+	// stays small enough to open (its findings travel gzipped)
+	html, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf(`<div class="card" id="open"><b>%d</b>`, rep.Summary.Findings); !bytes.Contains(html, []byte(want)) || len(html) > 20<<20 {
+		t.Errorf("the corpus's HTML report (%d bytes) does not count %d open findings", len(html), rep.Summary.Findings)
 	}
 }
 
