@@ -123,22 +123,33 @@ type htmlNamespace struct {
 
 // htmlFinding is one problem as the page lists it.
 type htmlFinding struct {
-	ID          int        `json:"id"`
-	Control     string     `json:"control"`
-	Also        []string   `json:"also,omitempty"`
-	Severity    string     `json:"severity"`
-	Object      string     `json:"object"`
-	Namespace   string     `json:"namespace,omitempty"`
-	Where       string     `json:"where,omitempty"`
-	Origin      string     `json:"origin,omitempty"`
-	Path        string     `json:"path,omitempty"`
-	Message     string     `json:"message"`
-	Suppressed  string     `json:"suppressed,omitempty"`
-	State       string     `json:"state,omitempty"` // new or unchanged, against --baseline
-	Excerpt     []htmlLine `json:"excerpt,omitempty"`
-	Remediation string     `json:"-"`
-	Title       string     `json:"-"`
-	Reach       Reach      `json:"-"`
+	ID         int      `json:"id"`
+	Control    string   `json:"control"`
+	Also       []string `json:"also,omitempty"`
+	Severity   string   `json:"severity"`
+	Object     string   `json:"object"`
+	Namespace  string   `json:"namespace,omitempty"`
+	Where      string   `json:"where,omitempty"`
+	Origin     string   `json:"origin,omitempty"`
+	Path       string   `json:"path,omitempty"`
+	Message    string   `json:"message"`
+	Suppressed string   `json:"suppressed,omitempty"`
+	State      string   `json:"state,omitempty"` // new or unchanged, against --baseline
+	// File is 1 + the index of the page's file whose lines around Line
+	// the finding quotes: findings on one object share most of their
+	// lines, which the page then carries once.
+	File        int        `json:"file,omitempty"`
+	Line        int        `json:"line,omitempty"`
+	Excerpt     []htmlLine `json:"-"` // the worst risks', rendered into the page
+	pos         object.Position
+	Remediation string `json:"-"`
+	Title       string `json:"-"`
+	Reach       Reach  `json:"-"`
+}
+
+// htmlFile is the quoted lines of one source file, by number.
+type htmlFile struct {
+	Lines map[int]string `json:"lines"`
 }
 
 // htmlLine is a source line around a finding; Hit marks the finding's.
@@ -196,9 +207,7 @@ func HTML(w io.Writer, r *Report) error {
 
 	listed := r.Listed()
 	src := sources{}
-	// a live report's positions come from the cluster (a PolicyReport's
-	// properties): never read a file they name
-	if !r.Live {
+	if !r.Live { // see quote
 		ps := make([]object.Position, len(listed))
 		for i, p := range listed {
 			ps[i] = p.Position
@@ -206,6 +215,8 @@ func HTML(w io.Writer, r *Report) error {
 		src.prepare(ps)
 	}
 	var all []htmlFinding
+	var files []htmlFile
+	fileIndex := map[string]int{}
 	controls := map[string]htmlControl{}
 	for i, p := range listed {
 		hf := htmlFinding{ID: i, Control: p.ControlID, Severity: p.Severity.String(), Object: p.Object.String(), Namespace: p.Object.Namespace,
@@ -213,8 +224,17 @@ func HTML(w io.Writer, r *Report) error {
 			Reach: r.Reach[ReachKey(p.Object, p.ObjectAt)]}
 		if p.Position.File != "" {
 			hf.Where = p.Position.String()
-			if !r.Live {
-				hf.Excerpt = src.excerpt(p.Position)
+			if ex := src.quote(r, p.Position); len(ex) > 0 {
+				fi, ok := fileIndex[p.Position.File]
+				if !ok {
+					fi = len(files)
+					fileIndex[p.Position.File] = fi
+					files = append(files, htmlFile{Lines: map[int]string{}})
+				}
+				for _, l := range ex {
+					files[fi].Lines[l.N] = l.Text
+				}
+				hf.File, hf.Line, hf.pos = fi+1, p.Position.Line, p.Position
 			}
 		}
 		if p.Suppressed != nil {
@@ -263,12 +283,16 @@ func HTML(w io.Writer, r *Report) error {
 	for i := range risks {
 		c := controls[risks[i].Control]
 		risks[i].Title, risks[i].Remediation = c.Title, c.Remediation
+		if risks[i].File > 0 {
+			risks[i].Excerpt = src.quote(r, risks[i].pos)
+		}
 	}
 	d.Risks = risks
 	data, err := json.Marshal(struct {
 		Findings []htmlFinding          `json:"findings"`
 		Controls map[string]htmlControl `json:"controls"`
-	}{all, controls})
+		Files    []htmlFile             `json:"files"`
+	}{all, controls, files})
 	if err != nil {
 		return err
 	}
@@ -450,6 +474,16 @@ func (s sources) prepare(ps []object.Position) {
 		f := <-done
 		s[f.path] = f
 	}
+}
+
+// quote is the excerpt of p, unless r is a live report: its positions
+// come from the cluster (a PolicyReport's properties), and a file they
+// name is never read.
+func (s sources) quote(r *Report, p object.Position) []htmlLine {
+	if r.Live {
+		return nil
+	}
+	return s.excerpt(p)
 }
 
 // excerpt is the finding's line with two lines either side.
