@@ -37,6 +37,14 @@ spec:
     spec:
       containers: [{name: web, image: "nginx:latest", securityContext: {privileged: true}}]
 ---
+apiVersion: v1
+kind: Service
+metadata: {name: storefront, namespace: dash-web}
+spec:
+  type: LoadBalancer
+  selector: {app: storefront}
+  ports: [{port: 80}]
+---
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: ledger, namespace: dash-vault}
@@ -65,7 +73,8 @@ subjects: [{kind: ServiceAccount, name: viewer, namespace: dash-web}]
 `
 
 // The dashboard as a person uses it: kubeguard cluster writes
-// PolicyReports to the test harness's API server, kubeguard dashboard
+// PolicyReports to the test harness's API server (and its own HTML
+// report says what reaches the workloads), kubeguard dashboard
 // serves them, and in Chromium a viewer allowed one namespace is shown
 // the sign-in form, pastes a token and sees that namespace's findings
 // only, with no console error and no request elsewhere.
@@ -87,6 +96,11 @@ func TestE2EDashboardInChromium(t *testing.T) {
 		if code, _, errs := run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "-n", ns, "--write-reports", "--fail-on", "none", "-o", "json"); code != ExitOK {
 			t.Fatalf("cluster --write-reports -n %s: exit %d %s", ns, code, errs)
 		}
+	}
+	// the cluster's own HTML report knows what reaches the storefront
+	if code, page, errs := run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "-n", "dash-web", "--fail-on", "none", "-o", "html"); code != ExitOK ||
+		!strings.Contains(page, "<li>LoadBalancer Service/dash-web/storefront accepts connections from any address</li>") {
+		t.Errorf("cluster -o html: exit %d, the worst risks do not say the storefront is exposed %s", code, errs)
 	}
 	tok, err := kubernetes.NewForConfigOrDie(rc).CoreV1().ServiceAccounts("dash-web").CreateToken(context.Background(), "viewer", &authnv1.TokenRequest{}, metav1.CreateOptions{})
 	if err != nil {
