@@ -98,7 +98,7 @@ func Of(inv *inventory.Inventory, risks []rbac.SubjectRisk) map[string]report.Re
 		if s.Object.Group() != "" {
 			continue
 		}
-		sel := object.StringMap(get(s.Object.Content, "spec", "selector"))
+		sel := object.StringMap(at(s.Object.Content, "spec.selector"))
 		if len(sel) == 0 {
 			continue // endpoints managed by hand: nothing to follow
 		}
@@ -213,14 +213,14 @@ func serviceExposure(o *object.Object) (int, string) {
 
 func ingressServices(content map[string]any) []string {
 	var out []string
-	if s, ok := get(content, "spec", "defaultBackend", "service", "name").(string); ok {
+	if s, ok := at(content, "spec.defaultBackend.service.name").(string); ok {
 		out = append(out, s)
 	}
-	rules, _ := get(content, "spec", "rules").([]any)
+	rules, _ := at(content, "spec.rules").([]any)
 	for _, r := range rules {
-		paths, _ := get(r, "http", "paths").([]any)
+		paths, _ := at(r, "http.paths").([]any)
 		for _, p := range paths {
-			if s, ok := get(p, "backend", "service", "name").(string); ok && !slices.Contains(out, s) {
+			if s, ok := at(p, "backend.service.name").(string); ok && !slices.Contains(out, s) {
 				out = append(out, s)
 			}
 		}
@@ -233,9 +233,9 @@ type backend struct{ namespace, name string }
 // routeBackends are the Services a Gateway API route sends traffic to.
 func routeBackends(content map[string]any) []backend {
 	var out []backend
-	rules, _ := get(content, "spec", "rules").([]any)
+	rules, _ := at(content, "spec.rules").([]any)
 	for _, r := range rules {
-		refs, _ := get(r, "backendRefs").([]any)
+		refs, _ := at(r, "backendRefs").([]any)
 		for _, ref := range refs {
 			m, _ := ref.(map[string]any)
 			group, _ := m["group"].(string)
@@ -265,7 +265,7 @@ func referenceGrants(inv *inventory.Inventory) map[grant]bool {
 			continue
 		}
 		var names []string
-		tos, _ := get(e.Object.Content, "spec", "to").([]any)
+		tos, _ := at(e.Object.Content, "spec.to").([]any)
 		for _, t := range tos {
 			m, _ := t.(map[string]any)
 			if g, _ := m["group"].(string); g == "" && m["kind"] == "Service" {
@@ -273,7 +273,7 @@ func referenceGrants(inv *inventory.Inventory) map[grant]bool {
 				names = append(names, name)
 			}
 		}
-		froms, _ := get(e.Object.Content, "spec", "from").([]any)
+		froms, _ := at(e.Object.Content, "spec.from").([]any)
 		for _, f := range froms {
 			m, _ := f.(map[string]any)
 			if m["group"] != "gateway.networking.k8s.io" {
@@ -289,15 +289,10 @@ func referenceGrants(inv *inventory.Inventory) map[grant]bool {
 	return out
 }
 
-func get(v any, keys ...string) any {
-	for _, k := range keys {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[k]
-	}
-	return v
+// at is the value at a field path of unstructured content, or nil.
+func at(v any, path string) any {
+	x, _ := object.Get(v, path)
+	return x
 }
 
 func strs(v any) []string {
