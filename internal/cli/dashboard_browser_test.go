@@ -77,7 +77,8 @@ subjects: [{kind: ServiceAccount, name: viewer, namespace: dash-web}]
 // report says what reaches the workloads), kubeguard dashboard
 // serves them, and in Chromium a viewer allowed one namespace is shown
 // the sign-in form, pastes a token and sees that namespace's findings
-// only, with no console error and no request elsewhere.
+// only, with no console error and no request elsewhere; when new reports
+// are written the page says so.
 func TestE2EDashboardInChromium(t *testing.T) {
 	chromium(t) // before the cluster: skipped without a browser
 	c := testcluster.Shared(t)
@@ -154,6 +155,30 @@ func TestE2EDashboardInChromium(t *testing.T) {
 		t.Errorf("Pod Security by namespace: %v", levels)
 	}
 	screenshot(t, b, "dashboard.png", false)
+
+	// the page follows the controller: once new reports are written it
+	// says so, and a reload shows them
+	apply(t, dyn, `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: checkout, namespace: dash-web}
+spec:
+  selector: {matchLabels: {app: checkout}}
+  template:
+    metadata: {labels: {app: checkout}}
+    spec:
+      containers: [{name: checkout, image: "checkout:1", securityContext: {privileged: true}}]
+`)
+	if hidden := eval[bool](t, b, `document.getElementById("follow").hidden`); !hidden {
+		t.Fatal("the page says the reports changed before they did")
+	}
+	if code, _, errs := run(t, "", "cluster", "--kubeconfig", c.Kubeconfig, "-n", "dash-web", "--write-reports", "--fail-on", "none", "-o", "json"); code != ExitOK {
+		t.Fatalf("cluster --write-reports: exit %d %s", code, errs)
+	}
+	do(chromedp.WaitVisible(chromedp.CSS("#follow")), chromedp.Click(chromedp.CSS("#follow a")), chromedp.WaitVisible(chromedp.CSS("#groups details")))
+	objects = eval[[]string](t, b, `[...new Set(JSON.parse(document.getElementById("data").textContent).findings.map(f => f.object))]`)
+	if !slices.Contains(objects, "Deployment/dash-web/checkout") {
+		t.Errorf("after the reload the page shows %v", objects)
+	}
 
 	b.mu.Lock()
 	defer b.mu.Unlock()

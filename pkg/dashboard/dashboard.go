@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	authnv1 "k8s.io/api/authentication/v1"
@@ -60,6 +61,9 @@ type Server struct {
 	// listers serve the reports from a watch once Start has synced
 	// them; without Start every request lists them.
 	listers map[schema.GroupVersionResource]cache.GenericLister
+	// generation counts the changes the watch has seen: a page polls
+	// /changes and offers to reload when it moved.
+	generation atomic.Int64
 }
 
 // Start watches the PolicyReports and ClusterPolicyReports, so that a
@@ -69,8 +73,14 @@ type Server struct {
 func (s *Server) Start(ctx context.Context) error {
 	f := dynamicinformer.NewDynamicSharedInformerFactory(s.Dynamic, 0)
 	listers := map[schema.GroupVersionResource]cache.GenericLister{}
+	changed := func(any) { s.generation.Add(1) }
 	for _, gvr := range []schema.GroupVersionResource{controller.PolicyReports, controller.ClusterPolicyReports} {
-		listers[gvr] = f.ForResource(gvr).Lister()
+		in := f.ForResource(gvr)
+		if _, err := in.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: changed,
+			UpdateFunc: func(_, o any) { changed(o) }, DeleteFunc: changed}); err != nil {
+			return err
+		}
+		listers[gvr] = in.Lister()
 	}
 	f.Start(ctx.Done())
 	for gvr, ok := range f.WaitForCacheSync(ctx.Done()) {
@@ -165,7 +175,24 @@ func (s *Server) Handler() http.Handler {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
 	mux.HandleFunc("GET /{$}", s.serveReport)
+	mux.HandleFunc("GET /changes", s.serveChanges)
 	return mux
+}
+
+// pollEvery is how often a page asks whether the reports changed.
+const pollEvery = 5 * time.Second
+
+// serveChanges answers a page's poll with the generation of the reports
+// to whoever may see a page.
+func (s *Server) serveChanges(w http.ResponseWriter, r *http.Request) {
+	if t := token(r); t != "" {
+		if user, err := s.authenticate(r.Context(), t); err == nil && user != nil {
+			w.Header().Set("Cache-Control", "no-store")
+			fmt.Fprintln(w, s.generation.Load())
+			return
+		}
+	}
+	http.Error(w, "sign in", http.StatusUnauthorized)
 }
 
 func token(r *http.Request) string {
@@ -208,7 +235,11 @@ func (s *Server) serveReport(w http.ResponseWriter, r *http.Request) {
 		login(w, "The token was not accepted; sign in with another.")
 		return
 	}
+	generation := s.generation.Load() // before reading: a change while reading shows
 	rep, err := s.report(ctx, user)
+	if s.listers != nil && rep != nil {
+		rep.Follow = &report.Follow{URL: "changes", Generation: generation, Every: pollEvery}
+	}
 	if err != nil {
 		s.log().Error("reading PolicyReports", "user", user.Username, "error", err)
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)

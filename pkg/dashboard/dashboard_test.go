@@ -98,4 +98,16 @@ func TestReviewsCached(t *testing.T) {
 			t.Fatalf("request %d: the page shows another namespace, or not the allowed one", i+1)
 		}
 	}
+	// a page's poll for changes needs a token the API server accepts
+	for token, want := range map[string]int{"": http.StatusUnauthorized, "bad": http.StatusUnauthorized, "good": http.StatusOK} {
+		req := httptest.NewRequest("GET", "/changes", nil)
+		if token != "" {
+			req.AddCookie(&http.Cookie{Name: cookie, Value: token})
+		}
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, req)
+		if w.Code != want || want == http.StatusOK && strings.TrimSpace(w.Body.String()) != "0" {
+			t.Errorf("/changes with token %q: %d %q, want %d", token, w.Code, w.Body.String(), want)
+		}
+	}
 }

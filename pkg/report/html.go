@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/controls/secrets"
@@ -25,6 +26,7 @@ import (
 var htmlTemplate string
 
 var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
+	"ms":     func(d time.Duration) int64 { return d.Milliseconds() },
 	"plural": plural,
 	// a score of nothing checked is no score, as in the table
 	"score": func(s SectionView) string {
@@ -42,6 +44,7 @@ var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
 type htmlData struct {
 	Title, Tool, Version, Scanned string
 	OnlyFailed                    bool // see Report.OnlyFailed
+	Follow                        *Follow
 	Summary                       Summary
 	Severities                    []htmlSeverity
 	Frameworks                    []FrameworkView
@@ -176,7 +179,7 @@ const packAbove = 1 << 20
 // HTML writes r as one self-contained page: inline CSS and script, no
 // request to anywhere, so it can be mailed or attached to a CI run.
 func HTML(w io.Writer, r *Report) error {
-	d := htmlData{Title: cmp.Or(r.Title, "kubeguard report"), Tool: r.Tool, Version: r.Version, Scanned: r.Scanned, Summary: r.Summarize(), Diagnostics: r.Diagnostics, OnlyFailed: r.OnlyFailed}
+	d := htmlData{Title: cmp.Or(r.Title, "kubeguard report"), Tool: r.Tool, Version: r.Version, Scanned: r.Scanned, Summary: r.Summarize(), Diagnostics: r.Diagnostics, OnlyFailed: r.OnlyFailed, Follow: r.Follow}
 	if d.Scanned == "" {
 		d.Scanned = plural(r.Inputs, "input")
 	}

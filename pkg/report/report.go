@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/finding"
@@ -45,6 +46,9 @@ type Report struct {
 	// Checked are the objects evaluated, for formats that list what
 	// passed (JUnit).
 	Checked []Checked
+	// Follow, for a page served live (the dashboard), is where the page
+	// asks whether the reports changed since it was written.
+	Follow *Follow
 	// Title heads the HTML report ("kubeguard report" when empty).
 	Title string
 	// OnlyFailed says Checked holds only objects with findings, as read
@@ -226,6 +230,14 @@ type Reach struct {
 // it starts, which tell apart two objects of one name in a scan.
 func ReachKey(ref object.Ref, at object.Position) string {
 	return fmt.Sprintf("%s@%s:%d", ref, at.File, at.Line)
+}
+
+// Follow is what a live page polls: URL answers the current generation
+// of the reports, Generation is the page's own.
+type Follow struct {
+	URL        string
+	Generation int64
+	Every      time.Duration
 }
 
 // Picture is an SVG drawn by kubeguard (its text escaped where it
