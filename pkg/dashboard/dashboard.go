@@ -327,7 +327,9 @@ func (s *Server) report(ctx context.Context, user *authnv1.UserInfo) (*report.Re
 
 // Findings reads back the results of a PolicyReport kubeguard wrote.
 func Findings(u unstructured.Unstructured) []*finding.Finding {
-	results, _, _ := unstructured.NestedSlice(u.Object, "results")
+	// read in place: the reports come from the watch's cache, and a deep
+	// copy of every result was most of a request's time
+	results, _ := u.Object["results"].([]any)
 	var out []*finding.Finding
 	for _, res := range results {
 		m, ok := res.(map[string]any)
@@ -336,15 +338,16 @@ func Findings(u unstructured.Unstructured) []*finding.Finding {
 		}
 		sev, _ := finding.ParseSeverity(fmt.Sprint(m["severity"]))
 		f := &finding.Finding{ControlID: fmt.Sprint(m["policy"]), Severity: sev, Message: fmt.Sprint(m["message"])}
-		if rs, _, _ := unstructured.NestedSlice(m, "resources"); len(rs) > 0 {
+		if rs, _ := m["resources"].([]any); len(rs) > 0 {
 			if r, ok := rs[0].(map[string]any); ok {
 				str := func(k string) string { s, _ := r[k].(string); return s }
 				f.Object = object.Ref{APIVersion: str("apiVersion"), Kind: str("kind"), Namespace: str("namespace"), Name: str("name")}
 			}
 		}
-		props, _, _ := unstructured.NestedStringMap(m, "properties")
-		f.Path, f.Container, f.Origin = props["path"], props["container"], props["origin"]
-		f.Position = position(props["file"])
+		props, _ := m["properties"].(map[string]any)
+		prop := func(k string) string { s, _ := props[k].(string); return s }
+		f.Path, f.Container, f.Origin = prop("path"), prop("container"), prop("origin")
+		f.Position = position(prop("file"))
 		out = append(out, f)
 	}
 	return out
