@@ -8,11 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -297,3 +300,89 @@ func TestSVGPicturesInChromium(t *testing.T) {
 		}
 	}
 }
+
+// The HTML report is readable and operable by everyone: all text meets
+// WCAG AA contrast (4.5:1) against what is behind it, the findings open
+// from the keyboard alone, and without JavaScript the summary,
+// compliance and worst risks still read, with a note for the rest.
+func TestHTMLReportAccessibleInChromium(t *testing.T) {
+	page := filepath.Join(t.TempDir(), "report.html")
+	if code, _, errs := run(t, "", "scan", "../../examples/insecure", "-o", "html="+page); code != ExitFindings {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	b := newBrowser(t)
+	do := func(steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(b.ctx, steps...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do(chromedp.Navigate("file://"+page), chromedp.WaitVisible(chromedp.CSS("#groups details")))
+	// an opened group, so that its rows are judged too
+	do(chromedp.Click(chromedp.CSS("#groups details summary")), chromedp.WaitVisible(chromedp.CSS("#groups .row.finding")))
+	// the judge itself: grey #999 on white is 2.8:1
+	probe := eval[[]string](t, b, `document.body.insertAdjacentHTML("beforeend", '<p id="probe" style="color:#999">probe</p>'); `+contrastJS)
+	if len(probe) != 3 || !strings.Contains(probe[2], `"probe" 2.85`) {
+		t.Fatalf("contrast of a grey probe: %q", probe)
+	}
+	judged := eval[[]string](t, b, `document.getElementById("probe").remove(); `+contrastJS)
+	if n, _ := strconv.Atoi(judged[1]); n < 200 {
+		t.Fatalf("contrast: only %d elements judged", n)
+	}
+	if low := judged[2:]; len(low) > 0 {
+		t.Errorf("text below 4.5:1 contrast, of %s elements: %q", judged[1], low)
+	}
+
+	// from the top of the page, Tab reaches the search box and then the
+	// first group; Enter opens it
+	do(chromedp.Navigate("file://"+page), chromedp.WaitVisible(chromedp.CSS("#groups details")))
+	var path []string
+	for range 40 {
+		do(chromedp.KeyEvent("\t"))
+		at := eval[string](t, b, `(a => a.closest("#groups") ? "group" : a.id || a.tagName.toLowerCase())(document.activeElement)`)
+		path = append(path, at)
+		if at == "group" {
+			break
+		}
+	}
+	if !slices.Contains(path, "q") || path[len(path)-1] != "group" {
+		t.Fatalf("Tab went through %v, never the search box and then a group", path)
+	}
+	do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS("#groups details[open] .row.finding")))
+
+	// without JavaScript
+	do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	}), chromedp.Navigate("file://"+page), chromedp.WaitVisible(chromedp.CSS("#risks")))
+	shown := eval[map[string]bool](t, b, `Object.fromEntries(["#open", "#frameworks", "#risks", ".noscript"].map(s => [s, !!document.querySelector(s) && document.querySelector(s).getBoundingClientRect().height > 0]))`)
+	for sel, ok := range shown {
+		if !ok {
+			t.Errorf("without JavaScript %s is not shown", sel)
+		}
+	}
+}
+
+// contrastJS judges every element with text of its own: "judged", how
+// many, then those whose colour has less than 4.5:1 contrast with the
+// first opaque background behind it (WCAG 2 relative luminance); SVG
+// text is judged by its fill.
+const contrastJS = `(() => {
+  const rgb = s => { const m = s.match(/[\d.]+/g).map(Number); return m.length > 3 ? m : [...m, 1]; };
+  const lum = ([r, g, b]) => { const c = [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }); return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]; };
+  const behind = el => { for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c[3] > 0.5) return c; } return [255, 255, 255, 1]; };
+  const low = [];
+  let n = 0;
+  for (const el of document.querySelectorAll("body *")) {
+    if (!el.getClientRects().length) continue;
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    n++;
+    const style = getComputedStyle(el);
+    const fg = rgb(el instanceof SVGElement ? style.fill : style.color);
+    const l1 = lum(fg), l2 = lum(behind(el instanceof SVGElement ? el.ownerSVGElement || el : el));
+    const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    if (ratio < 4.5) low.push(el.tagName.toLowerCase() + "." + el.className + " " + JSON.stringify(el.textContent.trim().slice(0, 30)) + " " + ratio.toFixed(2));
+  }
+  return ["judged", String(n), ...low];
+})()`
