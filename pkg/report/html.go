@@ -145,6 +145,8 @@ type htmlFinding struct {
 	Line        int        `json:"line,omitempty"`
 	Excerpt     []htmlLine `json:"-"` // the worst risks', rendered into the page
 	pos         object.Position
+	objectKey   string // ReachKey
+	More        int    `json:"-"` // the worst risks: other open problems on the object
 	Remediation string `json:"-"`
 	Title       string `json:"-"`
 	Reach       Reach  `json:"-"`
@@ -224,7 +226,8 @@ func HTML(w io.Writer, r *Report) error {
 	for i, p := range listed {
 		hf := htmlFinding{ID: i, Control: p.ControlID, Severity: p.Severity.String(), Object: p.Object.String(), Namespace: p.Object.Namespace,
 			Path: p.Path, Message: p.Message, State: r.State(p), Origin: p.Origin, Also: p.ControlIDs()[1:],
-			Reach: r.Reach[ReachKey(p.Object, p.ObjectAt)]}
+			objectKey: ReachKey(p.Object, p.ObjectAt)}
+		hf.Reach = r.Reach[hf.objectKey]
 		if p.Position.File != "" {
 			hf.Where = p.Position.String()
 			if ex := src.quote(r, p.Position); len(ex) > 0 {
@@ -280,9 +283,21 @@ func HTML(w io.Writer, r *Report) error {
 		}
 		return shared[b.Control] - shared[a.Control]
 	})
-	if len(risks) > 10 {
-		risks = risks[:10]
+	// ten objects, each with its worst problem: the others on it are
+	// counted on its card
+	cards := map[string]int{}
+	worst := risks[:0]
+	for _, f := range risks {
+		if i, ok := cards[f.objectKey]; ok {
+			worst[i].More++
+			continue
+		}
+		if len(worst) < 10 {
+			cards[f.objectKey] = len(worst)
+			worst = append(worst, f)
+		}
 	}
+	risks = worst
 	for i := range risks {
 		c := controls[risks[i].Control]
 		risks[i].Title, risks[i].Remediation = c.Title, c.Remediation

@@ -115,7 +115,8 @@ func TestHTMLNamespaceLevels(t *testing.T) {
 }
 
 // The worst risks rank findings of one severity by their object's reach,
-// then by how many objects share the control, and say what the reach is.
+// then by how many objects share the control, say what the reach is, and
+// show each object once.
 func TestHTMLWorstRisksByReach(t *testing.T) {
 	cat, err := controls.Catalog(controls.Options{})
 	if err != nil {
@@ -131,6 +132,7 @@ func TestHTMLWorstRisksByReach(t *testing.T) {
 	r := &report.Report{Tool: "kubeguard", Catalog: cat, Findings: []*finding.Finding{
 		f("PSS-HOST-PATH", "shared-a", 1), f("PSS-HOST-PATH", "shared-b", 20), f("PSS-HOST-PATH", "shared-c", 40),
 		f("PSS-PRIVILEGED-PORTS", "alone", 60), f("PSS-PRIVILEGED-PORTS", "admin", 80), f("PSS-PRIVILEGED-PORTS", "exposed", 100),
+		f("PSS-HOST-PORTS", "admin", 80),
 	}, Reach: map[string]report.Reach{
 		report.ReachKey(dep("admin"), at(80)):    {Score: 160, Why: []string{"runs as sa:shop/admin with its token mounted", "LoadBalancer Service shop/admin"}},
 		report.ReachKey(dep("exposed"), at(100)): {Score: 60, Why: []string{"LoadBalancer Service shop/exposed"}},
@@ -150,6 +152,10 @@ func TestHTMLWorstRisksByReach(t *testing.T) {
 	}
 	if !strings.Contains(section, `<ul class="reach" aria-label="Reach"><li>runs as sa:shop/admin with its token mounted</li><li>LoadBalancer Service shop/admin</li></ul>`) {
 		t.Errorf("the admin card does not say its reach:\n%s", section)
+	}
+	// one card per object: admin's other finding is counted on it
+	if strings.Count(section, "on admin") != 1 || !strings.Contains(section, "and 1 more open finding on this object") {
+		t.Errorf("the admin card does not fold its second finding:\n%s", section)
 	}
 	if strings.Contains(section, "another object's position") {
 		t.Error("a reach keyed by another position was shown")
