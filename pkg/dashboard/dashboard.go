@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,10 +75,19 @@ func (s *Server) Start(ctx context.Context) error {
 	f := dynamicinformer.NewDynamicSharedInformerFactory(s.Dynamic, 0)
 	listers := map[schema.GroupVersionResource]cache.GenericLister{}
 	changed := func(any) { s.generation.Add(1) }
+	// the controller rewrites a report with new timestamps when nothing
+	// else changed: an update counts when its findings differ
+	updated := func(old, cur any) {
+		o, ok1 := old.(*unstructured.Unstructured)
+		c, ok2 := cur.(*unstructured.Unstructured)
+		if !ok1 || !ok2 || !reflect.DeepEqual(Findings(*o), Findings(*c)) {
+			s.generation.Add(1)
+		}
+	}
 	for _, gvr := range []schema.GroupVersionResource{controller.PolicyReports, controller.ClusterPolicyReports} {
 		in := f.ForResource(gvr)
 		if _, err := in.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: changed,
-			UpdateFunc: func(_, o any) { changed(o) }, DeleteFunc: changed}); err != nil {
+			UpdateFunc: updated, DeleteFunc: changed}); err != nil {
 			return err
 		}
 		listers[gvr] = in.Lister()

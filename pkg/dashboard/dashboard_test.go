@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -109,5 +111,41 @@ func TestReviewsCached(t *testing.T) {
 		if w.Code != want || want == http.StatusOK && strings.TrimSpace(w.Body.String()) != "0" {
 			t.Errorf("/changes with token %q: %d %q, want %d", token, w.Code, w.Body.String(), want)
 		}
+	}
+}
+
+// The watch counts a change when a report's findings change, not when
+// the controller rewrites it with new timestamps: an open page then
+// offers a reload only for something new.
+func TestGenerationCountsFindingChanges(t *testing.T) {
+	rep := func(msg string, seconds int64) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+			"metadata": map[string]any{"name": "kubeguard", "namespace": "shop"},
+			"results": []any{map[string]any{"source": "kubeguard", "result": "fail", "policy": "PSS-PRIVILEGED", "severity": "critical",
+				"message": msg, "timestamp": map[string]any{"seconds": seconds, "nanos": int64(0)},
+				"resources": []any{map[string]any{"apiVersion": "v1", "kind": "Pod", "namespace": "shop", "name": "app"}}}}}}
+	}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		controller.PolicyReports: "PolicyReportList", controller.ClusterPolicyReports: "ClusterPolicyReportList"}, rep("privileged", 1))
+	s := &Server{Dynamic: dyn}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start := s.generation.Load()
+	ri := dyn.Resource(controller.PolicyReports).Namespace("shop")
+	for _, u := range []*unstructured.Unstructured{rep("privileged", 2), rep("privileged: container web", 3)} {
+		if _, err := ri.Update(ctx, u, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// events arrive in order: once the second update counted, the first
+	// has been seen
+	for deadline := time.Now().Add(10 * time.Second); s.generation.Load() == start && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got := s.generation.Load() - start; got != 1 {
+		t.Errorf("%d changes counted for a rewrite with new timestamps and a new message, want 1", got)
 	}
 }
