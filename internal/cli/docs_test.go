@@ -130,6 +130,11 @@ func TestDocsCommands(t *testing.T) {
 			seg, _, _ = strings.Cut(seg, "|")
 			seg, _, _ = strings.Cut(seg, ">")
 			args := strings.Fields(seg)
+			for i, a := range args { // quoted as a shell needs it: 'RBAC-*'
+				if len(a) >= 2 && (a[0] == '\'' || a[0] == '"') && a[len(a)-1] == a[0] {
+					args[i] = a[1 : len(a)-1]
+				}
+			}
 			switch {
 			case len(args) >= 3 && args[0] == "kubectl" && args[1] == "apply" && args[2] == "-f":
 				cluster()
