@@ -27,7 +27,8 @@ const (
 	// ExternalIPs: a Service answering on addresses routed to the nodes.
 	ExternalIPs = 50
 	// Nodes: a NodePort or host port, on every node's (or its node's)
-	// address, which may or may not be reachable from outside.
+	// address, or an internal LoadBalancer: reachable from the cloud
+	// network, and from outside only if it is.
 	Nodes = 40
 )
 
@@ -202,13 +203,43 @@ func serviceExposure(o *object.Object) (int, string) {
 	switch corev1.ServiceType(t) {
 	case corev1.ServiceTypeLoadBalancer:
 		ranges := strs(spec["loadBalancerSourceRanges"])
-		if len(ranges) == 0 || slices.Contains(ranges, "0.0.0.0/0") || slices.Contains(ranges, "::/0") {
-			return Internet, fmt.Sprintf("LoadBalancer %s accepts connections from any address", o.Ref)
+		if len(ranges) > 0 && !slices.Contains(ranges, "0.0.0.0/0") && !slices.Contains(ranges, "::/0") {
+			return 0, ""
 		}
+		if internal(o) {
+			return Nodes, fmt.Sprintf("internal LoadBalancer %s accepts connections from any address of the cloud network", o.Ref)
+		}
+		return Internet, fmt.Sprintf("LoadBalancer %s accepts connections from any address", o.Ref)
 	case corev1.ServiceTypeNodePort:
 		return Nodes, fmt.Sprintf("NodePort %s opens a port on every node", o.Ref)
 	}
 	return 0, ""
+}
+
+// internalLB are the cloud providers' annotations that put a
+// LoadBalancer on the private network, with the value that does.
+var internalLB = map[string]string{
+	"networking.gke.io/load-balancer-type":                               "internal",
+	"cloud.google.com/load-balancer-type":                                "internal",
+	"service.beta.kubernetes.io/aws-load-balancer-internal":              "true",
+	"service.beta.kubernetes.io/aws-load-balancer-scheme":                "internal",
+	"service.beta.kubernetes.io/azure-load-balancer-internal":            "true",
+	"service.beta.kubernetes.io/oci-load-balancer-internal":              "true",
+	"service.beta.kubernetes.io/openstack-internal-load-balancer":        "true",
+	"service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "intranet",
+	"service.kubernetes.io/ibm-load-balancer-cloud-provider-ip-type":     "private",
+}
+
+// internal reports whether a LoadBalancer Service asks for an internal
+// balancer.
+func internal(o *object.Object) bool {
+	anns, _ := at(o.Content, "metadata.annotations").(map[string]any)
+	for k, want := range internalLB {
+		if v, ok := anns[k].(string); ok && strings.EqualFold(v, want) {
+			return true
+		}
+	}
+	return false
 }
 
 func ingressServices(content map[string]any) []string {

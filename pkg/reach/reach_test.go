@@ -43,6 +43,7 @@ func TestReach(t *testing.T) {
 		{"Deployment", "shop", "quiet", 0, nil},    // no token mounted
 		{"Deployment", "shop", "internal", 0, nil}, // private source ranges
 		{"Service", "shop", "internal", 0, nil},
+		{"Deployment", "shop", "private", reach.Nodes, []string{"internal LoadBalancer Service/shop/private accepts connections from any address of the cloud network"}},
 		{"Deployment", "shop", "nodeport", reach.Nodes, []string{"NodePort Service/shop/nodeport opens a port on every node"}},
 		{"Deployment", "shop", "front", reach.Internet, []string{"Ingress/shop/front routes traffic from outside the cluster to it through Service/shop/front"}},
 		{"Ingress", "shop", "front", reach.Internet, []string{"routes traffic from outside the cluster to Deployment/shop/front"}},
