@@ -23,7 +23,6 @@ import (
 
 	"github.com/kubeguard/kubeguard/pkg/config"
 	"github.com/kubeguard/kubeguard/pkg/controller"
-	"github.com/kubeguard/kubeguard/pkg/dashboard"
 	"github.com/kubeguard/kubeguard/pkg/engine"
 	"github.com/kubeguard/kubeguard/pkg/imagescan"
 	"github.com/kubeguard/kubeguard/pkg/imageverify"
@@ -133,18 +132,9 @@ func newControllerCmd(s *streams) *cobra.Command {
 			go srv.Serve(l)
 			defer srv.Shutdown(context.Background())
 			if dashboardListen != "" {
-				dl, err := net.Listen("tcp", dashboardListen)
-				if err != nil {
+				if _, err := serveDashboard(ctx, log, client, dynamic.NewForConfigOrDie(rc), cat, dashboardListen); err != nil {
 					return err
 				}
-				ds := &dashboard.Server{Client: client, Dynamic: dynamic.NewForConfigOrDie(rc), Catalog: cat, Version: Version(), Log: log}
-				if err := ds.Start(ctx); err != nil {
-					return err
-				}
-				dash := &http.Server{Handler: ds.Handler(), ReadHeaderTimeout: 5 * time.Second}
-				go dash.Serve(dl)
-				defer dash.Shutdown(context.Background())
-				log.Info("dashboard serving", "address", dl.Addr().String())
 			}
 			log.Info("controller starting", "identity", identity, "lease", namespace+"/"+controller.LeaseName)
 			if err := ctl.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kubeguard/kubeguard/pkg/control"
 	"github.com/kubeguard/kubeguard/pkg/controls"
 	"github.com/kubeguard/kubeguard/pkg/dashboard"
 )
@@ -49,23 +50,13 @@ func newDashboardCmd(s *streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ds := &dashboard.Server{Client: client, Dynamic: dyn, Catalog: cat, Version: Version(), Log: log}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			if err := ds.Start(ctx); err != nil {
-				return err
-			}
-			srv := &http.Server{Handler: ds.Handler(), ReadHeaderTimeout: 5 * time.Second}
-			l, err := net.Listen("tcp", listen)
+			served, err := serveDashboard(ctx, log, client, dyn, cat, listen)
 			if err != nil {
 				return err
 			}
-			go func() { <-ctx.Done(); srv.Shutdown(context.Background()) }()
-			log.Info("dashboard serving", "address", l.Addr().String())
-			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return <-served
 		},
 	}
 	fl := cmd.Flags()
@@ -73,4 +64,30 @@ func newDashboardCmd(s *streams) *cobra.Command {
 	fl.StringVar(&kubeContext, "context", "", "kubeconfig context")
 	fl.StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve on")
 	return cmd
+}
+
+// serveDashboard serves the dashboard on listen until ctx ends, for the
+// dashboard command and the controller's --dashboard-listen. It returns
+// once the reports are watched and the address is bound; served yields
+// the server's end (nil when ctx ended it).
+func serveDashboard(ctx context.Context, log *slog.Logger, client kubernetes.Interface, dyn dynamic.Interface, cat *control.Catalog, listen string) (served <-chan error, err error) {
+	ds := &dashboard.Server{Client: client, Dynamic: dyn, Catalog: cat, Version: Version(), Log: log}
+	if err := ds.Start(ctx); err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: ds.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { <-ctx.Done(); srv.Shutdown(context.Background()) }()
+	done := make(chan error, 1)
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			done <- err
+		}
+		close(done)
+	}()
+	log.Info("dashboard serving", "address", l.Addr().String())
+	return done, nil
 }
