@@ -287,7 +287,7 @@ func (in *insight) add(inv *inventory.Inventory, label string) {
 	if in.reach == nil {
 		in.reach = map[string]report.Reach{}
 	}
-	scopes, invs := inventory.ByScope(inv.Entries())
+	scopes, invs := inventory.ByScope(inv)
 	for _, sc := range scopes {
 		name := label
 		if len(scopes) > 1 && sc != "" {

@@ -738,7 +738,7 @@ func (e *Engine) finish(ws []*worker, plan func(*inventory.Inventory) map[*objec
 	}
 	res.Inventory = inv
 	res.Objects = inv.Len()
-	scopeOf := e.scopes(entries, inv)
+	scopeOf := e.scopes(inv)
 	for _, w := range ws {
 		res.Objects += w.parsed
 	}
@@ -790,17 +790,15 @@ func (e *Engine) finish(ws []*worker, plan func(*inventory.Inventory) map[*objec
 // scopes returns, for each object, the inventory its cross-object controls
 // read: the objects of its scope (see object.Object.Scope), or all of
 // them when there is one scope or the engine was asked for one.
-func (e *Engine) scopes(entries []inventory.Entry, all *inventory.Inventory) func(*object.Object) *inventory.Inventory {
+func (e *Engine) scopes(all *inventory.Inventory) func(*object.Object) *inventory.Inventory {
 	one := func(*object.Object) *inventory.Inventory { return all }
-	if e.oneScope || len(entries) == 0 {
+	if e.oneScope {
 		return one
 	}
-	first := entries[0].Object.Scope
-	if !slices.ContainsFunc(entries, func(en inventory.Entry) bool { return en.Object.Scope != first }) {
-		return one
+	if _, invs := inventory.ByScope(all); len(invs) > 1 {
+		return func(o *object.Object) *inventory.Inventory { return invs[o.Scope] }
 	}
-	_, invs := inventory.ByScope(entries)
-	return func(o *object.Object) *inventory.Inventory { return invs[o.Scope] }
+	return one
 }
 
 // Stream evaluates objects while they are still being read (a cluster

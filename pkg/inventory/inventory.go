@@ -51,16 +51,21 @@ func NewSized(n int) *Inventory {
 	return &Inventory{entries: make([]Entry, 0, n), byKey: make(map[key]int, n), byKind: map[string][]int{}, kindNS: map[key]bool{}}
 }
 
-// ByScope splits entries by their objects' Scope (see object.Object):
+// ByScope splits an inventory by its objects' Scope (see object.Object):
 // cross-object analysis resolves references within one scope. Scopes
-// come in the order they first appear.
-func ByScope(entries []Entry) (scopes []string, invs map[string]*Inventory) {
+// come in the order they first appear. With one scope it is inv itself,
+// so what was memoized on it is not worked out again.
+func ByScope(inv *Inventory) (scopes []string, invs map[string]*Inventory) {
+	entries := inv.Entries()
 	count := map[string]int{}
 	for _, en := range entries {
 		if count[en.Object.Scope] == 0 {
 			scopes = append(scopes, en.Object.Scope)
 		}
 		count[en.Object.Scope]++
+	}
+	if len(scopes) == 1 {
+		return scopes, map[string]*Inventory{scopes[0]: inv}
 	}
 	invs = make(map[string]*Inventory, len(count))
 	for sc, n := range count {
