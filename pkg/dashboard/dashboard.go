@@ -331,7 +331,11 @@ func (s *Server) report(ctx context.Context, user *authnv1.UserInfo) (*report.Re
 		}
 	}
 	rep.Objects = len(rep.Checked)
-	rep.Scanned = fmt.Sprintf("the PolicyReports of %d namespace%s %s may list", len(namespaces), map[bool]string{true: "s"}[len(namespaces) != 1], user.Username)
+	noun := "namespaces"
+	if len(namespaces) == 1 {
+		noun = "namespace"
+	}
+	rep.Scanned = fmt.Sprintf("the PolicyReports of %d %s %s may list", len(namespaces), noun, user.Username)
 	return rep, nil
 }
 

@@ -49,18 +49,17 @@ func Of(inv *inventory.Inventory, risks []rbac.SubjectRisk) map[string]report.Re
 		}
 	}
 	workloads := map[string]inventory.Entry{} // by Ref.String(), as rbac names them
-	present := map[string]bool{}              // ns/Kind/name
 	for _, e := range inv.Entries() {
 		if e.Workload != nil && e.Object.Namespace != "" {
 			workloads[e.Object.Ref.String()] = e
-			present[e.Object.Namespace+"/"+e.Object.Kind+"/"+e.Object.Name] = true
 		}
 	}
 	// the workloads a Service can select, by namespace: not pods whose
 	// controller is in the inventory, which carries their reach
 	byNS := map[string][]inventory.Entry{}
 	for _, e := range workloads {
-		if kind, name, _, ok := inventory.Owner(e.Object); !ok || !present[e.Object.Namespace+"/"+kind+"/"+name] {
+		kind, name, _, owned := inventory.Owner(e.Object)
+		if _, present := workloads[object.Ref{Kind: kind, Namespace: e.Object.Namespace, Name: name}.String()]; !owned || !present {
 			byNS[e.Object.Namespace] = append(byNS[e.Object.Namespace], e)
 		}
 	}

@@ -64,9 +64,6 @@ func LoadBaseline(path string) (*Baseline, error) {
 	return b, nil
 }
 
-// Fingerprint identifies a finding across reports (see Baseline).
-func Fingerprint(f *finding.Finding) string { return fingerprint(f) }
-
 // State says whether a problem is new since the baseline or was in it
 // already (under any of its controls); "" without a baseline.
 func (r *Report) State(p *finding.Problem) string {

@@ -159,9 +159,9 @@ type htmlFile struct {
 
 // htmlLine is a source line around a finding; Hit marks the finding's.
 type htmlLine struct {
-	N    int    `json:"n"`
-	Text string `json:"text"`
-	Hit  bool   `json:"hit,omitempty"`
+	N    int
+	Text string
+	Hit  bool
 }
 
 type htmlControl struct {
